@@ -1,0 +1,80 @@
+"""Fargo's one settings class: every knob is an environment variable.
+
+`FARGO_*` for Fargo's own settings; the LLM keeps the names the OpenAI
+clients already use (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting has a value Fargo cannot use; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FARGO_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("./fargo-data"), description="Where embedded stores, models and demo data live.")
+    mongodb_uri: SecretStr | None = Field(None, description="MongoDB URI; unset means the embedded NeoSQLite store.")
+    database_name: str = Field("fargo", min_length=1, description="Database name inside MongoDB or NeoSQLite.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset means an embedded PersistentClient.")
+    redis_url: SecretStr | None = Field(None, description="Redis URL for job queues; unset means huey on SQLite.")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "FARGO_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "FARGO_OPENAI_BASE_URL")
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name at the OpenAI-compatible endpoint.")
+    host: str = Field("127.0.0.1", description="Address `fargo up` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `fargo up` listens on.")
+    demo_customers: int = Field(500, ge=1, le=1_000_000, description="Size of the demo bank `fargo up` creates.")
+    demo_seed: int = Field(7, description="Seed of the demo bank.")
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("chroma_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def demo_mode(self) -> bool:
+        """Demo mode means the embedded defaults: no external database configured."""
+        return self.mongodb_uri is None
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def _variable_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"FARGO_{field.upper()}"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings from the environment; raise SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{_variable_name(field)}: {error['msg']}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None
