@@ -1,0 +1,278 @@
+"""Load a directory of source files into the document store.
+
+Every record is validated against its model and against the records it points
+at (an account's product must be in the catalogue). A bad record is reported
+with file, line, field and reason and skipped; the good ones are upserted by
+their natural key, so loading the same files twice changes nothing. Every file
+is checked for parseability before the first write, so an unreadable file stops
+the load with nothing changed.
+
+Transactions are stored in the bucket pattern, one document per customer-month
+(`_id` "C000001:2026-03"), merged by transaction id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+from pymongo import ReplaceOne
+
+from ingest.records import SOURCES, Source
+from ingest.sources import RawLine, SourceFileError, check_parseable, read_lines
+
+BATCH_SIZE = 1000
+TRANSACTION_CHUNK = 20_000
+
+Progress = Callable[[str, int, int], None]
+
+# (field, collection it must exist in); list fields are checked item by item.
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "healthcare_services": (("product_id", "products"),),
+    "faq": (("product_ids", "products"),),
+    "kyc_documents": (("customer_id", "customers"),),
+    "disclosures": (("customer_id", "customers"),),
+    "accounts": (("customer_id", "customers"), ("product_id", "products")),
+    "relationships": (("customer_id", "customers"),),
+    "campaigns": (("product_ids", "products"),),
+    "campaign_events": (("campaign_id", "campaigns"), ("customer_id", "customers")),
+    "transactions": (("customer_id", "customers"), ("account_id", "accounts")),
+}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
+
+
+@dataclass
+class FileCounts:
+    loaded: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LoadSummary:
+    files: dict[str, FileCounts] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    changed_customers: set[str] = field(default_factory=set)
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(counts, attribute) for counts in self.files.values())
+
+
+def present_sources(directory: Path) -> list[tuple[Source, Path]]:
+    """The known source files in `directory`, in load order."""
+    if not directory.is_dir():
+        raise SourceFileError(f"{directory}: no such directory")
+    found = [(source, directory / source.file_name) for source in SOURCES if (directory / source.file_name).is_file()]
+    if not found:
+        names = ", ".join(source.file_name for source in SOURCES)
+        raise SourceFileError(f"{directory}: no source files found; expected any of {names}")
+    return found
+
+
+def load_directory(store, directory: Path, progress: Progress | None = None) -> LoadSummary:
+    """Validate and upsert every known source file in `directory`."""
+    files = present_sources(Path(directory))
+    line_counts = [check_parseable(path, source) for source, path in files]
+    loader = _Loader(store, progress)
+    for (source, path), lines in zip(files, line_counts, strict=True):
+        loader.load_file(source, path, lines)
+    return loader.summary
+
+
+class _Loader:
+    def __init__(self, store, progress: Progress | None):
+        self.store = store
+        self.progress = progress
+        self.summary = LoadSummary()
+        self._known: dict[str, set[str]] = {}
+
+    def known_ids(self, collection: str) -> set[str]:
+        if collection not in self._known:
+            self._known[collection] = {doc["_id"] for doc in self.store[collection].find({}, {"_id": 1})}
+        return self._known[collection]
+
+    def load_file(self, source: Source, path: Path, lines: int) -> None:
+        counts = self.summary.files.setdefault(source.file_name, FileCounts())
+        records = self._valid_records(source, path, lines, counts)
+        if source.collection == "transactions":
+            _TransactionWriter(self.store, counts, self.summary.changed_customers).write(records)
+        else:
+            self._write_documents(source, records, counts)
+
+    def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts) -> Iterator[dict]:
+        for raw in read_lines(path):
+            record = self._validate(source, raw)
+            if record is None:
+                counts.rejected += 1
+            else:
+                yield record
+            if self.progress and raw.line % 5000 == 0:
+                self.progress(f"load {source.file_name}", raw.line, lines)
+        if self.progress:
+            self.progress(f"load {source.file_name}", lines, lines)
+
+    def _validate(self, source: Source, raw: RawLine) -> dict | None:
+        if raw.data is None:
+            return self._reject(source, raw.line, "(line)", raw.error or "unreadable")
+        try:
+            record = source.model.model_validate(raw.data).model_dump(mode="json")
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "(record)"
+            return self._reject(source, raw.line, where, error["msg"])
+        problem = self._dangling_reference(source, record)
+        if problem:
+            return self._reject(source, raw.line, *problem)
+        return record
+
+    def _dangling_reference(self, source: Source, record: dict) -> tuple[str, str] | None:
+        references = REFERENCES.get(source.collection, ())
+        if source.collection == "relationships" and record["relative_is_customer"]:
+            references = (*references, ("relative_id", "customers"))
+        for field_name, collection in references:
+            values = record.get(field_name)
+            for value in values if isinstance(values, list) else [values]:
+                if value is not None and value not in self.known_ids(collection):
+                    noun = collection.rstrip("s").replace("_", " ")
+                    return field_name, f"unknown {noun} id {value!r}"
+        return None
+
+    def _reject(self, source: Source, line: int, where: str, reason: str) -> None:
+        self.summary.rejections.append(Rejection(source.file_name, line, where, reason))
+        return None
+
+    def _write_documents(self, source: Source, records: Iterable[dict], counts: FileCounts) -> None:
+        batch: dict[str, dict] = {}
+        for record in records:
+            key = record[source.key]
+            if key in batch:
+                self._flush(source, batch, counts)
+            batch[key] = record
+            if len(batch) >= BATCH_SIZE:
+                self._flush(source, batch, counts)
+        self._flush(source, batch, counts)
+
+    def _flush(self, source: Source, batch: dict[str, dict], counts: FileCounts) -> None:
+        if not batch:
+            return
+        collection = self.store[source.collection]
+        documents = {key: _document(key, record) for key, record in batch.items()}
+        existing = {
+            doc["_id"]: doc.get("_hash")
+            for doc in collection.find({"_id": {"$in": list(documents)}}, {"_id": 1, "_hash": 1})
+        }
+        new = [doc for key, doc in documents.items() if key not in existing]
+        changed = [doc for key, doc in documents.items() if key in existing and existing[key] != doc["_hash"]]
+        if new:
+            collection.insert_many(new, ordered=False)
+        if changed:
+            collection.bulk_write([ReplaceOne({"_id": doc["_id"]}, doc) for doc in changed], ordered=False)
+        counts.loaded += len(new)
+        counts.updated += len(changed)
+        counts.unchanged += len(documents) - len(new) - len(changed)
+        self.known_ids(source.collection).update(documents)
+        self.summary.changed_customers.update(
+            doc["customer_id"] for doc in new + changed if isinstance(doc.get("customer_id"), str)
+        )
+        batch.clear()
+
+
+class _TransactionWriter:
+    """Merges transactions into customer-month buckets."""
+
+    def __init__(self, store, counts: FileCounts, changed_customers: set[str]):
+        self.collection = store["transactions"]
+        self.counts = counts
+        self.changed_customers = changed_customers
+
+    def write(self, records: Iterable[dict]) -> None:
+        chunk: list[dict] = []
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= TRANSACTION_CHUNK:
+                self._write_chunk(chunk)
+                chunk = []
+        if chunk:
+            self._write_chunk(chunk)
+
+    def _write_chunk(self, records: list[dict]) -> None:
+        incoming: dict[str, dict[str, dict]] = defaultdict(dict)
+        for record in records:
+            incoming[bucket_id(record["customer_id"], record["date"])][record["transaction_id"]] = record
+        for ids in batched(list(incoming), BATCH_SIZE):
+            existing = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": ids}})}
+            new_buckets, changed_buckets = [], []
+            for bucket in ids:
+                merged = self._merge(existing.get(bucket), incoming[bucket])
+                if merged is not None:
+                    (changed_buckets if bucket in existing else new_buckets).append(merged)
+            if new_buckets:
+                self.collection.insert_many(new_buckets, ordered=False)
+            if changed_buckets:
+                self.collection.bulk_write(
+                    [ReplaceOne({"_id": doc["_id"]}, doc) for doc in changed_buckets], ordered=False
+                )
+
+    def _merge(self, bucket: dict | None, incoming: dict[str, dict]) -> dict | None:
+        """Return the bucket with `incoming` merged in, or None when nothing changed."""
+        current = {txn["transaction_id"]: txn for txn in (bucket or {}).get("transactions", [])}
+        changed = False
+        for txn_id, txn in incoming.items():
+            if txn_id not in current:
+                self.counts.loaded += 1
+            elif current[txn_id] != txn:
+                self.counts.updated += 1
+            else:
+                self.counts.unchanged += 1
+                continue
+            current[txn_id] = txn
+            changed = True
+        if not changed:
+            return None
+        first = next(iter(incoming.values()))
+        self.changed_customers.add(first["customer_id"])
+        transactions = sorted(current.values(), key=lambda txn: (txn["date"], txn["transaction_id"]))
+        return {
+            "_id": bucket_id(first["customer_id"], first["date"]),
+            "customer_id": first["customer_id"],
+            "month": first["date"][:7],
+            "transactions": transactions,
+            "_ingested_at": ingested_now(),
+        }
+
+
+def bucket_id(customer_id: str, iso_date: str) -> str:
+    return f"{customer_id}:{iso_date[:7]}"
+
+
+def _document(key: str, record: dict) -> dict:
+    digest = hashlib.blake2b(orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return {"_id": key, **record, "_hash": digest, "_ingested_at": ingested_now()}
+
+
+def ingested_now() -> str:
+    """The stamp incremental ingestion compares against the last good run's start."""
+    return datetime.now(UTC).isoformat()
+
+
+def batched(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+

@@ -1,0 +1,193 @@
+"""The loader keeps good records, reports bad ones, and is idempotent."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingest.loader import load_directory
+from ingest.records import TRANSACTION_COLUMNS
+from ingest.sources import SourceFileError
+
+
+def write_jsonl(path: Path, rows: list[dict | str]) -> None:
+    lines = [row if isinstance(row, str) else orjson.dumps(row).decode() for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def product(product_id: str, name: str, category: str = "card") -> dict:
+    return {"product_id": product_id, "name": name, "category": category, "description": f"{name} for everyday use"}
+
+
+def customer(customer_id: str, **overrides) -> dict:
+    base = {
+        "customer_id": customer_id,
+        "first_name": "Ana",
+        "last_name": "Lopez",
+        "date_of_birth": "1985-04-12",
+        "city": "Denver",
+        "annual_income": 72000,
+        "marital_status": "married",
+        "consent": {"marketing": True, "share_with_family": False},
+    }
+    return base | overrides
+
+
+def account(account_id: str, customer_id: str, product_id: str) -> dict:
+    return {
+        "account_id": account_id,
+        "customer_id": customer_id,
+        "product_id": product_id,
+        "opened_at": "2021-06-01",
+        "balance": 1200.5,
+    }
+
+
+def write_transactions(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TRANSACTION_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def transaction(transaction_id: str, customer_id: str, account_id: str, day: str, amount: float) -> dict:
+    return {
+        "transaction_id": transaction_id,
+        "customer_id": customer_id,
+        "account_id": account_id,
+        "date": day,
+        "amount": amount,
+        "merchant": "Blue Air",
+        "category": "travel",
+        "mcc": "4511",
+        "channel": "online",
+    }
+
+
+@pytest.fixture
+def bank_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "bank"
+    directory.mkdir()
+    write_jsonl(directory / "products.jsonl", [product("P001", "Voyager Card"), product("P002", "Everyday Checking", "deposit")])
+    write_jsonl(
+        directory / "customers.jsonl",
+        [
+            customer("C1"),
+            customer("C2", date_of_birth="1990-02-31"),  # bad date
+            customer("C3", annual_income=-5000),  # negative income
+            customer("C4", first_name="Bo", consent={"marketing": False, "share_with_family": True}),
+        ],
+    )
+    write_jsonl(
+        directory / "accounts.jsonl",
+        [account("A1", "C1", "P001"), account("A2", "C1", "P999"), account("A3", "C4", "P002")],  # P999 unknown
+    )
+    write_transactions(
+        directory / "transactions.csv",
+        [
+            transaction("T1", "C1", "A1", "2026-03-02", -640.0),
+            transaction("T2", "C1", "A1", "2026-03-20", -125.25),
+            transaction("T3", "C4", "A3", "2026-04-01", 3100.0),
+        ],
+    )
+    return directory
+
+
+def test_bad_rows_are_reported_and_every_good_row_loads(store, bank_dir: Path):
+    summary = load_directory(store, bank_dir)
+
+    reasons = {(r.file, r.line, r.field): r.reason for r in summary.rejections}
+    assert set(reasons) == {
+        ("customers.jsonl", 2, "date_of_birth"),
+        ("customers.jsonl", 3, "annual_income"),
+        ("accounts.jsonl", 2, "product_id"),
+    }
+    assert "date" in reasons[("customers.jsonl", 2, "date_of_birth")]
+    assert "greater than or equal to 0" in reasons[("customers.jsonl", 3, "annual_income")]
+    assert "unknown product id 'P999'" in reasons[("accounts.jsonl", 2, "product_id")]
+
+    assert sorted(doc["_id"] for doc in store["customers"].find({})) == ["C1", "C4"]
+    assert sorted(doc["_id"] for doc in store["accounts"].find({})) == ["A1", "A3"]
+    assert summary.files["customers.jsonl"].loaded == 2
+    assert summary.files["customers.jsonl"].rejected == 2
+    assert summary.total("rejected") == 3
+
+
+def test_loaded_records_keep_their_types(store, bank_dir: Path):
+    load_directory(store, bank_dir)
+
+    ana = store["customers"].find_one({"_id": "C1"})
+    assert ana["date_of_birth"] == "1985-04-12"
+    assert ana["annual_income"] == 72000
+    assert ana["consent"]["marketing"] is True
+    assert ana["consent"]["share_with_family"] is False
+
+
+def test_transactions_land_in_customer_month_buckets(store, bank_dir: Path):
+    load_directory(store, bank_dir)
+
+    march = store["transactions"].find_one({"_id": "C1:2026-03"})
+    assert [txn["transaction_id"] for txn in march["transactions"]] == ["T1", "T2"]
+    assert [txn["amount"] for txn in march["transactions"]] == [-640.0, -125.25]
+    assert store["transactions"].count_documents({"customer_id": "C4"}) == 1
+
+
+def test_reloading_the_same_files_changes_nothing(store, bank_dir: Path):
+    load_directory(store, bank_dir)
+    again = load_directory(store, bank_dir)
+
+    assert again.total("loaded") == 0
+    assert again.total("updated") == 0
+    assert again.files["customers.jsonl"].unchanged == 2
+    assert again.files["transactions.csv"].unchanged == 3
+    assert store["customers"].count_documents({}) == 2
+    assert store["transactions"].count_documents({}) == 2
+
+
+def test_a_changed_record_is_counted_as_updated(store, bank_dir: Path):
+    load_directory(store, bank_dir)
+    write_jsonl(bank_dir / "customers.jsonl", [customer("C1", city="Boulder")])
+    write_transactions(bank_dir / "transactions.csv", [transaction("T2", "C1", "A1", "2026-03-20", -99.0)])
+
+    summary = load_directory(store, bank_dir)
+
+    assert summary.files["customers.jsonl"].updated == 1
+    assert summary.files["transactions.csv"].updated == 1
+    assert store["customers"].find_one({"_id": "C1"})["city"] == "Boulder"
+    march = store["transactions"].find_one({"_id": "C1:2026-03"})
+    assert {txn["transaction_id"]: txn["amount"] for txn in march["transactions"]} == {"T1": -640.0, "T2": -99.0}
+    assert summary.changed_customers == {"C1"}
+
+
+def test_an_unparseable_file_stops_the_load_and_changes_nothing(store, bank_dir: Path):
+    (bank_dir / "accounts.jsonl").write_bytes(b"\xff\xfe\x00garbage\x00\n")
+
+    with pytest.raises(SourceFileError, match="accounts.jsonl: not UTF-8"):
+        load_directory(store, bank_dir)
+
+    assert store["customers"].count_documents({}) == 0
+    assert store["products"].count_documents({}) == 0
+
+
+def test_a_csv_without_the_expected_header_is_refused(store, bank_dir: Path):
+    (bank_dir / "transactions.csv").write_text("id,when,how_much\n1,2026-01-01,5\n", encoding="utf-8")
+
+    with pytest.raises(SourceFileError, match="header lacks the column"):
+        load_directory(store, bank_dir)
+
+
+def test_a_broken_json_line_is_reported_and_the_rest_loads(store, bank_dir: Path):
+    write_jsonl(bank_dir / "customers.jsonl", [customer("C1"), "{not json", customer("C4")])
+
+    summary = load_directory(store, bank_dir)
+
+    assert any(r.file == "customers.jsonl" and r.line == 2 and "not valid JSON" in r.reason for r in summary.rejections)
+    assert store["customers"].count_documents({}) == 2
+
+
+def test_a_directory_without_source_files_is_refused(store, tmp_path: Path):
+    with pytest.raises(SourceFileError, match="no source files found"):
+        load_directory(store, tmp_path)
