@@ -1,0 +1,421 @@
+"""The relationship graph and its graph TF-IDF statistics.
+
+Nodes are people: every customer, and every relative named in a relationship
+record (a relative who is not a customer too). Customer nodes carry
+`date_of_birth`, `is_customer=True` and `products` (the product ids they hold);
+other relatives carry `name`, `date_of_birth` and `is_customer=False`. Each
+relationship record is one directed edge customer -> relative, keyed by its
+`relationship_id`, with `relation` (what the relative is to the customer),
+`consent_to_share` (the relative lets the customer's recommendations use their
+private data) and `relative_name` (as the customer's record gives it).
+
+The statistics treat each *context* ("child aged 6-12": a relation and the
+relative's life-stage band, seen from the customer) as a document and the
+products its people hold as its terms:
+
+    tf        = holders / context_size       people in the context holding the product
+    idf       = ln((1 + n_contexts) / (1 + df_contexts)) + 1     (scikit-learn's smooth idf)
+    tfidf     = tf * idf
+    bank_rate = bank_holders / people        everyone in the graph
+    lift      = tf / bank_rate
+
+A context counts distinct people: a child of two customers is one child aged
+6-12. Non-customers count in every denominator (context sizes and the bank
+rate alike) because they hold nothing at the bank, so tf and bank_rate measure
+the same thing and lift compares like with like. Only counts are stored; every
+figure is derived from them, so an explanation can quote the counts behind it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import networkx as nx
+import orjson
+
+from ingest.records import Relation
+
+RELATIONS: tuple[str, ...] = tuple(relation.value for relation in Relation)
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 5, "0-5"),
+    (6, 12, "6-12"),
+    (13, 17, "13-17"),
+    (18, 25, "18-25"),
+    (26, 35, "26-35"),
+    (36, 50, "36-50"),
+    (51, 64, "51-64"),
+    (65, None, "65+"),
+)
+IDF_FORMULA = "ln((1 + n_contexts) / (1 + df_contexts)) + 1"
+FILE_FORMAT = "fargo-graph"
+FILE_VERSION = 1
+
+
+class GraphFileError(ValueError):
+    """A graph file is not one save_graph wrote, or is damaged."""
+
+
+# -- ages and contexts -------------------------------------------------------------------------------------------------
+def age_on(dob: date, as_of: date) -> int:
+    return as_of.year - dob.year - ((as_of.month, as_of.day) < (dob.month, dob.day))
+
+
+def life_stage_band(age: int, relation: str) -> str:
+    """The life-stage band of a relative of this age.
+
+    The bands are the same for every relation, so "child aged 18-25" and
+    "sibling aged 18-25" mean the same ages; the relation is checked so a
+    misspelt one cannot create a context of its own.
+    """
+    _checked_relation(relation)
+    if age < 0:
+        raise ValueError(f"age must not be negative, got {age}")
+    return next(label for low, high, label in AGE_BANDS if low <= age and (high is None or age <= high))
+
+
+def _checked_relation(relation: str) -> str:
+    if relation not in RELATIONS:
+        raise ValueError(f"unknown relation {relation!r}; expected one of {', '.join(RELATIONS)}")
+    return relation
+
+
+def context_of(relation: str, age_band: str) -> str:
+    return f"{relation} aged {age_band}"
+
+
+_CONTEXT_ORDER = {
+    context_of(relation, label): position
+    for position, (relation, (_, _, label)) in enumerate(itertools.product(RELATIONS, AGE_BANDS))
+}
+
+
+def _as_date(value: date | str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value[:10])
+
+
+# -- building the graph ------------------------------------------------------------------------------------------------
+def build_graph(
+    customers: Iterable[dict], relationships: Iterable[dict], holdings: Mapping[str, Iterable[str]]
+) -> nx.MultiDiGraph:
+    """The relationship graph from stored customer and relationship records and each customer's product ids."""
+    graph = nx.MultiDiGraph()
+    for customer in customers:
+        customer_id = customer["customer_id"]
+        graph.add_node(customer_id, **_customer_attributes(customer.get("date_of_birth"), customer_id, holdings))
+    for relationship in relationships:
+        _add_relationship(graph, relationship, holdings)
+    return graph
+
+
+def _customer_attributes(dob, customer_id: str, holdings: Mapping[str, Iterable[str]]) -> dict:
+    return {"date_of_birth": _as_date(dob), "is_customer": True, "products": frozenset(holdings.get(customer_id, ()))}
+
+
+def _add_relationship(graph: nx.MultiDiGraph, relationship: dict, holdings: Mapping[str, Iterable[str]]) -> None:
+    customer_id, relative_id = relationship["customer_id"], relationship["relative_id"]
+    if customer_id not in graph:  # a record the customer list missed: still a customer, birth date unknown
+        graph.add_node(customer_id, **_customer_attributes(None, customer_id, holdings))
+    if relative_id not in graph:
+        graph.add_node(relative_id, **_relative_attributes(relationship, holdings))
+    graph.add_edge(
+        customer_id,
+        relative_id,
+        key=relationship["relationship_id"],
+        relation=_checked_relation(relationship["relation"]),
+        consent_to_share=bool(relationship.get("consent_to_share", False)),
+        relationship_id=relationship["relationship_id"],
+        relative_name=relationship.get("relative_name"),
+    )
+
+
+def _relative_attributes(relationship: dict, holdings: Mapping[str, Iterable[str]]) -> dict:
+    dob = relationship.get("relative_date_of_birth")
+    if relationship.get("relative_is_customer"):
+        return _customer_attributes(dob, relationship["relative_id"], holdings)
+    return {"name": relationship.get("relative_name"), "date_of_birth": _as_date(dob), "is_customer": False}
+
+
+# -- statistics --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContextStat:
+    """How common one product is among the people of one context, with the counts behind each figure."""
+
+    context: str
+    product_id: str
+    holders: int
+    context_size: int
+    tf: float
+    df_contexts: int
+    n_contexts: int
+    idf: float
+    tfidf: float
+    bank_holders: int
+    people: int
+    bank_rate: float
+    lift: float
+
+
+@dataclass
+class GraphStats:
+    """Counts from one graph on one date; the ContextStat figures are derived from them."""
+
+    as_of: date
+    people: int
+    context_sizes: dict[str, int]
+    context_holders: dict[str, dict[str, int]]
+    bank_holders: dict[str, int]
+    _table: dict[str, dict[str, ContextStat]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        df = defaultdict(int)
+        for held in self.context_holders.values():
+            for product_id, holders in held.items():
+                df[product_id] += holders > 0
+        self._df = dict(df)
+        self._table = {
+            context: {product_id: self._stat(context, product_id, holders) for product_id, holders in held.items()}
+            for context, held in self.context_holders.items()
+        }
+
+    def _stat(self, context: str, product_id: str, holders: int) -> ContextStat:
+        size, n_contexts, df = self.context_sizes[context], len(self.context_sizes), self._df.get(product_id, 0)
+        bank_holders = self.bank_holders.get(product_id, 0)
+        tf = holders / size if size else 0.0
+        idf = math.log((1 + n_contexts) / (1 + df)) + 1
+        bank_rate = bank_holders / self.people if self.people else 0.0
+        return ContextStat(
+            context=context,
+            product_id=product_id,
+            holders=holders,
+            context_size=size,
+            tf=tf,
+            df_contexts=df,
+            n_contexts=n_contexts,
+            idf=idf,
+            tfidf=tf * idf,
+            bank_holders=bank_holders,
+            people=self.people,
+            bank_rate=bank_rate,
+            lift=tf / bank_rate if bank_rate else 0.0,
+        )
+
+    def contexts(self) -> list[str]:
+        return sorted(self.context_sizes, key=lambda context: (_CONTEXT_ORDER.get(context, len(_CONTEXT_ORDER)), context))
+
+    def get(self, context: str, product_id: str) -> ContextStat | None:
+        """The product's figures in the context; holders=0 when someone in the bank holds it but nobody there does.
+
+        None when the context has nobody in it or nobody in the bank holds the product.
+        """
+        if context not in self.context_sizes or not self.bank_holders.get(product_id):
+            return None
+        return self._table[context].get(product_id) or self._stat(context, product_id, 0)
+
+    def top_products(self, context: str, k: int = 10, exclude: Iterable[str] = ()) -> list[ContextStat]:
+        """The k products most distinctive of the context (highest tf-idf), skipping `exclude`."""
+        excluded = set(exclude)
+        candidates = [stat for stat in self._table.get(context, {}).values() if stat.product_id not in excluded]
+        candidates.sort(key=lambda stat: (-stat.tfidf, -stat.holders, stat.product_id))
+        return candidates[:k]
+
+    def to_dict(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "people": self.people,
+            "idf": IDF_FORMULA,
+            "context_sizes": dict(self.context_sizes),
+            "context_holders": {context: dict(held) for context, held in self.context_holders.items()},
+            "bank_holders": dict(self.bank_holders),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> GraphStats:
+        return cls(
+            as_of=date.fromisoformat(data["as_of"]),
+            people=int(data["people"]),
+            context_sizes={context: int(size) for context, size in data["context_sizes"].items()},
+            context_holders={
+                context: {product_id: int(n) for product_id, n in held.items()}
+                for context, held in data["context_holders"].items()
+            },
+            bank_holders={product_id: int(n) for product_id, n in data["bank_holders"].items()},
+        )
+
+
+def graph_tfidf(graph: nx.MultiDiGraph, as_of: date) -> GraphStats:
+    """Count, for every context, its people and how many of them hold each product, plus the bank-wide holders.
+
+    A relative whose birth date is unknown (or after `as_of`) has no band and joins no context.
+    """
+    members = _context_members(graph, as_of)
+    products = graph.nodes(data="products")
+    context_holders = {}
+    for context, people in members.items():
+        held: dict[str, int] = defaultdict(int)
+        for person in people:
+            for product_id in products[person] or ():
+                held[product_id] += 1
+        context_holders[context] = dict(held)
+    bank_holders: dict[str, int] = defaultdict(int)
+    for _, held in products:
+        for product_id in held or ():
+            bank_holders[product_id] += 1
+    return GraphStats(
+        as_of=as_of,
+        people=graph.number_of_nodes(),
+        context_sizes={context: len(people) for context, people in members.items()},
+        context_holders=context_holders,
+        bank_holders=dict(bank_holders),
+    )
+
+
+def _context_members(graph: nx.MultiDiGraph, as_of: date) -> dict[str, set[str]]:
+    ages = {node: _age(dob, as_of) for node, dob in graph.nodes(data="date_of_birth")}
+    contexts: dict[tuple[str, int], str] = {}
+    members: dict[str, set[str]] = defaultdict(set)
+    for _, relatives in graph.adjacency():  # plain dicts: several times faster than graph.edges(data=...)
+        for relative_id, edges in relatives.items():
+            age = ages[relative_id]
+            if age is None:
+                continue
+            for edge in edges.values():
+                relation = edge["relation"]
+                context = contexts.get((relation, age))
+                if context is None:
+                    context = contexts[relation, age] = context_of(relation, life_stage_band(age, relation))
+                members[context].add(relative_id)
+    return dict(members)
+
+
+def _age(dob: date | None, as_of: date) -> int | None:
+    if dob is None:
+        return None
+    age = age_on(dob, as_of)
+    return age if age >= 0 else None
+
+
+# -- a customer's relatives --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RelativeView:
+    """One relative as one customer may see them; `products` is None unless the relative consents to share."""
+
+    relative_id: str
+    relation: str
+    is_customer: bool
+    age: int | None
+    age_band: str | None
+    consent_to_share: bool
+    relationship_id: str
+    name: str | None = None
+    products: frozenset[str] | None = None
+
+    @property
+    def context(self) -> str | None:
+        return context_of(self.relation, self.age_band) if self.age_band else None
+
+
+def relatives_of(
+    graph: nx.MultiDiGraph, customer_id: str, relations: Iterable[str] | None = None, *, as_of: date | None = None
+) -> list[RelativeView]:
+    """The customer's relatives, optionally only some relations, ordered by relation then id.
+
+    Ages are on `as_of` (default today); pass the statistics' `as_of` so bands match their contexts.
+    A customer the graph does not know has no relatives.
+    """
+    wanted = set(RELATIONS if relations is None else relations)
+    unknown = wanted - set(RELATIONS)
+    if unknown:
+        raise ValueError(f"unknown relation(s) {', '.join(sorted(unknown))}")
+    if customer_id not in graph:
+        return []
+    as_of = as_of or date.today()
+    views = [
+        _relative_view(graph.nodes[relative_id], relative_id, edge, as_of)
+        for _, relative_id, edge in graph.out_edges(customer_id, data=True)
+        if edge["relation"] in wanted
+    ]
+    return sorted(views, key=lambda view: (RELATIONS.index(view.relation), view.relative_id, view.relationship_id))
+
+
+def _relative_view(node: dict, relative_id: str, edge: dict, as_of: date) -> RelativeView:
+    age = _age(node.get("date_of_birth"), as_of)
+    consent = edge["consent_to_share"]
+    return RelativeView(
+        relative_id=relative_id,
+        relation=edge["relation"],
+        is_customer=node["is_customer"],
+        age=age,
+        age_band=life_stage_band(age, edge["relation"]) if age is not None else None,
+        consent_to_share=consent,
+        relationship_id=edge["relationship_id"],
+        name=edge.get("relative_name") or node.get("name"),
+        products=frozenset(node.get("products", ())) if consent else None,
+    )
+
+
+# -- persistence -------------------------------------------------------------------------------------------------------
+def save_graph(graph: nx.MultiDiGraph, stats: GraphStats, path: Path) -> None:
+    """Write graph and statistics as one node-link JSON file, atomically: a reader sees the old file or the new."""
+    path = Path(path)
+    document = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "graph": nx.node_link_data(graph, edges="edges"),
+        "stats": stats.to_dict(),
+    }
+    payload = orjson.dumps(document, default=_encode)
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as temp:
+            temp.write(payload)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _encode(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a graph file")
+
+
+def load_graph(path: Path) -> tuple[nx.MultiDiGraph, GraphStats]:
+    try:
+        document = orjson.loads(Path(path).read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise GraphFileError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
+        raise GraphFileError(f"{path} is not a Fargo graph file")
+    if document.get("version") != FILE_VERSION:
+        raise GraphFileError(f"{path} has graph file version {document.get('version')!r}; expected {FILE_VERSION}")
+    try:
+        graph = nx.node_link_graph(document["graph"], directed=True, multigraph=True, edges="edges")
+        stats = GraphStats.from_dict(document["stats"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GraphFileError(f"{path} is damaged: {exc!r}") from None
+    _decode_nodes(graph)
+    return graph, stats
+
+
+def _decode_nodes(graph: nx.MultiDiGraph) -> None:
+    for _, attributes in graph.nodes(data=True):
+        attributes["date_of_birth"] = _as_date(attributes.get("date_of_birth"))
+        if "products" in attributes:
+            attributes["products"] = frozenset(attributes["products"])

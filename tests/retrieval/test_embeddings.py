@@ -1,0 +1,108 @@
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import embeddings
+from retrieval.embeddings import Embedder, get_embedder, load_embedder
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAVEL_CARD = "Voyager credit card: earn 3x points on flights and hotels, airport lounge access, no foreign fees."
+MORTGAGE = "30-year fixed-rate mortgage for first-time home buyers with a 5% down payment."
+
+
+def _is_loopback(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """A fresh model load, with every non-loopback connection refused and recorded."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            attempts.append(address)
+            raise OSError(f"test forbids network access to {address}")
+        return real_connect(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        embedder = load_embedder()
+    return embedder, attempts
+
+
+@pytest.fixture(scope="module")
+def embedder(loaded) -> Embedder:
+    return loaded[0]
+
+
+def test_model_loads_from_bundled_files_without_network(loaded):
+    embedder, attempts = loaded
+    assert attempts == []
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert embedder.model_name == "all-MiniLM-L6-v2"
+    assert embedder.dimension == 384
+
+
+def test_embed_returns_normalised_float32_rows(embedder):
+    vectors = embedder.embed(["savings account", "health savings account", "auto loan"])
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_same_text_gives_same_vector(embedder):
+    texts = ["premium travel card", "student checking account"]
+    np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
+    np.testing.assert_allclose(embedder.embed_one(texts[0]), embedder.embed(texts)[0], atol=1e-5)
+
+
+def test_travel_query_is_closer_to_travel_card_than_to_mortgage(embedder):
+    query = embedder.embed_one("travel rewards credit card")
+    travel, mortgage = embedder.embed([TRAVEL_CARD, MORTGAGE])
+    assert float(query @ travel) > float(query @ mortgage) + 0.1
+
+
+def test_embed_of_nothing_is_an_empty_matrix(embedder):
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_get_embedder_loads_once_across_threads(monkeypatch):
+    loads = []
+
+    def slow_load():
+        loads.append(1)
+        time.sleep(0.05)
+        return object()
+
+    monkeypatch.setattr(embeddings, "_embedder", None)
+    monkeypatch.setattr(embeddings, "load_embedder", slow_load)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(get_embedder())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1
+    assert len({id(result) for result in results}) == 1
+
+
+def test_importing_the_module_loads_no_model():
+    code = "import sys, retrieval.embeddings; print('sentence_transformers' in sys.modules, 'torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, cwd=REPO_ROOT
+    )
+    assert result.stdout.split() == ["False", "False"]
