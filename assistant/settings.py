@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", description="Chat model name at the OpenAI-compatible endpoint.")
     host: str = Field("127.0.0.1", description="Address `fargo up` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `fargo up` listens on.")
+    source_dir: Path | None = Field(
+        None, description="Directory of source files each ingestion run loads; default: the demo bank in demo mode."
+    )
+    ingest_cron: str = Field("0 2 * * *", description="When the nightly ingestion runs (cron, server local time).")
     demo_customers: int = Field(500, ge=1, le=1_000_000, description="Size of the demo bank `fargo up` creates.")
     demo_seed: int = Field(7, description="Seed of the demo bank.")
 
@@ -49,6 +53,20 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("ingest_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from ingest.scheduler import parse_cron
+
+        parse_cron(value)
+        return value
+
+    @property
+    def resolved_source_dir(self) -> Path | None:
+        if self.source_dir is not None:
+            return self.source_dir
+        return self.data_dir / "demo-bank" if self.demo_mode else None
 
     @property
     def demo_mode(self) -> bool:

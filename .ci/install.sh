@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One install step for both README commands and CI.
+#   bash .ci/install.sh          # Fargo and its runtime dependencies, in ./.venv
+#   bash .ci/install.sh --test   # ... plus what the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+# The CPU build of torch lies on this machine's disk; it must come first, or
+# sentence-transformers pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+if [ "$with_tests" = 1 ]; then
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+else
+  .venv/bin/python -m pip install --quiet -e .
+fi
+echo "installed: $(.venv/bin/fargo --help >/dev/null && echo 'fargo CLI ready in .venv/bin/fargo')"

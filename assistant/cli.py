@@ -1,0 +1,237 @@
+"""The `fargo` command line: data, ingestion and the server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assistant.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
+data_app = typer.Typer(help="Make, import and load source data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+MAX_REPORTED_REJECTIONS = 50
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def progress_bars() -> Iterator:
+    """Yield a `progress(stage, done, total)` callback drawing one bar per stage."""
+    tasks: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bars:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+@data_app.command("synth")
+def data_synth(
+    customers: Annotated[int, typer.Option(min=1, max=2_000_000, help="How many customers to make.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
+    out: Annotated[Path, typer.Option(help="Directory to write the source files into.")] = Path("./demo-bank"),
+) -> None:
+    """Write a synthetic bank's source files (JSONL and CSV) into OUT."""
+    from ingest.synth import synthesize
+
+    with progress_bars() as progress:
+        summary = synthesize(out, customers=customers, seed=seed, progress=progress)
+    for name, count in summary.counts.items():
+        typer.echo(f"{name:<28} {count:>10,}")
+    typer.echo(f"wrote {sum(summary.counts.values()):,} records to {out}")
+
+
+@data_app.command("load")
+def data_load(
+    directory: Annotated[Path, typer.Argument(help="Directory of source files (as written by `fargo data synth`).")],
+) -> None:
+    """Validate every record in DIRECTORY and upsert it into the document store.
+
+    Bad records are reported with file, line, field and reason and skipped; re-running is idempotent.
+    """
+    settings = settings_or_exit()
+    summary = run_load(settings, directory)
+    print_load_summary(summary)
+
+
+def run_load(settings: Settings, directory: Path):
+    from ingest.loader import load_directory
+    from ingest.sources import SourceFileError
+    from retrieval.docstore import StoreError, open_store
+
+    try:
+        with open_store(settings) as store, progress_bars() as progress:
+            store.ensure_indexes()
+            return load_directory(store, directory, progress=progress)
+    except SourceFileError as exc:
+        raise fail(f"{exc}. Nothing was loaded; fix the file and run again.") from None
+    except StoreError as exc:
+        raise fail(f"document store: {exc}", code=3) from None
+
+
+def print_load_summary(summary) -> None:
+    for rejection in summary.rejections[:MAX_REPORTED_REJECTIONS]:
+        typer.echo(f"rejected {rejection}", err=True)
+    if len(summary.rejections) > MAX_REPORTED_REJECTIONS:
+        typer.echo(f"... and {len(summary.rejections) - MAX_REPORTED_REJECTIONS} more rejected", err=True)
+    typer.echo(f"{'file':<28} {'loaded':>10} {'updated':>10} {'unchanged':>10} {'rejected':>10}")
+    for name, counts in summary.files.items():
+        typer.echo(
+            f"{name:<28} {counts.loaded:>10,} {counts.updated:>10,} {counts.unchanged:>10,} {counts.rejected:>10,}"
+        )
+    typer.echo(
+        f"loaded {summary.total('loaded'):,}, updated {summary.total('updated'):,}, "
+        f"rejected {summary.total('rejected'):,}"
+    )
+
+
+@data_app.command("import-berka")
+def data_import_berka(
+    source: Annotated[Path, typer.Argument(help="Folder with the Berka PKDD'99 tables (client.csv, account.csv, ...).")],
+    out: Annotated[Path, typer.Option(help="Directory to write Fargo source files into.")] = Path("./berka-bank"),
+    load: Annotated[bool, typer.Option(help="Also load the written files into the document store.")] = True,
+) -> None:
+    """Map the Berka PKDD'99 bank into Fargo's source files (and load them); say what does not map."""
+    from ingest.berka import BerkaImportError, import_berka
+
+    try:
+        with progress_bars() as progress:
+            report = import_berka(source, out, progress=progress)
+    except BerkaImportError as exc:
+        raise fail(str(exc)) from None
+    for name, count in report.written.items():
+        typer.echo(f"wrote {name:<28} {count:>8,}")
+    for line in report.unmapped:
+        typer.echo(f"not mapped: {line}")
+    for bad in report.rejected:
+        typer.echo(f"rejected {bad}", err=True)
+    if load:
+        print_load_summary(run_load(settings_or_exit(), out))
+
+
+@app.command("ingest")
+def ingest(
+    full: Annotated[bool, typer.Option("--full/--incremental", help="Recompute everything, or only what changed.")] = True,
+) -> None:
+    """Run the ingestion job now: load -> features -> indexes -> graph, then switch the service over."""
+    from ingest.jobs import IngestError
+    from ingest.scheduler import run_ingest_now
+    from retrieval.docstore import StoreError
+
+    settings = settings_or_exit()
+    try:
+        with progress_bars() as progress:
+            run = run_ingest_now(settings, mode="full" if full else "incremental", progress=progress)
+    except IngestError as exc:
+        raise fail(f"{exc}. The previous version keeps serving.", code=1) from None
+    except StoreError as exc:
+        raise fail(f"document store: {exc}", code=3) from None
+    typer.echo(f"run {run.run_id} ({run.mode}) {run.status}")
+    for name, stats in run.stages.items():
+        typer.echo(f"  {name:<10} {stats.count:>10,} items {stats.seconds:>8.1f} s {stats.rate:>10,.0f}/s")
+
+
+@app.command("jobs")
+def jobs(limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs to list.")] = 20) -> None:
+    """List recent ingestion runs, newest first."""
+    from ingest.jobs import list_runs
+    from retrieval.docstore import open_store
+
+    with open_store(settings_or_exit()) as store:
+        runs = list_runs(store, limit)
+    if not runs:
+        typer.echo("no ingestion runs yet; run `fargo ingest`")
+    for run in runs:
+        stages = ", ".join(f"{name} {stage['count']:,}" for name, stage in run["stages"].items())
+        typer.echo(f"{run['_id']}  {run['mode']:<11} {run['status']:<9} {run['started_at']}  {stages}")
+        for error in run["errors"][:3]:
+            typer.echo(f"    {error}")
+
+
+@app.command("worker")
+def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker threads.")] = 1) -> None:
+    """Run the job consumer: scheduled ingestion (FARGO_INGEST_CRON) and queued tasks."""
+    from ingest.scheduler import make_huey, start_consumer
+
+    settings = settings_or_exit()
+    typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}'")
+    start_consumer(make_huey(settings), workers=workers).run()
+
+
+@app.command("up")
+def up(
+    host: Annotated[str | None, typer.Option(help="Bind address (default FARGO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default FARGO_PORT).")] = None,
+) -> None:
+    """Run Fargo: on first run make and load a demo bank, then serve the HTTP API."""
+    import uvicorn
+
+    from assistant.app import create_app
+
+    settings = settings_or_exit()
+    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    settings = settings.model_copy(update=overrides)
+    from ingest.scheduler import make_huey, run_ingest_now, start_background_consumer
+
+    ensure_demo_bank(settings)
+    if needs_first_ingest(settings):
+        with progress_bars() as progress:
+            run_ingest_now(settings, mode="full", progress=progress)
+    consumer = start_background_consumer(make_huey(settings))
+    typer.echo(f"Fargo is serving on http://{settings.host}:{settings.port} (health: /healthz)")
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        consumer.stop(graceful=True)
+
+
+def ensure_demo_bank(settings: Settings) -> None:
+    """In demo mode, write the synthetic demo bank's source files once (ingestion loads them)."""
+    from ingest.synth import synthesize
+
+    bank_dir = settings.resolved_source_dir
+    if not settings.demo_mode or bank_dir is None or (bank_dir / "manifest.json").is_file():
+        return
+    typer.echo(f"First run: making a demo bank of {settings.demo_customers} customers in {bank_dir}")
+    with progress_bars() as progress:
+        synthesize(bank_dir, customers=settings.demo_customers, seed=settings.demo_seed, progress=progress)
+
+
+def needs_first_ingest(settings: Settings) -> bool:
+    from ingest.jobs import live_pointer
+    from retrieval.docstore import open_store
+
+    with open_store(settings) as store:
+        return live_pointer(store) is None
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,149 @@
+"""Feature engineering: one customer's stored records in, one feature document out.
+
+Pure functions: the job reads the records, this module computes, the job
+writes. The profile summary (the "linguistic construct") is rendered from the
+features by a template, so it never says more than the numbers do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from jinja2 import Environment, StrictUndefined
+
+from retrieval.graph import age_on
+
+MONTHS = 12
+RECENT_MONTHS = 3
+INCOME_CATEGORIES = {"payroll", "salary", "income", "pension"}
+
+LIFE_STAGES = (
+    (0, 25, "young adult"),
+    (26, 34, "early career"),
+    (35, 49, "established"),
+    (50, 64, "pre-retirement"),
+    (65, 200, "retired"),
+)
+
+_SUMMARY = Environment(undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True).from_string(
+    "{{ age }}-year-old {{ marital_status }} {{ occupation or 'customer' }} in {{ city }}"
+    "{% if dependants %} with {{ dependants }} dependant{{ 's' if dependants > 1 }}{% endif %}"
+    " ({{ life_stage }}). "
+    "{% if income_estimate %}Estimated income ${{ '{:,.0f}'.format(income_estimate) }} a year from payroll. "
+    "{% endif %}"
+    "{% if top_spend %}Spends most on {{ top_spend | join(', ') }}. {% endif %}"
+    "{% if rising %}Spending rising on {{ rising | join(', ') }}. {% endif %}"
+    "{% if goals %}Goals: {{ goals | join(', ') }}. {% endif %}"
+    "{% if held %}Holds {{ held | join(', ') }}.{% else %}Holds no products yet.{% endif %}"
+)
+
+
+@dataclass
+class CustomerRecords:
+    """Everything stored about one customer that features are computed from."""
+
+    customer: dict
+    accounts: list[dict] = field(default_factory=list)
+    transaction_buckets: list[dict] = field(default_factory=list)
+    disclosures: list[dict] = field(default_factory=list)
+    kyc_documents: list[dict] = field(default_factory=list)
+
+
+def life_stage(age: int) -> str:
+    return next(stage for low, high, stage in LIFE_STAGES if low <= age <= high)
+
+
+def month_keys(as_of: date, months: int = MONTHS) -> list[str]:
+    """The `months` calendar months ending with as_of's month, oldest first, as 'YYYY-MM'."""
+    index = as_of.year * 12 + as_of.month - 1
+    return [f"{(index - back) // 12:04d}-{(index - back) % 12 + 1:02d}" for back in range(months - 1, -1, -1)]
+
+
+def monthly_spend(buckets: list[dict], months: list[str]) -> tuple[dict[str, list[float]], list[float]]:
+    """Spend per category per month (positive dollars) and income credits per month."""
+    position = {month: i for i, month in enumerate(months)}
+    spend: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(months))
+    income = [0.0] * len(months)
+    for bucket in buckets:
+        slot = position.get(bucket["month"])
+        if slot is None:
+            continue
+        for txn in bucket["transactions"]:
+            if txn["amount"] < 0:
+                spend[txn["category"]][slot] += -txn["amount"]
+            elif txn.get("channel") == "payroll" or txn["category"] in INCOME_CATEGORIES:
+                income[slot] += txn["amount"]
+    return {category: [round(v, 2) for v in values] for category, values in sorted(spend.items())}, income
+
+
+def trend(values: list[float]) -> float:
+    """Least-squares slope in dollars per month."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean_x, mean_y = (n - 1) / 2, sum(values) / n
+    covariance = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(values))
+    variance = sum((x - mean_x) ** 2 for x in range(n))
+    return round(covariance / variance, 2)
+
+
+def income_estimate(income_by_month: list[float]) -> float:
+    """Annualised payroll over the months that had any, so a new customer is not under-counted."""
+    paid = [value for value in income_by_month if value > 0]
+    return round(sum(paid) / len(paid) * 12, 2) if paid else 0.0
+
+
+def compute_features(records: CustomerRecords, as_of: date, product_names: dict[str, str]) -> dict:
+    """The feature document for one customer (without run id or storage keys)."""
+    customer = records.customer
+    age = age_on(date.fromisoformat(customer["date_of_birth"]), as_of)
+    months = month_keys(as_of)
+    spend, income = monthly_spend(records.transaction_buckets, months)
+    spend_12m = {category: round(sum(values), 2) for category, values in spend.items()}
+    trends = {category: trend(values) for category, values in spend.items()}
+    open_accounts = [acc for acc in records.accounts if acc.get("status", "open") == "open"]
+    goals = sorted({d["topic"] for d in records.disclosures if d["kind"] != "health"})
+    features = {
+        "customer_id": customer["customer_id"],
+        "as_of": as_of.isoformat(),
+        "age": age,
+        "life_stage": life_stage(age),
+        "marital_status": customer["marital_status"],
+        "dependants": customer.get("dependants", 0),
+        "city": customer["city"],
+        "occupation": customer.get("occupation", ""),
+        "declared_income": customer["annual_income"],
+        "income_estimate": income_estimate(income),
+        "months": months,
+        "spend_by_month": spend,
+        "spend_12m": spend_12m,
+        "spend_trend": trends,
+        "deposit_balance": round(sum(acc.get("balance") or 0 for acc in open_accounts if (acc.get("balance") or 0) > 0), 2),
+        "products_held": sorted({acc["product_id"] for acc in open_accounts}),
+        "goals": goals,
+        "kyc_verified": any(doc["status"] == "verified" for doc in records.kyc_documents),
+        "risk_appetite": customer.get("risk_appetite", "medium"),
+    }
+    features["profile_summary"] = profile_summary(features, product_names)
+    return features
+
+
+def profile_summary(features: dict, product_names: dict[str, str]) -> str:
+    spend = features["spend_12m"]
+    top_spend = sorted(spend, key=spend.get, reverse=True)[:3]
+    rising = [c for c, slope in sorted(features["spend_trend"].items(), key=lambda kv: -kv[1]) if slope > 25][:2]
+    return _SUMMARY.render(
+        age=features["age"],
+        marital_status=features["marital_status"],
+        occupation=features["occupation"].lower(),
+        city=features["city"],
+        dependants=features["dependants"],
+        life_stage=features["life_stage"],
+        income_estimate=features["income_estimate"],
+        top_spend=[c.replace("_", " ") for c in top_spend],
+        rising=[c.replace("_", " ") for c in rising],
+        goals=[g.replace("_", " ") for g in features["goals"]],
+        held=[product_names.get(p, p) for p in features["products_held"]],
+    )

@@ -1,0 +1,316 @@
+"""The ingestion job: load -> features -> indexes -> graph, then publish.
+
+A run builds everything beside the live data under its own run id (feature
+documents keyed by run, new Chroma collection versions, a new graph file) and
+switches the service over only when every stage is done, by rewriting one
+pointer document. A run that dies halfway leaves the previous version serving;
+the next run marks it abandoned and removes what it left behind.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from ingest.features import CustomerRecords, compute_features
+from ingest.loader import batched, load_directory
+
+FEATURE_BATCH = 500
+LIVE_POINTER = "live"
+INCREMENTAL_SOURCES = ("customers", "accounts", "disclosures", "kyc_documents", "relationships", "transactions")
+CATALOGUE_SOURCES = ("products", "healthcare_services", "faq", "campaigns", "campaign_events")
+
+Progress = Callable[[str, int, int], None]
+Fault = Callable[[str, int], None]
+
+
+class IngestError(RuntimeError):
+    """An ingestion run failed; the previous version keeps serving."""
+
+
+@dataclass
+class StageStats:
+    count: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class JobRun:
+    run_id: str
+    mode: str
+    started_at: datetime
+    stages: dict[str, StageStats] = field(default_factory=dict)
+    status: str = "running"
+    ended_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def document(self) -> dict:
+        return {
+            "_id": self.run_id,
+            "mode": self.mode,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "stages": {
+                name: {"count": s.count, "seconds": round(s.seconds, 3), "per_second": round(s.rate, 1)}
+                for name, s in self.stages.items()
+            },
+            "errors": self.errors,
+        }
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def live_pointer(store) -> dict | None:
+    """The pointer the service reads: which run's features, graph and indexes are live."""
+    return store["meta"].find_one({"_id": LIVE_POINTER})
+
+
+def last_good_run(store) -> dict | None:
+    runs = store["job_runs"].find({"status": "succeeded"}, sort=[("started_at", -1)], limit=1)
+    return next(iter(runs), None)
+
+
+def list_runs(store, limit: int = 20) -> list[dict]:
+    return list(store["job_runs"].find({}, sort=[("started_at", -1)], limit=limit))
+
+
+class IngestJob:
+    """One run of the ingestion pipeline over an open store, vector indexes and data dir."""
+
+    def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None):
+        self.store = store
+        self.vectors = vectors
+        self.graph_dir = Path(graph_dir)
+        self.progress = progress or (lambda stage, done, total: None)
+        self.fault = fault or (lambda stage, done: None)
+
+    def run(self, mode: str = "full", source_dir: Path | None = None) -> JobRun:
+        if mode not in ("full", "incremental"):
+            raise ValueError("mode must be 'full' or 'incremental'")
+        self._abandon_stale_runs()
+        previous = last_good_run(self.store)
+        if mode == "incremental" and previous is None:
+            mode = "full"  # nothing to be incremental against
+        run = JobRun(new_run_id(datetime.now(UTC)), mode, datetime.now(UTC))
+        self.store["job_runs"].insert_one(run.document())
+        try:
+            self._stages(run, source_dir, previous)
+            run.status = "succeeded"
+        except Exception as exc:
+            run.status = "failed"
+            run.errors.append(f"{type(exc).__name__}: {exc}")
+            raise IngestError(f"ingestion run {run.run_id} failed: {exc}") from exc
+        finally:
+            run.ended_at = datetime.now(UTC)
+            self.store["job_runs"].replace_one({"_id": run.run_id}, run.document())
+        return run
+
+    def _stages(self, run: JobRun, source_dir: Path | None, previous: dict | None) -> None:
+        since = previous["started_at"] if (previous and run.mode == "incremental") else None
+        if source_dir is not None:
+            with self._stage(run, "load") as stats:
+                summary = load_directory(self.store, source_dir, progress=self.progress)
+                stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
+                run.errors.extend(str(rejection) for rejection in summary.rejections[:100])
+        changed = self._changed_customers(since) if since else None
+        with self._stage(run, "features") as stats:
+            stats.count = self._build_features(run.run_id, changed)
+        with self._stage(run, "indexes") as stats:
+            stats.count, built = self._build_indexes(run.run_id, since)
+        with self._stage(run, "graph") as stats:
+            stats.count, graph_file = self._build_graph(run.run_id)
+        self._publish(run.run_id, built, graph_file)
+
+    class _Timer:
+        def __init__(self, stats: StageStats):
+            self.stats = stats
+
+        def __enter__(self) -> StageStats:
+            self.start = time.perf_counter()
+            return self.stats
+
+        def __exit__(self, *exc) -> None:
+            self.stats.seconds = time.perf_counter() - self.start
+
+    def _stage(self, run: JobRun, name: str) -> _Timer:
+        return self._Timer(run.stages.setdefault(name, StageStats()))
+
+    # -- stale runs -------------------------------------------------------------------------------------------------
+    def _abandon_stale_runs(self) -> None:
+        """Runs still marked running died without finishing: mark them and drop what they built."""
+        live = (live_pointer(self.store) or {}).get("run_id")
+        for stale in self.store["job_runs"].find({"status": "running"}):
+            self.store["job_runs"].update_one(
+                {"_id": stale["_id"]}, {"$set": {"status": "abandoned", "errors": ["the run stopped before finishing"]}}
+            )
+        self.store["features"].delete_many({"run_id": {"$ne": live}} if live else {})
+        self.vectors.cleanup(keep=1)
+        for path in self.graph_dir.glob("graph-*.json"):
+            if live is None or path.name != f"graph-{live}.json":
+                path.unlink(missing_ok=True)
+
+    # -- features ---------------------------------------------------------------------------------------------------
+    def _changed_customers(self, since: str) -> set[str]:
+        changed: set[str] = set()
+        for collection in INCREMENTAL_SOURCES:
+            for doc in self.store[collection].find({"_ingested_at": {"$gt": since}}, {"customer_id": 1}):
+                changed.add(doc["customer_id"])
+        return changed
+
+    def _build_features(self, run_id: str, changed: set[str] | None) -> int:
+        as_of = self._as_of()
+        names = {doc["_id"]: doc["name"] for doc in self.store["products"].find({}, {"name": 1})}
+        customer_ids = sorted(doc["_id"] for doc in self.store["customers"].find({}, {"_id": 1}))
+        live = (live_pointer(self.store) or {}).get("run_id")
+        total, done, computed = len(customer_ids), 0, 0
+        for batch in batched(customer_ids, FEATURE_BATCH):
+            to_compute = batch if changed is None or live is None else [c for c in batch if c in changed]
+            documents = [self._feature_doc(run_id, features) for features in self._compute(to_compute, as_of, names)]
+            computed += len(documents)
+            if changed is not None and live is not None:
+                documents += self._copy_live_features(run_id, live, [c for c in batch if c not in changed])
+            if documents:
+                self.store["features"].insert_many(documents, ordered=False)
+            done += len(batch)
+            self.progress("features", done, total)
+            self.fault("features", done)
+        return computed
+
+    def _as_of(self) -> date:
+        """Features are computed as of the latest month that has transactions, else today."""
+        latest = next(iter(self.store["transactions"].find({}, {"month": 1}, sort=[("month", -1)], limit=1)), None)
+        if latest is None:
+            return datetime.now(UTC).date()
+        year, month = (int(part) for part in latest["month"].split("-"))
+        next_month = date(year + month // 12, month % 12 + 1, 1)
+        return date.fromordinal(next_month.toordinal() - 1)
+
+    def _compute(self, customer_ids: list[str], as_of: date, names: dict[str, str]) -> Iterator[dict]:
+        if not customer_ids:
+            return
+        grouped = {cid: CustomerRecords(customer={}) for cid in customer_ids}
+        for doc in self.store["customers"].find({"_id": {"$in": customer_ids}}):
+            grouped[doc["_id"]].customer = doc
+        for collection, attribute in (
+            ("accounts", "accounts"),
+            ("transactions", "transaction_buckets"),
+            ("disclosures", "disclosures"),
+            ("kyc_documents", "kyc_documents"),
+        ):
+            for doc in self.store[collection].find({"customer_id": {"$in": customer_ids}}):
+                getattr(grouped[doc["customer_id"]], attribute).append(doc)
+        for records in grouped.values():
+            yield compute_features(records, as_of, names)
+
+    @staticmethod
+    def _feature_doc(run_id: str, features: dict) -> dict:
+        return {"_id": f"{run_id}:{features['customer_id']}", "run_id": run_id, **features}
+
+    def _copy_live_features(self, run_id: str, live: str, customer_ids: list[str]) -> list[dict]:
+        ids = [f"{live}:{cid}" for cid in customer_ids]
+        copies = []
+        for doc in self.store["features"].find({"_id": {"$in": ids}}):
+            copies.append({**doc, "_id": f"{run_id}:{doc['customer_id']}", "run_id": run_id})
+        return copies
+
+    # -- vector indexes ---------------------------------------------------------------------------------------------
+    def _build_indexes(self, run_id: str, since: str | None) -> tuple[int, list[str]]:
+        from retrieval.vectors import INDEX_NAMES
+
+        if since is not None and not self._catalogue_changed(since):
+            return 0, []  # the live indexes already hold this data
+        count = 0
+        for name in INDEX_NAMES:
+            items = list(index_items(name, self.store))
+            count += self.vectors.build(
+                name, run_id, items, progress=lambda done, total, n=name: self._index_progress(n, done, total)
+            )
+        return count, list(INDEX_NAMES)
+
+    def _index_progress(self, name: str, done: int, total: int) -> None:
+        self.progress(f"index {name}", done, total)
+        self.fault("indexes", done)
+
+    def _catalogue_changed(self, since: str) -> bool:
+        return any(
+            self.store[collection].count_documents({"_ingested_at": {"$gt": since}}) for collection in CATALOGUE_SOURCES
+        )
+
+    # -- graph ------------------------------------------------------------------------------------------------------
+    def _build_graph(self, run_id: str) -> tuple[int, Path]:
+        from retrieval.graph import build_graph, graph_tfidf, save_graph
+
+        holdings: dict[str, list[str]] = {}
+        for doc in self.store["features"].find({"run_id": run_id}, {"customer_id": 1, "products_held": 1, "as_of": 1}):
+            holdings[doc["customer_id"]] = doc["products_held"]
+        customers = self.store["customers"].find({}, {"customer_id": 1, "date_of_birth": 1})
+        relationships = list(self.store["relationships"].find({}))
+        graph = build_graph(customers, relationships, holdings)
+        stats = graph_tfidf(graph, self._as_of())
+        path = self.graph_dir / f"graph-{run_id}.json"
+        self.graph_dir.mkdir(parents=True, exist_ok=True)
+        save_graph(graph, stats, path)
+        self.progress("graph", len(relationships), len(relationships))
+        return len(relationships), path
+
+    # -- publish ----------------------------------------------------------------------------------------------------
+    def _publish(self, run_id: str, built_indexes: list[str], graph_file: Path) -> None:
+        if built_indexes:
+            self.vectors.publish(run_id, built_indexes)
+        previous = (live_pointer(self.store) or {}).get("run_id")
+        self.store["meta"].replace_one(
+            {"_id": LIVE_POINTER},
+            {"_id": LIVE_POINTER, "run_id": run_id, "graph_file": graph_file.name, "published_at": _now()},
+            upsert=True,
+        )
+        if previous:
+            self.store["features"].delete_many({"run_id": previous})
+            (self.graph_dir / f"graph-{previous}.json").unlink(missing_ok=True)
+        self.vectors.cleanup(keep=1)
+
+
+def index_items(name: str, store) -> Iterator:
+    """The texts and metadata of one vector index, read from the document store."""
+    from retrieval.vectors import IndexItem
+
+    if name == "products":
+        for doc in store["products"].find({}):
+            text = f"{doc['name']}. {doc['description']} {' '.join(doc.get('need_statements', []))}"
+            yield IndexItem(doc["_id"], text, {"category": doc["category"], "name": doc["name"]}, None)
+    elif name == "healthcare_services":
+        for doc in store["healthcare_services"].find({}):
+            text = f"{doc['name']}. {doc['description']} {doc.get('specialty') or ''}".strip()
+            meta = {"kind": doc["kind"], "name": doc["name"], "city": doc.get("city") or ""}
+            yield IndexItem(doc["_id"], text, meta, None)
+    elif name == "faq":
+        for doc in store["faq"].find({}):
+            meta = {"category": doc["category"], "question": doc["question"], "product_ids": ",".join(doc["product_ids"])}
+            yield IndexItem(doc["_id"], f"{doc['question']} {doc['answer']}", meta, None)
+    elif name == "campaign_posts":
+        for doc in store["campaign_events"].find({"type": {"$in": ["post", "comment", "message", "mention"]}}):
+            if not doc.get("text"):
+                continue
+            meta = {
+                "campaign_id": doc["campaign_id"],
+                "customer_id": doc.get("customer_id") or "",
+                "author_handle": doc["author_handle"],
+                "type": doc["type"],
+            }
+            yield IndexItem(doc["_id"], doc["text"], meta, None)
+    else:
+        raise ValueError(f"unknown index {name!r}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

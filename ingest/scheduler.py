@@ -1,0 +1,95 @@
+"""Scheduled jobs on huey: SQLite under the data dir by default, Redis when FARGO_REDIS_URL is set.
+
+`make_huey(settings)` builds the queue and registers the tasks on it; nothing
+is created at import time. The nightly ingestion runs on a cron
+(FARGO_INGEST_CRON, default 02:00, outside business hours).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from assistant.settings import Settings
+
+log = logging.getLogger("fargo.scheduler")
+
+
+@dataclass(frozen=True)
+class Cron:
+    minute: str
+    hour: str
+    day: str
+    month: str
+    day_of_week: str
+
+    def schedule(self):
+        return crontab(self.minute, self.hour, self.day, self.month, self.day_of_week, strict=True)
+
+
+def parse_cron(expression: str) -> Cron:
+    """Parse a five-field cron expression ('0 2 * * *'); ValueError names what is wrong."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron needs 5 fields (minute hour day month day-of-week), got {len(fields)}: {expression!r}")
+    cron = Cron(*fields)
+    cron.schedule()  # strict crontab validates every field now, not at 2 a.m.
+    return cron
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url is not None:
+        queue: Huey = RedisHuey("fargo", url=settings.redis_url.get_secret_value())
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        queue = SqliteHuey("fargo", filename=str(settings.data_dir / "jobs.db"))
+    register_tasks(queue, settings)
+    return queue
+
+
+def register_tasks(queue: Huey, settings: Settings) -> None:
+    cron = parse_cron(settings.ingest_cron)
+
+    @queue.periodic_task(cron.schedule(), name="nightly_ingest")
+    def nightly_ingest() -> None:
+        run_ingest_now(settings, mode="incremental")
+
+    @queue.task(name="ingest")
+    def ingest(mode: str = "incremental") -> str:
+        return run_ingest_now(settings, mode=mode).run_id
+
+    queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
+
+
+def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
+    """Open the stores, run one ingestion, close them."""
+    from ingest.jobs import IngestJob
+    from retrieval.docstore import open_store
+    from retrieval.embeddings import get_embedder
+    from retrieval.vectors import VectorIndexes
+
+    source_dir = settings.resolved_source_dir
+    with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
+        store.ensure_indexes()
+        job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault)
+        run = job.run(mode=mode, source_dir=source_dir if source_dir and source_dir.is_dir() else None)
+    log.info("ingestion run %s %s", run.run_id, run.status)
+    return run
+
+
+def start_consumer(queue: Huey, workers: int = 1) -> Consumer:
+    """A consumer that runs tasks and the periodic scheduler."""
+    return Consumer(queue, workers=workers, periodic=True, worker_type="thread")
+
+
+def start_background_consumer(queue: Huey) -> Consumer:
+    """Start worker and scheduler threads beside the API (used by `fargo up`); call `.stop()` after.
+
+    Must be called from the main thread, before the server installs its own signal handlers.
+    """
+    consumer = start_consumer(queue)
+    consumer.start()
+    return consumer

@@ -1,0 +1,115 @@
+"""The `fargo` CLI: clear exits and messages for operators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("FARGO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FARGO_MONGODB_URI", raising=False)
+    return tmp_path
+
+
+def test_synth_then_load_reports_counts(env: Path):
+    bank = env / "bank"
+    made = runner.invoke(app, ["data", "synth", "--customers", "40", "--seed", "3", "--out", str(bank)])
+    assert made.exit_code == 0, made.output
+    assert (bank / "customers.jsonl").is_file()
+
+    loaded = runner.invoke(app, ["data", "load", str(bank)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "rejected 0" in loaded.output
+    customers_line = next(line for line in loaded.output.splitlines() if line.startswith("customers.jsonl"))
+    assert customers_line.split()[1] == "40"
+
+
+def test_load_reports_each_bad_row_with_file_line_field_and_reason(env: Path):
+    bank = env / "bank"
+    bank.mkdir()
+    good = {"customer_id": "C1", "first_name": "A", "last_name": "B", "date_of_birth": "1980-01-01",
+            "city": "Austin", "annual_income": 1000, "marital_status": "single"}
+    bad = good | {"customer_id": "C2", "annual_income": -1}
+    (bank / "customers.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+
+    result = runner.invoke(app, ["data", "load", str(bank)])
+
+    assert result.exit_code == 0
+    assert "rejected customers.jsonl:2: annual_income: Input should be greater than or equal to 0" in result.output
+    assert "loaded 1, updated 0, rejected 1" in result.output
+
+
+def test_load_of_an_unreadable_file_exits_2_and_says_what_to_fix(env: Path):
+    bank = env / "bank"
+    bank.mkdir()
+    (bank / "customers.jsonl").write_bytes(b"\xff\xfe garbage")
+
+    result = runner.invoke(app, ["data", "load", str(bank)])
+
+    assert result.exit_code == 2
+    assert "customers.jsonl: not UTF-8 text" in result.output
+    assert "Nothing was loaded" in result.output
+
+
+def test_a_bad_setting_exits_2_naming_the_variable(env: Path, monkeypatch):
+    monkeypatch.setenv("FARGO_MONGODB_URI", "postgres://nope")
+
+    result = runner.invoke(app, ["data", "load", str(env)])
+
+    assert result.exit_code == 2
+    assert "FARGO_MONGODB_URI" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_fargo_up_makes_a_demo_bank_and_answers_healthz(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "FARGO_DATA_DIR": str(tmp_path / "data"), "FARGO_DEMO_CUSTOMERS": "30"}
+    env.pop("FARGO_MONGODB_URI", None)
+    fargo = Path(sys.executable).parent / "fargo"
+    process = subprocess.Popen(
+        [str(fargo), "up", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        body = wait_for_json(f"http://127.0.0.1:{port}/healthz", process, timeout=180)
+        assert body == {"status": "ok"}
+        assert (tmp_path / "data" / "demo-bank" / "customers.jsonl").is_file()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for_json(url: str, process: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"fargo up exited early:\n{process.stdout.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
