@@ -226,8 +226,7 @@ def ensure_demo_bank(settings: Settings) -> None:
 
 
 def needs_first_ingest(settings: Settings) -> bool:
-    from ingest.jobs import live_pointer
-    from retrieval.docstore import open_store
+    from retrieval.docstore import live_pointer, open_store
 
     with open_store(settings) as store:
         return live_pointer(store) is None

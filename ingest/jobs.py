@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ingest.features import CustomerRecords, compute_features
 from ingest.loader import batched, load_directory
+from retrieval.docstore import LIVE_POINTER, live_pointer
 
 FEATURE_BATCH = 500
-LIVE_POINTER = "live"
 INCREMENTAL_SOURCES = ("customers", "accounts", "disclosures", "kyc_documents", "relationships", "transactions")
 CATALOGUE_SOURCES = ("products", "healthcare_services", "faq", "campaigns", "campaign_events")
 
@@ -69,11 +69,6 @@ class JobRun:
 
 def new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-def live_pointer(store) -> dict | None:
-    """The pointer the service reads: which run's features, graph and indexes are live."""
-    return store["meta"].find_one({"_id": LIVE_POINTER})
 
 
 def last_good_run(store) -> dict | None:

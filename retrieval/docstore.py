@@ -908,3 +908,11 @@ def _ping_or_close(store: DocumentStore) -> None:
     except StoreError:
         store.close()
         raise
+
+
+LIVE_POINTER = "live"
+
+
+def live_pointer(store: DocumentStore) -> dict | None:
+    """The pointer the last good ingestion run published: its run id and graph file."""
+    return store["meta"].find_one({"_id": LIVE_POINTER})

@@ -1,0 +1,61 @@
+"""The one typed object that hands tools the stores they read (read-only).
+
+`ToolContext.open(settings)` resolves the live pointer written by the last
+good ingestion run: its feature documents, its graph file and the live vector
+indexes. Tests build a ToolContext directly from hand-made parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import networkx as nx
+
+from retrieval.docstore import live_pointer
+from retrieval.graph import GraphStats, load_graph
+
+
+class NoLiveData(RuntimeError):
+    """No ingestion run has completed yet, so there is nothing to recommend from."""
+
+
+@dataclass
+class ToolContext:
+    store: object  # retrieval.docstore.DocumentStore
+    vectors: object | None  # retrieval.vectors.VectorIndexes
+    embedder: object | None  # retrieval.embeddings.Embedder
+    graph: nx.MultiDiGraph
+    graph_stats: GraphStats
+    run_id: str
+    _features: dict[str, dict | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, store, vectors, embedder, graph_dir: Path) -> ToolContext:
+        pointer = live_pointer(store)
+        if pointer is None:
+            raise NoLiveData("no ingestion run has completed yet; run `fargo ingest`")
+        graph, stats = load_graph(Path(graph_dir) / pointer["graph_file"])
+        return cls(store, vectors, embedder, graph, stats, pointer["run_id"])
+
+    @property
+    def as_of(self) -> date:
+        return self.graph_stats.as_of
+
+    def features_id(self, customer_id: str) -> str:
+        return f"{self.run_id}:{customer_id}"
+
+    def features(self, customer_id: str) -> dict | None:
+        """The live feature document of one customer (cached for the life of this context)."""
+        if customer_id not in self._features:
+            self._features[customer_id] = self.store["features"].find_one({"_id": self.features_id(customer_id)})
+        return self._features[customer_id]
+
+    def customer(self, customer_id: str) -> dict | None:
+        return self.store["customers"].find_one({"_id": customer_id})
+
+    @cached_property
+    def products(self) -> dict[str, dict]:
+        return {doc["_id"]: doc for doc in self.store["products"].find({})}
