@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from ingest.features import CustomerRecords, compute_features
-from ingest.loader import batched, load_directory
+from ingest.loader import batched, ingested_now, load_directory
 from retrieval.docstore import LIVE_POINTER, live_pointer
 
 FEATURE_BATCH = 500
@@ -51,6 +51,7 @@ class JobRun:
     status: str = "running"
     ended_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
+    watermark: str | None = None  # records ingested after this are new to the run's features
 
     def document(self) -> dict:
         return {
@@ -64,6 +65,7 @@ class JobRun:
                 for name, s in self.stages.items()
             },
             "errors": self.errors,
+            "watermark": self.watermark,
         }
 
 
@@ -112,12 +114,13 @@ class IngestJob:
         return run
 
     def _stages(self, run: JobRun, source_dir: Path | None, previous: dict | None) -> None:
-        since = previous["started_at"] if (previous and run.mode == "incremental") else None
+        since = previous.get("watermark") if (previous and run.mode == "incremental") else None
         if source_dir is not None:
             with self._stage(run, "load") as stats:
                 summary = load_directory(self.store, source_dir, progress=self.progress)
                 stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
                 run.errors.extend(str(rejection) for rejection in summary.rejections[:100])
+        run.watermark = ingested_now()
         changed = self._changed_customers(since) if since else None
         with self._stage(run, "features") as stats:
             stats.count = self._build_features(run.run_id, changed)

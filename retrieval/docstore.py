@@ -175,6 +175,8 @@ def storable(value: Any, embedded: bool = False) -> Any:
 
     `embedded` also turns `bson.ObjectId` into NeoSQLite's own ObjectId type.
     """
+    if value is None or isinstance(value, str | int | float):  # the common leaf, first
+        return value
     if isinstance(value, dict):
         return {key: storable(item, embedded) for key, item in value.items()}
     if isinstance(value, list | tuple):
