@@ -1,0 +1,250 @@
+"""recommend_family on a tiny hand-built bank: ranking, exact graph evidence, consent and age rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from retrieval.graph import build_graph, graph_tfidf
+from tools.context import ToolContext
+from tools.evidence import resolve
+from tools.family import recommend_family
+from tools.types import Evidence, EvidenceKind
+
+RUN_ID = "run-1"
+AS_OF = date(2026, 9, 30)
+SPOUSES = "spouse aged 36-50"
+PARENTS = "parent aged 65+"
+CHILDREN = "child aged 18-25"
+
+PRODUCTS = {
+    "P_CHECK": ("Everyday Checking", "deposit", 18, 0),
+    "P_SAVE": ("High-Yield Savings", "deposit", 18, 0),
+    "P_RICH": ("Premier Card", "card", 21, 100_000),
+    "P_SENIOR": ("Senior Checking", "deposit", 60, 0),
+    "P_STUDENT": ("Student Card", "card", 18, 0),
+    "P_SECRET": ("Yacht Loan", "loan", 18, 0),
+}
+
+# The requester C1: spouse C2 (a customer who does not share), parent C3 (a customer who shares),
+# child R1 (not a customer). Others make the contexts big enough to count.
+SECRET_NUMBERS = {98765.43, 13579.24, -4321.09, 4321.09, 24680.13}
+SECRET_TEXTS = ("98765", "98,765", "13579", "13,579", "4321", "4,321", "24680", "24,680", "Zanzibar", "yacht", "Yacht",
+                "P_SECRET", "A2", "D2", "C2:2026-09")
+
+
+def _dob(age: int) -> str:
+    return date(AS_OF.year - age, 1, 15).isoformat()
+
+
+def _customer(customer_id: str, age: int, *, profiling: bool = True) -> dict:
+    return {"_id": customer_id, "customer_id": customer_id, "date_of_birth": _dob(age), "city": "Austin",
+            "consent": {"profiling": profiling, "health_data": False, "marketing": False, "share_with_family": False}}
+
+
+def _features(customer_id: str, age: int, held: list[str], income: float = 50_000.0) -> dict:
+    return {"_id": f"{RUN_ID}:{customer_id}", "run_id": RUN_ID, "customer_id": customer_id, "age": age,
+            "products_held": sorted(held), "declared_income": income, "income_estimate": income,
+            "kyc_verified": True, "risk_appetite": "medium", "deposit_balance": 1000.0, "spend_12m": {}}
+
+
+def _link(link_id: str, customer_id: str, relative_id: str, relation: str, consent: bool,
+          age: int | None = None) -> dict:
+    return {"_id": link_id, "relationship_id": link_id, "customer_id": customer_id, "relative_id": relative_id,
+            "relation": relation, "relative_is_customer": age is None, "consent_to_share": consent,
+            "relative_name": "Rae Doe" if age is not None else None,
+            "relative_date_of_birth": _dob(age) if age is not None else None}
+
+
+def _bank(c1_profiling: bool = True, parent_consent: bool = True):
+    customers, holdings, links = [_customer("C1", 40, profiling=c1_profiling)], {"C1": ["P_CHECK"]}, []
+    ages = {"C1": 40}
+    # spouse aged 36-50: S01-S10 plus C2; P_CHECK 8 of 11, P_SAVE 7 (C2 too), P_RICH 5, P_SECRET only C2.
+    for i in range(1, 11):
+        spouse = f"S{i:02d}"
+        ages[spouse] = 45
+        holdings[spouse] = [p for p, n in (("P_CHECK", 8), ("P_SAVE", 6), ("P_RICH", 5)) if i <= n]
+        links.append(_link(f"LS{i:02d}", f"H{i:02d}", spouse, "spouse", False))
+    ages["C2"], holdings["C2"] = 45, ["P_SAVE", "P_SECRET"]
+    links.append(_link("L1", "C1", "C2", "spouse", False))
+    # parent aged 65+: G01-G06 plus C3; P_SENIOR 7 of 7 (C3 too), P_CHECK 5, P_RICH 5.
+    for i in range(1, 7):
+        parent = f"G{i:02d}"
+        ages[parent] = 70
+        holdings[parent] = ["P_SENIOR"] + (["P_CHECK", "P_RICH"] if i <= 5 else [])
+        links.append(_link(f"LG{i:02d}", f"H{i:02d}", parent, "parent", False))
+    ages["C3"], holdings["C3"] = 70, ["P_SENIOR"]
+    links.append(_link("L2", "C1", "C3", "parent", parent_consent))
+    # child aged 18-25: K01-K06 plus R1 (not a customer); P_STUDENT 6, P_SENIOR 5 (odd, but tests the age rule).
+    for i in range(1, 7):
+        kid = f"K{i:02d}"
+        ages[kid] = 20
+        holdings[kid] = ["P_STUDENT"] + (["P_SENIOR"] if i <= 5 else [])
+        links.append(_link(f"LK{i:02d}", f"H{i:02d}", kid, "child", False))
+    links.append(_link("L3", "C1", "R1", "child", False, age=20))
+    links.append(_link("L4", "C1", "C4", "sibling", False))
+    ages["C4"], holdings["C4"] = 38, []
+    for i in range(1, 11):
+        ages[f"H{i:02d}"] = 48
+    customers += [_customer(cid, age) for cid, age in ages.items() if cid != "C1"]
+    return customers, holdings, links
+
+
+def _context(store, **bank_options) -> ToolContext:
+    customers, holdings, links = _bank(**bank_options)
+    graph = build_graph(customers, links, holdings)
+    store["customers"].insert_many(customers)
+    store["relationships"].insert_many(links)
+    store["products"].insert_many([
+        {"_id": pid, "product_id": pid, "name": name, "category": category, "description": name,
+         "eligibility": {"min_age": min_age, "max_age": 120, "min_income": income, "requires_verified_kyc": True,
+                         "risk_appetite": []}}
+        for pid, (name, category, min_age, income) in PRODUCTS.items()
+    ])
+    store["features"].insert_many([
+        _features("C1", 40, ["P_CHECK"]),
+        _features("C3", 70, ["P_SENIOR"], income=20_000.0),
+        {**_features("C2", 45, ["P_SAVE", "P_SECRET"]), "deposit_balance": 98765.43, "spend_12m": {"travel": 13579.24}},
+    ])
+    store["accounts"].insert_one({"_id": "A2", "account_id": "A2", "customer_id": "C2", "product_id": "P_SECRET",
+                                  "balance": 24680.13, "status": "open"})
+    store["transactions"].insert_one({"_id": "C2:2026-09", "customer_id": "C2", "month": "2026-09", "transactions": [
+        {"transaction_id": "T1", "amount": -4321.09, "merchant": "Zanzibar Marina", "category": "travel",
+         "date": "2026-09-03", "channel": "card_present", "account_id": "A2", "customer_id": "C2"}]})
+    store["disclosures"].insert_one({"_id": "D2", "disclosure_id": "D2", "customer_id": "C2", "kind": "life_goal",
+                                     "topic": "boat", "text": "Saving for a yacht to sail to Zanzibar.",
+                                     "explicit_consent": True})
+    return ToolContext(store, None, None, graph, graph_tfidf(graph, AS_OF), RUN_ID)
+
+
+class SpyContext(ToolContext):
+    """Records whose features the tool reads."""
+
+    def features(self, customer_id: str):
+        self.read = [*getattr(self, "read", []), customer_id]
+        return super().features(customer_id)
+
+
+def _spy(ctx: ToolContext) -> SpyContext:
+    return SpyContext(ctx.store, ctx.vectors, ctx.embedder, ctx.graph, ctx.graph_stats, ctx.run_id)
+
+
+def _strings(recommendations) -> list[str]:
+    """Everything a reader of the recommendations could see, as text."""
+    texts = []
+    for r in recommendations:
+        texts += [r.product_id, r.name, *r.reasons]
+        for e in r.evidence:
+            texts += [e.record_id, e.field, e.label, json.dumps(e.value, default=str)]
+    return texts
+
+
+def _numbers(recommendations) -> list[float]:
+    return [e.value for r in recommendations for e in r.evidence
+            if isinstance(e.value, (int, float)) and not isinstance(e.value, bool)]
+
+
+def test_spouse_gets_the_most_distinctive_products_of_their_context_with_exact_graph_evidence(store):
+    ctx = _context(store)
+    recommendations = recommend_family(ctx, "C1", ["spouse"])
+    # P_SAVE is rarer than P_CHECK across contexts (higher idf), which outweighs its lower share
+    assert [r.product_id for r in recommendations] == ["P_SAVE", "P_CHECK", "P_RICH"]
+    assert {(r.for_person, r.relation) for r in recommendations} == {("C2", "spouse")}
+    top = recommendations[0]
+    stat = ctx.graph_stats.get(SPOUSES, "P_SAVE")
+    people = ctx.graph.number_of_nodes()
+    assert (stat.holders, stat.context_size, stat.bank_holders, people) == (7, 11, 7, 37)
+    assert top.evidence == [
+        Evidence(EvidenceKind.graph_edge, "graph", "L1", "relation", "spouse", "relation to you"),
+        Evidence(EvidenceKind.graph_edge, "graph", "L1", "consent_to_share", False, "shares their accounts with you"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.tf", 7 / 11,
+                 f"{SPOUSES}: share of the context holding it"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.holders", 7,
+                 f"{SPOUSES}: people in the context holding it"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.context_size", 11,
+                 f"{SPOUSES}: people in the context"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.lift", (7 / 11) / (7 / 37),
+                 f"{SPOUSES}: times the bank-wide rate"),
+    ]
+    assert top.reasons[0] == (
+        "64% of customers' spouses aged 36-50 (7 of 11) hold High-Yield Savings, 3.4x the bank-wide rate."
+    )
+    assert top.score == round(stat.tfidf, 4)
+
+
+def test_relative_without_consent_has_no_private_data_in_any_reason_or_evidence(store):
+    ctx = _spy(_context(store))
+    recommendations = recommend_family(ctx, "C1", ["spouse", "child", "parent", "sibling"])
+    spouse = [r for r in recommendations if r.for_person == "C2"]
+    assert spouse, "the spouse still gets recommendations from relation and age band"
+    texts = _strings(recommendations)
+    for secret in SECRET_TEXTS:
+        assert not [text for text in texts if secret in text], secret
+    assert not SECRET_NUMBERS & set(_numbers(recommendations))
+    assert "C2" not in getattr(ctx, "read", [])  # their features were never even read
+    assert all(e.collection in ("graph", "graph_stats") for r in spouse for e in r.evidence)
+    assert spouse[0].reasons[1] == (
+        "Checked against the age limits only (your spouse is aged 36-50); income and identity are checked when "
+        "they apply. They have not shared their accounts with you, so they may already hold it."
+    )
+
+
+def test_a_statistic_with_fewer_than_five_holders_is_never_used(store):
+    ctx = _context(store)
+    assert ctx.graph_stats.get(SPOUSES, "P_SECRET").holders == 1  # only the spouse, who did not consent
+    recommendations = recommend_family(ctx, "C1", ["spouse"], k=10)
+    assert "P_SECRET" not in {r.product_id for r in recommendations}
+
+
+def test_relative_with_consent_is_not_offered_what_they_hold_nor_what_their_income_rules_out(store):
+    ctx = _spy(_context(store))
+    assert ctx.graph_stats.top_products(PARENTS, 1)[0].product_id == "P_SENIOR"
+    recommendations = recommend_family(ctx, "C1", ["parent"])
+    assert [r.product_id for r in recommendations] == ["P_CHECK"]  # P_SENIOR held; P_RICH needs $100,000
+    assert ctx.read == ["C3"]
+    assert recommendations[0].reasons[1] == (
+        "Your parent shares their accounts with you: they qualify and do not hold it yet.")
+    assert recommendations[0].evidence[1].value is True
+    assert recommendations[0].evidence[-1] == Evidence(
+        EvidenceKind.profile_field, "features", f"{RUN_ID}:C3", "products_held", ["P_SENIOR"],
+        "products your parent holds (shared with you)")
+
+
+def test_without_consent_the_same_parent_is_checked_on_age_only(store):
+    ctx = _context(store, parent_consent=False)
+    recommendations = recommend_family(ctx, "C1", ["parent"])
+    assert [r.product_id for r in recommendations] == ["P_SENIOR", "P_CHECK", "P_RICH"]
+
+
+def test_relative_too_young_for_a_product_is_not_offered_it(store):
+    ctx = _context(store)
+    recommendations = recommend_family(ctx, "C1", ["children"], k=5)
+    assert [(r.for_person, r.product_id) for r in recommendations] == [("R1", "P_STUDENT")]  # P_SENIOR from 60
+    assert recommendations[0].evidence[0].record_id == "L3"
+    assert recommendations[0].reasons[1].startswith("Checked against the age limits only (your child is aged 18-25)")
+    assert "may already hold" not in recommendations[0].reasons[1]  # not a customer: holds nothing here
+
+
+def test_default_covers_spouse_children_and_parents_in_that_order(store):
+    ctx = _context(store)
+    recommendations = recommend_family(ctx, "C1", k=1)
+    assert [(r.relation, r.for_person) for r in recommendations] == [
+        ("spouse", "C2"), ("child", "R1"), ("parent", "C3")]
+
+
+def test_every_evidence_item_resolves_to_the_stored_value(store):
+    ctx = _context(store)
+    recommendations = recommend_family(ctx, "C1", ["spouse", "child", "parent"], k=3)
+    assert recommendations
+    for evidence in (e for r in recommendations for e in r.evidence):
+        assert resolve(ctx, evidence) == evidence.value
+
+
+def test_customer_who_opted_out_of_profiling_or_unknown_relation(store):
+    ctx = _context(store, c1_profiling=False)
+    assert recommend_family(ctx, "C1") == []
+    assert recommend_family(ctx, "nobody") == []
+    with pytest.raises(ValueError, match="cousin"):
+        recommend_family(ctx, "C1", ["cousin"])

@@ -1,0 +1,193 @@
+"""For the people you love: products for a customer's spouse, children and parents, from the relationship graph.
+
+For each relative the graph gives a context, their relation and life-stage band
+seen from the customer ("child aged 18-25"). Products are ranked by their
+graph TF-IDF in that context (`retrieval.graph.GraphStats`): how common the
+product is among everyone in the bank in that relation and band, weighted by
+how distinctive it is of that context. Reasons quote the counts behind the
+figure ("69% of customers' spouses aged 36-50 (237 of 345) hold Everyday
+Checking, 1.5x the bank-wide rate") and the evidence points at them.
+
+Privacy: a relative's private data (balances, transactions, disclosures,
+products held) is read only when that relative consented to share with the
+customer (`consent_to_share` on the relationship). Without consent the tool
+knows only the relation and the age band: eligibility is checked on the age
+limits alone (income and identity are checked when they apply), and they may
+already hold what is suggested. Statistics over fewer than MIN_HOLDERS holders
+are never used, so no figure can reveal what one person (the relative
+included, who counts in their own context) holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from retrieval.graph import RELATIONS, ContextStat, RelativeView, relatives_of
+from tools.eligibility import check, credit_score_inputs
+from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
+from tools.types import Evidence, EvidenceKind, Recommendation
+
+DEFAULT_RELATIONS = ("spouse", "child", "parent")
+RELATION_ALIASES = {
+    "spouses": "spouse", "children": "child", "kids": "child", "parents": "parent", "siblings": "sibling",
+}
+PLURALS = {"spouse": "spouses", "child": "children", "parent": "parents", "sibling": "siblings"}
+MIN_HOLDERS = 5  # fewer holders would let a statistic reveal what one person holds
+MIN_LIFT = 1.1  # a product hardly more common in the context than bank-wide says nothing about it
+AGE_RULES = frozenset({"min_age", "max_age"})
+STAT_FIELDS = ("tf", "holders", "context_size", "lift")
+
+
+@dataclass(frozen=True)
+class RelativeProfile:
+    """What the tool may use about one relative: always the graph view, features only with their consent."""
+
+    view: RelativeView
+    features: Mapping | None = None  # the allow-listed feature view; None without consent or profile
+
+    @property
+    def held(self) -> frozenset[str]:
+        """What they are known to hold: nothing is known without their consent."""
+        held = set(self.view.products or ())
+        if self.features:
+            held |= set(self.features.get("products_held") or ())
+        return frozenset(held)
+
+
+def recommend_family(
+    ctx, customer_id: str, relations: Sequence[str] | None = None, k: int = 3
+) -> list[Recommendation]:
+    """Products for the customer's relatives, up to k per relative, each marked with who it is for.
+
+    `relations` picks whom to cover: any of "spouse", "child", "parent",
+    "sibling" (plurals accepted); None means spouse, children and parents.
+    Each relative's products are ranked by how common and distinctive they are
+    among people in the same relation and life stage across the bank, skipping
+    any the relative is too young or too old for and (when they shared their
+    accounts with the customer) any they already hold. Results come relative by
+    relative in the order of `relations`, best first within each; an empty list
+    when the customer has no such relatives, has opted out of profiling, or
+    nothing fits. Raises ValueError for an unknown relation.
+    """
+    wanted = _relations(relations)
+    if k < 1 or not _may_profile(ctx, customer_id):
+        return []
+    views = relatives_of(ctx.graph, customer_id, wanted, as_of=ctx.as_of)
+    views.sort(key=lambda view: wanted.index(view.relation))  # stable: graph order within a relation
+    return [recommendation for view in views for recommendation in recommend_for_relative(ctx, view, k)]
+
+
+def _relations(relations: Sequence[str] | None) -> list[str]:
+    if relations is None:
+        return list(DEFAULT_RELATIONS)
+    names = [RELATION_ALIASES.get(name.strip().lower(), name.strip().lower()) for name in relations]
+    unknown = [name for name in names if name not in RELATIONS]
+    if unknown:
+        raise ValueError(f"unknown relation(s) {', '.join(unknown)}; expected any of {', '.join(RELATIONS)}")
+    return list(dict.fromkeys(names))
+
+
+def _may_profile(ctx, customer_id: str) -> bool:
+    customer = ctx.customer(customer_id) or {}
+    return (customer.get("consent") or {}).get("profiling", True) is not False
+
+
+def relative_profile(ctx, view: RelativeView) -> RelativeProfile:
+    """The relative as the tool may see them: their features are read only with their consent."""
+    if not (view.consent_to_share and view.is_customer):
+        return RelativeProfile(view)
+    features = ctx.features(view.relative_id)
+    return RelativeProfile(view, credit_score_inputs(features) if features else None)
+
+
+def recommend_for_relative(ctx, view: RelativeView, k: int) -> list[Recommendation]:
+    """The k products most distinctive of the relative's context that they can have and are not known to hold."""
+    if view.context is None:  # no birth date: no life-stage band, no context
+        return []
+    profile = relative_profile(ctx, view)
+    chosen = []
+    for stat in ctx.graph_stats.top_products(view.context, k=len(ctx.graph_stats.bank_holders), exclude=profile.held):
+        product = ctx.products.get(stat.product_id)
+        if product is None or stat.holders < MIN_HOLDERS or stat.lift < MIN_LIFT or not _eligible(product, profile):
+            continue
+        chosen.append(_recommendation(product, stat, profile))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _eligible(product: Mapping, profile: RelativeProfile) -> bool:
+    if profile.features is not None:
+        return not check(product, profile.features)
+    return not age_failures(product, profile.view.age)
+
+
+def age_failures(product: Mapping, age: int) -> list:
+    """The product's age limits the relative fails; income, KYC and risk are unknown without their data."""
+    return [failure for failure in check(product, {"age": age}) if failure.rule in AGE_RULES]
+
+
+def _recommendation(product: Mapping, stat: ContextStat, profile: RelativeProfile) -> Recommendation:
+    view = profile.view
+    return Recommendation(
+        product_id=stat.product_id,
+        name=product["name"],
+        category=product["category"],
+        score=round(stat.tfidf, 4),
+        reasons=[statistic_reason(product["name"], stat, view), _eligibility_reason(profile)],
+        evidence=[*_edge_evidence(view), *_statistic_evidence(stat), *_consented_evidence(profile)],
+        components={"tfidf": round(stat.tfidf, 4), "tf": round(stat.tf, 4), "idf": round(stat.idf, 4),
+                    "lift": round(stat.lift, 4)},
+        for_person=view.relative_id,
+        relation=view.relation,
+    )
+
+
+def statistic_reason(name: str, stat: ContextStat, view: RelativeView) -> str:
+    return (f"{_percent(stat.tf)} of customers' {PLURALS[view.relation]} aged {view.age_band} "
+            f"({stat.holders} of {stat.context_size}) hold {name}, {_times(stat.lift)} the bank-wide rate.")
+
+
+def _eligibility_reason(profile: RelativeProfile) -> str:
+    view = profile.view
+    if profile.features is not None:
+        return f"Your {view.relation} shares their accounts with you: they qualify and do not hold it yet."
+    reason = (f"Checked against the age limits only (your {view.relation} is aged {view.age_band}); "
+              "income and identity are checked when they apply.")
+    if view.is_customer and not view.consent_to_share:
+        reason += " They have not shared their accounts with you, so they may already hold it."
+    return reason
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.0f}%" if fraction >= 0.1 else f"{fraction * 100:.1f}%"
+
+
+def _times(lift: float) -> str:
+    return f"{lift:.0f}x" if lift >= 10 or round(lift, 1) == round(lift) else f"{lift:.1f}x"
+
+
+def _edge_evidence(view: RelativeView) -> list[Evidence]:
+    return [
+        Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "relation", view.relation, "relation to you"),
+        Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "consent_to_share", view.consent_to_share,
+                 "shares their accounts with you"),
+    ]
+
+
+def _statistic_evidence(stat: ContextStat) -> list[Evidence]:
+    labels = {"tf": "share of the context holding it", "holders": "people in the context holding it",
+              "context_size": "people in the context", "lift": "times the bank-wide rate"}
+    return [
+        Evidence(EvidenceKind.graph_statistic, GRAPH_STATS, stat.context, f"{stat.product_id}.{name}",
+                 getattr(stat, name), f"{stat.context}: {labels[name]}")
+        for name in STAT_FIELDS
+    ]
+
+
+def _consented_evidence(profile: RelativeProfile) -> Iterable[Evidence]:
+    if profile.features is None or "_id" not in profile.features:
+        return []
+    return [field_evidence(EvidenceKind.profile_field, "features", profile.features, "products_held",
+                           f"products your {profile.view.relation} holds (shared with you)")]
