@@ -1,0 +1,280 @@
+"""The turn engine: classify -> choose tools and arguments -> run -> compose.
+
+Independent of HTTP. One message embedding per turn is computed here and
+shared by the intent classifier and retrieval. Follow-ups ("why?", "what
+about for my wife?", "the second one", "anything cheaper?") are resolved from
+the session's state. A customer may only ask about themselves; an agent asks
+about the customer they act for.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from assistant.compose import render_answer
+from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
+from assistant.sessions import Session, SessionStore
+
+MAX_MESSAGE_CHARS = 2000
+CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
+HANDOFF_INTENTS = {"account_servicing", "talk_to_human"}
+SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
+AGENT_ROLES = {"agent", "admin"}
+RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", "sibling": "siblings"}
+
+
+class EngineError(Exception):
+    """A turn cannot be taken; the message says what to change."""
+
+
+class InputError(EngineError, ValueError):
+    pass
+
+
+class PermissionDenied(EngineError):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str  # "customer" | "agent" | "admin" | "developer"
+    customer_id: str | None = None  # for a customer: the only customer they may see
+    key_id: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return f"customer:{self.customer_id}" if self.role == "customer" else f"key:{self.key_id}"
+
+
+@dataclass
+class Plan:
+    template: str
+    context: dict = field(default_factory=dict)
+    recommendations: list[dict] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)
+    handoff: bool = False
+
+
+@dataclass
+class TurnResult:
+    session_id: str
+    answer: str
+    recommendations: list[dict]
+    explanation: dict
+    handoff: bool = False
+
+    @property
+    def intent(self) -> str:
+        return self.explanation["intent"]
+
+
+class Engine:
+    """Takes turns; holds the long-lived parts (tools' context, classifier, LLM), nothing per request."""
+
+    def __init__(self, ctx, classifier, sessions: SessionStore, embedder, tools, llm=None, slot_reader=None):
+        self.ctx = ctx
+        self.classifier = classifier
+        self.sessions = sessions
+        self.embedder = embedder
+        self.tools = tools  # assistant.toolbox.Toolbox: the tool functions by name
+        self.llm = llm
+        from assistant.slots import extract_slots
+
+        self.read_slots = slot_reader or extract_slots
+
+    # -- the turn --------------------------------------------------------------------------------------------------
+    def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None) -> TurnResult:
+        started = time.perf_counter()
+        message = _checked_message(message)
+        session = self._session(caller, session_id, customer_id)
+        slots = self.read_slots(message)
+        subject = self._subject(caller, session, customer_id, slots)
+        embedding = self.embedder.embed_one(message)
+        followup = detect_followup(message, session.state, list(slots.relations))
+        if followup is not None:
+            intent, confidence = f"followup:{followup.kind}", 1.0
+            plan = self._follow_up(followup, session, subject, slots)
+        else:
+            prediction = self.classifier.predict(message, embedding=embedding)
+            intent = "out_of_scope" if prediction.out_of_scope else prediction.label
+            confidence = prediction.confidence
+            plan = self._plan(intent, caller, subject, message, slots, embedding)
+        seed = f"{session.session_id}:{len(session.turns)}"
+        answer = render_answer(plan.template, seed, **plan.context)
+        llm_outcome = self._phrase(caller, subject, message, session, answer, plan)
+        if llm_outcome is not None:
+            answer = llm_outcome.text
+        explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
+        self._remember(session, message, answer, intent, plan, subject, explanation)
+        return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff)
+
+    def _session(self, caller: Caller, session_id: str | None, customer_id: str | None) -> Session:
+        if session_id is None:
+            subject = caller.customer_id if caller.role == "customer" else customer_id
+            return self.sessions.new(caller.owner, subject)
+        session = self.sessions.get(session_id)
+        if caller.role not in AGENT_ROLES and session.owner != caller.owner:
+            raise PermissionDenied("this session belongs to someone else")
+        return session
+
+    def _subject(self, caller: Caller, session: Session, customer_id: str | None, slots) -> str | None:
+        """Whose data this turn may read."""
+        if caller.role == "customer":
+            asked = customer_id or next(iter(slots.customer_ids), None)
+            if asked and asked != caller.customer_id:
+                raise PermissionDenied("a customer can only ask about their own accounts")
+            return caller.customer_id
+        if caller.role in AGENT_ROLES:
+            subject = customer_id or next(iter(slots.customer_ids), None) or session.customer_id
+            if subject and self.ctx.customer(subject) is None:
+                raise InputError(f"no customer with id {subject!r}")
+            return subject
+        return None  # developers: product questions only, no customer data
+
+    # -- planning ---------------------------------------------------------------------------------------------------
+    def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding) -> Plan:
+        if intent in HANDOFF_INTENTS:
+            return Plan("handoff", handoff=True)
+        if intent in SMALL_TALK:
+            return Plan(intent)
+        if intent == "product_question":
+            return self._search(message, subject, slots, embedding)
+        if intent == "campaign_insight" and caller.role not in AGENT_ROLES:
+            return Plan("refused", {"message": "Campaign insights are for bank staff. I can recommend products for you instead."})
+        if subject is None:
+            who = "Which customer? Give me their customer id (like C0000123)." if caller.role in AGENT_ROLES else (
+                "I need to know who you are to recommend products: sign in through your bank's app."
+            )
+            return Plan("refused", {"message": who})
+        if intent == "personal_recommendation":
+            category = next(iter(slots.product_categories), None)
+            return self._recommend("recommend_personal", "personal_recommendation", subject, category=category)
+        if intent == "family_recommendation":
+            return self._family(subject, list(slots.relations))
+        if intent == "healthcare":
+            return self._recommend("recommend_healthcare", "healthcare", subject)
+        if intent == "campaign_insight":
+            return self._recommend("campaign_insights", "campaign_insight", subject)
+        return Plan("out_of_scope")
+
+    def _recommend(self, tool: str, template: str, subject: str, **arguments) -> Plan:
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        recs = self.tools.call(tool, self.ctx, subject, **arguments)
+        shown = [rec.to_dict() for rec in recs]
+        return Plan(template, {"recs": shown}, shown, [_call(tool, customer_id=subject, **arguments)])
+
+    def _family(self, subject: str, relations: list[str]) -> Plan:
+        plan = self._recommend("recommend_family", "family_recommendation", subject, relations=relations or None)
+        plan.context["relation_words"] = " and ".join(RELATION_WORDS.get(r, r) for r in relations)
+        plan.context["no_relatives"] = not plan.recommendations and not self.tools.has_relatives(self.ctx, subject, relations)
+        return plan
+
+    def _search(self, message: str, subject: str | None, slots, embedding) -> Plan:
+        category = next(iter(slots.product_categories), None)
+        hits = self.tools.call(
+            "search_products", self.ctx, message, customer_id=subject, category=category, query_embedding=embedding
+        )
+        shown = [self.tools.hit_dict(hit) for hit in hits]
+        call = _call("search_products", query=message, customer_id=subject, category=category)
+        return Plan("product_question", {"hits": shown}, [], [call])
+
+    # -- follow-ups -------------------------------------------------------------------------------------------------
+    def _follow_up(self, followup: FollowUp, session: Session, subject: str | None, slots) -> Plan:
+        state = session.state
+        shown = state.get("recommendations", [])
+        if followup.kind == "why":
+            return Plan("explain", {"recs": shown}, shown)
+        if followup.kind == "details":
+            rec = pick_shown(shown, followup.position or 1)
+            product = self.ctx.products.get(rec["product_id"]) if rec else None
+            return Plan("details", {"product": product, "rec": rec, "shown": len(shown)}, [rec] if rec else [])
+        if followup.kind == "relative":
+            if subject is None:
+                return Plan("refused", {"message": "Which customer? Give me their customer id."})
+            return self._family(subject, list(slots.relations))
+        return self._cheaper(state, shown, subject)
+
+    def _cheaper(self, state: dict, shown: list[dict], subject: str | None) -> Plan:
+        tool, arguments = state["tool"], dict(state.get("arguments") or {})
+        if subject is None or tool is None:
+            return Plan("explain", {"recs": []})
+        ceiling = min(yearly_cost(self.ctx.products.get(rec["product_id"], {})) for rec in shown)
+        arguments.pop("customer_id", None)
+        arguments["k"] = 25
+        candidates = self.tools.call(tool, self.ctx, subject, **arguments)
+        cheaper = [rec for rec in candidates if yearly_cost(self.ctx.products.get(rec.product_id, {})) < ceiling][:3]
+        shown_now = [rec.to_dict() for rec in cheaper]
+        template = state.get("template", "personal_recommendation")
+        context = {"recs": shown_now, "relation_words": "", "no_relatives": False}
+        return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)])
+
+    # -- LLM, explanation, memory -----------------------------------------------------------------------------------
+    def _phrase(self, caller: Caller, subject, message: str, session: Session, answer: str, plan: Plan):
+        if self.llm is None or not (plan.recommendations or plan.context.get("hits")):
+            return None
+        return self.llm.respond(
+            message=message,
+            history=[{"role": turn["role"], "content": turn["text"]} for turn in session.turns[-6:]],
+            template_answer=answer,
+            recommendations=plan.recommendations,
+            customer_id=subject,
+            caller_role=caller.role,
+            allowed_customer_id=subject,
+            known_names=self._known_names(subject),
+        )
+
+    def _known_names(self, subject: str | None) -> list[str]:
+        if subject is None:
+            return []
+        customer = self.ctx.customer(subject) or {}
+        names = [customer.get("first_name", ""), customer.get("last_name", "")]
+        names += [view.name for view in self.tools.relatives(self.ctx, subject) if view.name]
+        return [name for name in names if name]
+
+    def _explanation(self, intent, confidence, plan: Plan, llm_outcome, started: float) -> dict:
+        return {
+            "intent": intent,
+            "confidence": round(float(confidence), 3),
+            "tool_calls": plan.tool_calls,
+            "recommendations": [
+                {"product_id": r["product_id"], "name": r["name"], "reasons": r["reasons"], "evidence": r["evidence"],
+                 "components": r.get("components", {}), "for_person": r.get("for_person")}
+                for r in plan.recommendations
+            ],
+            "answer_source": "llm" if llm_outcome is not None and llm_outcome.used_llm else "template",
+            "llm_fallback_reason": getattr(llm_outcome, "fallback_reason", None),
+            "handoff": plan.handoff,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+
+    def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject, explanation) -> None:
+        session.customer_id = subject or session.customer_id
+        session.turns.append({"role": "user", "text": message, "at": time.time()})
+        session.turns.append(
+            {"role": "assistant", "text": answer, "at": time.time(), "intent": intent,
+             "recommendations": plan.recommendations, "handoff": plan.handoff}
+        )
+        if plan.tool_calls and plan.recommendations:
+            call = plan.tool_calls[0]
+            session.state = {
+                "intent": intent, "template": plan.template, "tool": call["name"], "arguments": call["arguments"],
+                "recommendations": plan.recommendations,
+            }
+        elif not intent.startswith("followup:"):
+            session.state = {"intent": intent, "recommendations": [], "tool": None}
+        session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
+        self.sessions.save(session)
+
+
+def _checked_message(message: str) -> str:
+    text = (message or "").strip()
+    if not text:
+        raise InputError("message is empty: write a question")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InputError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
+    return text
+
+
+def _call(name: str, **arguments) -> dict:
+    return {"name": name, "arguments": {key: value for key, value in arguments.items() if value is not None}}

@@ -1,0 +1,76 @@
+"""Ties the parts together: opens the stores, the model, the live data and the engine.
+
+One `Runtime` per process (the app's lifespan, a CLI command, a benchmark);
+nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.engine import Engine
+from assistant.sessions import SessionStore
+from assistant.settings import Settings
+from assistant.toolbox import Toolbox
+
+DEFAULT_INTENTS_FILE = "intents.jsonl"
+
+
+def shipped_intents_path() -> Path:
+    """Fargo's own labelled intent examples, shipped with the package."""
+    return Path(__file__).resolve().parent / "data" / DEFAULT_INTENTS_FILE
+
+
+def intent_classifier(settings: Settings, embedder):
+    """The latest trained intent model under the data dir; trained from the shipped set on first use."""
+    from assistant.intents import load_examples, load_latest, save_model, train_intents
+
+    classifier = load_latest(settings.data_dir, embedder)
+    if classifier is None:
+        classifier = train_intents(load_examples(shipped_intents_path()), embedder)
+        save_model(classifier, settings.data_dir)
+    return classifier
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: object
+    vectors: object
+    embedder: object
+    ctx: object
+    engine: Engine
+
+    @classmethod
+    def open(cls, settings: Settings, toolbox: Toolbox | None = None) -> Runtime:
+        from assistant.llm import LLMResponder
+        from retrieval.docstore import open_store
+        from retrieval.embeddings import get_embedder
+        from retrieval.vectors import VectorIndexes
+        from tools.context import ToolContext
+        from tools.registry import langchain_tools
+
+        store = open_store(settings)
+        try:
+            embedder = get_embedder()
+            vectors = VectorIndexes.open(settings, embedder)
+            ctx = ToolContext.open(store, vectors, embedder, settings.data_dir / "graph")
+            names = {pid: product["name"] for pid, product in ctx.products.items()}
+            llm = LLMResponder.from_settings(settings, langchain_tools(ctx), catalogue_names=names)
+            engine = Engine(ctx, intent_classifier(settings, embedder), SessionStore(store), embedder,
+                            toolbox or Toolbox(), llm=llm)
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, store, vectors, embedder, ctx, engine)
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,152 @@
+"""The turn engine on a small ingested bank: routing, follow-ups, who may ask about whom."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.engine import Caller, InputError, PermissionDenied
+from assistant.followups import yearly_cost
+from assistant.runtime import Runtime
+from assistant.settings import Settings
+from ingest.scheduler import run_ingest_now
+from ingest.synth import synthesize
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine")
+    settings = Settings(data_dir=root / "data", source_dir=root / "source")
+    synthesize(settings.source_dir, customers=150, seed=5)
+    run_ingest_now(settings, mode="full")
+    with Runtime.open(settings) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def married_customer(runtime) -> str:
+    """A customer with a spouse on record and at least three personal recommendations."""
+    from tools.personal import recommend_personal
+
+    for rel in runtime.store["relationships"].find({"relation": "spouse"}):
+        if len(recommend_personal(runtime.ctx, rel["customer_id"], k=5)) >= 3:
+            return rel["customer_id"]
+    pytest.fail("the synthetic bank has no married customer with recommendations")
+
+
+def as_customer(customer_id: str) -> Caller:
+    return Caller(role="customer", customer_id=customer_id)
+
+
+AGENT = Caller(role="agent", key_id="agent-1")
+
+
+def test_a_spending_question_gets_personal_recommendations_with_reasons(runtime, married_customer):
+    turn = runtime.engine.turn(as_customer(married_customer), "what card suits my spending?")
+
+    assert turn.intent == "personal_recommendation"
+    assert turn.recommendations, turn.answer
+    first = turn.recommendations[0]
+    assert first["name"] in turn.answer
+    assert first["reasons"] and first["evidence"]
+    assert turn.explanation["tool_calls"][0]["name"] == "recommend_personal"
+    assert turn.explanation["tool_calls"][0]["arguments"]["customer_id"] == married_customer
+    assert turn.explanation["answer_source"] == "template"
+
+
+def test_why_explains_the_last_recommendations_from_their_reasons(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "recommend something for me")
+    why = runtime.engine.turn(caller, "why?", session_id=first.session_id)
+
+    assert why.intent == "followup:why"
+    for rec in first.recommendations:
+        assert rec["name"] in why.answer
+        assert rec["reasons"][0] in why.answer
+
+
+def test_the_second_one_resolves_to_the_second_recommendation_shown(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "what products would you recommend for me?")
+    more = runtime.engine.turn(caller, "tell me more about the second one", session_id=first.session_id)
+
+    second = first.recommendations[1]
+    assert more.intent == "followup:details"
+    assert more.answer.startswith(second["name"])
+    assert runtime.ctx.products[second["product_id"]]["description"] in more.answer
+
+
+def test_what_about_for_my_wife_moves_to_the_spouse(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "what should I get?")
+    spouse = runtime.engine.turn(caller, "what about for my wife?", session_id=first.session_id)
+
+    assert spouse.intent == "followup:relative"
+    assert spouse.explanation["tool_calls"][0]["arguments"]["relations"] == ["spouse"]
+    assert all(rec["relation"] == "spouse" for rec in spouse.recommendations)
+
+
+def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "which card should I get?")
+    cheaper = runtime.engine.turn(caller, "anything cheaper?", session_id=first.session_id)
+
+    assert cheaper.intent == "followup:cheaper"
+    ceiling = min(yearly_cost(runtime.ctx.products[r["product_id"]]) for r in first.recommendations)
+    for rec in cheaper.recommendations:
+        assert yearly_cost(runtime.ctx.products[rec["product_id"]]) < ceiling
+
+
+def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):
+    other = next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}) if doc["_id"] != married_customer)
+
+    with pytest.raises(PermissionDenied):
+        runtime.engine.turn(as_customer(married_customer), f"what should {other} get?")
+    with pytest.raises(PermissionDenied):
+        runtime.engine.turn(as_customer(married_customer), "what should I get?", customer_id=other)
+
+
+def test_a_customer_cannot_continue_someone_elses_session(runtime, married_customer):
+    other = next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}) if doc["_id"] != married_customer)
+    theirs = runtime.engine.turn(as_customer(other), "hello")
+
+    with pytest.raises(PermissionDenied):
+        runtime.engine.turn(as_customer(married_customer), "why?", session_id=theirs.session_id)
+
+
+def test_an_agent_asks_about_the_customer_named_in_the_message(runtime, married_customer):
+    turn = runtime.engine.turn(AGENT, f"what should I offer customer {married_customer}?")
+
+    assert turn.explanation["tool_calls"][0]["arguments"]["customer_id"] == married_customer
+
+
+def test_an_agent_without_a_customer_is_asked_for_one(runtime):
+    turn = runtime.engine.turn(AGENT, "which card suits this customer's spending?")
+
+    assert turn.recommendations == []
+    assert re.search(r"customer id", turn.answer)
+
+
+def test_servicing_requests_are_handed_to_a_person(runtime, married_customer):
+    turn = runtime.engine.turn(as_customer(married_customer), "I want to speak to a real person please")
+
+    assert turn.handoff is True
+    assert turn.explanation["handoff"] is True
+
+
+def test_empty_and_overlong_messages_are_refused(runtime, married_customer):
+    with pytest.raises(InputError, match="empty"):
+        runtime.engine.turn(as_customer(married_customer), "   ")
+    with pytest.raises(InputError, match="limit is 2000"):
+        runtime.engine.turn(as_customer(married_customer), "x" * 2001)
+
+
+def test_history_is_kept_in_the_session(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "hi")
+    runtime.engine.turn(caller, "what card suits my spending?", session_id=first.session_id)
+
+    session = runtime.engine.sessions.get(first.session_id)
+    assert [turn["role"] for turn in session.turns] == ["user", "assistant", "user", "assistant"]
+    assert session.turns[2]["text"] == "what card suits my spending?"
