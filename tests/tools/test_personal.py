@@ -1,0 +1,394 @@
+"""recommend_personal and estimate_annual_value on a small hand-built bank.
+
+The fake embedder is a bag of words, so goal matches follow shared words; one
+test uses the real model where the meaning of a sentence is the point.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from assistant.settings import Settings
+from ingest.jobs import index_items
+from ingest.records import Product
+from retrieval.docstore import open_store
+from retrieval.embeddings import get_embedder
+from retrieval.graph import build_graph, graph_tfidf
+from retrieval.vectors import VectorIndexes
+from tools.context import ToolContext
+from tools.eligibility import check, credit_score_inputs
+from tools.personal import CoHolding, estimate_annual_value, recommend_personal
+from tools.types import Evidence, EvidenceKind
+
+RUN_ID = "run-1"
+AS_OF = date(2026, 9, 30)
+STOP_WORDS = {"a", "an", "the", "and", "or", "on", "in", "of", "to", "for", "i", "am", "my", "your", "you", "with",
+              "this", "it", "is", "at", "we", "up", "no", "one", "from", "per", "every"}
+
+
+def _product(product_id, name, category, description, terms=None, eligibility=None, needs=()) -> dict:
+    record = Product(product_id=product_id, name=name, category=category, description=description,
+                     need_statements=list(needs), terms=terms or {}, eligibility=eligibility or {})
+    return {"_id": product_id, **record.model_dump(mode="json")}
+
+
+PRODUCTS = [
+    _product("P_CHECK", "Everyday Checking", "deposit", "Checking with a debit card and bill pay.",
+             {"monthly_fee": 5, "min_balance": 1500}, {"min_age": 18}),
+    _product("P_SAVE", "High-Yield Savings", "deposit", "Savings earning interest on every dollar.",
+             {"apy": 0.042}, {"min_age": 18}),
+    _product("P_MM", "Money Market Account", "deposit", "Tiered interest with check writing.",
+             {"apy": 0.038, "min_balance": 2500}, {"min_age": 18}),
+    _product("P_CD", "12-Month CD", "deposit", "Lock in a fixed rate for twelve months.",
+             {"apy": 0.045, "min_balance": 10000, "term_months": 12}, {"min_age": 18}),
+    _product("P_PREMIER", "Premier Checking", "deposit", "Checking with a personal banker.",
+             {"apy": 0.001}, {"min_age": 18, "min_income": 100000}),
+    _product("P_STUDENT", "Student Checking", "deposit", "Checking without fees for students.",
+             {}, {"min_age": 17, "max_age": 25}),
+    _product("P_CASH", "Everyday Cash Back Card", "card", "Cash back at grocery stores and restaurants.",
+             {"apr": 0.2149, "rewards": {"groceries": 0.03, "dining": 0.02}, "base_reward_rate": 0.01,
+              "point_value": 0.01}, {"min_age": 18, "min_income": 20000}),
+    _product("P_TRAVEL", "Voyager Travel Card", "card", "Points on flights and hotels, lounge access.",
+             {"apr": 0.2249, "annual_fee": 95, "rewards": {"travel": 0.03, "dining": 0.02},
+              "base_reward_rate": 0.01, "point_value": 0.0125}, {"min_age": 21, "min_income": 45000}),
+    _product("P_CONSOL", "Debt Consolidation Loan", "loan", "Combine credit cards and other debts into one payment.",
+             {"apr": 0.0999, "max_amount": 50000}, {"min_age": 21, "min_income": 30000}),
+    _product("P_AUTO", "New Auto Loan", "loan", "Finance a new car or truck.",
+             {"apr": 0.0649, "max_amount": 80000}, {"min_age": 18, "min_income": 25000},
+             needs=["I'm buying a new car", "car financing"]),
+    _product("P_BROKER", "Self-Directed Brokerage", "investment", "Trade stocks and funds yourself.",
+             {}, {"min_age": 18, "risk_appetite": ["high"]}),
+    _product("P_SOLO", "Solo 401(k)", "retirement", "Retirement plan for the self-employed.",
+             {"employer_match": 0.25, "max_amount": 69000}, {"min_age": 18, "min_income": 20000}),
+    _product("P_PET", "Pet Insurance", "insurance", "Vet bills for dogs and cats.",
+             {"premium_monthly": 24}, {"min_age": 18, "requires_verified_kyc": False}),
+    _product("P_HSA", "Health Saver HSA", "healthcare", "Pay medical bills with pre-tax money.",
+             {"apy": 0.025}, {"min_age": 18, "max_age": 64}),
+]
+CATALOGUE = {product["_id"]: product for product in PRODUCTS}
+
+
+class BagOfWordsEmbedder:
+    """Deterministic stand-in for the model: texts sharing words are close."""
+
+    dimension = 512
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        texts = list(texts)
+        self.calls.append(texts)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                if word not in STOP_WORDS:
+                    vectors[row, zlib.crc32(word.encode()) % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)
+
+    def embed_one(self, text):
+        return self.embed([text])[0]
+
+
+def _features(customer_id, *, age=40, held=(), spend=None, trend=None, income=90000.0, kyc=True,
+              risk="medium", marital="married") -> dict:
+    return {"_id": f"{RUN_ID}:{customer_id}", "run_id": RUN_ID, "customer_id": customer_id, "as_of": AS_OF.isoformat(),
+            "age": age, "life_stage": "established", "marital_status": marital, "dependants": 0,
+            "occupation": "Teacher", "declared_income": income, "income_estimate": income - 10000,
+            "spend_12m": spend or {}, "spend_trend": trend or {}, "deposit_balance": 6500.0,
+            "products_held": sorted(held), "goals": [], "kyc_verified": kyc, "risk_appetite": risk,
+            "profile_summary": f"{age}-year-old {marital} teacher in Austin (established)."}
+
+
+def _customer(customer_id, *, gender="female", marital="married", profiling=True) -> dict:
+    return {"_id": customer_id, "customer_id": customer_id, "date_of_birth": "1986-05-01", "gender": gender,
+            "marital_status": marital, "city": "Austin",
+            "consent": {"profiling": profiling, "health_data": False, "marketing": False, "share_with_family": False}}
+
+
+def _account(account_id, customer_id, product_id, balance) -> dict:
+    return {"_id": account_id, "account_id": account_id, "customer_id": customer_id, "product_id": product_id,
+            "opened_at": "2020-01-01", "balance": balance, "status": "open"}
+
+
+C1_SPEND = {"travel": 7680.0, "dining": 2400.0, "groceries": 5200.0, "medical": 900.0}
+
+
+def _bank(store, *, profiling=True) -> None:
+    """C1 travels a lot, carries card debt and keeps idle cash; O01-O12 make the co-holding table."""
+    store["products"].insert_many(PRODUCTS)
+    store["customers"].insert_many([_customer("C1", profiling=profiling), _customer("C2"), _customer("C3")])
+    store["features"].insert_many([
+        _features("C1", held=["P_CHECK", "P_CASH"], spend=C1_SPEND),
+        _features("C2", held=["P_CHECK"], spend={"groceries": 3000.0}),
+    ])
+    store["accounts"].insert_many([
+        _account("A1", "C1", "P_CHECK", 6500.0),
+        _account("A2", "C1", "P_CASH", -3000.0),
+        _account("A3", "C2", "P_CHECK", 900.0),
+    ])
+    store["kyc_documents"].insert_one({"_id": "K1", "document_id": "K1", "customer_id": "C1", "doc_type": "passport",
+                                       "status": "verified"})
+
+
+def _holdings() -> dict[str, list[str]]:
+    """24 people: most of the Cash Back Card's holders have Pet Insurance, few others do."""
+    holdings = {"C1": ["P_CHECK", "P_CASH"], "C2": ["P_CHECK"]}
+    for i in range(1, 21):
+        holdings[f"O{i:02d}"] = ["P_CHECK"] + (["P_CASH"] if i <= 8 or i == 10 else []) + (["P_PET"] if i <= 8 else [])
+    holdings["O21"] = holdings["O22"] = ["P_PET"]
+    return holdings
+
+
+def _context(store, vectors=None, embedder=None) -> ToolContext:
+    holdings = _holdings()
+    customers = [{"customer_id": cid, "date_of_birth": "1986-05-01"} for cid in holdings]
+    graph = build_graph(customers, [], holdings)
+    return ToolContext(store, vectors, embedder, graph, graph_tfidf(graph, AS_OF), RUN_ID)
+
+
+def _indexes(tmp_path, embedder) -> VectorIndexes:
+    indexes = VectorIndexes.open(Settings(data_dir=tmp_path, chroma_url=None), embedder)
+    catalogue = {"products": SimpleNamespace(find=lambda query: PRODUCTS)}
+    indexes.build("products", RUN_ID, list(index_items("products", catalogue)))
+    indexes.publish(RUN_ID, ["products"])
+    return indexes
+
+
+@pytest.fixture(scope="module")
+def fake_embedder():
+    return BagOfWordsEmbedder()
+
+
+@pytest.fixture(scope="module")
+def fake_vectors(tmp_path_factory, fake_embedder):
+    with _indexes(tmp_path_factory.mktemp("fake-vectors"), fake_embedder) as indexes:
+        yield indexes
+
+
+# --- estimate_annual_value: the arithmetic per category ---------------------------------------------
+
+
+def _evidence(features=None, *, accounts=()):
+    return features or _features("C1", held=["P_CHECK", "P_CASH"], spend=C1_SPEND), accounts
+
+
+def test_points_card_value_is_extra_rewards_over_the_card_held_minus_the_fee():
+    features, _ = _evidence()
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_TRAVEL"], features, catalogue=CATALOGUE)
+    # travel 7,680 x (3 x 1.25c - 1c held) = 211.20; dining 2,400 x (2.5c - 2c) = 12; groceries earn more on
+    # the card held; medical is health data and never counted. 223.20 - 95 fee = 128.
+    assert value == 128.0
+    assert reason == ("You spent $7,680 on travel in the last 12 months; at 3 points per dollar there, each worth "
+                      "1.25 cents, this card returns about $128 a year more than your Everyday Cash Back Card, "
+                      "after its $95 annual fee.")
+    assert [(e.collection, e.record_id, e.field, e.value) for e in evidence] == [
+        ("features", "run-1:C1", "spend_12m.dining", 2400.0),
+        ("products", "P_TRAVEL", "terms.rewards.dining", 0.02),
+        ("products", "P_CASH", "terms.rewards.dining", 0.02),
+        ("features", "run-1:C1", "spend_12m.travel", 7680.0),
+        ("products", "P_TRAVEL", "terms.rewards.travel", 0.03),
+        ("products", "P_CASH", "terms.base_reward_rate", 0.01),
+        ("products", "P_TRAVEL", "terms.point_value", 0.0125),
+        ("products", "P_TRAVEL", "terms.annual_fee", 95.0),
+    ]
+    assert {e.kind for e in evidence} == {EvidenceKind.transaction_aggregate, EvidenceKind.product_terms}
+
+
+def test_cash_back_card_without_a_card_held_earns_its_rates_on_all_card_spend():
+    features = _features("C9", spend={"groceries": 5200.0, "dining": 2400.0, "fuel": 1000.0, "rent": 18000.0,
+                                      "pharmacy": 700.0})
+    value, _, reason = estimate_annual_value(CATALOGUE["P_CASH"], features, catalogue=CATALOGUE)
+    assert value == round(5200 * 0.03 + 2400 * 0.02 + 1000 * 0.01)  # 214: rent and pharmacy never go on a card
+    assert reason == ("You spent $5,200 on groceries in the last 12 months; at 3% cash back there, this card "
+                      "returns about $214 a year, with no annual fee.")
+
+
+def test_card_whose_fee_outweighs_the_rewards_is_worth_less_than_nothing():
+    features = _features("C9", spend={"travel": 400.0})
+    value, _, reason = estimate_annual_value(CATALOGUE["P_TRAVEL"], features, catalogue=CATALOGUE)
+    assert value == round(400 * 0.0375 - 95)  # -80
+    assert reason.endswith("this card's extra rewards would not cover its $95 annual fee.")
+
+
+def test_savings_value_is_extra_interest_on_the_idle_balance_beyond_what_checking_needs():
+    accounts = [_account("A1", "C1", "P_CHECK", 6500.0)]
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_SAVE"], _features("C1"), accounts=accounts,
+                                                    catalogue=CATALOGUE)
+    assert value == round((6500 - 1500) * 0.042)  # 210
+    assert reason == ("Your $6,500 in Everyday Checking, beyond the $1,500 it needs, earns no interest; at 4.20% "
+                      "APY, High-Yield Savings would earn you about $210 a year more.")
+    assert [(e.collection, e.record_id, e.field, e.value) for e in evidence] == [
+        ("products", "P_SAVE", "terms.apy", 0.042),
+        ("accounts", "A1", "balance", 6500.0),
+        ("products", "P_CHECK", "terms.min_balance", 1500.0),
+    ]
+
+
+def test_deposit_with_a_minimum_the_customer_cannot_move_has_no_value():
+    accounts = [_account("A1", "C1", "P_CHECK", 6500.0)]
+    assert estimate_annual_value(CATALOGUE["P_CD"], _features("C1"), accounts=accounts, catalogue=CATALOGUE) == (
+        0.0, [], "")
+
+
+def test_consolidation_value_is_interest_saved_on_card_debt_at_a_lower_apr():
+    accounts = [_account("A1", "C1", "P_CHECK", 6500.0), _account("A2", "C1", "P_CASH", -3000.0)]
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_CONSOL"], _features("C1"), accounts=accounts,
+                                                    catalogue=CATALOGUE)
+    assert value == round(3000 * (0.2149 - 0.0999))  # 345
+    assert reason == ("You owe $3,000 on your Everyday Cash Back Card at 21.49% APR; moving it to Debt "
+                      "Consolidation Loan at 9.99% APR would save about $345 a year in interest.")
+    assert [(e.record_id, e.field, e.value) for e in evidence] == [
+        ("P_CONSOL", "terms.apr", 0.0999), ("A2", "balance", -3000.0), ("P_CASH", "terms.apr", 0.2149)]
+
+
+def test_a_loan_that_does_not_take_over_debt_has_no_refinancing_value():
+    accounts = [_account("A2", "C1", "P_CASH", -3000.0)]
+    assert estimate_annual_value(CATALOGUE["P_AUTO"], _features("C1"), accounts=accounts, catalogue=CATALOGUE) == (
+        0.0, [], "")
+
+
+def test_employer_match_applies_to_what_the_customer_already_invests():
+    features = _features("C9", spend={"brokerage_transfer": 4800.0, "savings_transfer": 2000.0})
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_SOLO"], features, catalogue=CATALOGUE)
+    assert value == 4800 * 0.25
+    assert reason == ("You put $4,800 in brokerage transfers toward the long term in the last 12 months; paid into "
+                      "Solo 401(k), its 25% employer match would add about $1,200 a year.")
+    assert [(e.field, e.value) for e in evidence] == [("spend_12m.brokerage_transfer", 4800.0),
+                                                    ("terms.employer_match", 0.25)]
+
+
+def test_products_without_a_dollar_figure_have_no_estimate():
+    for product_id in ("P_PET", "P_BROKER"):
+        assert estimate_annual_value(CATALOGUE[product_id], _features("C1", spend=C1_SPEND),
+                                     catalogue=CATALOGUE) == (0.0, [], "")
+
+
+# --- co-holding ---------------------------------------------------------------------------------------
+
+
+def test_coholding_measures_how_much_more_often_holders_of_one_product_hold_another():
+    table = CoHolding.from_holdings([["A", "B"], ["A", "B"], ["A"], ["C"]], ["A", "B", "C"])
+    excess, source = table.scores(["A"])
+    # B: (2 + 10 x 2/4) / (3 + 10) - 2/4 = 0.0385; C: (0 + 10 x 1/4) / 13 - 1/4 = -0.0577
+    assert excess["B"] == pytest.approx(7 / 13 - 0.5)
+    assert excess["C"] == pytest.approx(2.5 / 13 - 0.25)
+    assert source["B"] == "A"
+    assert table.scores(["unknown"]) == ({}, {})
+
+
+# --- recommend_personal ---------------------------------------------------------------------------------
+
+
+def test_ranking_follows_the_customers_own_value_then_what_similar_customers_hold(store):
+    _bank(store)
+    recommendations = recommend_personal(_context(store), "C1")
+    # values: consolidation $345, savings $210, money market $190, travel card $128; Pet Insurance from peers:
+    # (8 of the Cash Back Card's 10 holders + 10 x 10/24) / (10 + 10) - 10/24 = 0.19 over the bank-wide rate
+    assert [r.product_id for r in recommendations] == ["P_CONSOL", "P_PET", "P_SAVE", "P_MM", "P_TRAVEL"]
+    consol, pet, save, _, travel = recommendations
+    assert consol.estimated_annual_value == 345.0 and save.estimated_annual_value == 210.0
+    assert consol.components == {"value": round(np.tanh(345 / 300), 4), "goal": 0.0, "peers": 0.0}
+    assert consol.score == round(np.tanh(345 / 300), 4)
+    assert consol.evidence == [
+        Evidence(EvidenceKind.product_terms, "products", "P_CONSOL", "terms.apr", 0.0999,
+                 "Debt Consolidation Loan: APR"),
+        Evidence(EvidenceKind.profile_field, "accounts", "A2", "balance", -3000.0,
+                 "balance owed on Everyday Cash Back Card"),
+        Evidence(EvidenceKind.product_terms, "products", "P_CASH", "terms.apr", 0.2149, "Everyday Cash Back Card: APR"),
+    ]
+    assert pet.reasons == ["Customers who hold Everyday Cash Back Card, as you do, often have it too."]
+    assert pet.evidence == [Evidence(EvidenceKind.profile_field, "features", "run-1:C1", "products_held",
+                                     ["P_CASH", "P_CHECK"], "products you hold")]
+    assert pet.components == {"value": 0.0, "goal": 0.0, "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4)}
+    assert pet.estimated_annual_value is None
+    assert travel.reasons[0].startswith("You spent $7,680 on travel in the last 12 months")
+
+
+def test_never_recommends_a_product_held_ineligible_or_for_health(store):
+    _bank(store)
+    ctx = _context(store)
+    recommended = {r.product_id for r in recommend_personal(ctx, "C1", k=20)}
+    features = ctx.features("C1")
+    assert not recommended & {"P_CHECK", "P_CASH"}  # held
+    assert not recommended & {"P_PREMIER", "P_STUDENT", "P_BROKER"}  # income, age, risk appetite
+    assert all(not check(CATALOGUE[product_id], features) for product_id in recommended)
+    assert "P_HSA" not in recommended and recommend_personal(ctx, "C1", category="healthcare") == []
+    texts = " ".join(reason for r in recommend_personal(ctx, "C1", k=20) for reason in r.reasons)
+    assert "$900" not in texts and "medical" not in texts
+
+
+def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_most_two_of_one(store):
+    _bank(store)
+    store["accounts"].update_one({"_id": "A1"}, {"$set": {"balance": 60000.0}})  # now the CD is within reach
+    ctx = _context(store)
+    deposits = recommend_personal(ctx, "C1", category="deposit")
+    assert [r.product_id for r in deposits] == ["P_CD", "P_SAVE", "P_MM"]
+    assert {r.category for r in recommend_personal(ctx, "C1", category="card")} == {"card"}
+    everything = recommend_personal(ctx, "C1", k=10)
+    assert sum(r.category == "deposit" for r in everything) == 2
+    assert recommend_personal(ctx, "C1", k=1) == everything[:1]
+
+
+def test_customer_without_features_or_who_opted_out_of_profiling_gets_nothing(store):
+    _bank(store, profiling=False)
+    ctx = _context(store)
+    assert recommend_personal(ctx, "C1") == []  # opted out
+    assert recommend_personal(ctx, "C3") == []  # a customer, but no live features
+    assert recommend_personal(ctx, "nobody") == []
+
+
+def test_changing_gender_and_marital_status_changes_no_score_or_ranking(store, fake_vectors, fake_embedder):
+    _bank(store)
+    store["disclosures"].insert_one({"_id": "D1", "disclosure_id": "D1", "customer_id": "C1", "kind": "life_goal",
+                                     "topic": "car_purchase", "text": "We are buying a new car this summer.",
+                                     "disclosed_at": "2026-06-01", "explicit_consent": False})
+    before = [r.to_dict() for r in recommend_personal(_context(store, fake_vectors, fake_embedder), "C1", k=10)]
+    inputs_before = credit_score_inputs(_context(store).features("C1"))
+    store["customers"].update_one({"_id": "C1"}, {"$set": {"gender": "male", "marital_status": "single"}})
+    store["features"].update_one({"_id": "run-1:C1"}, {"$set": {
+        "marital_status": "single", "profile_summary": "40-year-old single teacher in Austin (established)."}})
+    after = [r.to_dict() for r in recommend_personal(_context(store, fake_vectors, fake_embedder), "C1", k=10)]
+    assert after == before
+    assert credit_score_inputs(_context(store).features("C1")) == inputs_before
+    assert any(r["components"]["goal"] > 0 for r in before)  # the goal part was exercised too
+
+
+def test_disclosed_goal_is_matched_and_quoted_and_health_disclosures_are_never_used(store, fake_vectors,
+                                                                                     fake_embedder):
+    _bank(store)
+    store["disclosures"].insert_many([
+        {"_id": "D1", "disclosure_id": "D1", "customer_id": "C2", "kind": "upcoming_event", "topic": "car_purchase",
+         "text": "Buying a new car this summer.", "disclosed_at": "2026-06-01", "explicit_consent": False},
+        {"_id": "D2", "disclosure_id": "D2", "customer_id": "C2", "kind": "health", "topic": "diabetes",
+         "text": "I have diabetes; dogs and cats help.", "disclosed_at": "2026-06-01", "explicit_consent": True},
+    ])
+    fake_embedder.calls.clear()
+    recommendations = recommend_personal(_context(store, fake_vectors, fake_embedder), "C2")
+    assert recommendations[0].product_id == "P_AUTO"
+    assert recommendations[0].reasons == ['You told us: "Buying a new car this summer."']
+    assert recommendations[0].evidence == [Evidence(EvidenceKind.disclosure, "disclosures", "D1", "text",
+                                                    "Buying a new car this summer.", "your car purchase goal")]
+    assert len(fake_embedder.calls) == 1  # one batch per request
+    assert not [text for text in fake_embedder.calls[0] if "diabetes" in text]
+    assert "P_PET" not in {r.product_id for r in recommendations[:1]}
+
+
+def test_real_model_matches_a_car_purchase_sentence_to_the_auto_loan(tmp_path):
+    embedder = get_embedder()  # meaning is the point here; the store backend is not (embedded only)
+    with open_store(Settings(data_dir=tmp_path, mongodb_uri=None)) as store, _indexes(tmp_path, embedder) as vectors:
+        _bank(store)
+        store["disclosures"].insert_one({
+            "_id": "D1", "disclosure_id": "D1", "customer_id": "C2", "kind": "upcoming_event", "topic": "car_purchase",
+            "text": "My car is 14 years old; I'm replacing it this summer.", "disclosed_at": "2026-06-01",
+            "explicit_consent": False})
+        recommendations = recommend_personal(_context(store, vectors, embedder), "C2", k=3)
+    assert recommendations[0].product_id == "P_AUTO"
+    assert recommendations[0].reasons[0] == 'You told us: "My car is 14 years old; I\'m replacing it this summer."'

@@ -1,0 +1,86 @@
+"""Evidence that points at stored data, and the resolver that reads it back.
+
+A tool builds its `Evidence` with `field_evidence`, which copies the value out
+of the very record it names, so the quoted value and the stored value cannot
+drift apart. `resolve` reads the value again from the stores: tests (and the
+answer's grounding check) compare it with `evidence.value`.
+
+Where evidence points:
+- a document-store collection: `record_id` is the document's `_id`, `field` a
+  dotted path inside it ("spend_12m.travel", "terms.rewards.travel",
+  "transactions.3.amount"); "" means the whole document;
+- "graph_stats": `record_id` is a context ("child aged 6-12"), `field` is
+  "<product_id>.<ContextStat attribute>" ("P038.holders");
+- "graph": `record_id` is a relationship id (an edge of the graph) or a person
+  (a node); `field` is one attribute of it, "" for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tools.types import Evidence, EvidenceKind
+
+GRAPH = "graph"
+GRAPH_STATS = "graph_stats"
+
+
+class EvidenceNotFound(LookupError):
+    """The record or field an evidence item names is not in the stores."""
+
+
+def money(value: float) -> str:
+    """A dollar figure as every reason writes it: "$7,680" (whole dollars)."""
+    return f"${value:,.0f}"
+
+
+def value_at(record: Any, path: str) -> Any:
+    """The value at a dotted `path` inside `record`; numeric parts index lists. Raises EvidenceNotFound."""
+    value = record
+    for part in path.split(".") if path else ():
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise EvidenceNotFound(f"no field {path!r} (missing {part!r})")
+    return value
+
+
+def field_evidence(kind: EvidenceKind, collection: str, record: Mapping, path: str, label: str = "") -> Evidence:
+    """Evidence for the value stored at `path` in `record` (a document as read, with its `_id`)."""
+    return Evidence(kind, collection, str(record["_id"]), path, value_at(record, path), label)
+
+
+def resolve(ctx, evidence: Evidence) -> Any:
+    """The value the stores hold where `evidence` points; raises EvidenceNotFound if nothing is there."""
+    if evidence.collection == GRAPH_STATS:
+        return _graph_statistic(ctx.graph_stats, evidence.record_id, evidence.field)
+    if evidence.collection == GRAPH:
+        return _graph_attribute(ctx.graph, evidence.record_id, evidence.field)
+    document = ctx.store[evidence.collection].find_one({"_id": evidence.record_id})
+    if document is None:
+        raise EvidenceNotFound(f"{evidence.collection} has no record {evidence.record_id!r}")
+    return value_at(document, evidence.field)
+
+
+def _graph_statistic(stats, context: str, path: str) -> Any:
+    product_id, _, attribute = path.partition(".")
+    stat = stats.get(context, product_id)
+    if stat is None:
+        raise EvidenceNotFound(f"no graph statistic for {product_id!r} in context {context!r}")
+    if not attribute:
+        return stat
+    if not hasattr(stat, attribute):
+        raise EvidenceNotFound(f"graph statistics have no attribute {attribute!r}")
+    return getattr(stat, attribute)
+
+
+def _graph_attribute(graph, record_id: str, path: str) -> Any:
+    for _, _, key, attributes in graph.edges(keys=True, data=True):
+        if key == record_id:
+            return value_at(attributes, path)
+    if record_id in graph:
+        return value_at(graph.nodes[record_id], path)
+    raise EvidenceNotFound(f"the graph has no relationship or person {record_id!r}")
