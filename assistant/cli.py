@@ -15,7 +15,12 @@ from assistant.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
 data_app = typer.Typer(help="Make, import and load source data.", no_args_is_help=True)
+train_app = typer.Typer(help="Train Fargo's models.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate Fargo's models against data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+DATASETS_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 console = Console(stderr=True)
 MAX_REPORTED_REJECTIONS = 50
@@ -184,6 +189,46 @@ def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker thre
     settings = settings_or_exit()
     typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}'")
     start_consumer(make_huey(settings), workers=workers).run()
+
+
+@train_app.command("intents")
+def train_intents_command(
+    data: Annotated[Path | None, typer.Option(help="CSV or JSONL of (text, label); default: Fargo's shipped set.")] = None,
+) -> None:
+    """Train the intent classifier and save it, versioned, under the data dir."""
+    from assistant.intents import TrainingDataError, load_examples, save_model, train_intents
+    from assistant.runtime import shipped_intents_path
+    from retrieval.embeddings import get_embedder
+
+    settings = settings_or_exit()
+    try:
+        examples = load_examples(data or shipped_intents_path())
+    except TrainingDataError as exc:
+        raise fail(f"{exc}\nFix those rows and run again.") from None
+    classifier = train_intents(examples, get_embedder())
+    path = save_model(classifier, settings.data_dir)
+    metrics = classifier.metadata["metrics"]
+    typer.echo(f"trained on {len(examples):,} examples, {len(classifier.metadata['labels'])} intents -> {path}")
+    typer.echo("held-out (" + str(metrics.get("source")) + "): "
+               + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+
+
+@eval_app.command("intents")
+def eval_intents_command(
+    dataset: Annotated[str, typer.Option(help="banking77 or clinc150.")] = "banking77",
+    data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
+) -> None:
+    """Train on a public benchmark's train split and report its test figures and the training time."""
+    from assistant.intent_benchmarks import evaluate
+
+    if dataset not in ("banking77", "clinc150"):
+        raise fail(f"--dataset must be banking77 or clinc150, not {dataset!r}")
+    if not (data_root / dataset).is_dir():
+        raise fail(f"{data_root / dataset} not found; pass --data-root pointing at the datasets folder")
+    settings = settings_or_exit()
+    result = evaluate(dataset, data_root, cache_dir=settings.data_dir / "cache" / "embeddings")
+    for key, value in result.items():
+        typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
 
 
 @app.command("up")
