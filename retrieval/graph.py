@@ -9,21 +9,33 @@ relationship record is one directed edge customer -> relative, keyed by its
 `consent_to_share` (the relative lets the customer's recommendations use their
 private data) and `relative_name` (as the customer's record gives it).
 
-The statistics treat each *context* ("child aged 6-12": a relation and the
-relative's life-stage band, seen from the customer) as a document and the
-products its people hold as its terms:
+The statistics treat each *context* as a document and the products its people
+hold as its terms. There are two kinds of context, each its own corpus:
+
+- a relative context, "child aged 6-12": the relatives in that relation and
+  life-stage band, seen from the customers they are related to;
+- a customer context, "customers with a child aged 6-12": the customers with at
+  least one relative in that relation and band. Children under 18 (and
+  relatives who are not customers) hold nothing at the bank: what is opened for
+  them, a 529 plan or a custodial account, is held by the customer on their
+  behalf, so only the customer side of the relationship shows it.
 
     tf        = holders / context_size       people in the context holding the product
-    idf       = ln((1 + n_contexts) / (1 + df_contexts)) + 1     (scikit-learn's smooth idf)
+    idf       = ln((1 + n_contexts) / (1 + df_contexts)) + 1     (scikit-learn's smooth idf, within one corpus)
     tfidf     = tf * idf
-    bank_rate = bank_holders / people        everyone in the graph
+    bank_rate = bank_holders / population    everyone in the graph for a relative context,
+                                             every customer for a customer context
     lift      = tf / bank_rate
 
 A context counts distinct people: a child of two customers is one child aged
-6-12. Non-customers count in every denominator (context sizes and the bank
-rate alike) because they hold nothing at the bank, so tf and bank_rate measure
-the same thing and lift compares like with like. Only counts are stored; every
-figure is derived from them, so an explanation can quote the counts behind it.
+6-12, and a customer with two children aged 6-12 is one customer with a child
+aged 6-12. Non-customers count in every relative-context denominator (context
+sizes and the bank rate alike) because they hold nothing at the bank, so tf and
+bank_rate measure the same thing and lift compares like with like; for the same
+reason a customer context, made of customers only, is compared with the rate
+among customers, and its idf with the other customer contexts only. Only counts
+are stored; every figure is derived from them, so an explanation can quote the
+counts behind it.
 """
 
 from __future__ import annotations
@@ -54,9 +66,10 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (51, 64, "51-64"),
     (65, None, "65+"),
 )
+ADULT_AGE = 18
 IDF_FORMULA = "ln((1 + n_contexts) / (1 + df_contexts)) + 1"
 FILE_FORMAT = "fargo-graph"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: customer contexts ("customers with a child aged 6-12") beside the relative contexts
 
 
 class GraphFileError(ValueError):
@@ -88,12 +101,20 @@ def _checked_relation(relation: str) -> str:
 
 
 def context_of(relation: str, age_band: str) -> str:
+    """The relative context: "child aged 6-12"."""
     return f"{relation} aged {age_band}"
 
 
+def customer_context_of(relation: str, age_band: str) -> str:
+    """The customer context: "customers with a child aged 6-12"."""
+    return f"customers with a {context_of(relation, age_band)}"
+
+
 _CONTEXT_ORDER = {
-    context_of(relation, label): position
-    for position, (relation, (_, _, label)) in enumerate(itertools.product(RELATIONS, AGE_BANDS))
+    name(relation, label): position
+    for position, (name, relation, (_, _, label)) in enumerate(
+        itertools.product((context_of, customer_context_of), RELATIONS, AGE_BANDS)
+    )
 }
 
 
@@ -152,7 +173,11 @@ def _relative_attributes(relationship: dict, holdings: Mapping[str, Iterable[str
 # -- statistics --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ContextStat:
-    """How common one product is among the people of one context, with the counts behind each figure."""
+    """How common one product is among the people of one context, with the counts behind each figure.
+
+    `people` is the population the bank-wide rate is over: everyone in the graph
+    for a relative context, every customer for a customer context.
+    """
 
     context: str
     product_id: str
@@ -169,34 +194,64 @@ class ContextStat:
     lift: float
 
 
+@dataclass(frozen=True)
+class _Corpus:
+    """One kind of context: its contexts' counts, its product document frequencies and its bank-wide population."""
+
+    population: int
+    sizes: Mapping[str, int]
+    df: Mapping[str, int]
+
+
+def _document_frequencies(context_holders: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    df: dict[str, int] = defaultdict(int)
+    for held in context_holders.values():
+        for product_id, holders in held.items():
+            df[product_id] += holders > 0
+    return dict(df)
+
+
 @dataclass
 class GraphStats:
-    """Counts from one graph on one date; the ContextStat figures are derived from them."""
+    """Counts from one graph on one date; the ContextStat figures are derived from them.
+
+    `context_sizes`/`context_holders` are the relative contexts ("child aged 6-12"),
+    `customer_context_sizes`/`customer_context_holders` the customer contexts
+    ("customers with a child aged 6-12"); `get`, `top_products` and `contexts`
+    cover both.
+    """
 
     as_of: date
     people: int
     context_sizes: dict[str, int]
     context_holders: dict[str, dict[str, int]]
     bank_holders: dict[str, int]
+    customers: int
+    customer_context_sizes: dict[str, int]
+    customer_context_holders: dict[str, dict[str, int]]
     _table: dict[str, dict[str, ContextStat]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        df = defaultdict(int)
-        for held in self.context_holders.values():
-            for product_id, holders in held.items():
-                df[product_id] += holders > 0
-        self._df = dict(df)
+        relatives = _Corpus(self.people, self.context_sizes, _document_frequencies(self.context_holders))
+        customers = _Corpus(
+            self.customers, self.customer_context_sizes, _document_frequencies(self.customer_context_holders)
+        )
+        self._corpus_of = dict.fromkeys(self.context_sizes, relatives) | dict.fromkeys(
+            self.customer_context_sizes, customers
+        )
+        all_holders = self.context_holders | self.customer_context_holders
         self._table = {
             context: {product_id: self._stat(context, product_id, holders) for product_id, holders in held.items()}
-            for context, held in self.context_holders.items()
+            for context, held in all_holders.items()
         }
 
     def _stat(self, context: str, product_id: str, holders: int) -> ContextStat:
-        size, n_contexts, df = self.context_sizes[context], len(self.context_sizes), self._df.get(product_id, 0)
+        corpus = self._corpus_of[context]
+        size, n_contexts, df = corpus.sizes[context], len(corpus.sizes), corpus.df.get(product_id, 0)
         bank_holders = self.bank_holders.get(product_id, 0)
         tf = holders / size if size else 0.0
         idf = math.log((1 + n_contexts) / (1 + df)) + 1
-        bank_rate = bank_holders / self.people if self.people else 0.0
+        bank_rate = bank_holders / corpus.population if corpus.population else 0.0
         return ContextStat(
             context=context,
             product_id=product_id,
@@ -208,20 +263,21 @@ class GraphStats:
             idf=idf,
             tfidf=tf * idf,
             bank_holders=bank_holders,
-            people=self.people,
+            people=corpus.population,
             bank_rate=bank_rate,
             lift=tf / bank_rate if bank_rate else 0.0,
         )
 
     def contexts(self) -> list[str]:
-        return sorted(self.context_sizes, key=lambda context: (_CONTEXT_ORDER.get(context, len(_CONTEXT_ORDER)), context))
+        """Every context with someone in it: the relative contexts, then the customer contexts."""
+        return sorted(self._corpus_of, key=lambda context: (_CONTEXT_ORDER.get(context, len(_CONTEXT_ORDER)), context))
 
     def get(self, context: str, product_id: str) -> ContextStat | None:
         """The product's figures in the context; holders=0 when someone in the bank holds it but nobody there does.
 
         None when the context has nobody in it or nobody in the bank holds the product.
         """
-        if context not in self.context_sizes or not self.bank_holders.get(product_id):
+        if context not in self._corpus_of or not self.bank_holders.get(product_id):
             return None
         return self._table[context].get(product_id) or self._stat(context, product_id, 0)
 
@@ -236,9 +292,12 @@ class GraphStats:
         return {
             "as_of": self.as_of.isoformat(),
             "people": self.people,
+            "customers": self.customers,
             "idf": IDF_FORMULA,
             "context_sizes": dict(self.context_sizes),
-            "context_holders": {context: dict(held) for context, held in self.context_holders.items()},
+            "context_holders": _plain(self.context_holders),
+            "customer_context_sizes": dict(self.customer_context_sizes),
+            "customer_context_holders": _plain(self.customer_context_holders),
             "bank_holders": dict(self.bank_holders),
         }
 
@@ -247,58 +306,81 @@ class GraphStats:
         return cls(
             as_of=date.fromisoformat(data["as_of"]),
             people=int(data["people"]),
-            context_sizes={context: int(size) for context, size in data["context_sizes"].items()},
-            context_holders={
-                context: {product_id: int(n) for product_id, n in held.items()}
-                for context, held in data["context_holders"].items()
+            context_sizes=_counts(data["context_sizes"]),
+            context_holders={context: _counts(held) for context, held in data["context_holders"].items()},
+            bank_holders=_counts(data["bank_holders"]),
+            customers=int(data["customers"]),
+            customer_context_sizes=_counts(data["customer_context_sizes"]),
+            customer_context_holders={
+                context: _counts(held) for context, held in data["customer_context_holders"].items()
             },
-            bank_holders={product_id: int(n) for product_id, n in data["bank_holders"].items()},
         )
 
 
-def graph_tfidf(graph: nx.MultiDiGraph, as_of: date) -> GraphStats:
-    """Count, for every context, its people and how many of them hold each product, plus the bank-wide holders.
+def _plain(context_holders: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    return {context: dict(held) for context, held in context_holders.items()}
 
-    A relative whose birth date is unknown (or after `as_of`) has no band and joins no context.
+
+def _counts(data: Mapping) -> dict[str, int]:
+    return {key: int(n) for key, n in data.items()}
+
+
+def graph_tfidf(graph: nx.MultiDiGraph, as_of: date) -> GraphStats:
+    """Count, for every context of both kinds, its people and how many of them hold each product, plus the
+    bank-wide holders.
+
+    A relative whose birth date is unknown (or after `as_of`) has no band and joins no context, and gives
+    the customer no customer context either.
     """
-    members = _context_members(graph, as_of)
-    products = graph.nodes(data="products")
-    context_holders = {}
-    for context, people in members.items():
-        held: dict[str, int] = defaultdict(int)
-        for person in people:
-            for product_id in products[person] or ():
-                held[product_id] += 1
-        context_holders[context] = dict(held)
+    relative_members, customer_members = _context_members(graph, as_of)
+    products = dict(graph.nodes(data="products"))
     bank_holders: dict[str, int] = defaultdict(int)
-    for _, held in products:
+    for held in products.values():
         for product_id in held or ():
             bank_holders[product_id] += 1
     return GraphStats(
         as_of=as_of,
         people=graph.number_of_nodes(),
-        context_sizes={context: len(people) for context, people in members.items()},
-        context_holders=context_holders,
+        context_sizes={context: len(people) for context, people in relative_members.items()},
+        context_holders=_holder_counts(relative_members, products),
         bank_holders=dict(bank_holders),
+        customers=sum(1 for _, is_customer in graph.nodes(data="is_customer") if is_customer),
+        customer_context_sizes={context: len(people) for context, people in customer_members.items()},
+        customer_context_holders=_holder_counts(customer_members, products),
     )
 
 
-def _context_members(graph: nx.MultiDiGraph, as_of: date) -> dict[str, set[str]]:
+def _holder_counts(members: Mapping[str, set[str]], products: Mapping[str, Iterable[str] | None]) -> dict:
+    counts = {}
+    for context, people in members.items():
+        held: dict[str, int] = defaultdict(int)
+        for person in people:
+            for product_id in products[person] or ():
+                held[product_id] += 1
+        counts[context] = dict(held)
+    return counts
+
+
+def _context_members(graph: nx.MultiDiGraph, as_of: date) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The people of every relative context and of every customer context (edges run customer -> relative)."""
     ages = {node: _age(dob, as_of) for node, dob in graph.nodes(data="date_of_birth")}
-    contexts: dict[tuple[str, int], str] = {}
-    members: dict[str, set[str]] = defaultdict(set)
-    for _, relatives in graph.adjacency():  # plain dicts: several times faster than graph.edges(data=...)
+    contexts: dict[tuple[str, int], tuple[str, str]] = {}
+    relative_members: dict[str, set[str]] = defaultdict(set)
+    customer_members: dict[str, set[str]] = defaultdict(set)
+    for customer_id, relatives in graph.adjacency():  # plain dicts: several times faster than graph.edges(data=...)
         for relative_id, edges in relatives.items():
             age = ages[relative_id]
             if age is None:
                 continue
             for edge in edges.values():
                 relation = edge["relation"]
-                context = contexts.get((relation, age))
-                if context is None:
-                    context = contexts[relation, age] = context_of(relation, life_stage_band(age, relation))
-                members[context].add(relative_id)
-    return dict(members)
+                names = contexts.get((relation, age))
+                if names is None:
+                    band = life_stage_band(age, relation)
+                    names = contexts[relation, age] = (context_of(relation, band), customer_context_of(relation, band))
+                relative_members[names[0]].add(relative_id)
+                customer_members[names[1]].add(customer_id)
+    return dict(relative_members), dict(customer_members)
 
 
 def _age(dob: date | None, as_of: date) -> int | None:
@@ -325,7 +407,18 @@ class RelativeView:
 
     @property
     def context(self) -> str | None:
+        """Their relative context ("child aged 6-12"); None when their age is unknown."""
         return context_of(self.relation, self.age_band) if self.age_band else None
+
+    @property
+    def customer_context(self) -> str | None:
+        """The customer context of having them ("customers with a child aged 6-12"); None when their age is unknown."""
+        return customer_context_of(self.relation, self.age_band) if self.age_band else None
+
+    @property
+    def is_adult_customer(self) -> bool:
+        """Whether they can hold products at the bank themselves; otherwise the customer holds them on their behalf."""
+        return self.is_customer and self.age is not None and self.age >= ADULT_AGE
 
 
 def relatives_of(
@@ -403,8 +496,7 @@ def load_graph(path: Path) -> tuple[nx.MultiDiGraph, GraphStats]:
         raise GraphFileError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
         raise GraphFileError(f"{path} is not a Fargo graph file")
-    if document.get("version") != FILE_VERSION:
-        raise GraphFileError(f"{path} has graph file version {document.get('version')!r}; expected {FILE_VERSION}")
+    _check_version(path, document.get("version"))
     try:
         graph = nx.node_link_graph(document["graph"], directed=True, multigraph=True, edges="edges")
         stats = GraphStats.from_dict(document["stats"])
@@ -412,6 +504,18 @@ def load_graph(path: Path) -> tuple[nx.MultiDiGraph, GraphStats]:
         raise GraphFileError(f"{path} is damaged: {exc!r}") from None
     _decode_nodes(graph)
     return graph, stats
+
+
+def _check_version(path: Path, version) -> None:
+    if version == FILE_VERSION:
+        return
+    if isinstance(version, int) and version < FILE_VERSION:
+        raise GraphFileError(
+            f"{path} is graph file version {version}, from before this version of Fargo (which reads version "
+            f"{FILE_VERSION}: it adds customer contexts such as \"customers with a child aged 6-12\"); "
+            "run `fargo ingest` to rebuild it"
+        )
+    raise GraphFileError(f"{path} has graph file version {version!r}; this version of Fargo reads {FILE_VERSION}")
 
 
 def _decode_nodes(graph: nx.MultiDiGraph) -> None:

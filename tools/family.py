@@ -1,12 +1,23 @@
 """For the people you love: products for a customer's spouse, children and parents, from the relationship graph.
 
-For each relative the graph gives a context, their relation and life-stage band
-seen from the customer ("child aged 18-25"). Products are ranked by their
-graph TF-IDF in that context (`retrieval.graph.GraphStats`): how common the
-product is among everyone in the bank in that relation and band, weighted by
-how distinctive it is of that context. Reasons quote the counts behind the
-figure ("69% of customers' spouses aged 36-50 (237 of 345) hold Everyday
-Checking, 1.5x the bank-wide rate") and the evidence points at them.
+An adult relative who is a customer holds products themselves. The graph gives
+them a context, their relation and life-stage band seen from the customer
+("child aged 18-25"). Products are ranked by their graph TF-IDF in that context
+(`retrieval.graph.GraphStats`): how common the product is among everyone in the
+bank in that relation and band, weighted by how distinctive it is of that
+context. Reasons quote the counts behind the figure ("69% of customers' spouses
+aged 36-50 (237 of 345) hold Everyday Checking, 1.5x the bank-wide rate") and
+the evidence points at them.
+
+A child under 18, or a relative who is not a customer, holds nothing at the
+bank: what is opened for them (a 529 plan, a custodial account, life cover)
+is held by the customer on their behalf. For them products are ranked in the
+customer context ("customers with a child aged 6-12": the customers who have
+such a relative) and offered to the customer, in the customer's name: checked
+against the customer's own eligibility, skipping what the customer already
+holds, and only products of a kind opened for that relation (`ON_BEHALF`)
+("28% of customers with a child aged 6-12 (58 of 208) hold 529 College Savings
+Plan, 4x the bank-wide rate").
 
 Privacy: a relative's private data (balances, transactions, disclosures,
 products held) is read only when that relative consented to share with the
@@ -23,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.graph import RELATIONS, ContextStat, RelativeView, relatives_of
+from retrieval.graph import ADULT_AGE, RELATIONS, ContextStat, RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.types import Evidence, EvidenceKind, Recommendation
@@ -35,8 +46,32 @@ RELATION_ALIASES = {
 PLURALS = {"spouse": "spouses", "child": "children", "parent": "parents", "sibling": "siblings"}
 MIN_HOLDERS = 5  # fewer holders would let a statistic reveal what one person holds
 MIN_LIFT = 1.1  # a product hardly more common in the context than bank-wide says nothing about it
+# A customer context mostly reflects the customers' own life stage (parents of young children own homes and
+# cars), so only a product markedly more common among them than bank-wide says it is opened for the relative.
+MIN_ON_BEHALF_LIFT = 1.5
 AGE_RULES = frozenset({"min_age", "max_age"})
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """The products a customer opens in their own name for one kind of relative: these categories, aimed at
+    (`target_segments`) any of these segments. The segment keeps out the customer's own products of the same
+    category, such as homeowners or travel insurance."""
+
+    categories: frozenset[str]
+    segments: frozenset[str]
+
+    def allows(self, product: Mapping) -> bool:
+        segments = set(product.get("target_segments") or ())
+        return product.get("category") in self.categories and bool(self.segments & segments)
+
+
+ON_BEHALF: Mapping[str, OnBehalf] = {  # a relation missing here has nothing opened on their behalf (siblings)
+    "child": OnBehalf(frozenset({"education_savings", "deposit", "insurance"}), frozenset({"families", "new_parents"})),
+    "spouse": OnBehalf(frozenset({"insurance", "healthcare"}), frozenset({"families", "new_parents"})),
+    "parent": OnBehalf(frozenset({"insurance", "healthcare"}), frozenset({"caregivers"})),
+}
 
 
 @dataclass(frozen=True)
@@ -62,20 +97,33 @@ def recommend_family(
 
     `relations` picks whom to cover: any of "spouse", "child", "parent",
     "sibling" (plurals accepted); None means spouse, children and parents.
-    Each relative's products are ranked by how common and distinctive they are
-    among people in the same relation and life stage across the bank, skipping
-    any the relative is too young or too old for and (when they shared their
-    accounts with the customer) any they already hold. Results come relative by
-    relative in the order of `relations`, best first within each; an empty list
-    when the customer has no such relatives, has opted out of profiling, or
-    nothing fits. Raises ValueError for an unknown relation.
+    An adult relative who banks here gets products for themselves, ranked by
+    how common and distinctive they are among people in the same relation and
+    life stage across the bank, skipping any they are too young or too old for
+    and (when they shared their accounts with the customer) any they already
+    hold. A child under 18 or a relative who does not bank here gets products
+    the customer would open for them in the customer's own name (a 529 plan for
+    a child), ranked by how common they are among customers with such a
+    relative, for which the customer qualifies and which the customer does not
+    hold yet. Results come relative by relative in the order of `relations`,
+    best first within each; an empty list when the customer has no such
+    relatives, has opted out of profiling, or nothing fits. Raises ValueError
+    for an unknown relation.
     """
     wanted = _relations(relations)
     if k < 1 or not _may_profile(ctx, customer_id):
         return []
     views = relatives_of(ctx.graph, customer_id, wanted, as_of=ctx.as_of)
     views.sort(key=lambda view: wanted.index(view.relation))  # stable: graph order within a relation
-    return [recommendation for view in views for recommendation in recommend_for_relative(ctx, view, k)]
+    return [
+        recommendation
+        for view in views
+        for recommendation in (
+            # adults, customers or not, can open products themselves; a minor's are opened by the parent
+            recommend_for_relative(ctx, view, k) if view.age is None or view.age >= ADULT_AGE
+            else recommend_on_behalf(ctx, customer_id, view, k)
+        )
+    ]
 
 
 def _relations(relations: Sequence[str] | None) -> list[str]:
@@ -117,6 +165,30 @@ def recommend_for_relative(ctx, view: RelativeView, k: int) -> list[Recommendati
     return chosen
 
 
+def recommend_on_behalf(ctx, customer_id: str, view: RelativeView, k: int) -> list[Recommendation]:
+    """The k products most distinctive of customers with such a relative that the customer would open for them.
+
+    Only products `ON_BEHALF` allows for the relation, for which the customer
+    (not the relative) qualifies and which the customer does not hold yet.
+    Nothing when the relative's age is unknown or the customer has no live features.
+    """
+    kind, features = ON_BEHALF.get(view.relation), ctx.features(customer_id)
+    if view.customer_context is None or kind is None or features is None:
+        return []
+    requester = credit_score_inputs(features)
+    held = requester.get("products_held") or ()
+    chosen = []
+    for stat in ctx.graph_stats.top_products(view.customer_context, k=len(ctx.graph_stats.bank_holders), exclude=held):
+        product = ctx.products.get(stat.product_id)
+        if (product is None or not kind.allows(product) or stat.holders < MIN_HOLDERS
+                or stat.lift < MIN_ON_BEHALF_LIFT or check(product, requester)):
+            continue
+        chosen.append(_on_behalf_recommendation(product, stat, view, requester))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
 def _eligible(product: Mapping, profile: RelativeProfile) -> bool:
     if profile.features is not None:
         return not check(product, profile.features)
@@ -144,9 +216,29 @@ def _recommendation(product: Mapping, stat: ContextStat, profile: RelativeProfil
     )
 
 
+def _on_behalf_recommendation(product: Mapping, stat: ContextStat, view: RelativeView,
+                              requester: Mapping) -> Recommendation:
+    return Recommendation(
+        product_id=stat.product_id,
+        name=product["name"],
+        category=product["category"],
+        score=round(stat.tfidf, 4),
+        reasons=[statistic_reason(product["name"], stat, view),
+                 f"For your {view.relation} (aged {view.age_band}), opened in your name: you qualify and do not "
+                 "hold it yet."],
+        evidence=[_relation_evidence(view), *_statistic_evidence(stat), *_requester_evidence(requester)],
+        components={"tfidf": round(stat.tfidf, 4), "tf": round(stat.tf, 4), "idf": round(stat.idf, 4),
+                    "lift": round(stat.lift, 4)},
+        for_person=view.relative_id,
+        relation=view.relation,
+    )
+
+
 def statistic_reason(name: str, stat: ContextStat, view: RelativeView) -> str:
-    return (f"{_percent(stat.tf)} of customers' {PLURALS[view.relation]} aged {view.age_band} "
-            f"({stat.holders} of {stat.context_size}) hold {name}, {_times(stat.lift)} the bank-wide rate.")
+    people = (stat.context if stat.context == view.customer_context
+              else f"customers' {PLURALS[view.relation]} aged {view.age_band}")
+    return (f"{_percent(stat.tf)} of {people} ({stat.holders} of {stat.context_size}) hold {name}, "
+            f"{_times(stat.lift)} the bank-wide rate.")
 
 
 def _eligibility_reason(profile: RelativeProfile) -> str:
@@ -168,9 +260,13 @@ def _times(lift: float) -> str:
     return f"{lift:.0f}x" if lift >= 10 or round(lift, 1) == round(lift) else f"{lift:.1f}x"
 
 
+def _relation_evidence(view: RelativeView) -> Evidence:
+    return Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "relation", view.relation, "relation to you")
+
+
 def _edge_evidence(view: RelativeView) -> list[Evidence]:
     return [
-        Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "relation", view.relation, "relation to you"),
+        _relation_evidence(view),
         Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "consent_to_share", view.consent_to_share,
                  "shares their accounts with you"),
     ]
@@ -191,3 +287,9 @@ def _consented_evidence(profile: RelativeProfile) -> Iterable[Evidence]:
         return []
     return [field_evidence(EvidenceKind.profile_field, "features", profile.features, "products_held",
                            f"products your {profile.view.relation} holds (shared with you)")]
+
+
+def _requester_evidence(requester: Mapping) -> list[Evidence]:
+    if "_id" not in requester:
+        return []
+    return [field_evidence(EvidenceKind.profile_field, "features", requester, "products_held", "products you hold")]

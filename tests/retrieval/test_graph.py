@@ -1,6 +1,7 @@
 import math
 from datetime import date
 
+import orjson
 import pytest
 
 from retrieval.graph import (
@@ -8,6 +9,7 @@ from retrieval.graph import (
     GraphStats,
     build_graph,
     context_of,
+    customer_context_of,
     graph_tfidf,
     life_stage_band,
     load_graph,
@@ -100,10 +102,45 @@ def test_life_stage_band_rejects_unknown_relation_and_negative_age():
 
 def test_contexts_count_distinct_people_by_relation_and_band(stats):
     assert context_of("child", "6-12") == "child aged 6-12"
-    assert stats.contexts() == ["spouse aged 36-50", "parent aged 65+", "child aged 6-12"]
+    assert stats.contexts()[:3] == ["spouse aged 36-50", "parent aged 65+", "child aged 6-12"]
     # D and X are each the child of two customers but count once.
     assert stats.context_sizes == {"spouse aged 36-50": 2, "parent aged 65+": 1, "child aged 6-12": 2}
     assert stats.people == 6
+
+
+def test_customer_contexts_count_distinct_customers_who_have_such_a_relative(stats):
+    assert customer_context_of("child", "6-12") == "customers with a child aged 6-12"
+    assert stats.contexts()[3:] == [
+        "customers with a spouse aged 36-50", "customers with a parent aged 65+", "customers with a child aged 6-12"]
+    # A has two children aged 6-12 (D and X) but is one customer with a child aged 6-12; E has no relatives.
+    assert stats.customer_context_sizes == {
+        "customers with a spouse aged 36-50": 2, "customers with a parent aged 65+": 1,
+        "customers with a child aged 6-12": 2,
+    }
+    assert stats.customer_context_holders["customers with a child aged 6-12"] == {"checking": 2, "card": 1, "529": 1}
+    assert stats.customers == 5  # X is not a customer
+
+
+def test_customer_context_figures_use_customer_idf_and_the_rate_among_customers(stats):
+    stat = stats.get("customers with a child aged 6-12", "529")
+    # 529 is held in two of the three customer contexts (B is in the spouse and child ones, not the parent one)
+    assert (stat.holders, stat.context_size, stat.df_contexts, stat.n_contexts) == (1, 2, 2, 3)
+    assert (stat.bank_holders, stat.people) == (2, 5)  # B and D hold it, among 5 customers
+    assert stat.tf == 0.5
+    assert stat.idf == pytest.approx(math.log(4 / 3) + 1)
+    assert stat.bank_rate == pytest.approx(2 / 5)
+    assert stat.lift == pytest.approx(1.25)
+
+    card = stats.get("customers with a parent aged 65+", "card")
+    assert (card.holders, card.context_size, card.df_contexts, card.n_contexts) == (1, 1, 3, 3)
+    assert card.idf == pytest.approx(1.0)
+    assert card.lift == pytest.approx(5.0)
+    assert [s.product_id for s in stats.top_products("customers with a child aged 6-12")] == ["checking", "529", "card"]
+
+
+def test_relative_contexts_are_unchanged_by_the_customer_contexts(stats):
+    assert stats.get("child aged 6-12", "529").n_contexts == 3
+    assert stats.get("child aged 6-12", "529").people == 6
 
 
 def test_tfidf_figures_and_their_counts(stats):
@@ -153,7 +190,21 @@ def test_relatives_of_describes_each_relative(graph):
     ]
     assert views[1].name == "Xavi" and views[1].products == frozenset()
     assert views[0].context == "child aged 6-12" and views[0].relationship_id == "r5"
+    assert views[0].customer_context == "customers with a child aged 6-12"
     assert relatives_of(graph, "nobody", as_of=AS_OF) == []
+
+
+def test_only_adult_customers_hold_products_themselves(graph):
+    views = {v.relative_id: v for v in relatives_of(graph, "A", as_of=AS_OF)}
+    assert {rid: v.is_adult_customer for rid, v in views.items()} == {"B": True, "C": True, "D": False, "X": False}
+
+
+def test_relative_without_birth_date_joins_no_context_of_either_kind():
+    graph = build_graph([{"customer_id": "F", "date_of_birth": "1980-01-01"}, {"customer_id": "G"}],
+                        [_rel("r8", "F", "G", "sibling", False)], {"F": ["checking"], "G": ["card"]})
+    stats = graph_tfidf(graph, AS_OF)
+    assert (stats.contexts(), stats.customers, stats.people) == ([], 2, 2)
+    assert relatives_of(graph, "F", as_of=AS_OF)[0].customer_context is None
 
 
 def test_save_and_load_round_trip(graph, stats, tmp_path):
@@ -164,6 +215,8 @@ def test_save_and_load_round_trip(graph, stats, tmp_path):
     assert sorted(loaded_graph.edges(keys=True, data=True)) == sorted(graph.edges(keys=True, data=True))
     assert loaded_stats == stats
     assert loaded_stats.get("child aged 6-12", "529") == stats.get("child aged 6-12", "529")
+    customers_529 = ("customers with a child aged 6-12", "529")
+    assert loaded_stats.get(*customers_529) == stats.get(*customers_529)
     assert [p.name for p in tmp_path.iterdir()] == ["graph.json"]  # no temporary file left behind
 
 
@@ -175,6 +228,24 @@ def test_load_graph_rejects_a_foreign_file(tmp_path):
     path = tmp_path / "other.json"
     path.write_text('{"nodes": []}')
     with pytest.raises(GraphFileError, match="not a Fargo graph file"):
+        load_graph(path)
+
+
+def test_load_graph_refuses_a_file_from_before_customer_contexts(graph, stats, tmp_path):
+    path = tmp_path / "graph.json"
+    save_graph(graph, stats, path)
+    document = orjson.loads(path.read_bytes())
+    old_stats = {key: value for key, value in document["stats"].items() if not key.startswith("customer")}
+    path.write_bytes(orjson.dumps(document | {"version": 1, "stats": old_stats}))
+    with pytest.raises(GraphFileError, match=r"graph file version 1, .* run `fargo ingest` to rebuild it"):
+        load_graph(path)
+
+
+def test_load_graph_rejects_an_unknown_version(graph, stats, tmp_path):
+    path = tmp_path / "graph.json"
+    save_graph(graph, stats, path)
+    path.write_bytes(orjson.dumps(orjson.loads(path.read_bytes()) | {"version": 99}))
+    with pytest.raises(GraphFileError, match="version 99; this version of Fargo reads 2"):
         load_graph(path)
 
 

@@ -1,4 +1,5 @@
-"""recommend_family on a tiny hand-built bank: ranking, exact graph evidence, consent and age rules."""
+"""recommend_family on a tiny hand-built bank: ranking, exact graph evidence, consent and age rules, and products
+a customer opens on behalf of a child under 18 or a relative who does not bank here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from retrieval.graph import build_graph, graph_tfidf
+from retrieval.graph import context_of, build_graph, graph_tfidf
 from tools.context import ToolContext
 from tools.evidence import resolve
 from tools.family import recommend_family
@@ -18,18 +19,36 @@ AS_OF = date(2026, 9, 30)
 SPOUSES = "spouse aged 36-50"
 PARENTS = "parent aged 65+"
 CHILDREN = "child aged 18-25"
+WITH_YOUNG_CHILD = "customers with a child aged 6-12"
+WITH_OLD_PARENT = "customers with a parent aged 65+"
 
-PRODUCTS = {
-    "P_CHECK": ("Everyday Checking", "deposit", 18, 0),
-    "P_SAVE": ("High-Yield Savings", "deposit", 18, 0),
-    "P_RICH": ("Premier Card", "card", 21, 100_000),
-    "P_SENIOR": ("Senior Checking", "deposit", 60, 0),
-    "P_STUDENT": ("Student Card", "card", 18, 0),
-    "P_SECRET": ("Yacht Loan", "loan", 18, 0),
+FAMILIES = ("families",)
+PRODUCTS = {  # name, category, min_age, min_income, target_segments
+    "P_CHECK": ("Everyday Checking", "deposit", 18, 0, ()),
+    "P_SAVE": ("High-Yield Savings", "deposit", 18, 0, ()),
+    "P_RICH": ("Premier Card", "card", 21, 100_000, ()),
+    "P_SENIOR": ("Senior Checking", "deposit", 60, 0, ()),
+    "P_STUDENT": ("Student Card", "card", 18, 0, ()),
+    "P_SECRET": ("Yacht Loan", "loan", 18, 0, ()),
+    # what parents of young children (H01-H08) hold
+    "P_529": ("529 College Savings Plan", "education_savings", 18, 0, FAMILIES),
+    "P_CUSTODY": ("Custodial Account", "education_savings", 18, 0, FAMILIES),
+    "P_JUNIOR": ("Junior Saver", "deposit", 18, 0, FAMILIES),
+    "P_LIFE": ("Term Life Insurance", "insurance", 18, 100_000, FAMILIES),
+    "P_COVER": ("Coverdell ESA", "education_savings", 18, 0, FAMILIES),
+    "P_HOME": ("Homeowners Insurance", "insurance", 18, 0, ("homeowners",)),
+    "P_CASH": ("Cash Back Card", "card", 18, 0, FAMILIES),
+    "P_FAMCHECK": ("Family Checking", "deposit", 18, 0, FAMILIES),
+    "P_LTC": ("Long-Term Care Insurance", "insurance", 40, 0, ("caregivers",)),
 }
+# H01-H08 each hold the products whose count reaches their number: P_529 for H01-H07, P_COVER for H01-H04.
+PARENTS_HOLD = {"P_529": 7, "P_CUSTODY": 5, "P_JUNIOR": 5, "P_LIFE": 6, "P_COVER": 4, "P_HOME": 6, "P_CASH": 6,
+                "P_FAMCHECK": 5, "P_LTC": 5}
 
-# The requester C1: spouse C2 (a customer who does not share), parent C3 (a customer who shares),
-# child R1 (not a customer). Others make the contexts big enough to count.
+# The requester C1: spouse C2 (a customer who does not share), parent C3 (a customer who shares), child K06
+# (a customer aged 20 who does not share), child R1 (aged 8, not a customer), sibling C4. Others make the
+# contexts big enough to count: H01-H10 are customers with spouses S01-S10, parents G01-G06, children K01-K06
+# and young children M01-M08; N01-N15 are customers without relatives who hold Family Checking.
 SECRET_NUMBERS = {98765.43, 13579.24, -4321.09, 4321.09, 24680.13}
 SECRET_TEXTS = ("98765", "98,765", "13579", "13,579", "4321", "4,321", "24680", "24,680", "Zanzibar", "yacht", "Yacht",
                 "P_SECRET", "A2", "D2", "C2:2026-09")
@@ -58,8 +77,8 @@ def _link(link_id: str, customer_id: str, relative_id: str, relation: str, conse
             "relative_date_of_birth": _dob(age) if age is not None else None}
 
 
-def _bank(c1_profiling: bool = True, parent_consent: bool = True):
-    customers, holdings, links = [_customer("C1", 40, profiling=c1_profiling)], {"C1": ["P_CHECK"]}, []
+def _bank(c1_profiling: bool = True, parent_consent: bool = True, parent_is_customer: bool = True):
+    customers, holdings, links = [_customer("C1", 40, profiling=c1_profiling)], {"C1": ["P_CHECK", "P_JUNIOR"]}, []
     ages = {"C1": 40}
     # spouse aged 36-50: S01-S10 plus C2; P_CHECK 8 of 11, P_SAVE 7 (C2 too), P_RICH 5, P_SECRET only C2.
     for i in range(1, 11):
@@ -76,18 +95,26 @@ def _bank(c1_profiling: bool = True, parent_consent: bool = True):
         holdings[parent] = ["P_SENIOR"] + (["P_CHECK", "P_RICH"] if i <= 5 else [])
         links.append(_link(f"LG{i:02d}", f"H{i:02d}", parent, "parent", False))
     ages["C3"], holdings["C3"] = 70, ["P_SENIOR"]
-    links.append(_link("L2", "C1", "C3", "parent", parent_consent))
-    # child aged 18-25: K01-K06 plus R1 (not a customer); P_STUDENT 6, P_SENIOR 5 (odd, but tests the age rule).
+    links.append(_link("L2", "C1", "C3", "parent", parent_consent) if parent_is_customer
+                 else _link("L2", "C1", "R3", "parent", False, age=70))
+    # child aged 18-25: K01-K06 (K06 is C1's child too); P_STUDENT 6, P_SENIOR 5 (odd, but tests the age rule).
     for i in range(1, 7):
         kid = f"K{i:02d}"
         ages[kid] = 20
         holdings[kid] = ["P_STUDENT"] + (["P_SENIOR"] if i <= 5 else [])
         links.append(_link(f"LK{i:02d}", f"H{i:02d}", kid, "child", False))
-    links.append(_link("L3", "C1", "R1", "child", False, age=20))
+    links.append(_link("L5", "C1", "K06", "child", False))
+    # customers with a child aged 6-12: H01-H08 (children M01-M08, not customers) plus C1 (child R1).
+    links.append(_link("L3", "C1", "R1", "child", False, age=8))
+    for i in range(1, 9):
+        links.append(_link(f"LM{i:02d}", f"H{i:02d}", f"M{i:02d}", "child", False, age=8))
     links.append(_link("L4", "C1", "C4", "sibling", False))
     ages["C4"], holdings["C4"] = 38, []
     for i in range(1, 11):
         ages[f"H{i:02d}"] = 48
+        holdings[f"H{i:02d}"] = [p for p, n in PARENTS_HOLD.items() if i <= n]
+    for i in range(1, 16):
+        ages[f"N{i:02d}"], holdings[f"N{i:02d}"] = 30, ["P_FAMCHECK"]
     customers += [_customer(cid, age) for cid, age in ages.items() if cid != "C1"]
     return customers, holdings, links
 
@@ -100,11 +127,11 @@ def _context(store, **bank_options) -> ToolContext:
     store["products"].insert_many([
         {"_id": pid, "product_id": pid, "name": name, "category": category, "description": name,
          "eligibility": {"min_age": min_age, "max_age": 120, "min_income": income, "requires_verified_kyc": True,
-                         "risk_appetite": []}}
-        for pid, (name, category, min_age, income) in PRODUCTS.items()
+                         "risk_appetite": []}, "target_segments": list(segments)}
+        for pid, (name, category, min_age, income, segments) in PRODUCTS.items()
     ])
     store["features"].insert_many([
-        _features("C1", 40, ["P_CHECK"]),
+        _features("C1", 40, ["P_CHECK", "P_JUNIOR"]),
         _features("C3", 70, ["P_SENIOR"], income=20_000.0),
         {**_features("C2", 45, ["P_SAVE", "P_SECRET"]), "deposit_balance": 98765.43, "spend_12m": {"travel": 13579.24}},
     ])
@@ -155,7 +182,7 @@ def test_spouse_gets_the_most_distinctive_products_of_their_context_with_exact_g
     top = recommendations[0]
     stat = ctx.graph_stats.get(SPOUSES, "P_SAVE")
     people = ctx.graph.number_of_nodes()
-    assert (stat.holders, stat.context_size, stat.bank_holders, people) == (7, 11, 7, 37)
+    assert (stat.holders, stat.context_size, stat.bank_holders, people) == (7, 11, 7, 60)
     assert top.evidence == [
         Evidence(EvidenceKind.graph_edge, "graph", "L1", "relation", "spouse", "relation to you"),
         Evidence(EvidenceKind.graph_edge, "graph", "L1", "consent_to_share", False, "shares their accounts with you"),
@@ -165,11 +192,11 @@ def test_spouse_gets_the_most_distinctive_products_of_their_context_with_exact_g
                  f"{SPOUSES}: people in the context holding it"),
         Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.context_size", 11,
                  f"{SPOUSES}: people in the context"),
-        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.lift", (7 / 11) / (7 / 37),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", SPOUSES, "P_SAVE.lift", (7 / 11) / (7 / 60),
                  f"{SPOUSES}: times the bank-wide rate"),
     ]
     assert top.reasons[0] == (
-        "64% of customers' spouses aged 36-50 (7 of 11) hold High-Yield Savings, 3.4x the bank-wide rate."
+        "64% of customers' spouses aged 36-50 (7 of 11) hold High-Yield Savings, 5.5x the bank-wide rate."
     )
     assert top.score == round(stat.tfidf, 4)
 
@@ -220,24 +247,91 @@ def test_without_consent_the_same_parent_is_checked_on_age_only(store):
 
 def test_relative_too_young_for_a_product_is_not_offered_it(store):
     ctx = _context(store)
-    recommendations = recommend_family(ctx, "C1", ["children"], k=5)
-    assert [(r.for_person, r.product_id) for r in recommendations] == [("R1", "P_STUDENT")]  # P_SENIOR from 60
-    assert recommendations[0].evidence[0].record_id == "L3"
+    recommendations = [r for r in recommend_family(ctx, "C1", ["children"], k=5) if r.for_person == "K06"]
+    assert [r.product_id for r in recommendations] == ["P_STUDENT"]  # P_SENIOR from 60
+    assert recommendations[0].evidence[0].record_id == "L5"
     assert recommendations[0].reasons[1].startswith("Checked against the age limits only (your child is aged 18-25)")
-    assert "may already hold" not in recommendations[0].reasons[1]  # not a customer: holds nothing here
 
 
 def test_default_covers_spouse_children_and_parents_in_that_order(store):
     ctx = _context(store)
     recommendations = recommend_family(ctx, "C1", k=1)
     assert [(r.relation, r.for_person) for r in recommendations] == [
-        ("spouse", "C2"), ("child", "R1"), ("parent", "C3")]
+        ("spouse", "C2"), ("child", "K06"), ("child", "R1"), ("parent", "C3")]
 
 
-def test_every_evidence_item_resolves_to_the_stored_value(store):
+def test_young_child_gets_what_customers_with_such_a_child_hold_opened_in_the_requesters_name(store):
+    ctx = _spy(_context(store))
+    recommendations = [r for r in recommend_family(ctx, "C1", ["child"]) if r.for_person == "R1"]
+    assert [r.product_id for r in recommendations] == ["P_529", "P_CUSTODY"]
+    assert {r.relation for r in recommendations} == {"child"}
+    stat = ctx.graph_stats.get(WITH_YOUNG_CHILD, "P_529")
+    # H01-H08 and C1 have a child aged 6-12; H01-H07 hold the 529; 51 customers, 7 of them hold it
+    assert (stat.holders, stat.context_size, stat.bank_holders, stat.people) == (7, 9, 7, 51)
+    assert (stat.df_contexts, stat.n_contexts) == (4, 5)  # not held by C1, the only customer with a sibling
+    top = recommendations[0]
+    assert top.reasons == [
+        "78% of customers with a child aged 6-12 (7 of 9) hold 529 College Savings Plan, 5.7x the bank-wide rate.",
+        "For your child (aged 6-12), opened in your name: you qualify and do not hold it yet.",
+    ]
+    assert top.evidence == [
+        Evidence(EvidenceKind.graph_edge, "graph", "L3", "relation", "child", "relation to you"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", WITH_YOUNG_CHILD, "P_529.tf", 7 / 9,
+                 f"{WITH_YOUNG_CHILD}: share of the context holding it"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", WITH_YOUNG_CHILD, "P_529.holders", 7,
+                 f"{WITH_YOUNG_CHILD}: people in the context holding it"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", WITH_YOUNG_CHILD, "P_529.context_size", 9,
+                 f"{WITH_YOUNG_CHILD}: people in the context"),
+        Evidence(EvidenceKind.graph_statistic, "graph_stats", WITH_YOUNG_CHILD, "P_529.lift", (7 / 9) / (7 / 51),
+                 f"{WITH_YOUNG_CHILD}: times the bank-wide rate"),
+        Evidence(EvidenceKind.profile_field, "features", f"{RUN_ID}:C1", "products_held", ["P_CHECK", "P_JUNIOR"],
+                 "products you hold"),
+    ]
+    assert top.score == round(stat.tfidf, 4)
+    assert recommendations[1].reasons[0] == (
+        "56% of customers with a child aged 6-12 (5 of 9) hold Custodial Account, 5.7x the bank-wide rate.")
+    assert ctx.read == ["C1"]  # the requester's own features, nobody else's
+
+
+def test_on_behalf_skips_what_the_requester_holds_or_cannot_have_and_what_is_not_opened_for_a_child(store):
     ctx = _context(store)
+    recommended = {r.product_id for r in recommend_family(ctx, "C1", ["child"], k=10) if r.for_person == "R1"}
+    assert recommended == {"P_529", "P_CUSTODY"}
+    skipped = {pid: (stat.holders, round(stat.lift, 4)) for pid in
+               ("P_JUNIOR", "P_LIFE", "P_COVER", "P_HOME", "P_CASH", "P_FAMCHECK", "P_LTC")
+               for stat in [ctx.graph_stats.get(WITH_YOUNG_CHILD, pid)]}
+    assert skipped == {
+        "P_JUNIOR": (6, 5.6667),  # the requester holds it (and is one of the six)
+        "P_LIFE": (6, 5.6667),  # needs an income of $100,000; the requester has $50,000
+        "P_COVER": (4, 5.6667),  # fewer than five holders
+        "P_HOME": (6, 5.6667),  # insurance, but aimed at homeowners, not families
+        "P_CASH": (6, 5.6667),  # a card is not opened for a child
+        "P_FAMCHECK": (5, 1.4167),  # N01-N15 hold it too: hardly more common among parents than bank-wide
+        "P_LTC": (5, 5.6667),  # aimed at caregivers: opened for a parent, not a child
+    }
+
+
+def test_an_adult_relative_who_is_not_a_customer_gets_what_people_like_them_hold(store):
+    ctx = _context(store, parent_is_customer=False)
+    recommendations = recommend_family(ctx, "C1", ["parent"], k=3)
+
+    assert recommendations and all(r.for_person == "R3" for r in recommendations)
+    statistic_contexts = {e.record_id for r in recommendations for e in r.evidence if e.collection == "graph_stats"}
+    assert statistic_contexts == {context_of("parent", "65+")}  # their own context, not what customers open for them
+    assert "P_LTC" not in {r.product_id for r in recommendations}
+
+
+def test_nothing_is_opened_on_behalf_of_a_customer_without_live_features(store):
+    ctx = _context(store)
+    store["features"].delete_many({"customer_id": "C1"})
+    assert [r for r in recommend_family(ctx, "C1", ["child"]) if r.for_person == "R1"] == []
+
+
+@pytest.mark.parametrize("parent_is_customer", [True, False])
+def test_every_evidence_item_resolves_to_the_stored_value(store, parent_is_customer):
+    ctx = _context(store, parent_is_customer=parent_is_customer)
     recommendations = recommend_family(ctx, "C1", ["spouse", "child", "parent"], k=3)
-    assert recommendations
+    assert {r.for_person for r in recommendations} == {"C2", "K06", "R1", "C3" if parent_is_customer else "R3"}
     for evidence in (e for r in recommendations for e in r.evidence):
         assert resolve(ctx, evidence) == evidence.value
 
