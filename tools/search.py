@@ -1,0 +1,234 @@
+"""Conversational product search: hybrid retrieval over the catalogue and the FAQ.
+
+One query, two rankings over the same passages (every product and every FAQ
+answer):
+- vector: the query embedding against the "products" and "faq" Chroma indexes,
+  merged by cosine similarity (one embedder, so the scores compare);
+- lexical: BM25 over the same texts, plus each product's id, so an exact term
+  the sentence model misses (a product code, a brand, an acronym) still counts.
+The two are fused by reciprocal rank fusion (`retrieval.lexical`). The BM25
+index is built once per ToolContext, on first use. Vector candidates below
+VECTOR_FLOOR are dropped, so a query about nothing in the catalogue finds
+nothing instead of the least unrelated passages.
+
+A category filter is applied after retrieval (Chroma's `where` is much slower
+than a plain query); the product candidate pool then spans the whole category.
+Each hit carries the passage it was found by and `Evidence` naming the stored
+field (products: "description", FAQ: "answer"). With a customer id, a product
+hit also says whether that customer is eligible and, if not, why.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from ingest.records import ProductCategory
+from retrieval.lexical import BM25, reciprocal_rank_fusion
+from tools.eligibility import why_not
+from tools.evidence import field_evidence
+from tools.types import Evidence, EvidenceKind, Ineligible
+
+PRODUCTS, FAQ = "products", "faq"
+CANDIDATE_POOL = 20  # candidates per ranking before fusion, at least
+CATEGORY_POOL = 500  # product candidates per ranking when filtering by category (the whole category, in practice)
+# MiniLM cosine below which a passage has nothing to do with the query: such vector
+# candidates are dropped rather than padding the answer (a lexical match still counts).
+VECTOR_FLOOR = 0.25
+PASSAGE_FIELD = {PRODUCTS: "description", FAQ: "answer"}
+CATEGORIES = tuple(category.value for category in ProductCategory)
+# FAQ categories without products of their own, by the product category they are about.
+FAQ_CATEGORY_ALIASES = {
+    "deposit": {"accounts", "savings", "deposit", "deposits"}, "card": {"cards", "card"}, "loan": {"loans", "loan"},
+    "mortgage": {"mortgages", "mortgage"}, "investment": {"investing", "investment", "investments"},
+    "retirement": {"retirement"}, "education_savings": {"education", "education_savings"},
+    "insurance": {"insurance"}, "healthcare": {"healthcare", "health"},
+}
+
+Key = tuple[str, str]  # (collection, record id)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One passage that answers the query: a product's description or an FAQ answer."""
+
+    collection: str  # "products" or "faq"
+    record_id: str
+    title: str  # the product's name or the FAQ question
+    text: str  # the passage itself, as stored
+    score: float  # fused (reciprocal rank) score, higher is better
+    category: str  # the product's category; an FAQ's own category
+    product_ids: tuple[str, ...]  # the product, or the products an FAQ answer is about
+    evidence: Evidence
+    components: dict[str, float] = field(default_factory=dict)  # vector/lexical scores and ranks
+    eligible: bool | None = None  # for a product hit when a customer is given; None when unknown
+    why_not: tuple[Ineligible, ...] = ()
+
+    @property
+    def product_id(self) -> str | None:
+        return self.record_id if self.collection == PRODUCTS else None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["evidence"] = self.evidence.to_dict()
+        data["product_ids"] = list(self.product_ids)
+        data["why_not"] = [asdict(item) for item in self.why_not]
+        data["product_id"] = self.product_id
+        return data
+
+
+# --- the per-context catalogue and its lexical index ------------------------------------------------------
+
+
+def product_text(product: Mapping) -> str:
+    """What a product is found by: the vector index's text (ingest.jobs.index_items) plus its id."""
+    needs = " ".join(product.get("need_statements") or [])
+    return f"{product['_id']} {product['name']}. {product['description']} {needs}"
+
+
+def faq_text(faq: Mapping) -> str:
+    return f"{faq['question']} {faq['answer']}"
+
+
+class _Catalogue:
+    """Products and FAQ documents of one ToolContext, with a BM25 index over both."""
+
+    def __init__(self, ctx) -> None:
+        self.documents: dict[Key, Mapping] = {(PRODUCTS, pid): doc for pid, doc in ctx.products.items()}
+        self.faq_count = 0
+        for faq in ctx.store[FAQ].find({}):
+            self.documents[(FAQ, str(faq["_id"]))] = faq
+            self.faq_count += 1
+        self.product_count = len(self.documents) - self.faq_count
+        self.lexical = BM25(
+            (key, product_text(doc) if key[0] == PRODUCTS else faq_text(doc)) for key, doc in self.documents.items()
+        )
+
+
+_catalogues: dict[int, _Catalogue] = {}
+_catalogues_lock = threading.Lock()
+
+
+def catalogue(ctx) -> _Catalogue:
+    """The context's catalogue and lexical index, built on first use and dropped with the context."""
+    key = id(ctx)
+    built = _catalogues.get(key)
+    if built is None:
+        with _catalogues_lock:
+            built = _catalogues.get(key)
+            if built is None:
+                built = _catalogues[key] = _Catalogue(ctx)
+                weakref.finalize(ctx, _catalogues.pop, key, None)
+    return built
+
+
+# --- filtering ---------------------------------------------------------------------------------------------
+
+
+def in_category(key: Key, document: Mapping, category: str, products: Mapping[str, Mapping]) -> bool:
+    """A product of `category`, or an FAQ answer about one (by its products, else by its own category)."""
+    if key[0] == PRODUCTS:
+        return document.get("category") == category
+    related = [products[pid] for pid in document.get("product_ids") or () if pid in products]
+    if related:
+        return any(product.get("category") == category for product in related)
+    return document.get("category") in FAQ_CATEGORY_ALIASES.get(category, {category})
+
+
+def _check_category(category: str | None) -> None:
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"unknown product category {category!r}; expected one of {', '.join(CATEGORIES)}")
+
+
+# --- the two rankings --------------------------------------------------------------------------------------
+
+
+def _vector_ranking(ctx, books: _Catalogue, query: str, query_embedding, pools: Mapping[str, int]
+                    ) -> list[tuple[Key, float]]:
+    if ctx.vectors is None or (query_embedding is None and ctx.embedder is None):
+        return []
+    embedding = ctx.embedder.embed_one(query) if query_embedding is None else query_embedding
+    hits = [
+        ((name, hit.id), hit.score)
+        for name in (PRODUCTS, FAQ)
+        if pools[name] > 0
+        for hit in ctx.vectors.query(name, embedding=embedding, k=pools[name])
+        if hit.score >= VECTOR_FLOOR and (name, hit.id) in books.documents  # else the store has nothing to cite yet
+    ]
+    return sorted(hits, key=lambda item: -item[1])
+
+
+def _pools(books: _Catalogue, k: int, category: str | None) -> dict[str, int]:
+    pool = max(CANDIDATE_POOL, 4 * k)
+    product_pool = max(pool, CATEGORY_POOL) if category else pool
+    return {PRODUCTS: min(product_pool, books.product_count), FAQ: min(pool, books.faq_count)}
+
+
+# --- hits --------------------------------------------------------------------------------------------------
+
+
+def _hit(ctx, key: Key, document: Mapping, score: float, components: dict[str, float],
+         customer_id: str | None) -> SearchHit:
+    collection, record_id = key
+    path = PASSAGE_FIELD[collection]
+    if collection == PRODUCTS:
+        title, product_ids = document["name"], (record_id,)
+        evidence = field_evidence(EvidenceKind.document_passage, collection, document, path, f"{title} description")
+    else:
+        title, product_ids = document["question"], tuple(document.get("product_ids") or ())
+        evidence = field_evidence(EvidenceKind.document_passage, collection, document, path, title)
+    eligible, reasons = None, ()
+    if customer_id is not None and collection == PRODUCTS:
+        reasons = tuple(why_not(ctx, customer_id, record_id))
+        eligible = None if any(item.rule == "no_profile" for item in reasons) else not reasons
+    return SearchHit(collection, record_id, title, evidence.value, score, str(document.get("category", "")),
+                     product_ids, evidence, components, eligible, reasons)
+
+
+def search_products(ctx, query: str, customer_id: str | None = None, category: str | None = None, k: int = 5,
+                    query_embedding=None) -> list[SearchHit]:
+    """Products and FAQ answers that answer `query`, best first, each with the passage to cite.
+
+    Use for any question about what the bank offers or how a product works
+    ("which card is best for travel?", "what is a HELOC?", "P038"). `category`
+    (deposit, card, loan, mortgage, investment, retirement, education_savings,
+    insurance, healthcare) keeps only products of that category and FAQ
+    answers about them. With `customer_id`, each product hit says whether that
+    customer is eligible (`eligible`) and which rules they fail (`why_not`);
+    FAQ hits carry no eligibility. `query_embedding`, when the caller already
+    embedded the query, saves embedding it again. Returns at most `k` hits;
+    none for an empty query.
+    """
+    _check_category(category)
+    if k < 1 or not query or not query.strip():
+        return []
+    books = catalogue(ctx)
+    pools = _pools(books, k, category)
+    # Lexical first: on an exact tie, a passage holding the query's very term beats a paraphrase.
+    rankings = {
+        "lexical": _in_category(books.lexical.rank(query), books, category, ctx)[: max(pools.values())],
+        "vector": _in_category(_vector_ranking(ctx, books, query, query_embedding, pools), books, category, ctx),
+    }
+    fused = reciprocal_rank_fusion([[key for key, _ in ranking] for ranking in rankings.values()])[:k]
+    return [_hit(ctx, key, books.documents[key], round(score, 6), _components(key, rankings), customer_id)
+            for key, score in fused]
+
+
+def _in_category(ranking: list[tuple[Key, float]], books: _Catalogue, category: str | None, ctx
+                 ) -> list[tuple[Key, float]]:
+    if category is None:
+        return ranking
+    return [(key, score) for key, score in ranking if in_category(key, books.documents[key], category, ctx.products)]
+
+
+def _components(key: Key, rankings: Mapping[str, Sequence[tuple[Key, float]]]) -> dict[str, float]:
+    """The hit's score and rank (from 1) in each ranking it appears in, for the explanation."""
+    parts: dict[str, float] = {}
+    for name, ranking in rankings.items():
+        position = next((rank for rank, (candidate, _) in enumerate(ranking, start=1) if candidate == key), None)
+        if position is not None:
+            parts[f"{name}_score"] = round(float(ranking[position - 1][1]), 4)
+            parts[f"{name}_rank"] = float(position)
+    return parts
