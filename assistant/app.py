@@ -1,17 +1,47 @@
-"""The FastAPI app factory: nothing is built at import time."""
+"""The FastAPI app factory: nothing is built at import time.
+
+The lifespan opens the document store (API keys, audit, feedback); the
+Runtime (models, indexes, engine) opens on the first request that needs it, so
+/healthz and /readyz answer before any ingestion run has completed and data
+routes answer 503 "no data yet" until one has.
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from assistant import errors
+from assistant.auth import token_secret
+from assistant.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from assistant.ratelimit import RateLimiter
+from assistant.routes_auth import router as auth_router
+from assistant.routes_chat import router as chat_router
+from assistant.routes_data import router as data_router
+from assistant.routes_ops import router as ops_router
+from assistant.routes_openai import router as openai_router
 from assistant.settings import Settings
 from retrieval.docstore import open_store
 
+MAX_BODY_BYTES = 64 * 1024
+REQUESTS_PER_MINUTE = 120
+LIVE_CHECK_INTERVAL_S = 30.0  # how often a request checks whether a newer ingestion run went live
 
-def create_app(settings: Settings) -> FastAPI:
+
+def _open_runtime(settings: Settings):
+    from assistant.runtime import Runtime
+
+    return Runtime.open(settings)
+
+
+def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_MINUTE, burst: int | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES, live_check_interval_s: float = LIVE_CHECK_INTERVAL_S,
+               open_runtime=_open_runtime) -> FastAPI:
     """Build the HTTP app; long-lived clients open in the lifespan and close after it."""
 
     @asynccontextmanager
@@ -22,14 +52,28 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            for runtime in (app.state.runtime, app.state.retired_runtime):
+                if runtime is not None:
+                    runtime.close()
             store.close()
 
     app = FastAPI(title="Fargo AI", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process is up and serving."""
-        return {"status": "ok"}
-
+    app.state.runtime = app.state.retired_runtime = None
+    app.state.live_checked_at = 0.0
+    app.state.live_check_interval_s = live_check_interval_s
+    app.state.runtime_lock = threading.Lock()
+    app.state.open_runtime = open_runtime
+    app.state.limiter = RateLimiter(requests_per_minute, burst)
+    app.state.metrics = Metrics()
+    app.state.token_secret = functools.cache(lambda: token_secret(settings))
+    errors.install(app)
+    for router in (ops_router, chat_router, openai_router, data_router, auth_router):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    origins = list(getattr(settings, "cors_origins", None) or [])
+    if origins:  # the web widget calls from the bank's own pages, another origin
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"])
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app

@@ -15,9 +15,11 @@ from assistant.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
 data_app = typer.Typer(help="Make, import and load source data.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=True)
 train_app = typer.Typer(help="Train Fargo's models.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate Fargo's models against data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 DATASETS_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -231,6 +233,49 @@ def eval_intents_command(
         typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
 
 
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="developer, agent or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+) -> None:
+    """Create an API key; its plaintext is printed once and stored only as a hash."""
+    from assistant.auth import create_key
+    from retrieval.docstore import open_store
+
+    if role not in ("developer", "agent", "admin"):
+        raise fail(f"--role must be developer, agent or admin, not {role!r}")
+    with open_store(settings_or_exit()) as store:
+        plaintext, record = create_key(store, role, name)
+    typer.echo(f"{role} key (shown once, keep it secret): {plaintext}")
+    typer.echo(f"key id: {record['_id'][:12]}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id or its first 8+ characters.")]) -> None:
+    """Revoke an API key: it stops working at once."""
+    from assistant.auth import KeyNotFound, revoke_key
+    from retrieval.docstore import open_store
+
+    with open_store(settings_or_exit()) as store:
+        try:
+            record = revoke_key(store, key_id)
+        except KeyNotFound as exc:
+            raise fail(str(exc)) from None
+    typer.echo(f"revoked {record['role']} key {record['_id'][:12]} ({record.get('name') or 'unnamed'})")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (ids and roles, never the keys themselves)."""
+    from assistant.auth import list_keys
+    from retrieval.docstore import open_store
+
+    with open_store(settings_or_exit()) as store:
+        for record in list_keys(store):
+            state = "revoked" if record.get("revoked") else "active"
+            typer.echo(f"{record['_id'][:12]}  {record['role']:<9} {state:<8} {record.get('name', '')}")
+
+
 @app.command("up")
 def up(
     host: Annotated[str | None, typer.Option(help="Bind address (default FARGO_HOST).")] = None,
@@ -250,8 +295,12 @@ def up(
     if needs_first_ingest(settings):
         with progress_bars() as progress:
             run_ingest_now(settings, mode="full", progress=progress)
+    from assistant.observability import configure_json_logging
+
+    print_demo_credentials(settings)
     consumer = start_background_consumer(make_huey(settings))
-    typer.echo(f"Fargo is serving on http://{settings.host}:{settings.port} (health: /healthz)")
+    configure_json_logging()
+    typer.echo(f"Fargo is serving on http://{settings.host}:{settings.port} (health: /healthz, docs: /docs)")
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     finally:
@@ -268,6 +317,19 @@ def ensure_demo_bank(settings: Settings) -> None:
     typer.echo(f"First run: making a demo bank of {settings.demo_customers} customers in {bank_dir}")
     with progress_bars() as progress:
         synthesize(bank_dir, customers=settings.demo_customers, seed=settings.demo_seed, progress=progress)
+
+
+def print_demo_credentials(settings: Settings) -> None:
+    """Demo mode only: a demo agent key and a widget token for the first demo customer."""
+    from assistant.auth import ensure_demo_credentials
+    from retrieval.docstore import open_store
+
+    if not settings.demo_mode:
+        return
+    with open_store(settings) as store:
+        agent_key, widget_token = ensure_demo_credentials(store, settings)
+    typer.echo(f"demo agent key:    {agent_key}")
+    typer.echo(f"demo widget token: {widget_token} (one hour)")
 
 
 def needs_first_ingest(settings: Settings) -> bool:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", description="Chat model name at the OpenAI-compatible endpoint.")
     host: str = Field("127.0.0.1", description="Address `fargo up` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `fargo up` listens on.")
+    token_secret: SecretStr | None = Field(
+        None, min_length=32, description="Signs widget tokens; in demo mode a secret is kept in the data dir."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
     source_dir: Path | None = Field(
         None, description="Directory of source files each ingestion run loads; default: the demo bank in demo mode."
     )

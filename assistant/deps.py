@@ -1,0 +1,92 @@
+"""Small FastAPI dependencies handing routes the long-lived parts and the caller."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from assistant.auth import authenticate
+from assistant.engine import Caller
+from retrieval.docstore import live_pointer
+from tools.context import NoLiveData
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: float):
+        super().__init__(f"too many requests: retry in {math.ceil(retry_after_s)} s")
+        self.retry_after_s = retry_after_s
+
+
+class Forbidden(Exception):
+    """The caller is known but may not do this."""
+
+
+def get_store(request: Request):
+    return request.app.state.store
+
+
+def get_runtime(request: Request):
+    """The Runtime, opened on first use: until an ingestion run completes this raises NoLiveData.
+
+    When a newer ingestion run has gone live (the nightly job), the next request
+    opens a Runtime on it: the old run's features are deleted once a new one is live.
+    """
+    state = request.app.state
+    if state.runtime is None and live_pointer(state.store) is None:
+        raise NoLiveData("no ingestion run has completed yet")  # checked first: opening the models is slow
+    if state.runtime is None or _newer_run_is_live(state):
+        with state.runtime_lock:
+            if state.runtime is None or _newer_run_is_live(state, checked_now=True):
+                _swap_runtime(state, state.open_runtime(state.settings))
+    return state.runtime
+
+
+def _newer_run_is_live(state, checked_now: bool = False) -> bool:
+    now = time.monotonic()
+    if not checked_now and now - state.live_checked_at < state.live_check_interval_s:
+        return False
+    state.live_checked_at = now
+    pointer = live_pointer(state.store)
+    return pointer is not None and pointer["run_id"] != state.runtime.ctx.run_id
+
+
+def _swap_runtime(state, runtime) -> None:
+    # requests still running on the previous runtime finish on it; it is closed at the next swap or at shutdown
+    if state.retired_runtime is not None:
+        state.retired_runtime.close()
+    state.retired_runtime, state.runtime = state.runtime, runtime
+
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key, or a widget token for one customer.")
+
+
+def current_caller(request: Request,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> Caller:
+    state = request.app.state
+    authorization = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    caller = authenticate(state.store, state.token_secret, authorization)
+    wait = state.limiter.acquire(caller.owner)
+    if wait > 0:
+        raise RateLimited(wait)
+    request.state.caller = caller
+    return caller
+
+
+def require_roles(*roles: str):
+    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if caller.role not in roles:
+            raise Forbidden(f"this needs a key with role {' or '.join(roles)}")
+        return caller
+
+    return check
+
+
+Store = Annotated[object, Depends(get_store)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+StaffCaller = Annotated[Caller, Depends(require_roles("agent", "admin"))]
+AdminCaller = Annotated[Caller, Depends(require_roles("admin"))]
+BackendCaller = Annotated[Caller, Depends(require_roles("developer", "admin"))]

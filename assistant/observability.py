@@ -1,0 +1,144 @@
+"""Request metrics for Prometheus, and one JSON log line per request with personal data redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.redaction import redact
+
+access_log = logging.getLogger("fargo.access")
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """One registry per app, so apps built in tests do not share counters."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("fargo_http_requests_total", "HTTP requests answered.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("fargo_http_request_duration_seconds", "Time to answer an HTTP request.",
+                                 ["method", "route"], registry=self.registry)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def route_template(scope: Scope) -> str:
+    """The route's path template ("/v1/sessions/{session_id}"), so labels never carry ids."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class JsonFormatter(logging.Formatter):
+    """Log records as one JSON object a line; the message passes through redact()."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"at": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": redact(record.getMessage()).text}
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = redact(self.formatException(record.exc_info)).text
+        return json.dumps(entry, default=str)
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Send Fargo's logs to stderr as JSON lines (call once, from the process entry point)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("fargo")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class ObservabilityMiddleware:
+    """Times every HTTP request, counts it by route template and status, and logs it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def remember_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            self.metrics.observe(scope["method"], route, status, seconds)
+            caller = getattr(scope.get("state", {}).get("caller"), "role", None)
+            fields = {"method": scope["method"], "route": route, "status": status,
+                      "ms": round(seconds * 1000, 1), "role": caller}
+            access_log.info("%s %s %s", scope["method"], redact(scope["path"]).text, status, extra={"fields": fields})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; an HTTPException so FastAPI's body parsing lets it through."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request body is over {max_bytes} bytes")
+
+
+class BodyLimitMiddleware:
+    """Answers 413 to a request body over `max_bytes`, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        received, started = 0, False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps({"error": {"type": "request_too_large",
+                                     "message": f"request body is over {self.max_bytes} bytes"}}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,104 @@
+"""POST /v1/chat: one turn of the conversation, as JSON or as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from assistant import audit
+from assistant.deps import CurrentCaller, get_runtime
+from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
+from assistant.slots import find_customer_ids
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    customer_id: str | None = Field(None, pattern=CUSTOMER_ID_PATTERN,
+                                    description="The customer an agent acts for; customers never need it.")
+    stream: bool = False
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    answer: str
+    recommendations: list[dict[str, Any]]
+    explanation: dict[str, Any]
+    handoff: bool = False
+
+
+def subjects_of(result: TurnResult, asked: str | None) -> list[str]:
+    """Every customer whose data the turn read: the one asked about, and any the tools were called for."""
+    called = [call["arguments"].get("customer_id") for call in result.explanation.get("tool_calls", [])]
+    return [cid for cid in [asked, *called] if cid]
+
+
+def asked_customer(caller: Caller, message: str, customer_id: str | None) -> str | None:
+    """The customer a turn asks about, for the audit log: named in the request, else in the message."""
+    named = [cid for cid in find_customer_ids(message) if cid != caller.customer_id]
+    return customer_id or next(iter(named), None) or caller.customer_id
+
+
+async def take_turn(request: Request, runtime, caller: Caller, message: str, session_id: str | None,
+                    customer_id: str | None) -> TurnResult:
+    """The engine is synchronous and CPU-bound: it runs in the threadpool. Staff access is audited."""
+    request.state.asked_customer = asked_customer(caller, message, customer_id)
+    result = await run_in_threadpool(runtime.engine.turn, caller, message, session_id, customer_id)
+    if caller.role in audit.STAFF_ROLES:
+        await run_in_threadpool(_audit_staff_turn, request.app.state.store, runtime, caller, result, customer_id)
+    return result
+
+
+def _audit_staff_turn(store, runtime, caller: Caller, result: TurnResult, asked: str | None) -> None:
+    # a follow-up ("why?") calls no tool but still shows the session's customer's data
+    session_customer = runtime.engine.sessions.get(result.session_id).customer_id
+    audit.record_if_staff(store, caller, [*subjects_of(result, asked), session_customer], "chat")
+
+
+def wants_stream(request: Request, stream: bool) -> bool:
+    return stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+def answer_pieces(answer: str) -> list[str]:
+    """The answer in word-sized pieces that join back to exactly the answer."""
+    return re.findall(r"\S+\s*|\s+", answer)
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def chat_events(result: TurnResult) -> Iterator[str]:
+    for piece in answer_pieces(result.answer):
+        yield sse("token", {"text": piece})
+    yield sse("recommendations", result.recommendations)
+    yield sse("explanation", result.explanation)
+    yield sse("done", {"session_id": result.session_id, "handoff": result.handoff})
+
+
+def event_stream(events: Iterator[str]) -> StreamingResponse:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+@router.post("/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def chat(body: ChatRequest, request: Request, caller: CurrentCaller,
+               runtime: Annotated[object, Depends(get_runtime)]):
+    """Ask a question; the answer comes with the recommendations shown and how they were reached."""
+    result = await take_turn(request, runtime, caller, body.message, body.session_id, body.customer_id)
+    if wants_stream(request, body.stream):
+        return event_stream(chat_events(result))
+    return ChatResponse(session_id=result.session_id, answer=result.answer, recommendations=result.recommendations,
+                        explanation=result.explanation, handoff=result.handoff)

@@ -1,0 +1,127 @@
+"""Recommendations, product search, session history and feedback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from assistant import audit
+from assistant.deps import CurrentCaller, Store, get_runtime
+from assistant.engine import AGENT_ROLES, Caller, PermissionDenied
+from assistant.errors import NotFound
+from assistant.routes_chat import CUSTOMER_ID_PATTERN
+
+router = APIRouter(prefix="/v1", tags=["data"])
+Runtime = Annotated[object, Depends(get_runtime)]
+CustomerId = Annotated[str, Path(pattern=CUSTOMER_ID_PATTERN)]
+
+
+class Kind(StrEnum):
+    personal = "personal"
+    family = "family"
+    healthcare = "healthcare"
+
+
+TOOL_OF_KIND = {Kind.personal: "recommend_personal", Kind.family: "recommend_family",
+                Kind.healthcare: "recommend_healthcare"}
+
+
+class RecommendationsResponse(BaseModel):
+    customer_id: str
+    kind: Kind
+    recommendations: list[dict[str, Any]]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[dict[str, Any]]
+
+
+class Turn(BaseModel):
+    role: str
+    text: str
+    at: float | None = None
+    intent: str | None = None
+    recommendations: list[dict[str, Any]] = []
+
+
+class SessionResponse(BaseModel):
+    session_id: str
+    customer_id: str | None
+    created_at: str
+    turns: list[Turn]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    rating: Literal["up", "down"]
+    product_id: str | None = Field(None, max_length=64)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    feedback_id: str
+
+
+def check_may_read(store, caller: Caller, customer_id: str | None, action: str) -> None:
+    """A customer reads only their own data; staff read anyone's, audited; developers read none."""
+    if caller.role == "customer" and caller.customer_id == customer_id:
+        return
+    if caller.role in AGENT_ROLES:
+        audit.record(store, caller, customer_id, action, allowed=True)
+        return
+    raise PermissionDenied("you may not read this customer's data")
+
+
+@router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsResponse)
+async def recommendations(customer_id: CustomerId, request: Request, caller: CurrentCaller, runtime: Runtime,
+                          kind: Kind = Kind.personal, k: Annotated[int, Query(ge=1, le=20)] = 5):
+    """Ranked products for one customer, each with reasons and the stored evidence behind them."""
+    request.state.asked_customer = customer_id
+    check_may_read(request.app.state.store, caller, customer_id, f"recommendations:{kind}")
+    if runtime.ctx.customer(customer_id) is None:
+        raise NotFound(f"no customer with id {customer_id!r}")
+    recs = await run_in_threadpool(runtime.engine.tools.call, TOOL_OF_KIND[kind], runtime.ctx, customer_id, k=k)
+    return RecommendationsResponse(customer_id=customer_id, kind=kind, recommendations=[r.to_dict() for r in recs])
+
+
+@router.get("/products/search", response_model=SearchResponse)
+async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Query(min_length=1, max_length=500)],
+                 category: str | None = None, k: Annotated[int, Query(ge=1, le=20)] = 5):
+    """Products and FAQ answers for a question; for a signed-in customer, whether they are eligible."""
+    customer_id = caller.customer_id if caller.role == "customer" else None
+    hits = await run_in_threadpool(runtime.engine.tools.call, "search_products", runtime.ctx, q,
+                                   customer_id=customer_id, category=category, k=k)
+    return SearchResponse(query=q, hits=[runtime.engine.tools.hit_dict(hit) for hit in hits])
+
+
+@router.get("/sessions/{session_id}", response_model=SessionResponse)
+async def session_history(session_id: Annotated[str, Path(max_length=64)], request: Request, caller: CurrentCaller,
+                          runtime: Runtime):
+    """A conversation's turns: for the caller who opened it, or for staff (audited)."""
+    session = await run_in_threadpool(runtime.engine.sessions.get, session_id)
+    request.state.asked_customer = session.customer_id
+    if session.owner != caller.owner:
+        check_may_read(request.app.state.store, caller, session.customer_id, "session")
+    return SessionResponse(session_id=session.session_id, customer_id=session.customer_id,
+                           created_at=session.created_at, turns=[Turn(**turn) for turn in session.turns])
+
+
+@router.post("/feedback", response_model=FeedbackResponse, status_code=201)
+async def feedback(body: FeedbackRequest, request: Request, caller: CurrentCaller, store: Store, runtime: Runtime):
+    """A thumbs up or down on an answer (or on one product in it), kept for tuning."""
+    session = await run_in_threadpool(runtime.engine.sessions.get, body.session_id)
+    request.state.asked_customer = session.customer_id
+    if session.owner != caller.owner and caller.role not in AGENT_ROLES:
+        raise PermissionDenied("you can only rate answers in your own conversations")
+    document = body.model_dump() | {"who": caller.owner, "customer_id": session.customer_id,
+                                    "at": datetime.now(UTC).isoformat()}
+    result = await run_in_threadpool(store["feedback"].insert_one, document)
+    return FeedbackResponse(feedback_id=str(result.inserted_id))

@@ -1,0 +1,43 @@
+"""Liveness, readiness and metrics: for the orchestrator and Prometheus, no authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from assistant.observability import PROMETHEUS_CONTENT_TYPE
+from retrieval.docstore import live_pointer
+from retrieval.errors import StoreError
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process is up and serving."""
+    return {"status": "ok"}
+
+
+def readiness(store) -> tuple[bool, dict[str, str]]:
+    try:
+        store.ping()
+        pointer = live_pointer(store)
+    except StoreError as exc:
+        return False, {"store": f"unavailable: {exc}", "data": "unknown"}
+    if pointer is None:
+        return False, {"store": "ok", "data": "no data yet: run fargo ingest"}
+    return True, {"store": "ok", "data": f"live run {pointer['run_id']}"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the store answers and an ingestion run has published live data; 503 otherwise."""
+    ready, checks = await run_in_threadpool(readiness, request.app.state.store)
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)

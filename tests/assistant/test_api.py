@@ -1,0 +1,421 @@
+"""The HTTP API on a small ingested bank: auth, who may read whom, the audit log, SSE, OpenAI compatibility."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from assistant.app import create_app
+from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
+from assistant.observability import JsonFormatter
+from assistant.runtime import Runtime
+from assistant.settings import Settings
+from ingest.scheduler import run_ingest_now
+from ingest.synth import synthesize
+
+
+class SharedRuntime:
+    """The module's one Runtime, handed to several apps; only the fixture closes it."""
+
+    def __init__(self, runtime):
+        self._runtime = runtime
+
+    def __getattr__(self, name):
+        return getattr(self._runtime, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    settings = Settings(data_dir=root / "data", source_dir=root / "source")
+    synthesize(settings.source_dir, customers=120, seed=5)
+    run_ingest_now(settings, mode="full")
+    with Runtime.open(settings) as runtime:
+        yield settings, SharedRuntime(runtime)
+
+
+def build_app(bank, **options):
+    settings, runtime = bank
+    return create_app(settings, open_runtime=lambda _: runtime, **options)
+
+
+@pytest.fixture(scope="module")
+def client(bank):
+    with TestClient(build_app(bank, requests_per_minute=10_000)) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def keys(client):
+    store = client.app.state.store
+    return {role: create_key(store, role, f"test {role}")[0] for role in ("developer", "agent", "admin")}
+
+
+@pytest.fixture(scope="module")
+def customers(client) -> list[str]:
+    return [doc["_id"] for doc in client.app.state.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=2)]
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def widget_token(client, keys, customer_id: str) -> dict[str, str]:
+    minted = client.post("/v1/widget/tokens", json={"customer_id": customer_id, "ttl_s": 600},
+                         headers=bearer(keys["developer"]))
+    assert minted.status_code == 201, minted.text
+    return bearer(minted.json()["token"])
+
+
+def audit_entries(client, keys, **query) -> list[dict]:
+    answer = client.get("/v1/audit", params=query, headers=bearer(keys["admin"]))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["entries"]
+
+
+def sse_events(text: str) -> list[tuple[str, object]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+# --- ops --------------------------------------------------------------------------------------------------------------
+
+
+def test_health_readiness_and_metrics_answer_without_a_key(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    metrics = client.get("/metrics").text
+    assert 'fargo_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
+
+
+def test_before_any_ingestion_health_is_ok_and_data_routes_say_run_ingest(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path))
+    with TestClient(app) as empty:
+        key, _ = create_key(empty.app.state.store, "developer", "dev")
+        assert empty.get("/healthz").status_code == 200
+        assert empty.get("/readyz").status_code == 503
+        answer = empty.post("/v1/chat", json={"message": "what is a HELOC?"}, headers=bearer(key))
+    assert answer.status_code == 503
+    assert answer.json()["error"]["message"] == "no data yet: run fargo ingest"
+
+
+# --- chat -------------------------------------------------------------------------------------------------------------
+
+
+def test_a_customer_chats_and_continues_the_session(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    first = client.post("/v1/chat", json={"message": "what should I get?"}, headers=me)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert set(body) >= {"session_id", "answer", "recommendations", "explanation"}
+    assert body["explanation"]["intent"]
+
+    why = client.post("/v1/chat", json={"message": "why?", "session_id": body["session_id"]}, headers=me)
+    assert why.json()["session_id"] == body["session_id"]
+    history = client.get(f"/v1/sessions/{body['session_id']}", headers=me).json()
+    assert [turn["role"] for turn in history["turns"]] == ["user", "assistant", "user", "assistant"]
+    assert history["turns"][2]["text"] == "why?"
+
+
+def test_streaming_chat_sends_tokens_then_recommendations_explanation_done(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    answer = client.post("/v1/chat", json={"message": "recommend something for me", "stream": True}, headers=me)
+
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(answer.text)
+    names = [name for name, _ in events]
+    tokens = names.count("token")
+    assert tokens >= 2 and names == ["token"] * tokens + ["recommendations", "explanation", "done"]
+    session_id = events[-1][1]["session_id"]
+    said = "".join(data["text"] for name, data in events if name == "token")
+    stored = client.get(f"/v1/sessions/{session_id}", headers=me).json()["turns"][-1]["text"]
+    assert said == stored
+
+
+def test_accept_event_stream_also_streams(client, keys):
+    answer = client.post("/v1/chat", json={"message": "what is a HELOC?"},
+                         headers=bearer(keys["developer"]) | {"Accept": "text/event-stream"})
+    assert [name for name, _ in sse_events(answer.text)][-1] == "done"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"message": "x" * 2001}, "message"), ({}, "message"), ({"message": "hi", "colour": "red"}, "colour"),
+     ({"message": "hi", "customer_id": "C1; drop"}, "customer_id"), ({"message": "   "}, "message")],
+)
+def test_a_bad_chat_request_is_422_naming_the_field(client, keys, body, field):
+    answer = client.post("/v1/chat", json=body, headers=bearer(keys["agent"]))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == field
+    assert "Traceback" not in answer.text
+
+
+def test_an_unknown_session_is_404(client, keys):
+    answer = client.post("/v1/chat", json={"message": "why?", "session_id": "nope"}, headers=bearer(keys["agent"]))
+    assert answer.status_code == 404 and "nope" in answer.json()["error"]["message"]
+
+
+def test_a_body_over_64_kib_is_413(client, keys):
+    answer = client.post("/v1/chat", content=b'{"message": "' + b"a" * 70_000 + b'"}',
+                         headers=bearer(keys["agent"]) | {"Content-Type": "application/json"})
+    assert answer.status_code == 413
+
+
+# --- who may read whom ------------------------------------------------------------------------------------------------
+
+
+def test_a_customer_cannot_read_another_customers_session_and_the_attempt_is_audited(client, keys, customers):
+    mine, theirs = customers
+    their_session = client.post("/v1/chat", json={"message": "hello"}, headers=widget_token(client, keys, theirs))
+    session_id = their_session.json()["session_id"]
+
+    answer = client.get(f"/v1/sessions/{session_id}", headers=widget_token(client, keys, mine))
+
+    assert answer.status_code == 403
+    denied = audit_entries(client, keys, customer_id=theirs, allowed=False)
+    assert any(entry["who"] == f"customer:{mine}" and "sessions" in entry["action"] for entry in denied)
+
+
+def test_a_customer_cannot_get_another_customers_recommendations_or_chat_about_them(client, keys, customers):
+    mine, theirs = customers
+    me = widget_token(client, keys, mine)
+
+    recs = client.get(f"/v1/customers/{theirs}/recommendations", headers=me)
+    chat = client.post("/v1/chat", json={"message": "what should I get?", "customer_id": theirs}, headers=me)
+    named = client.post("/v1/chat", json={"message": f"what should {theirs} get?"}, headers=me)
+
+    assert recs.status_code == 403 and chat.status_code == 403 and named.status_code == 403
+    denied = audit_entries(client, keys, customer_id=theirs, allowed=False)
+    denied = [entry for entry in denied if entry["who"] == f"customer:{mine}"]
+    assert [entry["action"].split()[0] for entry in denied].count("POST") >= 2
+    assert "GET" in {entry["action"].split()[0] for entry in denied}
+
+
+def test_a_customer_reads_their_own_recommendations_of_each_kind(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    for kind in ("personal", "family", "healthcare"):
+        answer = client.get(f"/v1/customers/{customers[0]}/recommendations", params={"kind": kind}, headers=me)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["kind"] == kind
+        for rec in answer.json()["recommendations"]:
+            assert rec["reasons"] and rec["evidence"]
+
+
+def test_agent_access_to_a_customer_is_audited(client, keys, customers):
+    customer = customers[1]
+    recs = client.get(f"/v1/customers/{customer}/recommendations", headers=bearer(keys["agent"]))
+    chat = client.post("/v1/chat", json={"message": "what should I offer?", "customer_id": customer},
+                       headers=bearer(keys["agent"]))
+
+    assert recs.status_code == 200 and chat.status_code == 200, chat.text
+    allowed = [e for e in audit_entries(client, keys, customer_id=customer, allowed=True) if e["role"] == "agent"]
+    assert {entry["action"] for entry in allowed} >= {"recommendations:personal", "chat"}
+
+
+def test_developers_get_product_search_but_no_customer_data(client, keys, customers):
+    dev = bearer(keys["developer"])
+    search = client.get("/v1/products/search", params={"q": "travel credit card"}, headers=dev)
+    assert search.status_code == 200 and search.json()["hits"]
+    assert client.get(f"/v1/customers/{customers[0]}/recommendations", headers=dev).status_code == 403
+    assert client.get("/v1/audit", headers=bearer(keys["agent"])).status_code == 403
+
+
+def test_feedback_on_an_own_answer_is_stored(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    session_id = client.post("/v1/chat", json={"message": "hello"}, headers=me).json()["session_id"]
+
+    answer = client.post("/v1/feedback", json={"session_id": session_id, "rating": "up"}, headers=me)
+
+    assert answer.status_code == 201
+    stored = client.app.state.store["feedback"].find_one({"session_id": session_id})
+    assert stored["rating"] == "up" and stored["customer_id"] == customers[0]
+
+
+# --- credentials ------------------------------------------------------------------------------------------------------
+
+
+def test_a_revoked_key_gets_401(client):
+    key, record = create_key(client.app.state.store, "agent", "leaver")
+    assert client.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key)).status_code == 200
+
+    revoke_key(client.app.state.store, record["_id"])
+
+    answer = client.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key))
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_an_expired_widget_token_gets_401(client, customers):
+    secret = token_secret(client.app.state.settings)
+    token, _ = mint_widget_token(secret, customers[0], ttl_s=60, now=time.time() - 120)
+
+    answer = client.post("/v1/chat", json={"message": "hello"}, headers=bearer(token))
+
+    assert answer.status_code == 401 and "expired" in answer.json()["error"]["message"]
+
+
+def test_widget_tokens_are_for_the_banks_backend_only_and_at_most_an_hour(client, keys, customers):
+    asked = {"customer_id": customers[0], "ttl_s": 600}
+    assert client.post("/v1/widget/tokens", json=asked, headers=bearer(keys["agent"])).status_code == 403
+    too_long = client.post("/v1/widget/tokens", json=asked | {"ttl_s": 7200}, headers=bearer(keys["admin"]))
+    assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "ttl_s"
+    unknown = client.post("/v1/widget/tokens", json=asked | {"customer_id": "C9999999"}, headers=bearer(keys["admin"]))
+    assert unknown.status_code == 404
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(bank, keys):
+    with TestClient(build_app(bank, requests_per_minute=1, burst=1)) as limited:
+        first = limited.get("/v1/audit", headers=bearer(keys["admin"]))
+        second = limited.get("/v1/audit", headers=bearer(keys["admin"]))
+    assert first.status_code == 200
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+
+
+def test_json_logs_redact_personal_data():
+    record = logging.LogRecord("fargo.access", logging.INFO, __file__, 1, "GET %s by %s", (
+        "/v1/customers/C0000042/recommendations", "jane.doe@example.com"), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert "C0000042" not in line["message"] and "jane.doe@example.com" not in line["message"]
+
+
+# --- OpenAI compatibility ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(bank):
+    """The app on a free loopback port, served by uvicorn in a thread."""
+    config = uvicorn.Config(build_app(bank, requests_per_minute=10_000), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    key, _ = create_key(server.config.app.state.store, "agent", "openai client")
+    yield f"http://127.0.0.1:{port}/v1", key
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_openai_client_gets_a_completion_with_the_explanation(served, customers):
+    from openai import OpenAI
+
+    base_url, key = served
+    client = OpenAI(base_url=base_url, api_key=key, max_retries=0)
+    completion = client.chat.completions.create(
+        model="fargo", messages=[{"role": "user", "content": "what should I offer this customer?"}],
+        extra_body={"customer_id": customers[0]},
+    )
+    assert completion.choices[0].message.content
+    assert completion.model_extra["fargo_explanation"]["intent"]
+    assert completion.model_extra["fargo_session_id"]
+
+
+def test_the_openai_client_streams_chunks_that_join_to_the_answer(served):
+    from openai import OpenAI
+
+    base_url, key = served
+    client = OpenAI(base_url=base_url, api_key=key, max_retries=0)
+    chunks = list(client.chat.completions.create(
+        model="fargo", messages=[{"role": "user", "content": "what is a HELOC?"}], stream=True,
+    ))
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    assert text.strip()
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["fargo_explanation"]["intent"]
+
+
+def test_the_openai_client_sees_a_clear_error_for_another_model(served):
+    from openai import OpenAI, UnprocessableEntityError
+
+    base_url, key = served
+    client = OpenAI(base_url=base_url, api_key=key, max_retries=0)
+    with pytest.raises(UnprocessableEntityError, match="fargo"):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+# --- failures ---------------------------------------------------------------------------------------------------------
+
+
+def go_live(store, run_id: str) -> None:
+    """Publish a live pointer as a completed ingestion run would."""
+    store["meta"].replace_one({"_id": "live"}, {"_id": "live", "run_id": run_id, "graph_file": "g"}, upsert=True)
+
+
+def failing_app(tmp_path, problem: Exception):
+    def open_runtime(_settings):
+        raise problem
+
+    return TestClient(create_app(Settings(data_dir=tmp_path), open_runtime=open_runtime), raise_server_exceptions=False)
+
+
+def test_a_store_failure_is_503_with_its_message(tmp_path):
+    from retrieval.errors import StoreUnavailable
+
+    with failing_app(tmp_path, StoreUnavailable("MongoDB at db1:27017 is unreachable")) as app:
+        key, _ = create_key(app.app.state.store, "developer", "dev")
+        go_live(app.app.state.store, "run-1")
+        answer = app.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key))
+    assert answer.status_code == 503
+    assert "MongoDB at db1:27017 is unreachable" in answer.json()["error"]["message"]
+
+
+def test_an_unexpected_error_is_500_without_a_trace_or_its_message(tmp_path):
+    with failing_app(tmp_path, RuntimeError("secret internals")) as app:
+        key, _ = create_key(app.app.state.store, "developer", "dev")
+        go_live(app.app.state.store, "run-1")
+        answer = app.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key))
+    assert answer.status_code == 500
+    assert "secret internals" not in answer.text and "Traceback" not in answer.text
+
+
+def test_a_staff_follow_up_without_a_tool_call_is_still_audited(client, keys, customers):
+    customer = customers[1]
+    agent = bearer(keys["agent"])
+    first = client.post("/v1/chat", json={"message": "recommend something", "customer_id": customer}, headers=agent)
+    before = len(audit_entries(client, keys, customer_id=customer, allowed=True, limit=1000))
+
+    client.post("/v1/chat", json={"message": "why?", "session_id": first.json()["session_id"]}, headers=agent)
+
+    assert len(audit_entries(client, keys, customer_id=customer, allowed=True, limit=1000)) == before + 1
+
+
+def test_a_newer_ingestion_run_going_live_is_picked_up_by_the_next_request(tmp_path):
+    from types import SimpleNamespace
+
+    opened: list[SimpleNamespace] = []
+
+    def open_runtime(settings):
+        pointer = app.state.store["meta"].find_one({"_id": "live"})
+        runtime = SimpleNamespace(ctx=SimpleNamespace(run_id=pointer["run_id"]), closed=False,
+                                  engine=SimpleNamespace(tools=SimpleNamespace(call=lambda *a, **k: [])))
+        runtime.close = lambda: setattr(runtime, "closed", True)
+        opened.append(runtime)
+        return runtime
+
+    app = create_app(Settings(data_dir=tmp_path), live_check_interval_s=0, open_runtime=open_runtime)
+    with TestClient(app) as served:
+        key, _ = create_key(app.state.store, "developer", "dev")
+        go_live(app.state.store, "run-1")
+        for _ in range(2):
+            assert served.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key)).status_code == 200
+        go_live(app.state.store, "run-2")
+        served.get("/v1/products/search", params={"q": "loan"}, headers=bearer(key))
+
+        assert [runtime.ctx.run_id for runtime in opened] == ["run-1", "run-2"]
+        assert app.state.runtime is opened[1] and not opened[0].closed
+    assert all(runtime.closed for runtime in opened)
