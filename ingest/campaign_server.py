@@ -1,0 +1,434 @@
+"""The campaign server: social-media campaign events in, outreach leads out.
+
+`create_campaign_app(settings)` builds a FastAPI app of its own (its own port,
+`fargo campaign-server`), nothing at import time:
+
+- `POST /v1/campaign/events`: a signed batch of events from a known source.
+  Checked in this order: source and signature headers present (401), body size
+  (413), HMAC-SHA256 signature (401), JSON (400), each event (reported per
+  item with index, field and reason; good ones kept), room in the queue (429
+  with Retry-After, nothing of the batch kept); then the good events are
+  written durably to the queue and the answer is 202 with counts (422 when
+  every event of the batch was bad). An event id the queue has seen is a
+  duplicate: counted, not stored again.
+- `GET /v1/campaign/leads` and `GET /v1/campaign/{campaign_id}/summary`, for
+  the agent console, behind `require_agent`.
+
+Signing: `X-Fargo-Source: <source>` names the sender, whose shared secret signs
+the raw body: `X-Fargo-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
+A sender may add `X-Fargo-Timestamp: <unix seconds>`; then the signed message
+is `<timestamp>.` followed by the body and requests older than
+`signature_max_age_s` are refused, which stops replays (a replay is harmless
+anyway: its event ids are duplicates).
+
+Post text is untrusted: it is validated as a string of bounded length, stored
+and returned as text, and nothing here or in the worker follows what it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from ingest.campaign_queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
+from ingest.records import CampaignEvent
+from retrieval.docstore import StoreError, iso_datetime, open_store
+from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts
+from retrieval.leads import leads_by_product as count_leads_by_product
+
+log = logging.getLogger("fargo.campaign_server")
+
+SOURCE_HEADER = "x-fargo-source"
+SIGNATURE_HEADER = "x-fargo-signature"
+TIMESTAMP_HEADER = "x-fargo-timestamp"
+SIGNATURE_PREFIX = "sha256="
+
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MAX_EVENTS = 1_000
+DEFAULT_RETRY_AFTER_S = 5
+DEFAULT_SIGNATURE_MAX_AGE_S = 300
+MAX_TEXT_CHARS = 5_000
+AGENT_ROLE = "agent"
+
+AgentKeyVerifier = Callable[[str], "str | None"]  # API key -> role, or None for an unknown or revoked key
+
+
+# --- domain errors, each one HTTP answer -------------------------------------------------------
+
+
+class CampaignRequestError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class Unauthenticated(CampaignRequestError):
+    status_code = 401
+
+
+class Forbidden(CampaignRequestError):
+    status_code = 403
+
+
+class BodyTooLarge(CampaignRequestError):
+    status_code = 413
+
+
+class MalformedBody(CampaignRequestError):
+    status_code = 400
+
+
+# --- signatures (pure) -------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes, timestamp: str | None = None) -> str:
+    """The X-Fargo-Signature value a sender puts on `body` (senders and tests use this)."""
+    message = body if timestamp is None else timestamp.encode() + b"." + body
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_signature(secrets: Mapping[str, SecretStr], source: str, signature: str, body: bytes,
+                    timestamp: str | None, now: float, max_age_s: float) -> None:
+    """Raise Unauthenticated unless `signature` is `source`'s HMAC of the body (and the timestamp is fresh)."""
+    secret = secrets.get(source)
+    if timestamp is not None:
+        try:
+            age = now - float(timestamp)
+        except ValueError:
+            raise Unauthenticated(f"{TIMESTAMP_HEADER} must be unix seconds") from None
+        if abs(age) > max_age_s:
+            raise Unauthenticated(f"{TIMESTAMP_HEADER} is more than {max_age_s:.0f} s away from the server's clock")
+    # An unknown source is checked against a stand-in key, so the answer (and its timing) does not
+    # tell a caller which sources exist.
+    key = secret.get_secret_value() if secret is not None else hashlib.sha256(source.encode()).hexdigest()
+    expected = sign(key, body, timestamp)
+    if not hmac.compare_digest(expected.encode(), signature.strip().encode()) or secret is None:
+        raise Unauthenticated("unknown source or bad signature")
+
+
+def as_secrets(secrets: Mapping[str, SecretStr | str] | None) -> dict[str, SecretStr]:
+    return {source: value if isinstance(value, SecretStr) else SecretStr(value)
+            for source, value in (secrets or {}).items()}
+
+
+# --- validation (pure) -------------------------------------------------------------------------
+
+
+class IncomingEvent(CampaignEvent):
+    """A campaign event as a sender posts it; extra fields are refused."""
+
+    event_id: str = Field(min_length=1, max_length=128)
+    campaign_id: str = Field(min_length=1, max_length=64)
+    platform: str = Field(min_length=1, max_length=32)
+    author_handle: str = Field(min_length=1, max_length=128)
+    customer_id: str | None = Field(None, max_length=64)
+    text: str = Field("", max_length=MAX_TEXT_CHARS)
+
+
+@dataclass(frozen=True)
+class ItemError:
+    index: int
+    field: str
+    reason: str
+
+
+def validate_events(items: list[Any]) -> tuple[list[dict[str, Any]], list[ItemError]]:
+    """(the good events in stored form, an error per bad field of each bad item)."""
+    good: list[dict[str, Any]] = []
+    errors: list[ItemError] = []
+    for index, item in enumerate(items):
+        try:
+            event = IncomingEvent.model_validate(item)
+        except ValidationError as exc:
+            errors.extend(ItemError(index, ".".join(str(part) for part in error["loc"]), error["msg"])
+                          for error in exc.errors())
+            continue
+        stored = event.model_dump()
+        stored["timestamp"] = iso_datetime(event.timestamp)
+        stored["platform"] = event.platform.lower()
+        good.append(stored)
+    return good, errors
+
+
+def parse_batch(body: bytes, max_events: int) -> list[Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"malformed JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise MalformedBody('the body must be a JSON object with an "events" list')
+    if len(document["events"]) > max_events:
+        raise BodyTooLarge(f"at most {max_events:,} events per request, got {len(document['events']):,}")
+    return document["events"]
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refusing more than `max_bytes` without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge(f"the body is larger than {max_bytes:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge(f"the body is larger than {max_bytes:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- agent auth --------------------------------------------------------------------------------
+
+
+def store_key_verifier(store) -> AgentKeyVerifier:
+    """Keys as the store's `api_keys` collection holds them: {_id: sha256 hex of the key, role, revoked}."""
+
+    def verify(key: str) -> str | None:
+        document = store["api_keys"].find_one({"_id": hashlib.sha256(key.encode()).hexdigest()})
+        if document is None or document.get("revoked"):
+            return None
+        return document.get("role")
+
+    return verify
+
+
+def require_agent(request: Request) -> str:
+    """Dependency: a Bearer key whose role is agent; 401 without a valid key, 403 for another role."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthenticated("an agent API key is required: Authorization: Bearer <key>",
+                              {"WWW-Authenticate": "Bearer"})
+    role = request.app.state.verify_agent_key(key.strip())
+    if role is None:
+        raise Unauthenticated("unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    if role != AGENT_ROLE:
+        raise Forbidden(f"this needs an agent key; this key's role is {role!r}")
+    return role
+
+
+Agent = Annotated[str, Depends(require_agent)]
+
+
+# --- response models -----------------------------------------------------------------------------
+
+
+class ItemErrorOut(BaseModel):
+    index: int
+    field: str
+    reason: str
+
+
+class IngestAnswer(BaseModel):
+    accepted: int = Field(description="new events written to the queue")
+    duplicates: int = Field(description="events whose id the queue had already seen; not processed twice")
+    rejected: int = Field(description="events that failed validation (see errors)")
+    errors: list[ItemErrorOut]
+
+
+class LeadOut(BaseModel):
+    lead_id: str
+    customer_id: str
+    product_id: str
+    product_name: str
+    campaign_id: str
+    campaign_name: str
+    score: float
+    needs: list[str]
+    reason: str
+    opening_line: str
+    marketing_consent: bool
+    signal_count: int
+    first_signal_at: str
+    last_signal_at: str
+
+
+class LeadsOut(BaseModel):
+    leads: list[LeadOut]
+
+
+class ProductLeads(BaseModel):
+    product_id: str
+    product_name: str
+    leads: int
+    average_score: float
+
+
+class NeedCount(BaseModel):
+    need: str
+    customers: int = Field(description="signals from known customers")
+    anonymous: int = Field(description="signals from authors who are not known customers")
+
+
+class DayVolume(BaseModel):
+    day: str
+    events: int
+
+
+class CampaignSummaryOut(BaseModel):
+    campaign_id: str
+    events: int
+    anonymous_events: int
+    leads_by_product: list[ProductLeads]
+    top_needs: list[NeedCount]
+    volume: list[DayVolume]
+
+
+def lead_out(document: Mapping[str, Any]) -> LeadOut:
+    return LeadOut(lead_id=document["_id"], **{name: document[name] for name in LeadOut.model_fields
+                                                 if name != "lead_id"})
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+
+def _setting(settings: Any, name: str, given: Any, default: Any) -> Any:
+    """An explicit argument wins, then the settings field (once it exists), then the default."""
+    if given is not None:
+        return given
+    value = getattr(settings, name, None)
+    return default if value is None else value
+
+
+def create_campaign_app(
+    settings: Any,
+    *,
+    secrets: Mapping[str, SecretStr | str] | None = None,
+    verify_agent_key: AgentKeyVerifier | None = None,
+    queue_limit: int | None = None,
+    max_body_bytes: int | None = None,
+    max_events_per_request: int | None = None,
+    retry_after_s: int | None = None,
+    signature_max_age_s: int | None = None,
+) -> FastAPI:
+    """Build the campaign server; the queue and the store open in the lifespan."""
+    source_secrets = as_secrets(_setting(settings, "campaign_secrets", secrets, {}))
+    limit = _setting(settings, "campaign_queue_limit", queue_limit, DEFAULT_LIMIT)
+    body_limit = _setting(settings, "campaign_max_body_bytes", max_body_bytes, DEFAULT_MAX_BODY_BYTES)
+    max_events = _setting(settings, "campaign_max_events", max_events_per_request, DEFAULT_MAX_EVENTS)
+    retry_after = _setting(settings, "campaign_retry_after_s", retry_after_s, DEFAULT_RETRY_AFTER_S)
+    max_age = _setting(settings, "campaign_signature_max_age_s", signature_max_age_s, DEFAULT_SIGNATURE_MAX_AGE_S)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not source_secrets:
+            log.warning("no campaign sources configured (FARGO_CAMPAIGN_SECRETS): every event post gets 401")
+        store = open_store(settings)
+        store.ensure_indexes()
+        queue = CampaignQueue.open(settings.data_dir, limit=limit, retry_after_s=retry_after)
+        app.state.store, app.state.queue = store, queue
+        app.state.verify_agent_key = verify_agent_key or store_key_verifier(store)
+        try:
+            yield
+        finally:
+            queue.close()
+            store.close()
+
+    app = FastAPI(title="Fargo AI campaign server", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    add_error_handlers(app)
+
+    @app.post("/v1/campaign/events", status_code=202, response_model=IngestAnswer, tags=["campaign"],
+              responses={400: {}, 401: {}, 413: {}, 422: {}, 429: {}})
+    async def post_events(request: Request) -> Any:
+        """Accept a signed batch of campaign events; good events are queued durably before the answer."""
+        source = request.headers.get(SOURCE_HEADER, "").strip()
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not source or not signature:
+            raise Unauthenticated(f"the request must be signed: {SOURCE_HEADER} and {SIGNATURE_HEADER} headers")
+        body = await read_body(request, body_limit)
+        check_signature(source_secrets, source, signature, body, request.headers.get(TIMESTAMP_HEADER),
+                        time.time(), max_age)
+        items = parse_batch(body, max_events)
+        good, errors = validate_events(items)
+        result = await run_in_threadpool(request.app.state.queue.put_many, source, good)
+        rejected = len({error.index for error in errors})
+        answer = IngestAnswer(accepted=result.accepted, duplicates=result.duplicates, rejected=rejected,
+                              errors=[ItemErrorOut(**vars(error)) for error in errors])
+        status = 422 if items and not good else 202
+        return JSONResponse(answer.model_dump(), status_code=status)
+
+    @app.get("/v1/campaign/leads", response_model=LeadsOut, tags=["campaign"])
+    def get_leads(
+        request: Request,
+        agent: Agent,
+        campaign_id: str | None = None,
+        product_id: str | None = None,
+        customer_id: str | None = None,
+        min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> LeadsOut:
+        """Outreach leads, best first; post text inside reasons is quoted as plain text."""
+        documents = find_leads(request.app.state.store, campaign_id=campaign_id, product_id=product_id,
+                               customer_id=customer_id, min_score=min_score, limit=limit)
+        return LeadsOut(leads=[lead_out(document) for document in documents])
+
+    @app.get("/v1/campaign/{campaign_id}/summary", response_model=CampaignSummaryOut, tags=["campaign"])
+    def get_summary(
+        request: Request, agent: Agent, campaign_id: Annotated[str, Path(min_length=1, max_length=64)]
+    ) -> CampaignSummaryOut:
+        """Leads by product, top needs (known customers and anonymous authors) and events per day."""
+        return campaign_summary(request.app.state.store, campaign_id)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(request: Request) -> dict[str, Any]:
+        """Liveness, and how many accepted events wait to be processed."""
+        return {"status": "ok", "queue_depth": request.app.state.queue.depth()}
+
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CampaignRequestError)
+    async def request_error(request: Request, exc: CampaignRequestError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("document store: %s", exc)
+        return JSONResponse({"detail": "the document store is not answering; try again shortly"}, status_code=503)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": f"{exc}; retry after {exc.retry_after_s} s"}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after_s)})
+
+
+def campaign_summary(store, campaign_id: str) -> CampaignSummaryOut:
+    known, anonymous = need_counts(store, campaign_id)
+    needs = sorted(known.keys() | anonymous.keys(), key=lambda n: (-(known.get(n, 0) + anonymous.get(n, 0)), n))
+    volume = event_volume_by_day(store, campaign_id)
+    return CampaignSummaryOut(
+        campaign_id=campaign_id,
+        events=sum(volume.values()),
+        anonymous_events=anonymous_event_count(store, campaign_id),
+        leads_by_product=[ProductLeads(**row) for row in count_leads_by_product(store, campaign_id)],
+        top_needs=[NeedCount(need=n, customers=known.get(n, 0), anonymous=anonymous.get(n, 0)) for n in needs[:10]],
+        volume=[DayVolume(day=day, events=count) for day, count in sorted(volume.items())],
+    )
+
+
+DEFAULT_PORT = 8001
+
+
+def serve_campaign(settings: Any, host: str | None = None, port: int | None = None) -> None:
+    """Run the campaign server with uvicorn (`fargo campaign-server`); blocks until stopped."""
+    import uvicorn
+
+    bind_host = host or settings.host
+    bind_port = port or getattr(settings, "campaign_port", None) or DEFAULT_PORT
+    log.info("campaign server on http://%s:%d", bind_host, bind_port)
+    uvicorn.run(create_campaign_app(settings), host=bind_host, port=bind_port, log_level="info")
