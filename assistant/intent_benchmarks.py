@@ -1,0 +1,184 @@
+"""Public intent benchmarks: BANKING77 and CLINC150, trained and scored with Fargo's intent model.
+
+The data stays where it is (`data_root/banking77/`, `data_root/clinc150/`, as
+described by each folder's SOURCE.md); nothing is copied into the repository.
+
+Protocols:
+- BANKING77 (Casanueva et al., 2020): train on all of `train.csv`, report
+  accuracy on `test.csv`. There is no validation split and no out-of-scope
+  class, so the model calibrates by cross-validation on train and rejects nothing.
+- CLINC150 "full" (Larson et al., 2019): train on `train` plus `oos_train` as
+  the explicit out-of-scope class; fit the temperature and choose the
+  out-of-scope threshold on `val` + `oos_val`; report on `test` + `oos_test`
+  in-scope accuracy (an in-scope query rejected as out of scope is an error)
+  and out-of-scope recall, both at that one threshold.
+
+Sentence embeddings of the benchmark texts are cached under `cache_dir` (by
+model name and a hash of the texts), so a second run skips the slowest step.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.intents import (
+    OUT_OF_SCOPE,
+    Embedder,
+    IntentConfig,
+    choose_threshold,
+    decide,
+    held_out_metrics,
+    train_intents,
+)
+
+DATASETS = ("banking77", "clinc150")
+CLINC_OOS_LABEL = "oos"
+OOS_RECALL_TARGETS = (0.75, 0.8, 0.85, 0.9)
+
+Examples = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class BenchmarkSplits:
+    train: Examples
+    test: Examples
+    validation: Examples | None = None
+
+
+def load_banking77(data_root: str | Path) -> BenchmarkSplits:
+    """BANKING77's train and test splits as (text, category) pairs."""
+    folder = Path(data_root) / "banking77"
+    return BenchmarkSplits(train=_read_banking_csv(folder / "train.csv"), test=_read_banking_csv(folder / "test.csv"))
+
+
+def _read_banking_csv(path: Path) -> Examples:
+    # Some texts hold newlines inside quotes: only a CSV parser reads them right.
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
+
+
+def load_clinc150(data_root: str | Path, include_oos_train: bool = True) -> BenchmarkSplits:
+    """CLINC150 "full": in-scope splits plus their out-of-scope parts, `oos` renamed to `out_of_scope`."""
+    data = json.loads((Path(data_root) / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+
+    def split(*names: str) -> Examples:
+        return [(text, OUT_OF_SCOPE if label == CLINC_OOS_LABEL else label) for name in names for text, label in data[name]]
+
+    train = split("train", "oos_train") if include_oos_train else split("train")
+    return BenchmarkSplits(train=train, validation=split("val", "oos_val"), test=split("test", "oos_test"))
+
+
+def load_benchmark(dataset: str, data_root: str | Path) -> BenchmarkSplits:
+    if dataset == "banking77":
+        return load_banking77(data_root)
+    if dataset == "clinc150":
+        return load_clinc150(data_root)
+    raise ValueError(f"unknown benchmark {dataset!r}: choose one of {', '.join(DATASETS)}")
+
+
+def cached_embeddings(texts: Sequence[str], embedder: Embedder, cache_dir: Path | None) -> tuple[np.ndarray, bool]:
+    """The texts' embeddings, from `cache_dir` when there; returns (embeddings, came_from_cache)."""
+    if cache_dir is None:
+        return embedder.embed(list(texts)), False
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"{embedder.model_name}-{len(texts)}-{digest}.npy"
+    if path.is_file():
+        cached = np.load(path)
+        if cached.shape[0] == len(texts):
+            return cached, True
+    embeddings = embedder.embed(list(texts))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, embeddings)
+    partial.replace(path)
+    return embeddings, False
+
+
+def evaluate(
+    dataset: str,
+    data_root: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    cache_dir: str | Path | None = None,
+    config: IntentConfig = IntentConfig(),
+) -> dict:
+    """Train on the benchmark's train split and score its test split; returns the figures and timings.
+
+    `embed_seconds` is the time spent embedding the training texts (0 when cached);
+    `train_seconds` is everything else training takes (features, SVMs, calibration).
+    """
+    if embedder is None:
+        from retrieval.embeddings import get_embedder
+
+        embedder = get_embedder()
+    cache = Path(cache_dir) if cache_dir is not None else None
+    splits = load_benchmark(dataset, data_root)
+
+    started = time.perf_counter()
+    train_embeddings, train_cached = cached_embeddings([text for text, _ in splits.train], embedder, cache)
+    embed_seconds = time.perf_counter() - started
+    validation_embeddings = None
+    if splits.validation:
+        validation_embeddings, _ = cached_embeddings([text for text, _ in splits.validation], embedder, cache)
+
+    started = time.perf_counter()
+    classifier = train_intents(
+        splits.train,
+        embedder,
+        embeddings=train_embeddings,
+        validation=splits.validation,
+        validation_embeddings=validation_embeddings,
+        config=config,
+    )
+    train_seconds = time.perf_counter() - started
+
+    test_texts = [text for text, _ in splits.test]
+    test_embeddings, _ = cached_embeddings(test_texts, embedder, cache)
+    test_probabilities = classifier.probabilities(test_texts, test_embeddings)
+    truth = np.asarray([label for _, label in splits.test], dtype=object)
+    result = {
+        "dataset": dataset,
+        "train_examples": len(splits.train),
+        "test_examples": len(splits.test),
+        "labels": len(classifier.labels),
+        "test": held_out_metrics(decide(test_probabilities, classifier.labels, classifier.threshold), truth),
+        "threshold": classifier.threshold,
+        "calibration": classifier.metadata["metrics"],
+        "embed_seconds": round(embed_seconds, 1),
+        "embeddings_cached": train_cached,
+        "train_seconds": round(train_seconds, 1),
+    }
+    if splits.validation:
+        validation_probabilities = classifier.probabilities(
+            [text for text, _ in splits.validation], validation_embeddings
+        )
+        validation_truth = np.asarray([label for _, label in splits.validation], dtype=object)
+        result["operating_points"] = operating_points(
+            classifier.labels, validation_probabilities, validation_truth, test_probabilities, truth
+        )
+    return result
+
+
+def operating_points(
+    labels: Sequence[str],
+    validation_probabilities: np.ndarray,
+    validation_truth: np.ndarray,
+    test_probabilities: np.ndarray,
+    test_truth: np.ndarray,
+    targets: Sequence[float] = OOS_RECALL_TARGETS,
+) -> list[dict]:
+    """Test figures at thresholds chosen on validation for each out-of-scope recall target there."""
+    points = []
+    for target in targets:
+        threshold = choose_threshold(validation_probabilities, validation_truth, labels, target)
+        figures = held_out_metrics(decide(test_probabilities, labels, threshold), test_truth)
+        points.append({"validation_oos_recall": target, "threshold": threshold, **figures})
+    return points

@@ -1,0 +1,80 @@
+"""Fargo's intent model on the public benchmarks, trained from scratch on this machine.
+
+    .venv/bin/python bench/intents.py --dataset banking77
+    .venv/bin/python bench/intents.py --dataset clinc150 --cache-dir /tmp/fargo-intent-cache
+
+Prints test accuracy (BANKING77) or in-scope accuracy and out-of-scope recall at
+the threshold chosen on validation (CLINC150), with the published anchors, and
+the training time: wall clock and this process's CPU time, since other work on
+the machine stretches the wall clock. Embeddings of the benchmark texts are
+cached under --cache-dir (default: <FARGO_DATA_DIR>/cache/intent-benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.intent_benchmarks import DATASETS, evaluate  # noqa: E402
+from assistant.settings import load_settings  # noqa: E402
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+ANCHORS = {
+    "banking77": [
+        ("BERT-large (Casanueva et al. 2020)", "accuracy 93.66"),
+        ("USE+ConveRT (Casanueva et al. 2020)", "accuracy 93.36"),
+    ],
+    "clinc150": [
+        ("BERT, threshold (Larson et al. 2019)", "in-scope 96.2, OOS recall 52.3"),
+        ("BERT, oos+ (Larson et al. 2019)", "in-scope 96.7, OOS recall 59.2"),
+        ("Rasa (Larson et al. 2019)", "in-scope 91.5, OOS recall 45.3"),
+    ],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=DATASETS, required=True)
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding banking77/ and clinc150/")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where benchmark embeddings are cached")
+    parser.add_argument("--json", action="store_true", help="print the raw result as JSON too")
+    args = parser.parse_args()
+    cache_dir = args.cache_dir or load_settings().data_dir / "cache" / "intent-benchmarks"
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = evaluate(args.dataset, args.data_root, cache_dir=cache_dir)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    print_result(result, wall, cpu)
+    if args.json:
+        print(json.dumps(result, indent=2))
+
+
+def print_result(result: dict, wall: float, cpu: float) -> None:
+    test = result["test"]
+    print(f"{result['dataset']}: {result['train_examples']:,} training examples, {result['labels']} labels, "
+          f"{result['test_examples']:,} test examples")
+    if "in_scope_accuracy" in test:
+        print(f"  in-scope accuracy   {100 * test['in_scope_accuracy']:6.2f}  (rejected in-scope queries count as errors)")
+        print(f"  out-of-scope recall {100 * test['out_of_scope_recall']:6.2f}  at threshold {result['threshold']:.3f}"
+              " (chosen on validation: best mean of in-scope accuracy and OOS recall)")
+        print("  other thresholds chosen on validation:")
+    else:
+        print(f"  accuracy            {100 * test['accuracy']:6.2f}")
+    for point in result.get("operating_points", ()):
+        print(f"    threshold {point['threshold']:.3f} (OOS recall {100 * point['validation_oos_recall']:.0f} on validation): "
+              f"in-scope {100 * point['in_scope_accuracy']:6.2f}, OOS recall {100 * point['out_of_scope_recall']:6.2f}")
+    cached = " (cached)" if result["embeddings_cached"] else ""
+    print(f"  training: embed {result['embed_seconds']:.0f} s{cached}, fit {result['train_seconds']:.0f} s; "
+          f"whole run {wall:.0f} s wall, {cpu:.0f} s CPU")
+    for name, figures in ANCHORS[result["dataset"]]:
+        print(f"  anchor: {name:<40} {figures}")
+
+
+if __name__ == "__main__":
+    main()
