@@ -189,8 +189,50 @@ def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker thre
     from ingest.scheduler import make_huey, start_consumer
 
     settings = settings_or_exit()
-    typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}'")
+    typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}', campaign events every minute")
     start_consumer(make_huey(settings), workers=workers).run()
+
+
+@app.command("campaign-server")
+def campaign_server(
+    host: Annotated[str | None, typer.Option(help="Bind address (default FARGO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default FARGO_CAMPAIGN_PORT).")] = None,
+) -> None:
+    """Serve POST /v1/campaign/events (HMAC-signed batches, durable queue) and the agents' lead endpoints."""
+    from ingest.campaign_server import serve_campaign
+
+    serve_campaign(settings_or_exit(), host=host, port=port)
+
+
+@app.command("campaign-worker")
+def campaign_worker() -> None:
+    """Process queued campaign events in batches into outreach leads (stops after the batch on Ctrl-C)."""
+    from ingest.campaign_worker import run_campaign_worker
+
+    run_campaign_worker(settings_or_exit())
+
+
+@eval_app.command("recommend")
+def eval_recommend(
+    dataset: Annotated[str, typer.Option(help="synthetic (hold-out of the latest product) or berka (targeting).")] = "synthetic",
+    customers: Annotated[int, typer.Option(min=100, help="Size of the synthetic evaluation bank.")] = 2000,
+    holdouts: Annotated[int, typer.Option(min=10, help="Hold-out customers on the synthetic bank.")] = 400,
+    seed: Annotated[int, typer.Option(help="Seed of the bank and the split.")] = 7,
+    data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
+) -> None:
+    """Evaluate the recommendation tools against popularity and random baselines (embedded stores in a temp dir)."""
+    from ingest.evaluation import evaluate_berka, evaluate_recommendations, format_report
+
+    if dataset == "synthetic":
+        report = evaluate_recommendations(settings_or_exit(), customers=customers, holdouts=holdouts, seed=seed,
+                                          progress=typer.echo)
+    elif dataset == "berka":
+        if not (data_root / "berka_pkdd99").is_dir():
+            raise fail(f"{data_root / 'berka_pkdd99'} not found; pass --data-root pointing at the datasets folder")
+        report = evaluate_berka(data_root / "berka_pkdd99", seed=seed)
+    else:
+        raise fail(f"--dataset must be synthetic or berka, not {dataset!r}")
+    typer.echo(format_report(report))
 
 
 @train_app.command("intents")

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         None, min_length=32, description="Signs widget tokens; in demo mode a secret is kept in the data dir."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
+    campaign_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Campaign event senders: JSON object of source name -> HMAC secret."
+    )
+    campaign_port: int = Field(8001, ge=1, le=65535, description="Port of `fargo campaign-server`.")
+    campaign_queue_limit: int = Field(100_000, ge=1, description="Events waiting before the campaign server answers 429.")
+    campaign_batch_size: int = Field(256, ge=1, le=10_000, description="Events the campaign worker takes per batch.")
+    campaign_batch_window_s: float = Field(2.0, gt=0, le=600, description="Longest wait to fill a campaign batch.")
     source_dir: Path | None = Field(
         None, description="Directory of source files each ingestion run loads; default: the demo bank in demo mode."
     )

@@ -63,6 +63,10 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 
     queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
 
+    from ingest.campaign_worker import register_campaign_tasks
+
+    register_campaign_tasks(queue, settings)
+
 
 def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     """Open the stores, run one ingestion, close them."""
