@@ -96,7 +96,7 @@ class IntentPrediction:
 class IntentConfig:
     """The model's knobs; the defaults were tuned on a validation split carved from BANKING77's train."""
 
-    embedding_weight: float = 1.5
+    embedding_weight: float = 2.0
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     char_min_df: int = 2
@@ -287,10 +287,6 @@ class IntentClassifier:
     embedder: Embedder | None = None
     metadata: dict = field(default_factory=dict)
 
-    @property
-    def out_of_scope_label(self) -> str:
-        return OUT_OF_SCOPE
-
     def predict(self, text: str, embedding: np.ndarray | None = None) -> IntentPrediction:
         """The intent of one message; pass the turn's embedding to skip embedding it again."""
         embeddings = None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
@@ -325,10 +321,6 @@ class IntentClassifier:
         if label == OUT_OF_SCOPE or row[best_in_scope] < self.threshold:
             return IntentPrediction(OUT_OF_SCOPE, float(1.0 - row[best_in_scope]), top, True)
         return IntentPrediction(label, confidence, top, False)
-
-    def predicted_labels(self, probabilities: np.ndarray) -> np.ndarray:
-        """The label each probability row predicts, `out_of_scope` where it is rejected."""
-        return decide(probabilities, self.labels, self.threshold)
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

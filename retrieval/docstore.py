@@ -547,7 +547,9 @@ class Collection:
         options.update({"skip": skip} if skip else {})
         query = self._filter(filter)
         with self._store._operation():
-            documents = [readable(document) for document in self._raw.find(query, **options)]
+            split = self._embedded and not sort and not limit and not skip and _indexable_in(query)
+            raw = _union_of_equalities(self._raw, query, options) if split else self._raw.find(query, **options)
+            documents = [readable(document) for document in raw]
         if local_projection is not None:
             documents = [apply_projection(document, local_projection) for document in documents]
         return documents
@@ -910,6 +912,29 @@ def _ping_or_close(store: DocumentStore) -> None:
     except StoreError:
         store.close()
         raise
+
+
+def _indexable_in(query: Mapping[str, Any]) -> bool:
+    """A lone `{field: {"$in": [...]}}` on a field other than `_id`."""
+    if len(query) != 1:
+        return False
+    (field_name, condition), = query.items()
+    return field_name != "_id" and isinstance(condition, dict) and list(condition) == ["$in"]
+
+
+def _union_of_equalities(raw, query: Mapping[str, Any], options: dict) -> list[dict]:
+    # NeoSQLite scans the whole collection for `$in` on an indexed field (0.2 s at 200k documents, where an
+    # equality query takes 0.2 ms), so a lone `$in` runs as one indexed equality query per value.
+    (field_name, condition), = query.items()
+    seen: set = set()
+    documents = []
+    for value in dict.fromkeys(condition["$in"]):
+        for document in raw.find({field_name: value}, **options):
+            key = str(document.get("_id"))
+            if key not in seen:
+                seen.add(key)
+                documents.append(document)
+    return documents
 
 
 LIVE_POINTER = "live"

@@ -646,3 +646,12 @@ def test_normalise_filter_flattens_subdocuments_and_stores_dates():
 def test_apply_projection_handles_missing_paths():
     assert apply_projection({"_id": 1, "a": {"b": 1}}, {"a.c": 1, "z.y": 1}) == {"_id": 1, "a": {}}
     assert apply_projection({"_id": 1, "a": 5}, {"a.b": 0}) == {"_id": 1, "a": 5}
+
+
+def test_in_on_an_indexed_field_returns_each_match_once(store):
+    accounts = store["accounts"]
+    accounts.insert_many([{"_id": f"A{i}", "customer_id": f"C{i % 3}", "balance": i} for i in range(9)])
+
+    found = accounts.find({"customer_id": {"$in": ["C1", "C2", "C1", "C9"]}})
+
+    assert sorted(doc["_id"] for doc in found) == ["A1", "A2", "A4", "A5", "A7", "A8"]
