@@ -642,17 +642,19 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
     if components["peers"] > 0:
         parts.append((components["peers"], *_peer_reason(ctx, signals, product)))
     parts = sorted((part for part in parts if part[0] >= MIN_REASON), key=lambda part: -part[0])
-    if not parts:
+    score = sum(components.values())
+    if not parts or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
         return None
+    value_explained = value > 0 and any(reason == value_reason for _, reason, _ in parts)
     return Recommendation(
         product_id=product["_id"],
         name=product["name"],
         category=product["category"],
-        score=round(sum(components.values()), 4),
+        score=round(score, 4),
         reasons=[reason for _, reason, _ in parts],
         evidence=_unique(item for _, _, evidence in parts for item in evidence),
         components={name: round(part, 4) for name, part in components.items()},
-        estimated_annual_value=value if value > 0 else None,
+        estimated_annual_value=value if value_explained else None,  # a figure is shown only with its reason
     )
 
 
