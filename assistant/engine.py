@@ -87,7 +87,7 @@ class Engine:
     def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None) -> TurnResult:
         started = time.perf_counter()
         message = _checked_message(message)
-        session = self._session(caller, session_id, customer_id)
+        session = self.session_for(caller, session_id, customer_id)
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
         embedding = self.embedder.embed_one(message)
@@ -109,7 +109,8 @@ class Engine:
         self._remember(session, message, answer, intent, plan, subject, explanation)
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff)
 
-    def _session(self, caller: Caller, session_id: str | None, customer_id: str | None) -> Session:
+    def session_for(self, caller: Caller, session_id: str | None, customer_id: str | None = None) -> Session:
+        """The caller's session (a new one when session_id is None); staff may continue anyone's."""
         if session_id is None:
             subject = caller.customer_id if caller.role == "customer" else customer_id
             return self.sessions.new(caller.owner, subject)

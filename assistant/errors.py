@@ -18,6 +18,7 @@ from assistant import audit
 from assistant.auth import AuthError, KeyNotFound, TokenSecretMissing
 from assistant.deps import Forbidden, RateLimited
 from assistant.engine import InputError, PermissionDenied
+from assistant.handoffs import HandoffConflict, HandoffNotFound
 from assistant.sessions import SessionNotFound
 from retrieval.errors import StoreError
 from tools.context import NoLiveData
@@ -78,6 +79,10 @@ async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
     return error_response(404, "not_found", str(exc).strip("'\""))
 
 
+async def _conflict(request: Request, exc: HandoffConflict) -> JSONResponse:
+    return error_response(409, "conflict", str(exc))
+
+
 async def _no_data(request: Request, exc: NoLiveData) -> JSONResponse:
     return error_response(503, "no_data", "no data yet: run fargo ingest", headers={"Retry-After": "60"})
 
@@ -110,6 +115,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SessionNotFound, _not_found)
     app.add_exception_handler(KeyNotFound, _not_found)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(HandoffNotFound, _not_found)
+    app.add_exception_handler(HandoffConflict, _conflict)
     app.add_exception_handler(NoLiveData, _no_data)
     app.add_exception_handler(StoreError, _store)
     app.add_exception_handler(TokenSecretMissing, _secret)

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from assistant import audit
+from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, get_runtime
 from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
 from assistant.slots import find_customer_ids
@@ -53,12 +53,33 @@ def asked_customer(caller: Caller, message: str, customer_id: str | None) -> str
 
 async def take_turn(request: Request, runtime, caller: Caller, message: str, session_id: str | None,
                     customer_id: str | None) -> TurnResult:
-    """The engine is synchronous and CPU-bound: it runs in the threadpool. Staff access is audited."""
+    """The engine is synchronous and CPU-bound: it runs in the threadpool. Staff access is audited.
+
+    A customer whose conversation is with a person (a hand-off) talks to that person, not to the engine.
+    """
     request.state.asked_customer = asked_customer(caller, message, customer_id)
+    store = request.app.state.store
+    if caller.role == "customer" and session_id is not None:
+        relayed = await run_in_threadpool(_relay_to_person, store, runtime, caller, message, session_id)
+        if relayed is not None:
+            return relayed
     result = await run_in_threadpool(runtime.engine.turn, caller, message, session_id, customer_id)
+    if result.handoff:
+        session = await run_in_threadpool(runtime.engine.sessions.get, result.session_id)
+        await run_in_threadpool(handoffs.request_handoff, store, session, message)
     if caller.role in audit.STAFF_ROLES:
         await run_in_threadpool(_audit_staff_turn, request.app.state.store, runtime, caller, result, customer_id)
     return result
+
+
+def _relay_to_person(store, runtime, caller: Caller, message: str, session_id: str) -> TurnResult | None:
+    session = runtime.engine.session_for(caller, session_id)
+    note = handoffs.relay(store, runtime.engine.sessions, session, message)
+    if note is None:
+        return None
+    explanation = {"intent": "handoff:relayed", "confidence": 1.0, "tool_calls": [], "recommendations": [],
+                   "answer_source": "template", "llm_fallback_reason": None, "handoff": True}
+    return TurnResult(session_id, note, [], explanation, handoff=True)
 
 
 def _audit_staff_turn(store, runtime, caller: Caller, result: TurnResult, asked: str | None) -> None:

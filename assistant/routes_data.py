@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from assistant import audit
+from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, Store, get_runtime
 from assistant.engine import AGENT_ROLES, Caller, PermissionDenied
 from assistant.errors import NotFound
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
+from ingest.records import ProductCategory
 
 router = APIRouter(prefix="/v1", tags=["data"])
 Runtime = Annotated[object, Depends(get_runtime)]
@@ -48,6 +49,8 @@ class Turn(BaseModel):
     at: float | None = None
     intent: str | None = None
     recommendations: list[dict[str, Any]] = []
+    agent: str | None = None  # on an "agent" turn: the name the agent signs with
+    handoff: bool = False
 
 
 class SessionResponse(BaseModel):
@@ -55,6 +58,7 @@ class SessionResponse(BaseModel):
     customer_id: str | None
     created_at: str
     turns: list[Turn]
+    handoff_status: str | None = None  # waiting | active | closed, when the conversation was handed to a person
 
 
 class FeedbackRequest(BaseModel):
@@ -94,7 +98,7 @@ async def recommendations(customer_id: CustomerId, request: Request, caller: Cur
 
 @router.get("/products/search", response_model=SearchResponse)
 async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Query(min_length=1, max_length=500)],
-                 category: str | None = None, k: Annotated[int, Query(ge=1, le=20)] = 5):
+                 category: ProductCategory | None = None, k: Annotated[int, Query(ge=1, le=20)] = 5):
     """Products and FAQ answers for a question; for a signed-in customer, whether they are eligible."""
     customer_id = caller.customer_id if caller.role == "customer" else None
     hits = await run_in_threadpool(runtime.engine.tools.call, "search_products", runtime.ctx, q,
@@ -110,8 +114,10 @@ async def session_history(session_id: Annotated[str, Path(max_length=64)], reque
     request.state.asked_customer = session.customer_id
     if session.owner != caller.owner:
         check_may_read(request.app.state.store, caller, session.customer_id, "session")
+    handoff = await run_in_threadpool(handoffs.get, request.app.state.store, session_id)
     return SessionResponse(session_id=session.session_id, customer_id=session.customer_id,
-                           created_at=session.created_at, turns=[Turn(**turn) for turn in session.turns])
+                           created_at=session.created_at, turns=[Turn(**turn) for turn in session.turns],
+                           handoff_status=handoff["status"] if handoff else None)
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)

@@ -109,6 +109,9 @@ INDEXES: dict[str, list[tuple[IndexKeys, dict[str, Any]]]] = {
     "features": [("customer_id", {})],
     "job_runs": [("started_at", {})],
     "leads": [("customer_id", {})],
+    "handoffs": [("status", {})],
+    "audit": [("customer_id", {}), ("at", {})],
+    "sessions": [("customer_id", {})],
 }
 
 SUPPORTED_STAGES = frozenset({"$match", "$group", "$sort", "$limit", "$skip", "$project", "$unwind", "$count"})

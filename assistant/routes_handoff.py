@@ -1,0 +1,70 @@
+"""Hand-offs over the API: a customer asks for a person; staff see the queue.
+
+The agent console picks hand-offs up and replies (assistant/console); the
+widget sees the agent's replies as "agent" turns in GET /v1/sessions/{id}.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from assistant import audit, handoffs
+from assistant.deps import CurrentCaller, StaffCaller, Store, get_runtime
+from assistant.engine import Caller
+
+router = APIRouter(prefix="/v1", tags=["handoffs"])
+DEFAULT_REASON = "asked for a person"
+
+
+class HandoffRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                   description="The conversation to hand over; a new one when omitted.")
+    reason: str = Field(DEFAULT_REASON, min_length=1, max_length=500)
+
+
+class HandoffResponse(BaseModel):
+    session_id: str
+    status: str
+    answer: str
+
+
+class QueuedHandoff(BaseModel):
+    session_id: str
+    customer_id: str | None
+    status: str
+    reason: str
+    requested_at: str
+    agent_name: str | None = None
+
+
+class HandoffQueue(BaseModel):
+    handoffs: list[QueuedHandoff]
+
+
+def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: str) -> tuple[dict, str]:
+    session = runtime.engine.session_for(caller, session_id)
+    handoff = handoffs.ask_for_person(store, runtime.engine.sessions, session, reason)
+    if caller.role in audit.STAFF_ROLES:
+        audit.record_if_staff(store, caller, [session.customer_id], "handoff")
+    return handoff, session.turns[-1]["text"]
+
+
+@router.post("/handoffs", response_model=HandoffResponse, status_code=201)
+async def ask_for_a_person(body: HandoffRequest, request: Request, caller: CurrentCaller, store: Store,
+                           runtime: Annotated[object, Depends(get_runtime)]) -> Any:
+    """Hand the conversation to the contact centre's queue; an agent's replies appear in the session."""
+    handoff, answer = await run_in_threadpool(_hand_over, store, runtime, caller, body.session_id, body.reason)
+    return HandoffResponse(session_id=handoff["_id"], status=handoff["status"], answer=answer)
+
+
+@router.get("/handoffs", response_model=HandoffQueue)
+async def handoff_queue(caller: StaffCaller, store: Store) -> Any:
+    """Open hand-offs, the longest-waiting first."""
+    rows = await run_in_threadpool(handoffs.queue, store)
+    return HandoffQueue(handoffs=[QueuedHandoff(session_id=row["_id"], **row) for row in rows])
