@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
-# The test suite starts a real Redis on loopback for the huey-on-Redis path.
-if [ "$with_tests" = 1 ] && ! command -v redis-server >/dev/null 2>&1; then
+# The test suite starts a real Redis on loopback for the huey-on-Redis path, and
+# drives Debian's Chromium (Playwright cannot download its own browser here).
+if [ "$with_tests" = 1 ] && { ! command -v redis-server >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+    apt-get update -qq && apt-get install -y -qq redis-server chromium >/dev/null
   else
-    echo "note: redis-server not installed (needs root and apt-get); its test will be skipped" >&2
+    echo "note: redis-server and chromium need root and apt-get: the Redis test is skipped and the browser tests fail until they are installed" >&2
   fi
 fi
 

@@ -24,6 +24,8 @@ from pymongo.errors import PyMongoError
 from assistant.settings import Settings
 from retrieval.docstore import DocumentStore, open_store
 
+pytest_plugins = ["live_app"]  # the served app and Chromium for the browser tests
+
 SERVER_START_TIMEOUT_S = 20.0
 STORE_BACKENDS = ("neosqlite", "mongodb")
 
