@@ -18,13 +18,16 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from assistant import errors
 from assistant.auth import token_secret
+from assistant.console import router as console_router
 from assistant.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from assistant.ratelimit import RateLimiter
 from assistant.routes_auth import router as auth_router
 from assistant.routes_chat import router as chat_router
 from assistant.routes_data import router as data_router
+from assistant.routes_handoff import router as handoff_router
 from assistant.routes_ops import router as ops_router
 from assistant.routes_openai import router as openai_router
+from assistant.routes_widget import router as widget_router
 from assistant.settings import Settings
 from retrieval.docstore import open_store
 
@@ -68,7 +71,8 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.metrics = Metrics()
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
     errors.install(app)
-    for router in (ops_router, chat_router, openai_router, data_router, auth_router):
+    for router in (ops_router, chat_router, openai_router, data_router, handoff_router, auth_router,
+                   widget_router, console_router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     origins = list(getattr(settings, "cors_origins", None) or [])

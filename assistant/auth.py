@@ -29,6 +29,7 @@ MIN_SECRET_BYTES = 32
 SECRET_FILE = "token_secret"
 DEMO_CREDENTIALS_FILE = "demo_credentials.json"
 API_KEYS = "api_keys"
+DEMO_HOUSEHOLDS_CONSIDERED = 20
 
 
 class AuthError(Exception):
@@ -174,7 +175,7 @@ def authenticate(store, secret: bytes | Callable[[], bytes], authorization: str 
 
 
 def ensure_demo_credentials(store, settings, ttl_s: int = MAX_TOKEN_TTL_S) -> tuple[str, str]:
-    """(a demo agent key, a fresh widget token for the first customer); the key is made once per data dir.
+    """(a demo agent key, a fresh widget token for the demo customer); the key is made once per data dir.
 
     Demo only: the key's plaintext is kept in <data_dir>/demo_credentials.json (0600)
     so `fargo up` can print it again on the next start.
@@ -184,11 +185,28 @@ def ensure_demo_credentials(store, settings, ttl_s: int = MAX_TOKEN_TTL_S) -> tu
     if agent_key is None or verify_key(store, agent_key) is None:
         agent_key, _ = create_key(store, "agent", "demo agent")
         _write_private(path, json.dumps({"agent_key": agent_key}))
-    first = store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=1)
-    if not first:
-        raise KeyNotFound("the bank has no customers yet: run `fargo ingest` first")
-    token, _ = mint_widget_token(token_secret(settings), first[0]["_id"], ttl_s)
+    token, _ = mint_widget_token(token_secret(settings), demo_customer_id(store), ttl_s)
     return agent_key, token
+
+
+def demo_customer_id(store) -> str:
+    """The demo's signed-in customer: a whole household to show (most relatives on record), preferably
+    one holding no card yet, so "what card suits my spending?" has something to offer."""
+    households = store["relationships"].aggregate([
+        {"$group": {"_id": "$customer_id", "relatives": {"$sum": 1}}},
+        {"$sort": {"relatives": -1, "_id": 1}}, {"$limit": DEMO_HOUSEHOLDS_CONSIDERED},
+    ])
+    if not households:
+        first = store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=1)
+        if not first:
+            raise KeyNotFound("the bank has no customers yet: run `fargo ingest` first")
+        return first[0]["_id"]
+    cards = {product["_id"] for product in store["products"].find({"category": "card"}, {"_id": 1})}
+    for household in households:
+        held = {account["product_id"] for account in store["accounts"].find({"customer_id": household["_id"]})}
+        if not held & cards:
+            return household["_id"]
+    return households[0]["_id"]
 
 
 def _write_private(path: Path, text: str) -> None:

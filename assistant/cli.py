@@ -362,7 +362,7 @@ def ensure_demo_bank(settings: Settings) -> None:
 
 
 def print_demo_credentials(settings: Settings) -> None:
-    """Demo mode only: a demo agent key and a widget token for the first demo customer."""
+    """Demo mode only: a demo agent key and a widget token for the demo customer."""
     from assistant.auth import ensure_demo_credentials
     from retrieval.docstore import open_store
 
