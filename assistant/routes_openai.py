@@ -25,20 +25,27 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL = "fargo"
 
 
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")  # image and audio parts carry fields Fargo ignores
+
+    type: str
+    text: str | None = None
+
+
 class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
-            return " ".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+            return " ".join(part.text or "" for part in self.content if part.type == "text")
         return self.content or ""
 
 
 class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # OpenAI clients send options Fargo has no use for
 
-    model: str
+    model: str = Field(json_schema_extra={"enum": [MODEL]})
     messages: list[Message] = Field(min_length=1, max_length=200)
     stream: bool = False
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")

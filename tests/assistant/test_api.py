@@ -14,38 +14,8 @@ from fastapi.testclient import TestClient
 from assistant.app import create_app
 from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
 from assistant.observability import JsonFormatter
-from assistant.runtime import Runtime
 from assistant.settings import Settings
-from ingest.scheduler import run_ingest_now
-from ingest.synth import synthesize
-
-
-class SharedRuntime:
-    """The module's one Runtime, handed to several apps; only the fixture closes it."""
-
-    def __init__(self, runtime):
-        self._runtime = runtime
-
-    def __getattr__(self, name):
-        return getattr(self._runtime, name)
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def bank(tmp_path_factory):
-    root = tmp_path_factory.mktemp("api")
-    settings = Settings(data_dir=root / "data", source_dir=root / "source")
-    synthesize(settings.source_dir, customers=120, seed=5)
-    run_ingest_now(settings, mode="full")
-    with Runtime.open(settings) as runtime:
-        yield settings, SharedRuntime(runtime)
-
-
-def build_app(bank, **options):
-    settings, runtime = bank
-    return create_app(settings, open_runtime=lambda _: runtime, **options)
+from ingested_bank import build_app
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +131,20 @@ def test_a_bad_chat_request_is_422_naming_the_field(client, keys, body, field):
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == field
     assert "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize("category", ["", "cards"])
+def test_a_search_in_an_unknown_category_is_422_naming_it(client, keys, category):
+    answer = client.get("/v1/products/search", params={"q": "loan", "category": category},
+                        headers=bearer(keys["developer"]))
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "category"
+
+
+def test_a_completion_whose_text_part_is_not_text_is_422_naming_it(client, keys):
+    content = [{"type": "text", "text": 5}]
+    answer = client.post("/v1/chat/completions", json={"model": "fargo", "messages": [
+        {"role": "user", "content": content}]}, headers=bearer(keys["developer"]))
+    assert answer.status_code == 422 and answer.json()["error"]["field"].startswith("messages.0.content")
 
 
 def test_an_unknown_session_is_404(client, keys):
