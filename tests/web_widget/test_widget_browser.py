@@ -35,6 +35,11 @@ def ask(page, text: str) -> None:
     page.get_by_role("button", name="Send", exact=True).click()
 
 
+def wait_for_answer(page) -> None:
+    """Until the turn is over: streamed text painted and cards laid out."""
+    expect(page.get_by_role("dialog", name="Ask Fargo")).to_have_attribute("aria-busy", "false", timeout=30_000)
+
+
 def session_id(page, customer_id: str) -> str:
     return page.evaluate(f"localStorage.getItem('fargo.session.{customer_id}')")
 
@@ -127,7 +132,8 @@ def test_on_a_phone_the_chat_fills_the_screen(demo_site, chromium, screenshots):
         box = page.get_by_role("dialog", name="Ask Fargo").bounding_box()
         assert (box["width"], box["height"]) == (390, 844)
         page.get_by_role("button", name="Ideas for my family").click()
-        expect(page.locator(".msg.assistant .text").last).not_to_have_text("", timeout=30_000)
+        wait_for_answer(page)
+        expect(page.locator(".card").first).to_be_visible()
         expect(page.get_by_role("button", name="Close chat")).to_be_visible()
         page.screenshot(path=screenshots / "widget-phone.png")
     finally:
