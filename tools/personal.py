@@ -210,11 +210,15 @@ def _card_reason(product, features, gains, held, value, fee) -> str:
     top = max(gains, key=gains.get)
     spent = features["spend_12m"][top]
     rate = _rate_phrase(_terms(product), top)
-    opening = f"You spent {money(spent)} on {_words(top)} in the last 12 months; at {rate}"
+    # the value sums every category; the reason names the largest and says the others count too
+    others = len(gains) - 1
+    also = f" (and more in {others} other {'category' if others == 1 else 'categories'})" if others else ""
+    opening = f"You spent {money(spent)} on {_words(top)}{also} in the last 12 months; at {rate}"
     if value <= 0:
         return f"{opening}, this card's extra rewards would not cover its {money(fee)} annual fee."
     versus = f" more than your {held[0]['name']}" if len(held) == 1 else " more than your current cards" if held else ""
-    return f"{opening}, this card returns about {money(value)} a year{versus}, {_fee_phrase(fee)}."
+    in_all = " in all" if others and not held else ""
+    return f"{opening}, this card returns about {money(value)} a year{in_all}{versus}, {_fee_phrase(fee)}."
 
 
 # deposits and annuities -------------------------------------------------------------------------------

@@ -186,7 +186,8 @@ def test_points_card_value_is_extra_rewards_over_the_card_held_minus_the_fee():
     # travel 7,680 x (3 x 1.25c - 1c held) = 211.20; dining 2,400 x (2.5c - 2c) = 12; groceries earn more on
     # the card held; medical is health data and never counted. 223.20 - 95 fee = 128.
     assert value == 128.0
-    assert reason == ("You spent $7,680 on travel in the last 12 months; at 3 points per dollar there, each worth "
+    assert reason == ("You spent $7,680 on travel (and more in 1 other category) in the last 12 months; "
+                      "at 3 points per dollar there, each worth "
                       "1.25 cents, this card returns about $128 a year more than your Everyday Cash Back Card, "
                       "after its $95 annual fee.")
     assert [(e.collection, e.record_id, e.field, e.value) for e in evidence] == [
@@ -207,8 +208,9 @@ def test_cash_back_card_without_a_card_held_earns_its_rates_on_all_card_spend():
                                       "pharmacy": 700.0})
     value, _, reason = estimate_annual_value(CATALOGUE["P_CASH"], features, catalogue=CATALOGUE)
     assert value == round(5200 * 0.03 + 2400 * 0.02 + 1000 * 0.01)  # 214: rent and pharmacy never go on a card
-    assert reason == ("You spent $5,200 on groceries in the last 12 months; at 3% cash back there, this card "
-                      "returns about $214 a year, with no annual fee.")
+    # the figure sums three categories, and the reason says so rather than pinning it on groceries alone
+    assert reason == ("You spent $5,200 on groceries (and more in 2 other categories) in the last 12 months; "
+                      "at 3% cash back there, this card returns about $214 a year in all, with no annual fee.")
 
 
 def test_card_whose_fee_outweighs_the_rewards_is_worth_less_than_nothing():
@@ -309,7 +311,7 @@ def test_ranking_follows_the_customers_own_value_then_what_similar_customers_hol
                                      ["P_CASH", "P_CHECK"], "products you hold")]
     assert pet.components == {"value": 0.0, "goal": 0.0, "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4)}
     assert pet.estimated_annual_value is None
-    assert travel.reasons[0].startswith("You spent $7,680 on travel in the last 12 months")
+    assert travel.reasons[0].startswith("You spent $7,680 on travel (and more in 1 other category) in the last 12 months")
 
 
 def test_never_recommends_a_product_held_ineligible_or_for_health(store):
