@@ -196,7 +196,7 @@
   launcher.appendChild(chatIcon());
   var panel = el("section", { id: "fargo-panel", class: "panel", role: "dialog", "aria-modal": "false",
                               "aria-labelledby": "fargo-title", hidden: "" });
-  var header = el("header", { class: "header" });
+  var header = el("div", { class: "header" });
   var titles = el("div", { class: "titles" });
   titles.appendChild(el("h2", { id: "fargo-title", class: "title" }, config.title));
   titles.appendChild(el("p", { class: "subtitle" }, strings.subtitle));

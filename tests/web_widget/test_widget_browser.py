@@ -181,3 +181,19 @@ def test_a_product_name_with_markup_is_shown_as_text_and_runs_nothing(poisoned_s
     assert cards_markup == 0
     assert page.evaluate("window.__xss") is None
     page.screenshot(path=screenshots / "widget-xss-as-text.png")
+
+
+# --- accessibility --------------------------------------------------------------------------------------------------
+
+
+def test_the_open_widget_with_an_answer_has_no_serious_accessibility_violations(demo_site, page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    open_widget(page, demo_site.base_url)
+    ask(page, QUESTION)
+    wait_for_answer(page)
+    page.locator(".card").first.get_by_role("button", name="Why?").click()
+    results = Axe().run(page, context={"include": [["#fargo-widget"]]})
+    serious = [(v["id"], v["help"], len(v["nodes"])) for v in results.response["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert serious == []
