@@ -1,0 +1,367 @@
+"""The agent console's pages on a small ingested bank: sign-in, search, the customer page, chat, hand-offs, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.auth import create_key, mint_widget_token, revoke_key
+from assistant.console.sessions import CONSOLE_SESSIONS, SESSION_COOKIE
+from ingested_bank import build_app
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+SESSION_FIELD = re.compile(r'name="session_id" value="([^"]*)"')
+PAGES = ["/console/customers", "/console/customers/C0000001", "/console/handoffs", "/console/audit"]
+
+
+@pytest.fixture(scope="module")
+def app(bank):
+    application = build_app(bank, requests_per_minute=10_000)
+    with TestClient(application):  # runs the lifespan: the store stays open for every client below
+        yield application
+
+
+@pytest.fixture(scope="module")
+def keys(app):
+    return {role: create_key(app.state.store, role, f"{role.title()} Tester")[0]
+            for role in ("developer", "agent", "admin")}
+
+
+@pytest.fixture
+def agent(app, keys) -> TestClient:
+    return signed_in(app, keys["agent"])
+
+
+@pytest.fixture
+def admin(app, keys) -> TestClient:
+    return signed_in(app, keys["admin"])
+
+
+@pytest.fixture(scope="module")
+def family_customer(bank) -> tuple[str, list]:
+    """A customer with relatives of known age, one who consents to share and one who does not."""
+    runtime = bank[1]
+    for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)]):
+        relatives = runtime.engine.tools.relatives(runtime.ctx, doc["_id"])
+        consents = {view.consent_to_share for view in relatives if view.age_band}
+        if consents == {True, False}:
+            return doc["_id"], relatives
+    pytest.fail("the test bank has no customer with both a consenting and a non-consenting relative")
+
+
+def browser(app) -> TestClient:
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return CSRF_FIELD.search(html).group(1)
+
+
+def sign_in_attempt(client: TestClient, credential: str, next_page: str = "/console/customers"):
+    form = client.get("/console/login")
+    return client.post("/console/login", data={"api_key": credential, "csrf_token": csrf_of(form.text),
+                                               "next": next_page})
+
+
+def signed_in(app, key: str) -> TestClient:
+    client = browser(app)
+    answer = sign_in_attempt(client, key)
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def page_csrf(client: TestClient, path: str = "/console/customers") -> str:
+    return csrf_of(client.get(path).text)
+
+
+def first_customer(app) -> dict:
+    return app.state.store["customers"].find({}, sort=[("_id", 1)], limit=1)[0]
+
+
+# --- signing in ---------------------------------------------------------------------------------------------------------
+
+
+def test_an_agent_key_signs_in_to_the_customer_search(app, keys):
+    client = browser(app)
+    answer = sign_in_attempt(client, keys["agent"])
+
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/customers"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    search = client.get("/console/customers")
+    assert search.status_code == 200
+    assert "Find a customer" in search.text and "Agent Tester" in search.text
+
+
+def test_the_session_cookie_is_stored_only_as_its_hash_with_an_expiry(app, agent):
+    token = agent.cookies[SESSION_COOKIE]
+    stored = app.state.store[CONSOLE_SESSIONS].find_one({"_id": hashlib.sha256(token.encode()).hexdigest()})
+
+    assert stored is not None and token not in str(stored)
+    assert 8 * 3600 - 60 < stored["expires_at"] - stored["created_at"] <= 8 * 3600
+
+
+def test_a_developer_key_is_refused_with_a_message(app, keys):
+    client = browser(app)
+    answer = sign_in_attempt(client, keys["developer"])
+
+    assert answer.status_code == 403
+    assert "A developer key cannot open the console" in answer.text
+    assert client.get("/console/customers").status_code == 303
+
+
+def test_a_customer_widget_token_cannot_open_the_console(app):
+    token, _ = mint_widget_token(app.state.token_secret(), first_customer(app)["_id"], 600)
+    client = browser(app)
+    answer = sign_in_attempt(client, token)
+
+    assert answer.status_code == 403
+    assert "Customer tokens cannot open the console" in answer.text
+    assert client.get("/console/customers").status_code == 303
+
+
+def test_an_unknown_key_is_refused(app):
+    answer = sign_in_attempt(browser(app), "fargo_not-a-real-key")
+
+    assert answer.status_code == 401 and "not valid or has been revoked" in answer.text
+
+
+def test_a_sign_in_post_without_the_forms_token_is_refused(app, keys):
+    answer = browser(app).post("/console/login", data={"api_key": keys["agent"]})
+
+    assert answer.status_code == 403 and "expired" in answer.text
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_console_pages_send_a_visitor_without_a_session_to_sign_in(app, path):
+    answer = browser(app).get(path)
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/login?next=")
+
+
+def test_after_sign_in_the_agent_lands_on_the_page_they_asked_for_but_never_off_the_console(app, keys):
+    customer_id = first_customer(app)["_id"]
+    assert sign_in_attempt(browser(app), keys["agent"], f"/console/customers/{customer_id}").headers["location"] == (
+        f"/console/customers/{customer_id}")
+    assert sign_in_attempt(browser(app), keys["agent"], "//evil.example/x").headers["location"] == "/console/customers"
+
+
+def test_signing_out_ends_the_session(app, agent):
+    cookie = agent.cookies[SESSION_COOKIE]
+    assert agent.post("/console/logout", data={"csrf_token": page_csrf(agent)}).status_code == 303
+
+    stale = browser(app)
+    stale.cookies.set(SESSION_COOKIE, cookie, path="/console")
+    assert stale.get("/console/customers").status_code == 303
+
+
+def test_revoking_the_key_ends_its_console_session(app):
+    key, record = create_key(app.state.store, "agent", "Soon Revoked")
+    client = signed_in(app, key)
+    assert client.get("/console/customers").status_code == 200
+
+    revoke_key(app.state.store, record["_id"])
+    assert client.get("/console/customers").status_code == 303
+
+
+def test_a_session_past_its_eight_hours_sends_the_agent_back_to_sign_in(app, agent):
+    hashed = hashlib.sha256(agent.cookies[SESSION_COOKIE].encode()).hexdigest()
+    app.state.store[CONSOLE_SESSIONS].update_one({"_id": hashed}, {"$set": {"expires_at": 1.0}})
+
+    assert agent.get("/console/customers").status_code == 303
+
+
+def test_a_form_without_the_sessions_csrf_token_changes_nothing(app, agent):
+    customer_id = first_customer(app)["_id"]
+    before = app.state.store["sessions"].count_documents({})
+    forged = agent.post(f"/console/customers/{customer_id}/chat", data={"message": "hello", "csrf_token": "forged"})
+
+    assert forged.status_code == 403 and "security token" in forged.text
+    assert app.state.store["sessions"].count_documents({}) == before
+    assert agent.post("/console/logout", data={}).status_code == 403
+    assert agent.get("/console/customers").status_code == 200  # still signed in
+
+
+# --- search and the customer page -------------------------------------------------------------------------------------
+
+
+def test_search_finds_customers_by_last_name_prefix_and_opens_an_exact_id(app, agent):
+    customer = first_customer(app)
+    found = agent.get("/console/customers", params={"q": customer["last_name"][:3].lower()})
+
+    assert found.status_code == 200
+    assert f'href="/console/customers/{customer["_id"]}"' in found.text
+    both = agent.get("/console/customers", params={"q": f"{customer['first_name']} {customer['last_name'][:2]}"})
+    assert f'/console/customers/{customer["_id"]}"' in both.text
+    exact = agent.get("/console/customers", params={"q": customer["_id"].lower()})
+    assert exact.status_code == 303 and exact.headers["location"] == f"/console/customers/{customer['_id']}"
+
+
+def test_a_search_too_long_or_matching_nothing_says_so(agent):
+    too_long = agent.get("/console/customers", params={"q": "x" * 101})
+    assert too_long.status_code == 422 and "at most 100 characters" in too_long.text
+    assert "No customer matches" in agent.get("/console/customers", params={"q": "Zzyzx"}).text
+
+
+def test_the_customer_page_shows_profile_spending_chart_family_graph_and_recommendations(agent, family_customer):
+    customer_id, relatives = family_customer
+    page = agent.get(f"/console/customers/{customer_id}")
+
+    assert page.status_code == 200
+    html = page.text
+    assert "Profile" in html and "year-old" in html  # the features' profile summary
+    assert re.search(r'<svg role="img" aria-label="Spending by category per month, [A-Z][a-z]{2} \d\d to ', html)
+    assert "<table>" in html and "12 months</th>" in html  # the chart's data as a table
+    assert re.search(r'<svg role="img" aria-label="Family graph of ', html)
+    for view in relatives:
+        if view.age_band:
+            assert f"{view.relation} · {view.age_band}</text>" in html  # a node label drawn as SVG text
+    assert "consent to share: yes</text>" in html and "consent to share: no</text>" in html
+    for title in ("For the customer", "For their family", "Healthcare"):
+        assert f">{title}</h3>" in html
+    assert html.count('<ul class="reasons">') >= 1
+
+
+def test_an_unknown_customer_is_a_404_page_naming_the_id(agent):
+    page = agent.get("/console/customers/C9999999")
+
+    assert page.status_code == 404 and "There is no customer with id C9999999." in page.text
+
+
+def test_customer_page_views_and_chats_are_in_the_audit_log_for_admins(app, agent, admin, family_customer):
+    customer_id, _ = family_customer
+    agent.get(f"/console/customers/{customer_id}")
+    chat_page = agent.get(f"/console/customers/{customer_id}")
+    agent.post(f"/console/customers/{customer_id}/chat",
+               data={"message": "what should they get?", "session_id": "", "csrf_token": csrf_of(chat_page.text)})
+
+    log = admin.get("/console/audit", params={"customer_id": customer_id})
+    assert log.status_code == 200
+    rows = re.findall(r"<tr>(.*?)</tr>", log.text, re.S)
+    assert any("Agent Tester" in row and "console: customer page" in row for row in rows)
+    assert any("Agent Tester" in row and "console: chat" in row for row in rows)
+
+
+def test_the_audit_log_is_for_admins_only(agent):
+    page = agent.get("/console/audit")
+
+    assert page.status_code == 403 and "The audit log is for admins" in page.text
+    assert 'href="/console/audit"' not in page.text  # not offered in the agent's nav either
+
+
+def test_the_chat_panel_asks_fargo_and_keeps_the_conversation(agent, family_customer):
+    customer_id, _ = family_customer
+    page = agent.get(f"/console/customers/{customer_id}")
+    asked = agent.post(f"/console/customers/{customer_id}/chat", follow_redirects=True,
+                       data={"message": "what card suits their spending?", "session_id": "",
+                             "csrf_token": csrf_of(page.text)})
+
+    assert asked.status_code == 200
+    session_id = SESSION_FIELD.search(asked.text).group(1)
+    assert session_id and "what card suits their spending?" in asked.text
+    assert asked.text.count('class="turn turn-assistant"') == 1
+    again = agent.post(f"/console/customers/{customer_id}/chat", follow_redirects=True,
+                       data={"message": "why?", "session_id": session_id, "csrf_token": csrf_of(asked.text)})
+    assert SESSION_FIELD.search(again.text).group(1) == session_id
+    assert again.text.count('class="turn turn-assistant"') == 2
+
+
+def test_an_empty_chat_question_is_a_message_on_the_page(agent, family_customer):
+    customer_id, _ = family_customer
+    page = agent.get(f"/console/customers/{customer_id}")
+    asked = agent.post(f"/console/customers/{customer_id}/chat",
+                       data={"message": "  ", "session_id": "", "csrf_token": csrf_of(page.text)})
+
+    assert asked.status_code == 422 and "message is empty" in asked.text
+
+
+def test_campaign_posts_product_names_and_questions_are_shown_as_text(app, agent):
+    customer_id = first_customer(app)["_id"]
+    app.state.store["leads"].insert_one({
+        "_id": f"{customer_id}:PXSS:CMPXSS", "customer_id": customer_id, "product_id": "PXSS",
+        "campaign_id": "CMPXSS", "product_name": "<img src=x onerror=alert(1)> Card", "campaign_name": "Spring",
+        "score": 0.9, "reason": 'Wrote on twitter: "<script>alert(2)</script> need a card"',
+        "opening_line": "Hi there", "marketing_consent": True,
+    })
+    page = agent.get(f"/console/customers/{customer_id}")
+    asked = agent.post(f"/console/customers/{customer_id}/chat", follow_redirects=True,
+                       data={"message": "<script>alert(3)</script>", "session_id": "",
+                             "csrf_token": csrf_of(page.text)})
+
+    for html in (page.text, asked.text):
+        assert "&lt;img src=x onerror=alert(1)&gt; Card" in html
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+        assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in asked.text
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
+
+
+# --- hand-offs ----------------------------------------------------------------------------------------------------------
+
+
+def customer_asks_for_a_person(app, keys, reason: str) -> tuple[str, dict]:
+    """A customer's widget conversation handed to the queue over the API: (session id, their headers)."""
+    api = TestClient(app)
+    minted = api.post("/v1/widget/tokens", json={"customer_id": first_customer(app)["_id"], "ttl_s": 600},
+                      headers={"Authorization": f"Bearer {keys['developer']}"})
+    me = {"Authorization": f"Bearer {minted.json()['token']}"}
+    session_id = api.post("/v1/chat", json={"message": "hello"}, headers=me).json()["session_id"]
+    asked = api.post("/v1/handoffs", json={"session_id": session_id, "reason": reason}, headers=me)
+    assert asked.status_code == 201, asked.text
+    return session_id, me
+
+
+def test_an_agent_picks_up_a_hand_off_and_the_reply_reaches_the_customers_session(app, keys, agent):
+    session_id, me = customer_asks_for_a_person(app, keys, "I need help with a <b>payment</b>")
+    queue = agent.get("/console/handoffs")
+    assert "I need help with a &lt;b&gt;payment&lt;/b&gt;" in queue.text and ">Pick up</button>" in queue.text
+
+    picked = agent.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": csrf_of(queue.text)})
+    assert picked.status_code == 303 and picked.headers["location"] == f"/console/handoffs/{session_id}"
+    conversation = agent.get(f"/console/handoffs/{session_id}")
+    assert '<label for="reply-text">Reply</label>' in conversation.text and ">Send reply</button>" in conversation.text
+    replied = agent.post(f"/console/handoffs/{session_id}/reply",
+                         data={"reply": "Hi, I'm Agent Tester: how can I help?", "csrf_token": csrf_of(conversation.text)})
+    assert replied.status_code == 303
+
+    turns = TestClient(app).get(f"/v1/sessions/{session_id}", headers=me).json()["turns"]
+    assert turns[-1] | {"at": None} == {"role": "agent", "text": "Hi, I'm Agent Tester: how can I help?",
+                                         "agent": "Agent Tester", "at": None, "intent": None,
+                                         "recommendations": [], "handoff": False}
+    assert "Hi, I&#39;m Agent Tester: how can I help?" in agent.get(f"/console/handoffs/{session_id}").text
+
+
+def test_a_hand_off_another_agent_has_cannot_be_picked_up_and_says_so(app, keys, agent, admin):
+    session_id, _ = customer_asks_for_a_person(app, keys, "card stolen")
+    assert admin.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": page_csrf(admin)}).status_code == 303
+
+    late = agent.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": page_csrf(agent)})
+    assert late.status_code == 409 and "can no longer be picked up" in late.text
+    assert "Admin Tester is handling this conversation" in agent.get(f"/console/handoffs/{session_id}").text
+
+
+def test_closing_a_hand_off_takes_it_off_the_queue(app, keys, agent):
+    session_id, _ = customer_asks_for_a_person(app, keys, "close me")
+    agent.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": page_csrf(agent)})
+    closed = agent.post(f"/console/handoffs/{session_id}/close", data={"csrf_token": page_csrf(agent)})
+
+    assert closed.status_code == 303
+    assert f"/console/handoffs/{session_id}" not in agent.get("/console/handoffs").text
+
+
+def test_an_empty_reply_is_a_message_on_the_conversation_page(app, keys, agent):
+    session_id, _ = customer_asks_for_a_person(app, keys, "empty reply")
+    agent.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": page_csrf(agent)})
+    empty = agent.post(f"/console/handoffs/{session_id}/reply", data={"reply": " ", "csrf_token": page_csrf(agent)})
+
+    assert empty.status_code == 422 and "reply is empty" in empty.text
+
+
+def test_an_unknown_hand_off_is_a_404_page(agent):
+    page = agent.get("/console/handoffs/nope")
+
+    assert page.status_code == 404 and "There is no hand-off for conversation nope." in page.text
