@@ -342,7 +342,10 @@ def up(
     print_demo_credentials(settings)
     consumer = start_background_consumer(make_huey(settings))
     configure_json_logging()
-    typer.echo(f"Fargo is serving on http://{settings.host}:{settings.port} (health: /healthz, docs: /docs)")
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"Fargo is serving on {base} (health: /healthz, docs: /docs, agent console: /console)")
+    if settings.demo_mode:
+        typer.echo(f"demo bank homepage with the chat widget: {base}/demo")
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     finally:

@@ -94,6 +94,11 @@ def test_fargo_up_makes_a_demo_bank_and_answers_healthz(tmp_path: Path):
         body = wait_for_json(f"http://127.0.0.1:{port}/healthz", process, timeout=180)
         assert body == {"status": "ok"}
         assert (tmp_path / "data" / "demo-bank" / "customers.jsonl").is_file()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/demo", timeout=5) as response:
+            assert '<script src="/widget.js" data-token-url="/demo/token"' in response.read().decode()
+        token_request = urllib.request.Request(f"http://127.0.0.1:{port}/demo/token", method="POST")
+        with urllib.request.urlopen(token_request, timeout=5) as response:
+            assert json.loads(response.read())["token"].startswith("fwt.")
     finally:
         process.send_signal(signal.SIGINT)
         try:
