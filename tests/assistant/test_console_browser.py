@@ -80,8 +80,14 @@ def test_a_customer_widget_token_typed_into_the_sign_in_form_is_refused(page, de
 
 
 def customer_asks_for_a_person(site, reason: str) -> str:
-    """The customer's side over the HTTP API on loopback: a chat, then "talk to a person"; returns the session id."""
-    token, _ = mint_widget_token(site.app.state.token_secret(), site.first_customer_id(), 600)
+    """The customer's side over the HTTP API on loopback: a chat, then "talk to a person"; returns the session id.
+
+    Not the demo page's customer: the widget's own hand-off test looks for that customer's row in the queue.
+    """
+    demo_customer = site.demo_customer_id()
+    someone_else = next(doc["_id"] for doc in site.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=2)
+                        if doc["_id"] != demo_customer)
+    token, _ = mint_widget_token(site.app.state.token_secret(), someone_else, 600)
     me = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=site.base_url, headers=me, timeout=60) as api:
         session_id = api.post("/v1/chat", json={"message": "hello"}).json()["session_id"]
@@ -107,6 +113,35 @@ def test_an_agent_picks_up_a_hand_off_from_the_queue_and_replies(page, demo_site
     page.get_by_role("button", name="Close hand-off").click()
     expect(page.get_by_role("row", name=re.compile("talk about my mortgage payments"))).to_have_count(0)
     assert page.console_errors == []
+
+
+def serious_accessibility_violations(page) -> list[tuple[str, str]]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.locator("details").evaluate_all("elements => elements.forEach(element => element.open = true)")
+    results = Axe().run(page)
+    return [(violation["id"], violation["help"]) for violation in results.response["violations"]
+            if violation["impact"] in ("serious", "critical")]
+
+
+def test_console_pages_have_no_serious_accessibility_violations(page, demo_site):
+    session_id = customer_asks_for_a_person(demo_site, "Please check my accessibility")
+    page.goto(f"{demo_site.base_url}/console/login")
+    found = {"login": serious_accessibility_violations(page)}
+    sign_in(page, demo_site, demo_site.admin_key)
+    page.goto(f"{demo_site.base_url}/console/customers/{customer_with_relatives(demo_site)['_id']}")
+    page.get_by_label("Your question").fill("what could help their family?")
+    page.get_by_role("button", name="Ask Fargo").click()
+    expect(page.locator(".turn-assistant")).to_have_count(1)
+    found["customer"] = serious_accessibility_violations(page)
+    for name, path in (("queue", "/console/handoffs"), ("conversation", f"/console/handoffs/{session_id}"),
+                       ("audit", "/console/audit")):
+        page.goto(demo_site.base_url + path)
+        found[name] = serious_accessibility_violations(page)
+    page.goto(f"{demo_site.base_url}/console/handoffs/{session_id}")
+    page.get_by_role("button", name="Pick up").click()
+    page.get_by_role("button", name="Close hand-off").click()
+    assert {name: violations for name, violations in found.items() if violations} == {}
 
 
 def add_xss_payloads(source_dir) -> None:
