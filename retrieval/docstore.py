@@ -112,6 +112,7 @@ INDEXES: dict[str, list[tuple[IndexKeys, dict[str, Any]]]] = {
     "handoffs": [("status", {})],
     "audit": [("customer_id", {}), ("at", {})],
     "sessions": [("customer_id", {})],
+    "console_sessions": [("expires_at", {})],
 }
 
 SUPPORTED_STAGES = frozenset({"$match", "$group", "$sort", "$limit", "$skip", "$project", "$unwind", "$count"})
