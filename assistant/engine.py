@@ -1,7 +1,8 @@
 """The turn engine: classify -> choose tools and arguments -> run -> compose.
 
-Independent of HTTP. One message embedding per turn is computed here and
-shared by the intent classifier and retrieval. Follow-ups ("why?", "what
+Independent of HTTP. At most one message embedding per turn is computed here
+and shared by the intent classifier and retrieval (a follow-up, answered
+from the session, needs none). Follow-ups ("why?", "what
 about for my wife?", "the second one", "anything cheaper?") are resolved from
 the session's state. A customer may only ask about themselves; an agent asks
 about the customer they act for.
@@ -90,12 +91,12 @@ class Engine:
         session = self.session_for(caller, session_id, customer_id)
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
-        embedding = self.embedder.embed_one(message)
         followup = detect_followup(message, session.state, list(slots.relations))
-        if followup is not None:
+        if followup is not None:  # answered from the session: no embedding needed
             intent, confidence = f"followup:{followup.kind}", 1.0
             plan = self._follow_up(followup, session, subject, slots)
         else:
+            embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             confidence = prediction.confidence

@@ -18,12 +18,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from retrieval.batching import MicroBatcher
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 DEVICE = "cpu"
+SHARED_BATCH_MAX_TEXTS = 8  # embed() calls this small (a turn's message, a customer's goals) share one batch
+SHARED_BATCH_TORCH_THREADS = 1
 
 
 class Embedder:
-    """Turns texts into float32, L2-normalised vectors (cosine = dot product)."""
+    """Turns texts into float32, L2-normalised vectors (cosine = dot product).
+
+    Small requests made at the same time from several threads (the chat turns
+    being answered) are encoded together in one batch, on one runner thread with
+    one torch thread: a batch of a dozen sentences costs little more than one,
+    and intra-op threads would only fight the request threads for the same cores
+    (on a busy 2-core machine two torch threads made one sentence 5x dearer).
+    Large requests (ingestion) are encoded in the caller's thread as they come.
+    """
 
     model_name = MODEL_NAME
 
@@ -33,12 +45,22 @@ class Embedder:
         # Fast tokenizers fail with "Already borrowed" when one instance is used
         # from several threads at once; on 2 cores serialising costs nothing.
         self._lock = threading.Lock()
+        self._shared = MicroBatcher(self._encode_shared, name="shared-embeddings")
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in order; an empty input gives a (0, dimension) array."""
         texts = list(texts)
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
+        if len(texts) <= SHARED_BATCH_MAX_TEXTS:
+            return np.stack(self._shared.submit_many(texts))
+        return self._encode(texts, batch_size)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """The vector of one text, shape (dimension,); calls from several threads at once share one batch."""
+        return self._shared.submit(text)
+
+    def _encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         with self._lock:
             vectors = self._model.encode(
                 texts,
@@ -49,9 +71,11 @@ class Embedder:
             )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_one(self, text: str) -> np.ndarray:
-        """The vector of one text, shape (dimension,)."""
-        return self.embed([text])[0]
+    def _encode_shared(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        torch.set_num_threads(SHARED_BATCH_TORCH_THREADS)  # per thread (OpenMP): only the runner's
+        return self._encode(list(texts), batch_size=len(texts))
 
 
 def _model_dimension(model) -> int:

@@ -297,6 +297,21 @@ class VectorIndexes:
             )
         return _hits(result)
 
+    def vectors(self, name: str) -> tuple[list[str], np.ndarray]:
+        """Every item id of the live version and its stored vector (one row each, same order).
+
+        For exact similarity against a small index (the catalogue) as one matrix product:
+        rows are unit length, so row @ query is what `query` scores (1 - cosine distance).
+        """
+        _check_index(name)
+        run_id = self.live_version(name)
+        if run_id is None:
+            raise VectorStoreError(f"vector index {name} has no live version yet; run ingestion")
+        collection_name = version_name(name, run_id)
+        with self._using(collection_name, f"cannot read {collection_name}"):
+            records = self._collection(collection_name).get(include=["embeddings"])
+        return list(records["ids"]), np.asarray(records["embeddings"], dtype=np.float32)
+
     # --- internals ---------------------------------------------------------------
 
     def _require_embedder(self):

@@ -399,6 +399,13 @@ class _ContextCache:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
+        self._product_vectors: tuple[list[str], np.ndarray] | None = None
+
+    def product_vectors(self, vectors) -> tuple[list[str], np.ndarray]:
+        """The "products" index's ids and vectors, read once per context."""
+        if self._product_vectors is None:
+            self._product_vectors = vectors.vectors("products")
+        return self._product_vectors
 
     def embed(self, embedder, texts: Sequence[str]) -> list[np.ndarray]:
         """Vectors of `texts`, embedding only the ones not seen lately, in one batch."""
@@ -522,11 +529,13 @@ def goal_similarities(ctx, sources: Sequence[GoalSource], product_ids: Sequence[
     if not sources or not product_ids or ctx.vectors is None or ctx.embedder is None:
         return similarities
     column = {product_id: j for j, product_id in enumerate(product_ids)}
-    vectors = _cache(ctx).embed(ctx.embedder, [source.text for source in sources])
-    for i, vector in enumerate(vectors):
-        for hit in ctx.vectors.query("products", embedding=vector, k=len(ctx.products)):
-            if hit.id in column:
-                similarities[i, column[hit.id]] = hit.score
+    cache = _cache(ctx)
+    vectors = cache.embed(ctx.embedder, [source.text for source in sources])
+    indexed, matrix = cache.product_vectors(ctx.vectors)
+    scores = np.stack(vectors) @ matrix.T  # exactly what a vector query over the whole index would score
+    for k, product_id in enumerate(indexed):
+        if product_id in column:
+            similarities[:, column[product_id]] = scores[:, k]
     return similarities
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,11 @@ def test_importing_the_module_loads_no_model():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, cwd=REPO_ROOT
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_concurrent_single_embeddings_match_one_by_one(embedder):
+    texts = [TRAVEL_CARD, MORTGAGE, "hi", "what card suits my spending?", "any health plans for me?"] * 4
+    alone = [embedder.embed_one(text) for text in texts]
+    with ThreadPoolExecutor(len(texts)) as pool:
+        together = list(pool.map(embedder.embed_one, texts))
+    np.testing.assert_allclose(np.stack(together), np.stack(alone), atol=1e-5)

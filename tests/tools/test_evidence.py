@@ -71,6 +71,9 @@ class WordVectors:
         scores = {pid: float(vector @ embedding) for pid, vector in self.products.items()}
         return [VectorHit(pid, score, "", {}) for pid, score in sorted(scores.items(), key=lambda kv: -kv[1])][:k]
 
+    def vectors(self, name):
+        return list(self.products), np.stack(list(self.products.values()))
+
 
 def _bank(store) -> ToolContext:
     store["products"].insert_many(PRODUCTS)

@@ -1,0 +1,283 @@
+"""Chat turns per second over HTTP on loopback, against the same server's /healthz in the same run (the ceiling).
+
+    .venv/bin/python bench/chat_load.py --customers 2000 --seconds 20 --clients 16
+
+Synthesizes and ingests a bank in a temp dir (embedded defaults: NeoSQLite and
+embedded Chroma; `--bank-dir` keeps it for the next run), serves the app with
+uvicorn in a subprocess on 127.0.0.1 (rate limit raised out of the way), mints
+widget tokens for `--talking` customers and makes an agent key. Then
+`--clients` concurrent httpx clients post real conversations to `POST /v1/chat`
+for `--seconds`, each conversation with the next customer in turn (one in four
+through the agent key, for that customer): greetings, product questions, "what
+card suits my spending?", family and healthcare questions, and follow-ups
+("why?", "the second one", "anything cheaper?") in the same session. After a
+warm-up, the same clients hit `/healthz` for as long. Prints requests/s,
+p50/p95/p99 latency, errors and the server's CPU time per request for both, and
+the ratio. Goal: >= 200 turns/s, 0 errors, p95 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.auth import create_key  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from retrieval.docstore import open_store  # noqa: E402
+
+CONVERSATIONS = [
+    ["hi", "what card suits my spending?", "why?", "tell me more about the second one"],
+    ["what is a HELOC?", "how can I earn more interest on my savings?", "thanks"],
+    ["what could help my family?", "why?", "what about for my kids?"],
+    ["any health plans for me?", "why?", "anything cheaper?"],
+    ["hello", "which credit card has no annual fee?", "what should I get?", "why?", "goodbye"],
+    ["how do I save for my kid's college?", "tell me more about the first one"],
+]
+AGENT_EVERY = 4  # one conversation in four is an agent's, acting for the customer
+SERVER_START_TIMEOUT_S = 120.0
+REQUESTS_PER_MINUTE = 10_000_000
+
+
+@dataclass
+class Identity:
+    headers: dict[str, str]
+    customer_id: str | None = None  # set for an agent: the customer it acts for
+
+
+@dataclass
+class Run:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    server_cpu_s: float = 0.0
+
+    def record(self, started: float, ok: bool) -> None:
+        if ok:
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        else:
+            self.errors += 1
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] if ordered else float("nan")
+
+
+# -- the server --------------------------------------------------------------------------------------------------------
+
+
+def make_bank(root: Path, customers: int) -> Settings:
+    """A synthetic bank under root, ingested; one already there (from an earlier --bank-dir run) is reused."""
+    from ingest.scheduler import run_ingest_now
+    from ingest.synth import synthesize
+
+    settings = Settings(data_dir=root / "data", source_dir=root / "source")
+    if not (root / "ingested").exists():
+        synthesize(settings.source_dir, customers=customers, seed=7)
+        run_ingest_now(settings, mode="full")
+        (root / "ingested").write_text(f"{customers}\n")
+    return settings
+
+
+def serve(data_dir: str, source_dir: str, port: int) -> None:
+    """The subprocess: the app on 127.0.0.1:port, one uvicorn worker, no access log."""
+    import uvicorn
+
+    from assistant.app import create_app
+
+    app = create_app(Settings(data_dir=data_dir, source_dir=source_dir), requests_per_minute=REQUESTS_PER_MINUTE)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", str(settings.data_dir), str(settings.source_dir), str(port)]
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base_url, server)
+        yield base_url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_until_serving(base_url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with code {server.returncode}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer /healthz within {SERVER_START_TIMEOUT_S:.0f} s")
+
+
+# -- credentials -------------------------------------------------------------------------------------------------------
+
+
+def staff_keys(settings: Settings) -> tuple[str, str]:
+    """A developer key (mints widget tokens) and an agent key, written before the server starts."""
+    with open_store(settings) as store:
+        return create_key(store, "developer", "chat load")[0], create_key(store, "agent", "chat load")[0]
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+async def identities(http: httpx.AsyncClient, settings: Settings, keys: tuple[str, str],
+                     customers: int) -> list[Identity]:
+    """Who the conversations are with: widget tokens for distinct customers, every fourth an agent's instead."""
+    developer_key, agent_key = keys
+    with open_store(settings) as store:
+        ids = [doc["_id"] for doc in store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=customers)]
+    made = []
+    for index, customer_id in enumerate(ids):
+        if index % AGENT_EVERY == AGENT_EVERY - 1:
+            made.append(Identity(bearer(agent_key), customer_id))
+            continue
+        minted = await http.post("/v1/widget/tokens", json={"customer_id": customer_id, "ttl_s": 3600},
+                                 headers=bearer(developer_key))
+        minted.raise_for_status()
+        made.append(Identity(bearer(minted.json()["token"])))
+    return made
+
+
+# -- the load ----------------------------------------------------------------------------------------------------------
+
+
+async def chat_client(http: httpx.AsyncClient, index: int, people: Iterator[Identity], until: float,
+                      run: Run) -> None:
+    """Conversation after conversation, each with the next customer, each turn waiting for the last."""
+    conversations = itertools.islice(itertools.cycle(CONVERSATIONS), index, None)
+    while time.perf_counter() < until:
+        session_id, who = None, next(people)
+        for message in next(conversations):
+            if time.perf_counter() >= until:
+                return
+            session_id = await chat_turn(http, who, message, session_id, run)
+
+
+async def chat_turn(http: httpx.AsyncClient, who: Identity, message: str, session_id: str | None,
+                    run: Run) -> str | None:
+    """One timed turn; the session id to continue with (None after an error: a new conversation starts)."""
+    body = {"message": message, "session_id": session_id, "customer_id": who.customer_id}
+    started = time.perf_counter()
+    try:
+        answer = await http.post("/v1/chat", json={k: v for k, v in body.items() if v}, headers=who.headers)
+        ok = answer.status_code == 200 and bool(answer.json()["answer"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        ok = False
+    run.record(started, ok)
+    return answer.json()["session_id"] if ok else None
+
+
+async def health_client(http: httpx.AsyncClient, index: int, people: Iterator[Identity], until: float,
+                        run: Run) -> None:
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        try:
+            ok = (await http.get("/healthz")).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        run.record(started, ok)
+
+
+Client = Callable[[httpx.AsyncClient, int, Iterator[Identity], float, Run], Awaitable[None]]
+
+
+async def load(server: tuple[str, int], who: list[Identity], clients: int, seconds: float, client: Client) -> Run:
+    """`clients` clients at once, over one connection each, for `seconds`, taking turns through `who`."""
+    (base_url, pid), run, people = server, Run(), itertools.cycle(who)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        started, cpu_before = time.perf_counter(), cpu_seconds(pid)
+        until = started + seconds
+        await asyncio.gather(*(client(http, index, people, until, run) for index in range(clients)))
+        run.seconds, run.server_cpu_s = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+    return run
+
+
+async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, str], args) -> list[Identity]:
+    async with httpx.AsyncClient(base_url=server[0], timeout=120) as http:
+        who = await identities(http, settings, keys, args.talking)
+    await load(server, who, args.clients, args.warm_up, chat_client)  # opens the models and indexes
+    return who
+
+
+def report(label: str, run: Run) -> None:
+    print(f"{label:<9} {run.per_second:8.1f} /s   p50 {run.percentile(0.50):6.1f} ms   "
+          f"p95 {run.percentile(0.95):6.1f} ms   p99 {run.percentile(0.99):6.1f} ms   "
+          f"{len(run.latencies_ms):7d} ok   {run.errors} errors   "
+          f"server CPU {1000 * run.server_cpu_s / max(1, len(run.latencies_ms)):5.2f} ms each")
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(*sys.argv[2:4], int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=2000, help="size of the synthetic bank")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long each load runs")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients, each waiting for its answer")
+    parser.add_argument("--talking", type=int, default=400, help="customers the conversations go round")
+    parser.add_argument("--warm-up", type=float, default=5.0, help="seconds of chat load before measuring")
+    parser.add_argument("--bank-dir", type=Path, help="build the bank here and reuse it on later runs (default: temp)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fargo-bench-chat-") as tmp:
+        settings = make_bank(args.bank_dir or Path(tmp), args.customers)
+        keys = staff_keys(settings)
+        with served(settings) as server:
+            who = asyncio.run(prepare(server, settings, keys, args))
+            chat = asyncio.run(load(server, who, args.clients, args.seconds, chat_client))
+            health = asyncio.run(load(server, who, args.clients, args.seconds, health_client))
+
+    print(f"bank: {args.customers:,} customers; {args.clients} clients for {args.seconds:.0f} s each, conversations "
+          f"with {len(who)} customers in turn (one in {AGENT_EVERY} through an agent)")
+    report("chat", chat)
+    report("healthz", health)
+    print(f"ratio chat turns/s / healthz req/s: {chat.per_second / health.per_second:.2f}")
+    print(f"goal: >= 200 turns/s, 0 errors, p95 <= 100 ms -> "
+          f"{'met' if chat.per_second >= 200 and chat.errors == 0 and chat.percentile(0.95) <= 100 else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()
