@@ -302,7 +302,7 @@ def _mortgages() -> list[Product]:
         ),
         _product(
             "P028", "Home Equity Line of Credit", "mortgage",
-            "Borrow against your home's equity up to 85% of its value, from 8.25% variable APR, with a "
+            "A HELOC: borrow against your home's equity up to 85% of its value, from 8.25% variable APR, with a "
             "10-year draw period. Interest may be tax-deductible for home improvements.",
             ["I want to tap my home equity for a renovation", "a flexible line of credit for big projects"],
             ["homeowners"],
