@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -36,6 +37,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
+
+from assistant.tfidf import tfidf_rows
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_LABELS: tuple[str, ...] = (
@@ -236,10 +239,14 @@ class TextFeatures:
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> sparse.csr_matrix:
         blocks = [
             sparse.csr_matrix(np.asarray(embeddings, dtype=np.float32) * self.embedding_weight),
-            self.word.transform(texts),
-            self.char.transform(texts),
+            tfidf_rows(self.word, texts, self._analyzers[0]),
+            tfidf_rows(self.char, texts, self._analyzers[1]),
         ]
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    @cached_property
+    def _analyzers(self) -> tuple:
+        return self.word.build_analyzer(), self.char.build_analyzer()
 
     def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta = {"embedding_weight": self.embedding_weight}
