@@ -65,6 +65,7 @@ class Run:
     errors: int = 0
     seconds: float = 0.0
     server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
 
     def record(self, started: float, ok: bool) -> None:
         if ok:
@@ -228,10 +229,11 @@ async def load(server: tuple[str, int], who: list[Identity], clients: int, secon
     (base_url, pid), run, people = server, Run(), itertools.cycle(who)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
-        started, cpu_before = time.perf_counter(), cpu_seconds(pid)
+        started, cpu_before, client_before = time.perf_counter(), cpu_seconds(pid), time.process_time()
         until = started + seconds
         await asyncio.gather(*(client(http, index, people, until, run) for index in range(clients)))
         run.seconds, run.server_cpu_s = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+        run.client_cpu_s = time.process_time() - client_before
     return run
 
 
@@ -243,10 +245,13 @@ async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, 
 
 
 def report(label: str, run: Run) -> None:
-    print(f"{label:<9} {run.per_second:8.1f} /s   p50 {run.percentile(0.50):6.1f} ms   "
-          f"p95 {run.percentile(0.95):6.1f} ms   p99 {run.percentile(0.99):6.1f} ms   "
-          f"{len(run.latencies_ms):7d} ok   {run.errors} errors   "
-          f"server CPU {1000 * run.server_cpu_s / max(1, len(run.latencies_ms)):5.2f} ms each")
+    print(f"{label:<8} {run.per_second:7.1f} /s  p50 {run.percentile(0.50):6.1f} ms  "
+          f"p95 {run.percentile(0.95):6.1f} ms  p99 {run.percentile(0.99):6.1f} ms  "
+          f"{len(run.latencies_ms):6d} ok  {run.errors} errors  CPU per request: "
+          f"server {1000 * run.server_cpu_s / max(1, len(run.latencies_ms)):4.2f} ms "
+          f"({run.server_cpu_s / run.seconds:.2f} cores), "
+          f"client {1000 * run.client_cpu_s / max(1, len(run.latencies_ms)):4.2f} ms "
+          f"({run.client_cpu_s / run.seconds:.2f} cores)")
 
 
 def main() -> None:
