@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, StaffCaller, Store, get_runtime
+from assistant.deps import CurrentCaller, Forbidden, StaffCaller, Store, get_runtime
 from assistant.engine import Caller
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
@@ -48,6 +48,8 @@ class HandoffQueue(BaseModel):
 
 
 def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: str) -> tuple[dict, str]:
+    if caller.role == "developer":
+        raise Forbidden("hand-offs are for a customer's conversation: use the customer's widget token")
     session = runtime.engine.session_for(caller, session_id)
     handoff = handoffs.ask_for_person(store, runtime.engine.sessions, session, reason)
     if caller.role in audit.STAFF_ROLES:

@@ -100,3 +100,10 @@ def test_an_unknown_session_gets_a_clear_404(client):
     answer = client.post("/v1/handoffs", json={"session_id": "nosuchsession"}, headers=customer(client, 0))
     assert answer.status_code == 404
     assert "nosuchsession" in answer.json()["error"]["message"]
+
+
+def test_a_developer_key_cannot_open_a_hand_off(client):
+    key, _ = create_key(client.app.state.store, "developer", "backend")
+    answer = client.post("/v1/handoffs", json={}, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 403
+    assert "widget token" in answer.json()["error"]["message"]
