@@ -9,7 +9,8 @@ Protocols:
   class, so the model calibrates by cross-validation on train and rejects nothing.
 - CLINC150 "full" (Larson et al., 2019): train on `train` plus `oos_train` as
   the explicit out-of-scope class; fit the temperature and choose the
-  out-of-scope threshold on `val` + `oos_val`; report on `test` + `oos_test`
+  out-of-scope threshold on `val` + `oos_val` (the best in-scope accuracy whose
+  OOS recall keeps `OOS_RECALL_TARGET`, see `choose_threshold`); report on `test` + `oos_test`
   in-scope accuracy (an in-scope query rejected as out of scope is an error)
   and out-of-scope recall, both at that one threshold.
 

@@ -8,7 +8,10 @@ probabilities by softmax with a temperature fitted on held-out predictions.
 
 Out-of-scope detection uses both an explicit class (`out_of_scope` examples in
 the training data) and a threshold on the best in-scope probability, chosen on
-held-out data to maximise the mean of in-scope accuracy and out-of-scope recall.
+held-out data as the lowest threshold (so the best in-scope accuracy) whose
+out-of-scope recall still reaches `OOS_RECALL_TARGET` with a margin: the lower
+confidence bound of the held-out recall (Wilson, `OOS_RECALL_Z`) must reach it,
+so a few hundred held-out out-of-scope examples do not promise more than they show.
 Held-out data is a validation set when one is given, else out-of-fold
 predictions from cross-validation on the training set.
 
@@ -59,6 +62,8 @@ MODELS_SUBDIR = Path("models") / "intents"
 MODEL_FORMAT = 1
 TOP_SCORES = 3
 MAX_REPORTED_PROBLEMS = 20
+OOS_RECALL_TARGET = 0.75  # out-of-scope recall the threshold is chosen to keep
+OOS_RECALL_Z = 1.96  # the held-out recall's lower bound at this many standard errors must reach the target
 _VERSION_PATTERN = re.compile(r"^\d{4,}$")
 
 
@@ -105,7 +110,8 @@ class IntentConfig:
     char_min_df: int = 2
     svm_c: float = 1.0
     calibration_folds: int = 5
-    min_oos_recall: float | None = None
+    min_oos_recall: float | None = OOS_RECALL_TARGET  # None: maximise mean of in-scope accuracy and OOS recall
+    oos_recall_z: float = OOS_RECALL_Z
     seed: int = 0
 
 
@@ -397,7 +403,9 @@ def train_intents(
         held_out = cross_validated_scores(texts, labels, embeddings, classes, config)
     temperature = fit_temperature(held_out.scores, held_out.labels, classes)
     probabilities = softmax(held_out.scores / temperature)
-    threshold = choose_threshold(probabilities, held_out.labels, classes, config.min_oos_recall)
+    threshold = choose_threshold(
+        probabilities, held_out.labels, classes, config.min_oos_recall, config.oos_recall_z
+    )
     metrics = held_out_metrics(decide(probabilities, classes, threshold), held_out.labels)
     metrics["source"] = held_out.source
     metadata = {
@@ -473,26 +481,54 @@ THRESHOLD_GRID = np.round(np.arange(0.0, 1.0, 0.005), 3)
 
 
 def choose_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str], min_oos_recall: float | None = None
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    min_oos_recall: float | None = OOS_RECALL_TARGET,
+    z: float = 0.0,
 ) -> float:
     """The in-scope probability below which a message is out of scope.
 
-    By default it maximises the mean of in-scope accuracy (a rejected in-scope
-    message is an error) and out-of-scope recall, keeping the middle of the
-    best plateau. With `min_oos_recall` it is the lowest threshold whose
-    out-of-scope recall reaches that share. Without out-of-scope examples
-    nothing is rejected by confidence (0.0).
+    With `min_oos_recall` it is the lowest threshold whose out-of-scope recall,
+    less `z` standard errors (Wilson lower bound), reaches that share: in-scope
+    accuracy only falls as the threshold rises, so this is the best in-scope
+    accuracy the recall target allows; where higher thresholds keep that same
+    in-scope accuracy, it moves to the middle of those with the best recall.
+    If no threshold reaches the target, the one with the best recall bound. With `min_oos_recall=None` it maximises the mean of
+    in-scope accuracy (a rejected in-scope message is an error) and out-of-scope
+    recall, keeping the middle of the best plateau. Without out-of-scope
+    examples nothing is rejected by confidence (0.0).
     """
     is_oos = labels == OUT_OF_SCOPE
     if not is_oos.any() or is_oos.all():
         return 0.0
     in_scope_accuracy, oos_recall = threshold_curve(probabilities, labels, classes)
     if min_oos_recall is not None:
-        reaching = np.flatnonzero(oos_recall >= min_oos_recall)
-        return float(THRESHOLD_GRID[reaching[0]] if len(reaching) else THRESHOLD_GRID[-1])
-    objective = (in_scope_accuracy + oos_recall) / 2
+        bound = wilson_lower_bound(oos_recall, int(is_oos.sum()), z)
+        reaching = bound >= min_oos_recall - 1e-9
+        if not reaching.any():
+            return float(THRESHOLD_GRID[int(np.argmax(bound))])
+        best_in_scope = in_scope_accuracy[reaching].max()
+        allowed = reaching & (in_scope_accuracy >= best_in_scope - 1e-9)
+        return _middle_of_best(np.where(allowed, oos_recall, -1.0))
+    return _middle_of_best((in_scope_accuracy + oos_recall) / 2)
+
+
+def _middle_of_best(objective: np.ndarray) -> float:
+    """The threshold in the middle of the grid points where `objective` is at its maximum."""
     best = np.flatnonzero(objective >= objective.max() - 1e-9)
     return float(THRESHOLD_GRID[best[len(best) // 2]])
+
+
+def wilson_lower_bound(share: np.ndarray, count: int, z: float) -> np.ndarray:
+    """The Wilson score interval's lower end for a share observed on `count` examples (the share itself at z=0)."""
+    share = np.asarray(share, dtype=np.float64)
+    if z <= 0:
+        return share
+    z2 = z * z
+    centre = share + z2 / (2 * count)
+    spread = z * np.sqrt(share * (1 - share) / count + z2 / (4 * count * count))
+    return (centre - spread) / (1 + z2 / count)
 
 
 def threshold_curve(

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.intent_benchmarks import DATASETS, evaluate  # noqa: E402
+from assistant.intents import OOS_RECALL_TARGET, OOS_RECALL_Z  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -62,7 +63,8 @@ def print_result(result: dict, wall: float, cpu: float) -> None:
     if "in_scope_accuracy" in test:
         print(f"  in-scope accuracy   {100 * test['in_scope_accuracy']:6.2f}  (rejected in-scope queries count as errors)")
         print(f"  out-of-scope recall {100 * test['out_of_scope_recall']:6.2f}  at threshold {result['threshold']:.3f}"
-              " (chosen on validation: best mean of in-scope accuracy and OOS recall)")
+              f" (chosen on validation: best in-scope accuracy with OOS recall >= {100 * OOS_RECALL_TARGET:.0f},"
+              f" lower {OOS_RECALL_Z:g}-sigma bound)")
         print("  other thresholds chosen on validation:")
     else:
         print(f"  accuracy            {100 * test['accuracy']:6.2f}")

@@ -8,13 +8,17 @@ from sklearn.model_selection import train_test_split
 from assistant.intents import (
     INTENT_LABELS,
     OUT_OF_SCOPE,
+    THRESHOLD_GRID,
     TRAINING_DATA_PATH,
     ModelError,
     TrainingDataError,
+    choose_threshold,
     load_examples,
     load_latest,
     save_model,
+    threshold_curve,
     train_intents,
+    wilson_lower_bound,
 )
 from retrieval.embeddings import get_embedder
 
@@ -186,3 +190,42 @@ def test_csv_training_file_loads_and_reports_bad_rows(tmp_path):
     headless.write_text("utterance,intent\nhello,greeting\n")
     with pytest.raises(TrainingDataError, match="line 1: header lacks column"):
         load_examples(headless)
+
+
+def _threshold_fixture(seed=0):
+    """Probabilities over (a, b, out_of_scope): in-scope rows mostly confident, OOS rows mostly not."""
+    rng = np.random.default_rng(seed)
+    classes = ("a", "b", OUT_OF_SCOPE)
+    in_scope = rng.uniform(0.3, 1.0, 200)
+    oos = rng.uniform(0.0, 0.8, 100)
+    best = np.concatenate([in_scope, oos])
+    probabilities = np.stack([best, (1 - best) * 0.7, (1 - best) * 0.3], axis=1)
+    labels = np.asarray(["a"] * 150 + ["b"] * 50 + [OUT_OF_SCOPE] * 100, dtype=object)
+    return probabilities, labels, classes
+
+
+def test_threshold_keeps_the_oos_recall_target_at_the_best_in_scope_accuracy():
+    probabilities, labels, classes = _threshold_fixture()
+    threshold = choose_threshold(probabilities, labels, classes, 0.8)
+    in_scope, recall = threshold_curve(probabilities, labels, classes)
+    chosen = int(np.flatnonzero(THRESHOLD_GRID == threshold)[0])
+    assert recall[chosen] >= 0.8
+    assert in_scope[chosen] == in_scope[recall >= 0.8].max()
+
+
+def test_threshold_margin_asks_more_recall_of_few_held_out_examples():
+    probabilities, labels, classes = _threshold_fixture()
+    plain = choose_threshold(probabilities, labels, classes, 0.75)
+    with_margin = choose_threshold(probabilities, labels, classes, 0.75, z=1.96)
+    assert with_margin > plain
+    assert wilson_lower_bound(np.asarray([0.8]), 100, 0.0)[0] == pytest.approx(0.8)
+    assert wilson_lower_bound(np.asarray([0.8]), 100, 1.96)[0] < wilson_lower_bound(np.asarray([0.8]), 1000, 1.96)[0] < 0.8
+
+
+def test_threshold_rejects_more_when_it_costs_no_in_scope_accuracy():
+    classes = ("a", "b", OUT_OF_SCOPE)
+    best = np.asarray([0.95] * 20 + [0.1, 0.2, 0.3, 0.4])
+    probabilities = np.stack([best, (1 - best) * 0.7, (1 - best) * 0.3], axis=1)
+    labels = np.asarray(["a"] * 20 + [OUT_OF_SCOPE] * 4, dtype=object)
+    threshold = choose_threshold(probabilities, labels, classes, 0.25)
+    assert 0.4 < threshold <= 0.95
