@@ -76,7 +76,9 @@ async def _rate(request: Request, exc: RateLimited) -> JSONResponse:
 
 
 async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
-    return error_response(404, "not_found", str(exc).strip("'\""))
+    # str() of a LookupError's KeyError-style message adds quotes around it: take the message itself
+    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    return error_response(404, "not_found", message)
 
 
 async def _conflict(request: Request, exc: HandoffConflict) -> JSONResponse:
