@@ -1,0 +1,146 @@
+"""What customers like this one hold: holding rates given the traits a live feature document shows.
+
+A trait is something a feature document plainly shows and a score may read
+(`credit_score_inputs`): an age band, an income band, the occupation and risk
+appetite, a product held, money going to a spending category (rent, fuel,
+childcare...). For every trait and product the bank's live feature documents
+give how often customers with the trait hold the product, shrunk toward the
+bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
+product is the bank-wide rate times the damped product of the lifts of the
+traits they show: a naive Bayes estimate, damped because traits overlap
+(paying rent and being 26-35 say much the same).
+
+Health spending is never a trait, and neither is anything outside the scoring
+allow-list, so no protected attribute moves an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from tools.eligibility import credit_score_inputs, eligibility_income
+
+AGE_BANDS = ((0, 25), (26, 35), (36, 45), (46, 55), (56, 64), (65, 200))
+INCOME_BANDS = ((0, 29_999), (30_000, 59_999), (60_000, 99_999), (100_000, 149_999), (150_000, float("inf")))
+HEALTH_SPEND = frozenset({"medical", "pharmacy"})
+LIFT_PRIOR = 20.0  # customers' worth of the bank-wide rate mixed into every trait's holding rate
+DAMPING = 0.4  # power the summed log-lifts are raised by: overlapping traits are not independent evidence
+MIN_CUSTOMERS = 50  # fewer live feature documents than this say nothing about customers like anyone
+RISING_SLOPE = 25.0  # dollars a month more each month: a rising category (as in the personal tool)
+MIN_SPEND = 100.0  # dollars in 12 months before a spending category counts as a trait
+
+
+@dataclass(frozen=True)
+class Trait:
+    """One thing a feature document shows: its key, the field that shows it and words for a reason."""
+
+    key: str
+    path: str
+    words: str
+
+
+def traits_of(features: Mapping) -> list[Trait]:
+    """The traits one (allow-listed) feature document shows."""
+    view = credit_score_inputs(features)
+    return [*_profile_traits(view), *_spending_traits(view), *_holding_traits(view)]
+
+
+def _profile_traits(view: Mapping) -> list[Trait]:
+    traits = []
+    if view.get("age") is not None:
+        low = next(low for low, high in AGE_BANDS if low <= view["age"] <= high)
+        traits.append(Trait(f"age:{low}", "age", "are about your age"))
+    income = eligibility_income(view)
+    low = next(low for low, high in INCOME_BANDS if low <= income <= high)
+    declared = (view.get("declared_income") or 0.0) >= (view.get("income_estimate") or 0.0)
+    income_field = "declared_income" if declared else "income_estimate"
+    traits.append(Trait(f"income:{low}", income_field, "earn about what you do"))
+    described = (("occupation", "work in the same occupation"), ("risk_appetite", "share your appetite for risk"))
+    for field, words in described:
+        if view.get(field):
+            traits.append(Trait(f"{field}:{view[field]}", field, words))
+    return traits
+
+
+def _spending_traits(view: Mapping) -> list[Trait]:
+    spend, trend = view.get("spend_12m") or {}, view.get("spend_trend") or {}
+    traits = [
+        Trait(f"spend:{category}", f"spend_12m.{category}", f"spend on {_words(category)}, as you do")
+        for category, spent in sorted(spend.items())
+        if category not in HEALTH_SPEND and spent >= MIN_SPEND
+    ]
+    traits += [
+        Trait(f"rising:{category}", f"spend_trend.{category}",
+              f"spend more on {_words(category)} each month, as you do")
+        for category, slope in sorted(trend.items())
+        if category not in HEALTH_SPEND and slope >= RISING_SLOPE and spend.get(category, 0) > 0
+    ]
+    return traits
+
+
+def _holding_traits(view: Mapping) -> list[Trait]:
+    return [Trait(f"holds:{product_id}", "products_held", "hold the same products")
+            for product_id in sorted(view.get("products_held") or ())]
+
+
+def _words(category: str) -> str:
+    return category.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Lookalikes:
+    """Per trait and product: the smoothed holding rate's lift over the bank-wide rate, as logs."""
+
+    product_ids: tuple[str, ...]
+    trait_index: Mapping[str, int]
+    base_rate: np.ndarray  # products
+    log_lift: np.ndarray  # traits x products
+
+    @classmethod
+    def from_features(cls, documents: Iterable[Mapping], product_ids: Sequence[str]) -> Lookalikes:
+        products = {product_id: j for j, product_id in enumerate(product_ids)}
+        trait_index: dict[str, int] = {}
+        trait_cells, held_cells, people = ([], []), ([], []), 0
+        for document in documents:
+            for trait in traits_of(document):
+                trait_cells[0].append(people)
+                trait_cells[1].append(trait_index.setdefault(trait.key, len(trait_index)))
+            held = {products[p] for p in document.get("products_held") or () if p in products}
+            held_cells[0].extend([people] * len(held))
+            held_cells[1].extend(held)
+            people += 1
+        if people < MIN_CUSTOMERS:
+            return cls(tuple(product_ids), {}, np.zeros(len(product_ids)), np.zeros((0, len(product_ids))))
+        has_trait = _indicator(trait_cells, (people, len(trait_index)))
+        holds = _indicator(held_cells, (people, len(product_ids)))
+        together = (has_trait.T @ holds).toarray()
+        with_trait = np.asarray(has_trait.sum(axis=0)).ravel()
+        base_rate = np.asarray(holds.sum(axis=0)).ravel() / people
+        rate = (together + LIFT_PRIOR * base_rate[None, :]) / (with_trait[:, None] + LIFT_PRIOR)
+        log_lift = np.log(np.maximum(rate, 1e-9) / np.maximum(base_rate, 1e-9)[None, :])
+        return cls(tuple(product_ids), trait_index, base_rate, log_lift)
+
+    def estimates(self, traits: Sequence[Trait]) -> tuple[dict[str, float], dict[str, list[Trait]]]:
+        """Per product: the estimated chance a customer with `traits` holds it, and the traits that raise it most."""
+        known = [trait for trait in traits if trait.key in self.trait_index]
+        if not known or not self.trait_index:
+            return {}, {}
+        lifts = self.log_lift[[self.trait_index[trait.key] for trait in known]]
+        chance = np.minimum(1.0, self.base_rate * np.exp(DAMPING * lifts.sum(axis=0)))
+        order = np.argsort(-lifts, axis=0, kind="stable")
+        raising = {
+            product_id: [known[i] for i in order[:2, j] if lifts[i, j] > 0]
+            for j, product_id in enumerate(self.product_ids)
+        }
+        return {product_id: float(chance[j]) for j, product_id in enumerate(self.product_ids)}, raising
+
+
+def _indicator(cells: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:
+    matrix = sparse.csr_matrix((np.ones(len(cells[0]), dtype=np.float64), cells), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0  # a trait repeated in one document counts once
+    return matrix
