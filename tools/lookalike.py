@@ -101,7 +101,9 @@ class Lookalikes:
     log_lift: np.ndarray  # traits x products
 
     @classmethod
-    def from_features(cls, documents: Iterable[Mapping], product_ids: Sequence[str]) -> Lookalikes:
+    def from_features(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
+                      outcomes: Mapping[str, Iterable[str]] | None = None) -> Lookalikes:
+        """From live feature documents; the outcome is what each holds, or `outcomes[customer_id]` when given."""
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         trait_index: dict[str, int] = {}
         trait_cells, held_cells, people = ([], []), ([], []), 0
@@ -109,7 +111,8 @@ class Lookalikes:
             for trait in traits_of(document):
                 trait_cells[0].append(people)
                 trait_cells[1].append(trait_index.setdefault(trait.key, len(trait_index)))
-            held = {products[p] for p in document.get("products_held") or () if p in products}
+            outcome = document.get("products_held") if outcomes is None else outcomes.get(document.get("customer_id"))
+            held = {products[p] for p in outcome or () if p in products}
             held_cells[0].extend([people] * len(held))
             held_cells[1].extend(held)
             people += 1

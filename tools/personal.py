@@ -17,7 +17,9 @@ Each eligible product the customer does not hold gets three weighted components:
   income band, occupation, risk appetite, spending categories, rising
   spending, products held) hold the product, from the live feature documents
   (`tools.lookalike`, built once per ToolContext); the reason names the traits
-  that raise it most and cites the customer's own fields, never a figure.
+  that raise it most and cites the customer's own fields, never a figure;
+- openers: the same estimate for what such customers opened in the last
+  RECENT_DAYS (their accounts' opening dates): what people like this one do next.
 
 The score is their weighted sum; `components` keeps each part and every reason quotes
 stored values through `Evidence`. A product is only recommended with at least
@@ -40,6 +42,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from scipy import sparse
@@ -51,7 +54,7 @@ from tools.types import Evidence, EvidenceKind, Recommendation
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
 # this one hold predicts best; a dollar estimate predicts what they open next least, so it mostly orders ties.
-WEIGHTS = {"value": 0.3, "goal": 1.5, "peers": 1.0, "lookalike": 3.0}
+WEIGHTS = {"value": 0.3, "goal": 1.5, "peers": 1.0, "lookalike": 3.0, "openers": 1.0}
 VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
 GOAL_FLOOR = 0.25  # MiniLM cosine similarity at or below which a text says nothing about a product
 GOAL_FULL = 0.45  # ... and at or above which it plainly asks for it
@@ -68,6 +71,8 @@ OBLIGATIONS = {
 }
 PEER_PRIOR = 10.0  # holders' weight of the bank-wide rate when smoothing co-holding shares
 PEER_SCALE = 0.25  # a co-holding excess of 25 points over the bank-wide rate counts fully
+RECENT_DAYS = 180  # an account opened this recently is what a customer did next
+OPENER_FULL = 0.1  # an estimated 10% chance that customers like this one opened a product lately counts fully
 LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hold a product counts fully
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 2  # in an answer across categories
@@ -406,8 +411,9 @@ class _ContextCache:
 
     def __init__(self, ctx) -> None:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
-        live_features = ctx.store["features"].find({"run_id": ctx.run_id})
+        live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
         self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products))
+        self.openers = Lookalikes.from_features(live_features, sorted(ctx.products), _recent_openings(ctx))
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
         self._product_vectors: tuple[list[str], np.ndarray] | None = None
@@ -432,6 +438,16 @@ class _ContextCache:
             while len(self.embeddings) > EMBEDDING_CACHE_SIZE:
                 self.embeddings.popitem(last=False)
         return vectors
+
+
+def _recent_openings(ctx) -> dict[str, list[str]]:
+    """Per customer, the products whose accounts they opened in the RECENT_DAYS before the data's date."""
+    since = (ctx.as_of - timedelta(days=RECENT_DAYS)).isoformat()
+    opened: dict[str, list[str]] = {}
+    for account in ctx.store["accounts"].find({}):
+        if str(account.get("opened_at") or "")[:10] >= since and account.get("status", "open") == "open":
+            opened.setdefault(account["customer_id"], []).append(account["product_id"])
+    return opened
 
 
 _caches: dict[int, _ContextCache] = {}
@@ -583,6 +599,8 @@ class Signals:
     peer_source: dict[str, str]
     lookalike_chance: dict[str, float]
     lookalike_traits: dict[str, list[Trait]]
+    opener_chance: dict[str, float]
+    opener_traits: dict[str, list[Trait]]
 
 
 def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None = None) -> list[Recommendation]:
@@ -640,7 +658,9 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
         if ctx.products.get(product_id, {}).get("category") not in EXCLUDED_CATEGORIES
     ]
     peer_excess, peer_source = coholding(ctx).scores(held)
-    lookalike_chance, lookalike_traits = _cache(ctx).lookalikes.estimates(traits_of(features))
+    traits = traits_of(features)
+    lookalike_chance, lookalike_traits = _cache(ctx).lookalikes.estimates(traits)
+    opener_chance, opener_traits = _cache(ctx).openers.estimates(traits)
     return Signals(
         features=features,
         accounts=ctx.store["accounts"].find({"customer_id": customer_id}),
@@ -650,6 +670,8 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
         peer_source=peer_source,
         lookalike_chance=lookalike_chance,
         lookalike_traits=lookalike_traits,
+        opener_chance=opener_chance,
+        opener_traits=opener_traits,
     )
 
 
@@ -663,6 +685,7 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
         "peers": WEIGHTS["peers"] * min(1.0, max(0.0, signals.peer_excess.get(product["_id"], 0.0)) / PEER_SCALE),
         "lookalike": WEIGHTS["lookalike"] * min(1.0, signals.lookalike_chance.get(product["_id"], 0.0)
                                                 / LOOKALIKE_FULL),
+        "openers": WEIGHTS["openers"] * min(1.0, signals.opener_chance.get(product["_id"], 0.0) / OPENER_FULL),
     }
     parts = []  # (contribution, reason, evidence)
     if value > 0:
@@ -673,7 +696,11 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
     if components["peers"] > 0:
         parts.append((components["peers"], *_peer_reason(ctx, signals, product)))
     if components["lookalike"] > 0 and signals.lookalike_traits.get(product["_id"]):
-        parts.append((components["lookalike"], *_lookalike_reason(signals, product)))
+        parts.append((components["lookalike"], *_lookalike_reason(signals.lookalike_traits[product["_id"]], signals,
+                                                                  "It is common among customers who {}.")))
+    if components["openers"] > 0 and signals.opener_traits.get(product["_id"]):
+        parts.append((components["openers"], *_lookalike_reason(signals.opener_traits[product["_id"]], signals,
+                                                                "It is often opened lately by customers who {}.")))
     parts = sorted((part for part in parts if part[0] >= MIN_REASON), key=lambda part: -part[0])
     score = sum(components.values())
     if not parts or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
@@ -699,12 +726,12 @@ def _peer_reason(ctx, signals: Signals, product: Mapping) -> tuple[str, list[Evi
     return f"Customers who hold {held_name}, as you do, often have it too.", [evidence]
 
 
-def _lookalike_reason(signals: Signals, product: Mapping) -> tuple[str, list[Evidence]]:
-    traits = signals.lookalike_traits[product["_id"]]
+def _lookalike_reason(traits: Sequence[Trait], signals: Signals, sentence: str) -> tuple[str, list[Evidence]]:
+    """`sentence` with the traits that raise the estimate most, and the customer's own fields showing them."""
     who = " and ".join(trait.words for trait in traits)
     evidence = [field_evidence(_trait_kind(trait), "features", signals.features, trait.path, _trait_label(trait))
                 for trait in traits]
-    return f"It is common among customers who {who}.", evidence
+    return sentence.format(who), evidence
 
 
 def _trait_kind(trait: Trait) -> EvidenceKind:

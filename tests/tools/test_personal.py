@@ -299,9 +299,10 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert [r.product_id for r in recommendations] == ["P_PET", "P_CONSOL", "P_SAVE", "P_MM", "P_TRAVEL"]
     pet, consol, save, _, travel = recommendations
     assert consol.estimated_annual_value == 345.0 and save.estimated_annual_value == 210.0
-    # lookalike is 0: two feature documents are too few to say what customers like C1 hold
+    # lookalike and openers are 0: two feature documents are too few to say what customers like C1 hold or open
     assert consol.components == {"value": round(0.3 * np.tanh(345 / 300), 4), "goal": 0.0, "peers": 0.0,
-                                 "lookalike": 0.0}
+                                 "lookalike": 0.0,
+                                 "openers": 0.0}
     assert consol.score == round(0.3 * np.tanh(345 / 300), 4)
     assert consol.evidence == [
         Evidence(EvidenceKind.product_terms, "products", "P_CONSOL", "terms.apr", 0.0999,
@@ -314,7 +315,7 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert pet.evidence == [Evidence(EvidenceKind.profile_field, "features", "run-1:C1", "products_held",
                                      ["P_CASH", "P_CHECK"], "products you hold")]
     assert pet.components == {"value": 0.0, "goal": 0.0, "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4),
-                              "lookalike": 0.0}
+                              "lookalike": 0.0, "openers": 0.0}
     assert pet.estimated_annual_value is None
     assert travel.reasons[0].startswith("You spent $7,680 on travel (and more in 1 other category) in the last 12 months")
 
@@ -418,4 +419,22 @@ def test_what_customers_like_you_hold_is_a_reason_whose_evidence_resolves(store,
     travel = Evidence(EvidenceKind.transaction_aggregate, "features", "run-1:C1", "spend_12m.travel", 7680.0,
                       "travel spend, last 12 months")
     assert travel in pet.evidence
+    assert all(resolve(ctx, item) == item.value for item in pet.evidence)
+
+
+def test_what_customers_like_you_opened_lately_is_a_reason_whose_evidence_resolves(store, monkeypatch):
+    import tools.lookalike as lookalike
+    from tools.evidence import resolve
+
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 1)
+    _bank(store)
+    # three more customers who, like C1, spend on travel, opened Pet Insurance a month before the data's date
+    store["features"].insert_many([_features(f"L{i}", held=["P_CHECK", "P_PET"], spend={"travel": 5000.0})
+                                   for i in range(3)])
+    store["accounts"].insert_many([{**_account(f"AL{i}", f"L{i}", "P_PET", None), "opened_at": "2026-08-30"}
+                                   for i in range(3)])
+    ctx = _context(store)
+    pet = next(r for r in recommend_personal(ctx, "C1", k=10) if r.product_id == "P_PET")
+    assert pet.components["openers"] > 0
+    assert "It is often opened lately by customers who spend on travel, as you do." in pet.reasons
     assert all(resolve(ctx, item) == item.value for item in pet.evidence)
