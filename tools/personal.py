@@ -701,11 +701,18 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
     if components["openers"] > 0 and signals.opener_traits.get(product["_id"]):
         parts.append((components["openers"], *_lookalike_reason(signals.opener_traits[product["_id"]], signals,
                                                                 "It is often opened lately by customers who {}.")))
-    parts = sorted((part for part in parts if part[0] >= MIN_REASON), key=lambda part: -part[0])
+    strong = [part for part in parts if part[0] >= MIN_REASON]
     score = sum(components.values())
-    if not parts or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
+    if not strong or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
         return None
-    value_explained = value > 0 and any(reason == value_reason for _, reason, _ in parts)
+    # a positive yearly value from the customer's own figures is always said, first: it is the figure shown beside
+    # the product's name, so its explanation leads; the other reasons follow by contribution
+    def explains_value(part) -> bool:
+        return value > 0 and part[1] == value_reason
+
+    parts = sorted((part for part in parts if part in strong or explains_value(part)),
+                   key=lambda part: (not explains_value(part), -part[0]))
+    value_explained = value > 0
     return Recommendation(
         product_id=product["_id"],
         name=product["name"],
