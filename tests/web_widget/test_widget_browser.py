@@ -88,6 +88,7 @@ def test_a_customer_asks_sees_a_streamed_answer_a_card_and_its_reasons_and_histo
             expect(cards.nth(i).locator(".card-value")).to_have_count(0)
     card.get_by_role("button", name="Why?").click()
     expect(card.locator(".reasons li")).to_have_text(rec["reasons"])
+    assert f"about ${round(rec['estimated_annual_value']):,} a year" in rec["reasons"][0]  # the figure's reason leads
     own = [item for item in rec["evidence"] if item["kind"] == "transaction_aggregate"]
     assert own, "a card's value rests on the customer's own spending"
     for item in own:
