@@ -119,11 +119,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def relay(store, sessions: SessionStore, session: Session, message: str) -> str | None:
-    """While the session is handed off, the customer's message goes to the person: recorded, and a note returned."""
-    handoff = open_handoff(store, session.session_id)
-    if handoff is None:
-        return None
+def relay(sessions: SessionStore, session: Session, handoff: dict, message: str) -> str:
+    """The customer's message in a handed-off session goes to the person: recorded, and a note returned."""
     note = relay_note(handoff)
     now = time.time()
     session.turns.append({"role": "user", "text": message, "at": now})

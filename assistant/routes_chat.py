@@ -73,10 +73,12 @@ async def take_turn(request: Request, runtime, caller: Caller, message: str, ses
 
 
 def _relay_to_person(store, runtime, caller: Caller, message: str, session_id: str) -> TurnResult | None:
-    session = runtime.engine.session_for(caller, session_id)
-    note = handoffs.relay(store, runtime.engine.sessions, session, message)
-    if note is None:
+    # checked first, by id: most turns are not handed off and then read no session here (the engine reads it)
+    handoff = handoffs.open_handoff(store, session_id)
+    if handoff is None:
         return None
+    session = runtime.engine.session_for(caller, session_id)
+    note = handoffs.relay(runtime.engine.sessions, session, handoff, message)
     explanation = {"intent": "handoff:relayed", "confidence": 1.0, "tool_calls": [], "recommendations": [],
                    "answer_source": "template", "llm_fallback_reason": None, "handoff": True}
     return TurnResult(session_id, note, [], explanation, handoff=True)
