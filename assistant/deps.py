@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from assistant.auth import authenticate
+from assistant.auth import TOKEN_PREFIX, authenticate
 from assistant.engine import Caller
 from retrieval.docstore import live_pointer
 from tools.context import NoLiveData
@@ -25,7 +26,7 @@ class Forbidden(Exception):
     """The caller is known but may not do this."""
 
 
-def get_store(request: Request):
+async def get_store(request: Request):
     return request.app.state.store
 
 
@@ -45,9 +46,24 @@ def get_runtime(request: Request):
     return state.runtime
 
 
+async def live_runtime(request: Request):
+    """`get_runtime` as an async dependency: the open Runtime straight from the event loop, no worker thread.
+
+    Only opening one, or the periodic look at the live pointer (a store read), goes to the threadpool.
+    """
+    state = request.app.state
+    if state.runtime is not None and not _live_check_due(state):
+        return state.runtime
+    return await run_in_threadpool(get_runtime, request)
+
+
+def _live_check_due(state) -> bool:
+    return time.monotonic() - state.live_checked_at >= state.live_check_interval_s
+
+
 def _newer_run_is_live(state, checked_now: bool = False) -> bool:
     now = time.monotonic()
-    if not checked_now and now - state.live_checked_at < state.live_check_interval_s:
+    if not checked_now and not _live_check_due(state):
         return False
     state.live_checked_at = now
     pointer = live_pointer(state.store)
@@ -64,11 +80,19 @@ def _swap_runtime(state, runtime) -> None:
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key, or a widget token for one customer.")
 
 
-def current_caller(request: Request,
-                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> Caller:
+async def current_caller(request: Request,
+                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> Caller:
+    """The authenticated caller, after its rate limit.
+
+    A widget token is checked in the event loop (an HMAC, no I/O); an API key is
+    looked up in the store, so that runs in a worker thread.
+    """
     state = request.app.state
     authorization = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    caller = authenticate(state.store, state.token_secret, authorization)
+    if credentials is not None and credentials.credentials.startswith(TOKEN_PREFIX):
+        caller = authenticate(state.store, state.token_secret, authorization)
+    else:
+        caller = await run_in_threadpool(authenticate, state.store, state.token_secret, authorization)
     wait = state.limiter.acquire(caller.owner)
     if wait > 0:
         raise RateLimited(wait)
@@ -77,7 +101,7 @@ def current_caller(request: Request,
 
 
 def require_roles(*roles: str):
-    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.role not in roles:
             raise Forbidden(f"this needs a key with role {' or '.join(roles)}")
         return caller
@@ -86,6 +110,7 @@ def require_roles(*roles: str):
 
 
 Store = Annotated[object, Depends(get_store)]
+LiveRuntime = Annotated[object, Depends(live_runtime)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 StaffCaller = Annotated[Caller, Depends(require_roles("agent", "admin"))]
 AdminCaller = Annotated[Caller, Depends(require_roles("admin"))]

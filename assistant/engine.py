@@ -64,6 +64,7 @@ class TurnResult:
     recommendations: list[dict]
     explanation: dict
     handoff: bool = False
+    customer_id: str | None = None  # the session's customer after the turn (whose data it showed)
 
     @property
     def intent(self) -> str:
@@ -108,7 +109,8 @@ class Engine:
             answer = llm_outcome.text
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
         self._remember(session, message, answer, intent, plan, subject, explanation)
-        return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff)
+        return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
+                          session.customer_id)
 
     def session_for(self, caller: Caller, session_id: str | None, customer_id: str | None = None) -> Session:
         """The caller's session (a new one when session_id is None); staff may continue anyone's."""

@@ -87,10 +87,12 @@ class ObservabilityMiddleware:
             seconds = time.perf_counter() - started
             route = route_template(scope)
             self.metrics.observe(scope["method"], route, status, seconds)
-            caller = getattr(scope.get("state", {}).get("caller"), "role", None)
-            fields = {"method": scope["method"], "route": route, "status": status,
-                      "ms": round(seconds * 1000, 1), "role": caller}
-            access_log.info("%s %s %s", scope["method"], redact(scope["path"]).text, status, extra={"fields": fields})
+            if access_log.isEnabledFor(logging.INFO):  # redacting the path is dear: only for a line that is written
+                caller = getattr(scope.get("state", {}).get("caller"), "role", None)
+                fields = {"method": scope["method"], "route": route, "status": status,
+                          "ms": round(seconds * 1000, 1), "role": caller}
+                access_log.info("%s %s %s", scope["method"], redact(scope["path"]).text, status,
+                                extra={"fields": fields})
 
 
 class BodyTooLarge(HTTPException):

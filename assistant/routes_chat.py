@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, get_runtime
+from assistant.deps import CurrentCaller, LiveRuntime
 from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
 from assistant.slots import find_customer_ids
 
@@ -53,22 +54,26 @@ def asked_customer(caller: Caller, message: str, customer_id: str | None) -> str
 
 async def take_turn(request: Request, runtime, caller: Caller, message: str, session_id: str | None,
                     customer_id: str | None) -> TurnResult:
-    """The engine is synchronous and CPU-bound: it runs in the threadpool. Staff access is audited.
+    """The engine is synchronous and CPU-bound: the whole turn runs in one worker thread (one hop)."""
+    request.state.asked_customer = asked_customer(caller, message, customer_id)
+    return await run_in_threadpool(turn, request.app.state.store, runtime, caller, message, session_id, customer_id)
+
+
+def turn(store, runtime, caller: Caller, message: str, session_id: str | None, customer_id: str | None) -> TurnResult:
+    """One turn: relayed to a person during a hand-off, else the engine's; staff access is audited.
 
     A customer whose conversation is with a person (a hand-off) talks to that person, not to the engine.
     """
-    request.state.asked_customer = asked_customer(caller, message, customer_id)
-    store = request.app.state.store
     if caller.role == "customer" and session_id is not None:
-        relayed = await run_in_threadpool(_relay_to_person, store, runtime, caller, message, session_id)
+        relayed = _relay_to_person(store, runtime, caller, message, session_id)
         if relayed is not None:
             return relayed
-    result = await run_in_threadpool(runtime.engine.turn, caller, message, session_id, customer_id)
+    result = runtime.engine.turn(caller, message, session_id, customer_id)
     if result.handoff:
-        session = await run_in_threadpool(runtime.engine.sessions.get, result.session_id)
-        await run_in_threadpool(handoffs.request_handoff, store, session, message)
+        handoffs.request_handoff(store, runtime.engine.sessions.get(result.session_id), message)
     if caller.role in audit.STAFF_ROLES:
-        await run_in_threadpool(_audit_staff_turn, request.app.state.store, runtime, caller, result, customer_id)
+        # a follow-up ("why?") calls no tool but still shows the session's customer's data
+        audit.record_if_staff(store, caller, [*subjects_of(result, customer_id), result.customer_id], "chat")
     return result
 
 
@@ -81,13 +86,7 @@ def _relay_to_person(store, runtime, caller: Caller, message: str, session_id: s
     note = handoffs.relay(runtime.engine.sessions, session, handoff, message)
     explanation = {"intent": "handoff:relayed", "confidence": 1.0, "tool_calls": [], "recommendations": [],
                    "answer_source": "template", "llm_fallback_reason": None, "handoff": True}
-    return TurnResult(session_id, note, [], explanation, handoff=True)
-
-
-def _audit_staff_turn(store, runtime, caller: Caller, result: TurnResult, asked: str | None) -> None:
-    # a follow-up ("why?") calls no tool but still shows the session's customer's data
-    session_customer = runtime.engine.sessions.get(result.session_id).customer_id
-    audit.record_if_staff(store, caller, [*subjects_of(result, asked), session_customer], "chat")
+    return TurnResult(session_id, note, [], explanation, handoff=True, customer_id=session.customer_id)
 
 
 def wants_stream(request: Request, stream: bool) -> bool:
@@ -117,11 +116,17 @@ def event_stream(events: Iterator[str]) -> StreamingResponse:
 
 
 @router.post("/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def chat(body: ChatRequest, request: Request, caller: CurrentCaller,
-               runtime: Annotated[object, Depends(get_runtime)]):
+async def chat(body: ChatRequest, request: Request, caller: CurrentCaller, runtime: LiveRuntime):
     """Ask a question; the answer comes with the recommendations shown and how they were reached."""
     result = await take_turn(request, runtime, caller, body.message, body.session_id, body.customer_id)
     if wants_stream(request, body.stream):
         return event_stream(chat_events(result))
-    return ChatResponse(session_id=result.session_id, answer=result.answer, recommendations=result.recommendations,
-                        explanation=result.explanation, handoff=result.handoff)
+    return chat_json(result)
+
+
+def chat_json(result: TurnResult) -> Response:
+    """The ChatResponse as JSON, the bytes FastAPI would send for it, serialised once by pydantic-core (FastAPI
+    would first validate again, field by field, the dicts the engine has just built)."""
+    answer = {"session_id": result.session_id, "answer": result.answer, "recommendations": result.recommendations,
+              "explanation": result.explanation, "handoff": result.handoff}
+    return Response(to_json(answer), media_type="application/json")

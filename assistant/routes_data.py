@@ -6,19 +6,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, Store, get_runtime
+from assistant.deps import CurrentCaller, LiveRuntime, Store
 from assistant.engine import AGENT_ROLES, Caller, PermissionDenied
 from assistant.errors import NotFound
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
 from ingest.records import ProductCategory
 
 router = APIRouter(prefix="/v1", tags=["data"])
-Runtime = Annotated[object, Depends(get_runtime)]
+Runtime = LiveRuntime
 CustomerId = Annotated[str, Path(pattern=CUSTOMER_ID_PATTERN)]
 
 

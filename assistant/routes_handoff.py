@@ -6,14 +6,14 @@ widget sees the agent's replies as "agent" turns in GET /v1/sessions/{id}.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, Forbidden, StaffCaller, Store, get_runtime
+from assistant.deps import CurrentCaller, Forbidden, LiveRuntime, StaffCaller, Store
 from assistant.engine import Caller
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
@@ -59,7 +59,7 @@ def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: s
 
 @router.post("/handoffs", response_model=HandoffResponse, status_code=201)
 async def ask_for_a_person(body: HandoffRequest, request: Request, caller: CurrentCaller, store: Store,
-                           runtime: Annotated[object, Depends(get_runtime)]) -> Any:
+                           runtime: LiveRuntime) -> Any:
     """Hand the conversation to the contact centre's queue; an agent's replies appear in the session."""
     handoff, answer = await run_in_threadpool(_hand_over, store, runtime, caller, body.session_id, body.reason)
     return HandoffResponse(session_id=handoff["_id"], status=handoff["status"], answer=answer)

@@ -12,12 +12,12 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.deps import CurrentCaller, get_runtime
+from assistant.deps import CurrentCaller, LiveRuntime
 from assistant.engine import InputError, TurnResult
 from assistant.routes_chat import CUSTOMER_ID_PATTERN, answer_pieces, event_stream, take_turn, wants_stream
 
@@ -102,7 +102,7 @@ def completion_chunks(result: TurnResult) -> Iterator[str]:
 
 @router.post("/chat/completions")
 async def chat_completions(body: CompletionRequest, request: Request, caller: CurrentCaller,
-                           runtime: Annotated[object, Depends(get_runtime)]):
+                           runtime: LiveRuntime):
     """OpenAI-compatible chat completion with model "fargo"; `stream: true` sends chat.completion.chunk events."""
     result = await take_turn(request, runtime, caller, body.question(), body.session_id, body.customer_id)
     if wants_stream(request, body.stream):

@@ -238,9 +238,18 @@ async def load(server: tuple[str, int], who: list[Identity], clients: int, secon
 
 
 async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, str], args) -> list[Identity]:
+    """Credentials, then every conversation once, one at a time (opens the models, indexes and the tools'
+    tables, however long that takes on a busy machine), then `--warm-up` seconds of load."""
     async with httpx.AsyncClient(base_url=server[0], timeout=120) as http:
         who = await identities(http, settings, keys, args.talking)
-    await load(server, who, args.clients, args.warm_up, chat_client)  # opens the models and indexes
+        first = Run()
+        for index, conversation in enumerate(CONVERSATIONS):
+            session_id = None
+            for message in conversation:
+                session_id = await chat_turn(http, who[index % len(who)], message, session_id, first)
+        if first.errors:
+            raise SystemExit(f"{first.errors} of the first conversations' turns failed")
+    await load(server, who, args.clients, args.warm_up, chat_client)
     return who
 
 

@@ -8,9 +8,27 @@ reads the same field back from the store.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import StrEnum
 from typing import Any
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _copied(value: Any) -> Any:
+    """`value` as `dataclasses.asdict` copies a field's value."""
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    if type(value) is dict:
+        return {_copied(key): _copied(item) for key, item in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if type(value) is tuple:
+        return tuple(_copied(item) for item in value)
+    return copy.deepcopy(value)
 
 
 class EvidenceKind(StrEnum):
@@ -34,7 +52,10 @@ class Evidence:
     label: str = ""  # a short human phrase: "travel spend, last 12 months"
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"kind": str(self.kind)}
+        """What `dataclasses.asdict` gives (the value a deep copy), field by field: asdict is dear on hot paths."""
+        value = self.value if type(self.value) in _SCALARS else _copied(self.value)
+        return {"kind": str(self.kind), "collection": self.collection, "record_id": self.record_id,
+                "field": self.field, "value": value, "label": self.label}
 
 
 @dataclass
@@ -51,9 +72,13 @@ class Recommendation:
     relation: str | None = None
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["evidence"] = [item.to_dict() for item in self.evidence]
-        return data
+        """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts), evidence as dicts."""
+        return {
+            "product_id": self.product_id, "name": self.name, "category": self.category, "score": self.score,
+            "reasons": _copied(self.reasons), "evidence": [item.to_dict() for item in self.evidence],
+            "components": _copied(self.components), "estimated_annual_value": self.estimated_annual_value,
+            "for_person": self.for_person, "relation": self.relation,
+        }
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,26 @@ def test_a_customer_chats_and_continues_the_session(client, keys, customers):
     assert history["turns"][2]["text"] == "why?"
 
 
+def test_a_chat_answer_is_the_documented_chat_response_as_json(client, keys, customers):
+    from assistant.routes_chat import ChatResponse
+
+    answer = client.post("/v1/chat", json={"message": "what card suits my spending?"},
+                         headers=widget_token(client, keys, customers[0]))
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    documented = ChatResponse.model_validate_json(answer.content)
+    assert answer.content == documented.model_dump_json().encode()
+    assert documented.recommendations and documented.explanation["recommendations"]
+
+
+def test_each_request_writes_an_access_log_line_without_personal_data(client, keys, customers, caplog):
+    with caplog.at_level(logging.INFO, logger="fargo.access"):
+        client.get(f"/v1/customers/{customers[0]}/recommendations", headers=bearer(keys["agent"]))
+    lines = [record for record in caplog.records if record.name == "fargo.access"]
+    assert len(lines) == 1 and customers[0] not in lines[0].getMessage()
+    assert lines[0].fields["route"] == "/v1/customers/{customer_id}/recommendations"
+    assert lines[0].fields["status"] == 200 and lines[0].fields["role"] == "agent"
+
+
 def test_streaming_chat_sends_tokens_then_recommendations_explanation_done(client, keys, customers):
     me = widget_token(client, keys, customers[0])
     answer = client.post("/v1/chat", json={"message": "recommend something for me", "stream": True}, headers=me)
