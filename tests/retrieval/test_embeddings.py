@@ -115,3 +115,29 @@ def test_concurrent_single_embeddings_match_one_by_one(embedder):
     with ThreadPoolExecutor(len(texts)) as pool:
         together = list(pool.map(embedder.embed_one, texts))
     np.testing.assert_allclose(np.stack(together), np.stack(alone), atol=1e-5)
+
+
+def test_the_traced_model_gives_encodes_vectors_for_batches_of_any_size_and_length(embedder):
+    traced = embeddings.traced_encoder(embedder._model)
+    assert traced is not None
+    texts = ["hi", "what card suits my spending?", "what is a HELOC?",
+             "how can I earn more interest on my savings while I keep the money at hand for the kids' school fees?"]
+    for batch in (texts[:1], texts[1:3], texts, texts * 3):
+        np.testing.assert_allclose(traced(batch), embedder._encode(batch, batch_size=len(batch)), atol=1e-5)
+
+
+def test_concurrent_single_embeddings_equal_the_batch_encoding(embedder):
+    texts = [f"savings goal number {index} for a new car" for index in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        vectors = list(pool.map(embedder.embed_one, texts))
+    np.testing.assert_allclose(np.stack(vectors), embedder._encode(texts), atol=1e-5)
+
+
+def test_a_model_that_is_not_mean_pooled_bert_keeps_encode():
+    class Other:
+        tokenizer = None
+
+        def __iter__(self):
+            return iter([object()])
+
+    assert embeddings.traced_encoder(Other()) is None
