@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -34,6 +35,7 @@ from retrieval.docstore import open_store
 MAX_BODY_BYTES = 64 * 1024
 REQUESTS_PER_MINUTE = 120
 LIVE_CHECK_INTERVAL_S = 30.0  # how often a request checks whether a newer ingestion run went live
+TURN_THREADS = 16  # threads that take chat turns (the engine is synchronous); anyio's pool stays for the rest
 
 
 def _open_runtime(settings: Settings):
@@ -44,7 +46,7 @@ def _open_runtime(settings: Settings):
 
 def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_MINUTE, burst: int | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, live_check_interval_s: float = LIVE_CHECK_INTERVAL_S,
-               open_runtime=_open_runtime) -> FastAPI:
+               open_runtime=_open_runtime, turn_threads: int = TURN_THREADS) -> FastAPI:
     """Build the HTTP app; long-lived clients open in the lifespan and close after it."""
 
     @asynccontextmanager
@@ -52,9 +54,11 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
         store = open_store(settings)
         store.ensure_indexes()
         app.state.store = store
+        app.state.turn_executor = ThreadPoolExecutor(turn_threads, thread_name_prefix="chat-turn")
         try:
             yield
         finally:
+            app.state.turn_executor.shutdown(wait=True, cancel_futures=True)
             for runtime in (app.state.runtime, app.state.retired_runtime):
                 if runtime is not None:
                     runtime.close()

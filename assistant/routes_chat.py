@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -11,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
-from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, LiveRuntime
@@ -54,9 +55,10 @@ def asked_customer(caller: Caller, message: str, customer_id: str | None) -> str
 
 async def take_turn(request: Request, runtime, caller: Caller, message: str, session_id: str | None,
                     customer_id: str | None) -> TurnResult:
-    """The engine is synchronous and CPU-bound: the whole turn runs in one worker thread (one hop)."""
+    """The engine is synchronous and CPU-bound: the whole turn runs in one of the app's turn threads (one hop)."""
     request.state.asked_customer = asked_customer(caller, message, customer_id)
-    return await run_in_threadpool(turn, request.app.state.store, runtime, caller, message, session_id, customer_id)
+    call = functools.partial(turn, request.app.state.store, runtime, caller, message, session_id, customer_id)
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.turn_executor, call)
 
 
 def turn(store, runtime, caller: Caller, message: str, session_id: str | None, customer_id: str | None) -> TurnResult:

@@ -174,12 +174,22 @@ def iso_datetime(value: datetime) -> str:
     return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})  # stored as they are
+
+
 def storable(value: Any, embedded: bool = False) -> Any:
     """`value` as both backends store it: dates as ISO strings, tuples as lists.
 
     `embedded` also turns `bson.ObjectId` into NeoSQLite's own ObjectId type.
     """
-    if value is None or isinstance(value, str | int | float):  # the common leaf, first
+    kind = type(value)
+    if kind in _PLAIN_LEAVES:  # the common cases first, by exact type: a whole session is thousands of values
+        return value
+    if kind is dict:
+        return {key: item if type(item) in _PLAIN_LEAVES else storable(item, embedded) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _PLAIN_LEAVES else storable(item, embedded) for item in value]
+    if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, dict):
         return {key: storable(item, embedded) for key, item in value.items()}

@@ -655,3 +655,17 @@ def test_in_on_an_indexed_field_returns_each_match_once(store):
     found = accounts.find({"customer_id": {"$in": ["C1", "C2", "C1", "C9"]}})
 
     assert sorted(doc["_id"] for doc in found) == ["A1", "A2", "A4", "A5", "A7", "A8"]
+
+
+def test_nested_values_are_stored_as_plain_json_kinds_at_any_depth(store):
+    class Kind(str):
+        pass
+
+    document = {"_id": "nested", "turns": [{"at": 1.5, "flag": True, "none": None, "kind": Kind("card"),
+                                             "day": date(2026, 9, 30), "pair": (1, (2, date(2026, 1, 2))),
+                                             "deeper": [{"when": datetime(2026, 9, 30, 12, tzinfo=UTC)}]}]}
+    store["nested"].insert_one(document)
+    turn = store["nested"].find_one({"_id": "nested"})["turns"][0]
+    assert turn == {"at": 1.5, "flag": True, "none": None, "kind": "card", "day": "2026-09-30",
+                    "pair": [1, [2, "2026-01-02"]], "deeper": [{"when": "2026-09-30T12:00:00.000000Z"}]}
+    assert turn["flag"] is True
