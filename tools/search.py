@@ -3,7 +3,9 @@
 One query, two rankings over the same passages (every product and every FAQ
 answer):
 - vector: the query embedding against the "products" and "faq" Chroma indexes,
-  merged by cosine similarity (one embedder, so the scores compare);
+  merged by cosine similarity (one embedder, so the scores compare); both are
+  small, so their live vectors are read once per ToolContext and scored exactly,
+  as one matrix product, rather than queried in Chroma on every turn;
 - lexical: BM25 over the same texts, plus each product's id, so an exact term
   the sentence model misses (a product code, a brand, an acronym) still counts.
 The two are fused by reciprocal rank fusion (`retrieval.lexical`). The BM25
@@ -24,6 +26,8 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from ingest.records import ProductCategory
 from retrieval.lexical import BM25, reciprocal_rank_fusion
@@ -105,6 +109,15 @@ class _Catalogue:
         self.lexical = BM25(
             (key, product_text(doc) if key[0] == PRODUCTS else faq_text(doc)) for key, doc in self.documents.items()
         )
+        self._vectors: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def index_vectors(self, vectors, name: str) -> tuple[list[str], np.ndarray]:
+        """The live `name` index's ids and unit vectors, read once per context (the catalogue and FAQ are small)."""
+        with self._lock:
+            if name not in self._vectors:
+                self._vectors[name] = vectors.vectors(name)
+            return self._vectors[name]
 
 
 _catalogues: dict[int, _Catalogue] = {}
@@ -150,13 +163,19 @@ def _vector_ranking(ctx, books: _Catalogue, query: str, query_embedding, pools: 
     if ctx.vectors is None or (query_embedding is None and ctx.embedder is None):
         return []
     embedding = ctx.embedder.embed_one(query) if query_embedding is None else query_embedding
-    hits = [
-        ((name, hit.id), hit.score)
-        for name in (PRODUCTS, FAQ)
-        if pools[name] > 0
-        for hit in ctx.vectors.query(name, embedding=embedding, k=pools[name])
-        if hit.score >= VECTOR_FLOOR and (name, hit.id) in books.documents  # else the store has nothing to cite yet
-    ]
+    query_vector = np.asarray(embedding, dtype=np.float32)
+    hits = []
+    for name in (PRODUCTS, FAQ):
+        if pools[name] > 0:
+            # every stored vector against the query, as one matrix product: the k nearest are exactly the
+            # index query's (the same vectors, the same cosine), without a vector-store round trip per turn
+            ids, matrix = books.index_vectors(ctx.vectors, name)
+            scores = matrix @ query_vector if len(ids) else np.empty(0, dtype=np.float32)
+            hits += [
+                ((name, ids[j]), float(scores[j]))
+                for j in np.argsort(-scores, kind="stable")[: pools[name]]
+                if scores[j] >= VECTOR_FLOOR and (name, ids[j]) in books.documents  # else nothing to cite yet
+            ]
     return sorted(hits, key=lambda item: -item[1])
 
 

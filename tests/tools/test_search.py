@@ -188,3 +188,19 @@ def test_k_limits_the_answer_and_an_empty_query_or_bad_category_is_handled(ctx):
     assert search_products(ctx, "card", k=0) == []
     with pytest.raises(ValueError, match="unknown product category 'cards'"):
         search_products(ctx, "card", category="cards")
+
+
+@pytest.mark.parametrize("query", ["travel rewards card", "how do I reset my PIN?", "a loan for my car", "zebra"])
+def test_the_vector_ranking_is_the_chroma_indexes_nearest_items_with_their_scores(ctx, embedder, query):
+    from tools.search import _pools, _vector_ranking, catalogue
+
+    books = catalogue(ctx)
+    pools = _pools(books, 5, None)
+    embedding = embedder.embed_one(query)
+    expected = sorted(
+        (((name, hit.id), hit.score) for name in ("products", "faq")
+         for hit in ctx.vectors.query(name, embedding=embedding, k=pools[name]) if hit.score >= 0.25),
+        key=lambda item: -item[1])
+    ranking = _vector_ranking(ctx, books, query, embedding, pools)
+    assert [key for key, _ in ranking] == [key for key, _ in expected]
+    np.testing.assert_allclose([score for _, score in ranking], [score for _, score in expected], atol=1e-5)
