@@ -11,11 +11,13 @@ every vector is computed here and passed to Chroma explicitly.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +28,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DEVICE = "cpu"
 SHARED_BATCH_MAX_TEXTS = 8  # embed() calls this small (a turn's message, a customer's goals) share one batch
 SHARED_BATCH_TORCH_THREADS = 1
+RECENT_TEXTS = 4096  # embed_one keeps this many texts' vectors (1.5 KiB each)
 TRACE_TOLERANCE = 1e-5  # a traced model's vectors must agree with encode() to this, element by element
 
 
@@ -53,6 +56,8 @@ class Embedder:
         self._lock = threading.Lock()
         self._shared = MicroBatcher(self._encode_shared, name="shared-embeddings")
         self._traced: TracedEncoder | bool | None = None  # made on the first shared batch; False: not possible
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in order; an empty input gives a (0, dimension) array."""
@@ -64,8 +69,24 @@ class Embedder:
         return self._encode(texts, batch_size)
 
     def embed_one(self, text: str) -> np.ndarray:
-        """The vector of one text, shape (dimension,); calls from several threads at once share one batch."""
-        return self._shared.submit(text)
+        """The vector of one text, shape (dimension,); calls from several threads at once share one batch.
+
+        The vectors of the last RECENT_TEXTS texts are kept (by a digest of the text, not the text): a
+        message sent again (the widget's quick replies, "hi", "why?") costs no model call. The model is
+        fixed for the life of the process, so a kept vector is exactly the one the model would give.
+        """
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        with self._recent_lock:
+            vector = self._recent.get(key)
+            if vector is not None:
+                self._recent.move_to_end(key)
+                return vector.copy()
+        vector = self._shared.submit(text)
+        with self._recent_lock:
+            self._recent[key] = vector
+            while len(self._recent) > RECENT_TEXTS:
+                self._recent.popitem(last=False)
+        return vector.copy()
 
     def _encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         with self._lock:

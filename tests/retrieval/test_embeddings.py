@@ -141,3 +141,26 @@ def test_a_model_that_is_not_mean_pooled_bert_keeps_encode():
             return iter([object()])
 
     assert embeddings.traced_encoder(Other()) is None
+
+
+def test_a_text_embedded_again_gets_the_same_vector_without_a_model_call(embedder, monkeypatch):
+    first = embedder.embed_one("what card suits my spending today?")
+    calls = []
+    monkeypatch.setattr(embedder._shared, "submit", lambda text: calls.append(text))
+    again = embedder.embed_one("what card suits my spending today?")
+    assert calls == []
+    np.testing.assert_array_equal(again, first)
+    again[:] = 0  # a caller's copy: changing it changes nothing kept
+    np.testing.assert_array_equal(embedder.embed_one("what card suits my spending today?"), first)
+
+
+def test_only_the_most_recent_texts_are_kept(embedder, monkeypatch):
+    monkeypatch.setattr(embeddings, "RECENT_TEXTS", 2)
+    for text in ("recent one", "recent two", "recent three"):
+        embedder.embed_one(text)
+    calls = []
+    real_submit = embedder._shared.submit
+    monkeypatch.setattr(embedder._shared, "submit", lambda text: calls.append(text) or real_submit(text))
+    embedder.embed_one("recent three")
+    embedder.embed_one("recent one")
+    assert calls == ["recent one"]
