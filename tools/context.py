@@ -59,3 +59,8 @@ class ToolContext:
     @cached_property
     def products(self) -> dict[str, dict]:
         return {doc["_id"]: doc for doc in self.store["products"].find({})}
+
+    @cached_property
+    def healthcare_services(self) -> list[dict]:
+        """The healthcare catalogue, read once for the life of this context, like `products`."""
+        return self.store["healthcare_services"].find({})

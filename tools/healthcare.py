@@ -153,8 +153,7 @@ def recommend_healthcare(ctx, customer_id: str, k: int = 5) -> list[Recommendati
         disclosed=tuple(usable_disclosures(customer, ctx.store["disclosures"].find({"customer_id": customer_id}))),
         minor_children=tuple(_minor_children(ctx, customer_id)),
     )
-    services = ctx.store["healthcare_services"].find({})
-    return rank_services(services, ctx.products, profile, k)
+    return rank_services(ctx.healthcare_services, ctx.products, profile, k)
 
 
 def health_view(features: Mapping) -> dict:

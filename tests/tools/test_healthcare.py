@@ -257,3 +257,16 @@ def test_no_profile_or_profiling_opt_out_gives_nothing(store):
                    [_features("C6", 40, "Austin", spend={"medical": 900.0})])
     assert recommend_healthcare(ctx, "C6") == []
     assert recommend_healthcare(ctx, "nobody") == []
+
+
+def test_the_catalogue_is_the_contexts_a_replaced_provider_shows_from_the_next_context_on(store):
+    ctx = _expecting_parent(store)
+    before = _ids(recommend_healthcare(ctx, "C100"))
+    assert "S101" in before
+    store["healthcare_services"].delete_one({"_id": "S101"})
+    store["healthcare_services"].insert_one(
+        _service("S108", "provider", "South Austin Pediatrics", "Pediatric care.", city="Austin",
+                 specialty="pediatrics"))
+    assert _ids(recommend_healthcare(ctx, "C100")) == before  # the live context answers from its own run's data
+    next_run = ToolContext(store, None, None, ctx.graph, ctx.graph_stats, RUN_ID)
+    assert _ids(recommend_healthcare(next_run, "C100")) == [pid if pid != "S101" else "S108" for pid in before]
