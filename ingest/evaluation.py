@@ -1,6 +1,7 @@
 """Offline evaluation of the recommendation tools. Reads ground truth; the serving path never imports it.
 
-`evaluate_recommendations(settings, ...)` builds a synthetic bank, hides each hold-out
+`evaluate_recommendations(settings, ...)` builds a synthetic bank, picks hold-outs among
+the customers who opened an account in the last RECENT_DAYS, hides each hold-out
 customer's most recently opened product (the account row, the transactions on that
 account, and the bank-internal payments that start on its opening date), ingests that
 copy into a throw-away data dir, runs the tools for the hold-outs and reports HR@3 and
@@ -23,7 +24,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from random import Random
 
@@ -35,6 +36,9 @@ from ingest.records import GROUND_TRUTH_DIR
 HR_K = 3
 NDCG_K = 5
 TOP_SHARE = 0.10
+# Hold-outs opened their latest account within this many days of the data's date: "what they opened next"
+# is a recent opening, not an account from years ago that merely happens to be their newest.
+RECENT_DAYS = 180
 # Payments the synthetic bank books from checking for a product of ours, starting on its
 # opening date: left in, they would tell the tools what was hidden.
 INTERNAL_MERCHANTS = {
@@ -120,20 +124,20 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def choose_holdouts(accounts: Iterable[Mapping], categories: Mapping[str, str], count: int,
-                    seed: int) -> dict[str, HiddenAccount]:
-    """`count` customers (seeded) holding at least two open accounts, each with their latest one."""
+                    seed: int, opened_since: str = "") -> dict[str, HiddenAccount]:
+    """`count` customers (seeded) holding two or more open accounts, the latest opened on or after
+    `opened_since` (an ISO date; "" admits every date), each with that latest account."""
     by_customer: dict[str, list[Mapping]] = {}
     for account in accounts:
         if account.get("status", "open") == "open":
             by_customer.setdefault(account["customer_id"], []).append(account)
-    eligible = sorted(cid for cid, held in by_customer.items() if len(held) >= 2)
+    latest = {cid: max(held, key=lambda a: (a["opened_at"], a["account_id"]))
+              for cid, held in by_customer.items() if len(held) >= 2}
+    eligible = sorted(cid for cid, account in latest.items() if str(account["opened_at"]) >= opened_since)
     chosen = Random(f"fargo-eval:{seed}").sample(eligible, min(count, len(eligible)))
-    hidden = {}
-    for cid in sorted(chosen):
-        latest = max(by_customer[cid], key=lambda a: (a["opened_at"], a["account_id"]))
-        hidden[cid] = HiddenAccount(cid, latest["account_id"], latest["product_id"],
-                                    categories[latest["product_id"]], latest["opened_at"])
-    return hidden
+    return {cid: HiddenAccount(cid, latest[cid]["account_id"], latest[cid]["product_id"],
+                               categories[latest[cid]["product_id"]], latest[cid]["opened_at"])
+            for cid in sorted(chosen)}
 
 
 def write_holdout_copy(source_dir: Path, out_dir: Path, hidden: Mapping[str, HiddenAccount]) -> dict[str, int]:
@@ -373,7 +377,8 @@ def _evaluate_in(settings, root: Path, customers: int, holdouts: int, seed: int,
     say(f"synthesizing {customers:,} customers")
     synthesize(bank, customers, seed)
     categories = {p["product_id"]: p["category"] for p in read_jsonl(bank / "products.jsonl")}
-    hidden = choose_holdouts(read_jsonl(bank / "accounts.jsonl"), categories, holdouts, seed)
+    since = recent_since(bank)
+    hidden = choose_holdouts(read_jsonl(bank / "accounts.jsonl"), categories, holdouts, seed, since)
     removed = write_holdout_copy(bank, copy, hidden)
     eval_settings = settings.model_copy(update={
         "data_dir": root / "data", "source_dir": copy, "mongodb_uri": None, "chroma_url": None, "redis_url": None,
@@ -392,11 +397,18 @@ def _evaluate_in(settings, root: Path, customers: int, holdouts: int, seed: int,
         "customers": customers,
         "holdouts": len(hidden),
         "seed": seed,
+        "opened_since": since,
         "hidden_categories": dict(Counter(h.category for h in hidden.values()).most_common()),
         "removed": removed,
         "tools": tools,
         "goal": goal_check(tools),
     }
+
+
+def recent_since(bank: Path) -> str:
+    """The first day of the recent window before the bank's data date: hold-outs opened their latest account since."""
+    as_of = date.fromisoformat(orjson.loads((Path(bank) / "manifest.json").read_bytes())["as_of"])
+    return (as_of - timedelta(days=RECENT_DAYS)).isoformat()
 
 
 def _holders(accounts: Iterable[Mapping]) -> dict[str, int]:
@@ -540,7 +552,7 @@ def format_report(report: Mapping) -> str:
 def _format_recommendations(report: Mapping) -> str:
     lines = [
         f"Synthetic bank: {report['customers']:,} customers, {report['holdouts']} hold-outs (seed {report['seed']}); "
-        f"latest product hidden per hold-out",
+        f"latest product hidden per hold-out, each opened since {report['opened_since']}",
         "hidden categories: " + ", ".join(f"{k} {v}" for k, v in report["hidden_categories"].items()),
         "",
         f"{'tool':<24} {'ranker':<11} {'cases':>6} {'HR@3':>7} {'NDCG@5':>7} {'needs':>6} {'needs HR@3':>10}",

@@ -3,7 +3,9 @@
 Base holdings are opened over the years and never include a product that
 serves one of the customer's hidden needs. The most recent opening (used as
 the hold-out in evaluations) follows a hidden need about two times in three
-and is something else, or nothing new, otherwise.
+and is something else, or nothing new, otherwise. A customer following a need
+mostly opens the product that serves it most directly (a need lists its
+products in that order): the n-th is chosen with weight 1/n.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from random import Random
 from ingest.catalogue import products
 from ingest.records import Product
 from ingest.synth_customers import RecordCounter
+from ingest.synth_needs import NEED_BY_NAME
 from ingest.synth_people import Person
 from ingest.synth_tables import RETIRED, STUDENT
 
@@ -176,13 +179,19 @@ def _recent_product(rng: Random, person: Person, held: list[str]) -> str | None:
     kyc_ok = person.kyc_verified
     options = [p for p in person.targets if p not in held and (kyc_ok or not _needs_kyc(p))]
     if options and rng.random() < NEED_FOLLOWING_RATE:
-        return rng.choice(options)
+        return rng.choices(options, weights=[1.0 / _directness(person, p) for p in options])[0]
     if rng.random() < OTHER_RECENT_RATE:
         others = [p for p in _base_products(rng, person)[1:] if p not in held and p not in person.targets
                   and eligible(person, p) and (kyc_ok or not _needs_kyc(p))]
         if others:
             return rng.choice(others)
     return None
+
+
+def _directness(person: Person, product_id: str) -> int:
+    """1 for the product a need of theirs names first, 2 for the second, ..."""
+    return min(NEED_BY_NAME[name].products.index(product_id) + 1
+               for name in person.needs if product_id in NEED_BY_NAME[name].products)
 
 
 def _needs_kyc(product_id: str) -> bool:

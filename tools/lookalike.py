@@ -1,14 +1,16 @@
-"""What customers like this one hold: holding rates given the traits a live feature document shows.
+"""What customers like this one hold, and open next, given the traits a live feature document shows.
 
 A trait is something a feature document plainly shows and a score may read
 (`credit_score_inputs`): an age band, an income band, the occupation and risk
-appetite, a product held, money going to a spending category (rent, fuel,
-childcare...). For every trait and product the bank's live feature documents
+appetite, a goal the customer told us about (a non-health disclosure's topic),
+a product held, money going to a spending category (rent, fuel, childcare...). For every trait and product the bank's live feature documents
 give how often customers with the trait hold the product, shrunk toward the
 bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
 product is the bank-wide rate times the damped product of the lifts of the
 traits they show: a naive Bayes estimate, damped because traits overlap
-(paying rent and being 26-35 say much the same).
+(paying rent and being 26-35 say much the same). `NextProducts` is the
+discriminative counterpart for what a customer opens next: a logistic regression
+from the same traits to the product of each recent opening.
 
 Health spending is never a trait, and neither is anything outside the scoring
 allow-list, so no protected attribute moves an estimate.
@@ -26,11 +28,15 @@ from tools.eligibility import credit_score_inputs, eligibility_income
 
 AGE_BANDS = ((0, 25), (26, 35), (36, 45), (46, 55), (56, 64), (65, 200))
 INCOME_BANDS = ((0, 29_999), (30_000, 59_999), (60_000, 99_999), (100_000, 149_999), (150_000, float("inf")))
+GOAL_WORDS = {"saving_money": "saving money", "investing": "investing", "retirement": "planning to retire"}
 HEALTH_SPEND = frozenset({"medical", "pharmacy"})
 LIFT_PRIOR = 20.0  # customers' worth of the bank-wide rate mixed into every trait's holding rate
 DAMPING = 0.4  # power the summed log-lifts are raised by: overlapping traits are not independent evidence
 MIN_CUSTOMERS = 50  # fewer live feature documents than this say nothing about customers like anyone
 RISING_SLOPE = 25.0  # dollars a month more each month: a rising category (as in the personal tool)
+NEXT_PRODUCT_C = 0.1  # inverse L2 strength of the next-product regression, chosen on eval seeds 11 and 13
+MIN_FAVOUR = 0.05  # log-odds a trait must add to a product over the average product to be named as a reason
+MAX_TRAINING_ROWS = 20_000  # openings the next-product regression learns from (a big bank has plenty)
 MIN_SPEND = 100.0  # dollars in 12 months before a spending category counts as a trait
 
 
@@ -46,7 +52,7 @@ class Trait:
 def traits_of(features: Mapping) -> list[Trait]:
     """The traits one (allow-listed) feature document shows."""
     view = credit_score_inputs(features)
-    return [*_profile_traits(view), *_spending_traits(view), *_holding_traits(view)]
+    return [*_profile_traits(view), *_goal_traits(view), *_spending_traits(view), *_holding_traits(view)]
 
 
 def _profile_traits(view: Mapping) -> list[Trait]:
@@ -64,6 +70,12 @@ def _profile_traits(view: Mapping) -> list[Trait]:
         if view.get(field):
             traits.append(Trait(f"{field}:{view[field]}", field, words))
     return traits
+
+
+def _goal_traits(view: Mapping) -> list[Trait]:
+    """The goals a customer told us about (disclosure topics), never a health one."""
+    return [Trait(f"goal:{topic}", "goals", f"told us they are {GOAL_WORDS.get(topic, 'planning for ' + _words(topic))}")
+            for topic in sorted(view.get("goals") or ()) if "health" not in topic]
 
 
 def _spending_traits(view: Mapping) -> list[Trait]:
@@ -147,3 +159,76 @@ def _indicator(cells: tuple[list[int], list[int]], shape: tuple[int, int]) -> sp
     matrix.sum_duplicates()
     matrix.data[:] = 1.0  # a trait repeated in one document counts once
     return matrix
+
+
+@dataclass(frozen=True)
+class NextProducts:
+    """What customers like this one opened lately: a multinomial logistic regression from traits to the product.
+
+    Fitted on the live feature documents of customers who opened an account in
+    the recent window (one row per opening). Unlike the naive-Bayes holding
+    rates it weighs traits against each other, so overlapping traits are not
+    counted twice and a telling one (a disclosed goal) can outweigh many weak ones.
+    """
+
+    product_ids: tuple[str, ...]
+    trait_index: Mapping[str, int]
+    coef: np.ndarray  # products x traits; a product nobody opened lately has a row of zeros and no chance
+    intercept: np.ndarray  # products
+    opened: np.ndarray  # products: whether anyone opened it in the window
+
+    @classmethod
+    def fit(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
+            openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS) -> NextProducts:
+        products = {product_id: j for j, product_id in enumerate(product_ids)}
+        trait_index: dict[str, int] = {}
+        cells, labels = ([], []), []
+        for document in sorted(documents, key=lambda d: str(d.get("customer_id"))):
+            opened = [p for p in dict.fromkeys(openings.get(document.get("customer_id")) or ()) if p in products]
+            if not opened:
+                continue
+            keys = {trait.key for trait in traits_of(document)}
+            for product_id in opened:
+                cells[0].extend([len(labels)] * len(keys))
+                cells[1].extend(trait_index.setdefault(key, len(trait_index)) for key in sorted(keys))
+                labels.append(products[product_id])
+            if len(labels) >= max_rows:
+                break
+        empty = cls(tuple(product_ids), {}, np.zeros((len(product_ids), 0)), np.full(len(product_ids), -np.inf),
+                    np.zeros(len(product_ids), dtype=bool))
+        if len(labels) < MIN_CUSTOMERS or len(set(labels)) < 2:
+            return empty
+        return cls._fitted(tuple(product_ids), trait_index, _indicator(cells, (len(labels), len(trait_index))),
+                           np.asarray(labels))
+
+    @classmethod
+    def _fitted(cls, product_ids, trait_index, x, y) -> NextProducts:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=NEXT_PRODUCT_C, max_iter=2000).fit(x, y)
+        coef = np.zeros((len(product_ids), x.shape[1]))
+        intercept = np.full(len(product_ids), -np.inf)
+        coef[model.classes_] = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_, model.coef_])
+        intercept[model.classes_] = (model.intercept_ if len(model.classes_) > 2
+                                     else np.concatenate([-model.intercept_, model.intercept_]))
+        opened = np.zeros(len(product_ids), dtype=bool)
+        opened[model.classes_] = True
+        return cls(product_ids, trait_index, coef, intercept, opened)
+
+    def estimates(self, traits: Sequence[Trait]) -> tuple[dict[str, float], dict[str, list[Trait]]]:
+        """Per product: the chance the next opening of a customer with `traits` is it, and the traits that raise it most."""
+        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
+        if not self.opened.any():
+            return {}, {}
+        weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
+        logits = self.intercept + weights.sum(axis=1)
+        chance = np.exp(logits - logits[self.opened].max())
+        chance /= chance.sum()
+        # a trait raises a product's chance as far as it favours the product over the others it could be
+        favour = weights - weights[self.opened].mean(axis=0, keepdims=True)
+        order = np.argsort(-favour, axis=1, kind="stable")
+        raising = {
+            product_id: [known[i] for i in order[j, :2] if favour[j, i] >= MIN_FAVOUR]
+            for j, product_id in enumerate(self.product_ids) if self.opened[j]
+        }
+        return {product_id: float(chance[j]) for j, product_id in enumerate(self.product_ids)}, raising

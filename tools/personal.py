@@ -18,8 +18,10 @@ Each eligible product the customer does not hold gets three weighted components:
   spending, products held) hold the product, from the live feature documents
   (`tools.lookalike`, built once per ToolContext); the reason names the traits
   that raise it most and cites the customer's own fields, never a figure;
-- openers: the same estimate for what such customers opened in the last
-  RECENT_DAYS (their accounts' opening dates): what people like this one do next.
+- openers: the chance that this customer's next account is the product, from a
+  logistic regression over the same traits fitted on what customers opened in
+  the last RECENT_DAYS (their accounts' opening dates): what people like this
+  one do next (`tools.lookalike.NextProducts`).
 
 The score is their weighted sum; `components` keeps each part and every reason quotes
 stored values through `Evidence`. A product is only recommended with at least
@@ -49,12 +51,13 @@ from scipy import sparse
 
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import field_evidence, money
-from tools.lookalike import Lookalikes, Trait, traits_of
+from tools.lookalike import Lookalikes, NextProducts, Trait, traits_of
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
-# this one hold predicts best; a dollar estimate predicts what they open next least, so it mostly orders ties.
-WEIGHTS = {"value": 0.3, "goal": 1.5, "peers": 1.0, "lookalike": 3.0, "openers": 1.0}
+# this one opened lately predicts best, then what they hold; a dollar estimate predicts what they open next least,
+# so it mostly orders ties.
+WEIGHTS = {"value": 0.3, "goal": 1.5, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
 VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
 GOAL_FLOOR = 0.25  # MiniLM cosine similarity at or below which a text says nothing about a product
 GOAL_FULL = 0.45  # ... and at or above which it plainly asks for it
@@ -72,7 +75,7 @@ OBLIGATIONS = {
 PEER_PRIOR = 10.0  # holders' weight of the bank-wide rate when smoothing co-holding shares
 PEER_SCALE = 0.25  # a co-holding excess of 25 points over the bank-wide rate counts fully
 RECENT_DAYS = 180  # an account opened this recently is what a customer did next
-OPENER_FULL = 0.1  # an estimated 10% chance that customers like this one opened a product lately counts fully
+OPENER_FULL = 0.1  # a 10% chance that the customer's next opening is the product counts fully
 LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hold a product counts fully
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 2  # in an answer across categories
@@ -413,7 +416,7 @@ class _ContextCache:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
         live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
         self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products))
-        self.openers = Lookalikes.from_features(live_features, sorted(ctx.products), _recent_openings(ctx))
+        self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx))
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
         self._product_vectors: tuple[list[str], np.ndarray] | None = None

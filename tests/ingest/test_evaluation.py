@@ -100,6 +100,18 @@ def test_holdouts_hide_the_latest_open_account_of_customers_with_two_or_more():
     assert hidden == {"C1": HiddenAccount("C1", "A2", "P011", "card", "2024-05-01")}
 
 
+def test_holdouts_are_customers_whose_latest_opening_is_recent():
+    accounts = [
+        {"account_id": "A1", "customer_id": "C1", "product_id": "P001", "opened_at": "2020-01-01"},
+        {"account_id": "A2", "customer_id": "C1", "product_id": "P011", "opened_at": "2026-08-01"},
+        {"account_id": "A3", "customer_id": "C2", "product_id": "P001", "opened_at": "2018-01-01"},
+        {"account_id": "A4", "customer_id": "C2", "product_id": "P044", "opened_at": "2022-03-01"},
+    ]
+    categories = {"P001": "deposit", "P011": "card", "P044": "insurance"}
+    hidden = choose_holdouts(accounts, categories, 5, seed=1, opened_since="2026-04-03")
+    assert list(hidden) == ["C1"] and hidden["C1"].account_id == "A2"
+
+
 def test_holdout_copy_has_no_row_mentioning_a_hidden_account(small_bank, tmp_path):
     hidden = choose_holdouts(read_jsonl(small_bank / "accounts.jsonl"), _categories(small_bank), 40, seed=2)
     removed = write_holdout_copy(small_bank, tmp_path, hidden)
@@ -150,7 +162,8 @@ def test_evaluation_returns_every_key(monkeypatch, tmp_path):
     monkeypatch.setattr(evaluation, "_score_live", hidden_first)
     report = evaluation.evaluate_recommendations(Settings(data_dir=tmp_path / "live"), customers=200, holdouts=30,
                                                  seed=5, work_dir=tmp_path)
-    assert set(report) == {"kind", "customers", "holdouts", "seed", "hidden_categories", "removed", "tools", "goal"}
+    assert set(report) == {"kind", "customers", "holdouts", "seed", "opened_since", "hidden_categories", "removed",
+                           "tools", "goal"}
     assert report["holdouts"] == 30
     for block in report["tools"].values():
         assert set(block) == {"note", "tool", "popularity", "random", "returned_nothing", "hr_at_3_by_category"}

@@ -7,14 +7,14 @@ import math
 import pytest
 
 import tools.lookalike as lookalike
-from tools.lookalike import LIFT_PRIOR, Lookalikes, Trait, traits_of
+from tools.lookalike import LIFT_PRIOR, Lookalikes, NextProducts, Trait, traits_of
 
 
-def _doc(customer_id, *, age=30, rent=0.0, held=(), medical=0.0):
+def _doc(customer_id, *, age=30, rent=0.0, held=(), medical=0.0, goals=()):
     spend = {"groceries": 3000.0, **({"rent": rent} if rent else {}), **({"medical": medical} if medical else {})}
     return {"_id": f"run-1:{customer_id}", "customer_id": customer_id, "age": age, "declared_income": 50000.0,
             "occupation": "Teacher", "risk_appetite": "medium", "spend_12m": spend, "products_held": list(held),
-            "gender": "female", "marital_status": "single"}
+            "goals": list(goals), "gender": "female", "marital_status": "single"}
 
 
 def test_traits_are_bands_fields_spending_and_holdings_never_health_or_protected_attributes():
@@ -45,3 +45,30 @@ def test_renters_are_estimated_to_hold_what_most_renters_hold(monkeypatch):
 def test_too_few_documents_say_nothing():
     table = Lookalikes.from_features([_doc("C1", held=["K"])], ["K"])
     assert table.estimates(traits_of(_doc("C2"))) == ({}, {})
+
+
+def test_a_disclosed_goal_is_a_trait_but_a_health_goal_is_not():
+    keys = [trait.key for trait in traits_of(_doc("C1", goals=["first_home", "health_coverage"]))]
+    assert "goal:first_home" in keys and not any("health" in key for key in keys)
+
+
+def test_next_products_learn_which_trait_tells_what_is_opened_next(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    # renters who told us about a first home opened the savings account S; the other renters opened renters
+    # insurance R; everyone pays rent, so only the goal tells the two apart
+    documents = [_doc(f"A{i}", rent=12000.0, goals=["first_home"]) for i in range(6)]
+    documents += [_doc(f"B{i}", rent=12000.0) for i in range(6)]
+    openings = {f"A{i}": ["S"] for i in range(6)} | {f"B{i}": ["R"] for i in range(6)}
+    model = NextProducts.fit(documents, ["K", "R", "S"], openings)
+    saver, _ = model.estimates(traits_of(_doc("C1", rent=9000.0, goals=["first_home"])))
+    renter, _ = model.estimates(traits_of(_doc("C2", rent=9000.0)))
+    assert saver["S"] > 0.5 > saver["R"] and renter["R"] > 0.5 > renter["S"]
+    assert saver["K"] == renter["K"] == 0.0  # nobody opened checking lately
+    assert sum(saver.values()) == pytest.approx(1.0)
+    _, raising = model.estimates(traits_of(_doc("C1", rent=9000.0, goals=["first_home"])))
+    assert [trait.key for trait in raising["S"]] == ["goal:first_home"]  # paying rent favours neither
+
+
+def test_next_products_with_too_few_openings_say_nothing():
+    model = NextProducts.fit([_doc("C1")], ["K"], {"C1": ["K"]})
+    assert model.estimates(traits_of(_doc("C2"))) == ({}, {})

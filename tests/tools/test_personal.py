@@ -428,13 +428,18 @@ def test_what_customers_like_you_opened_lately_is_a_reason_whose_evidence_resolv
 
     monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 1)
     _bank(store)
-    # three more customers who, like C1, spend on travel, opened Pet Insurance a month before the data's date
-    store["features"].insert_many([_features(f"L{i}", held=["P_CHECK", "P_PET"], spend={"travel": 5000.0})
-                                   for i in range(3)])
-    store["accounts"].insert_many([{**_account(f"AL{i}", f"L{i}", "P_PET", None), "opened_at": "2026-08-30"}
-                                   for i in range(3)])
+    # a month before the data's date, three customers who, like C1, spend on travel opened Pet Insurance, and
+    # three who spend only on groceries took out a new auto loan
+    travellers = [_features(f"L{i}", held=["P_CHECK", "P_PET"], spend={"travel": 5000.0}) for i in range(3)]
+    shoppers = [_features(f"G{i}", held=["P_CHECK", "P_AUTO"], spend={"groceries": 3000.0}) for i in range(3)]
+    store["features"].insert_many(travellers + shoppers)
+    store["accounts"].insert_many(
+        [{**_account(f"AL{i}", f"L{i}", "P_PET", None), "opened_at": "2026-08-30"} for i in range(3)]
+        + [{**_account(f"AG{i}", f"G{i}", "P_AUTO", -5000.0), "opened_at": "2026-08-30"} for i in range(3)])
     ctx = _context(store)
-    pet = next(r for r in recommend_personal(ctx, "C1", k=10) if r.product_id == "P_PET")
-    assert pet.components["openers"] > 0
-    assert "It is often opened lately by customers who spend on travel, as you do." in pet.reasons
+    ranked = {r.product_id: r for r in recommend_personal(ctx, "C1", k=10)}
+    pet = ranked["P_PET"]
+    travel_openers = "It is often opened lately by customers who spend on travel, as you do."
+    assert pet.components["openers"] > 0 and travel_openers in pet.reasons
+    assert travel_openers not in ranked["P_AUTO"].reasons
     assert all(resolve(ctx, item) == item.value for item in pet.evidence)
