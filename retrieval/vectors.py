@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -194,15 +194,16 @@ class VectorIndexes:
         """Write `items` into the not-yet-live collection `<name>__<run_id>`; return its size.
 
         A leftover collection of the same version (a killed run retried) is replaced.
-        `progress(done, total)` is called after every batch; total is `done` for an unsized iterable.
+        `progress(done, total)` is called after every batch. Ids must be unique within `items`.
         """
         _check_index(name)
         _check_run_id(run_id)
         if self.live_version(name) == run_id:
             raise VectorStoreError(f"{version_name(name, run_id)} is live; build under a new run id")
         collection = self._fresh_collection(name, run_id)
-        total = len(items) if isinstance(items, Sequence) else 0
-        done = 0
+        # Like-length texts in one batch pad least (encode() sorts each call's texts; this sorts across batches).
+        items = sorted(items, key=lambda item: len(item.text) if item.embedding is None else 0)
+        total, done = len(items), 0
         for batch in _batches(items, batch_size):
             self._write(collection, batch)
             done += len(batch)
@@ -386,7 +387,7 @@ class VectorIndexes:
         metadatas = [flat_metadata(item.id, item.metadata) for item in batch]
         vectors = self._vectors(batch)
         with chroma_errors(f"cannot write to {collection.name}"):
-            collection.upsert(
+            collection.add(  # the collection is fresh (see _fresh_collection): nothing to update, no lookup needed
                 ids=[item.id for item in batch],
                 embeddings=vectors,
                 documents=[item.text for item in batch],
