@@ -238,8 +238,11 @@ def eval_recommend(
 @train_app.command("intents")
 def train_intents_command(
     data: Annotated[Path | None, typer.Option(help="CSV or JSONL of (text, label); default: Fargo's shipped set.")] = None,
+    finetune_epochs: Annotated[int, typer.Option(help="Fine-tune the encoder this many epochs first (0: the frozen, "
+                                                      "shared embedding; fine-tuned models embed each turn again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
+    from assistant.intent_finetune import FinetuneConfig
     from assistant.intents import TrainingDataError, load_examples, save_model, train_intents
     from assistant.runtime import shipped_intents_path
     from retrieval.embeddings import get_embedder
@@ -249,7 +252,8 @@ def train_intents_command(
         examples = load_examples(data or shipped_intents_path())
     except TrainingDataError as exc:
         raise fail(f"{exc}\nFix those rows and run again.") from None
-    classifier = train_intents(examples, get_embedder())
+    finetune = FinetuneConfig(epochs=finetune_epochs) if finetune_epochs > 0 else None
+    classifier = train_intents(examples, get_embedder(), finetune=finetune, progress=typer.echo)
     path = save_model(classifier, settings.data_dir)
     metrics = classifier.metadata["metrics"]
     typer.echo(f"trained on {len(examples):,} examples, {len(classifier.metadata['labels'])} intents -> {path}")
@@ -261,16 +265,20 @@ def train_intents_command(
 def eval_intents_command(
     dataset: Annotated[str, typer.Option(help="banking77 or clinc150.")] = "banking77",
     data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
+    finetune_epochs: Annotated[int, typer.Option(help="Fine-tune the encoder this many epochs first (0: frozen).")] = 0,
 ) -> None:
     """Train on a public benchmark's train split and report its test figures and the training time."""
     from assistant.intent_benchmarks import evaluate
+    from assistant.intent_finetune import FinetuneConfig
 
     if dataset not in ("banking77", "clinc150"):
         raise fail(f"--dataset must be banking77 or clinc150, not {dataset!r}")
     if not (data_root / dataset).is_dir():
         raise fail(f"{data_root / dataset} not found; pass --data-root pointing at the datasets folder")
     settings = settings_or_exit()
-    result = evaluate(dataset, data_root, cache_dir=settings.data_dir / "cache" / "embeddings")
+    finetune = FinetuneConfig(epochs=finetune_epochs) if finetune_epochs > 0 else None
+    result = evaluate(dataset, data_root, cache_dir=settings.data_dir / "cache" / "embeddings", finetune=finetune,
+                      progress=typer.echo)
     for key, value in result.items():
         typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
 

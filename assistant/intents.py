@@ -15,8 +15,15 @@ so a few hundred held-out out-of-scope examples do not promise more than they sh
 Held-out data is a validation set when one is given, else out-of-fold
 predictions from cross-validation on the training set.
 
+Optionally (`finetune=FinetuneConfig(...)`, see `assistant.intent_finetune`) the
+MiniLM encoder is first fine-tuned on the training examples and its embeddings
+replace the frozen ones. Such a model embeds each message itself, a second
+encoder pass beside the shared embedding, so it is an option for large labelled
+sets (the public benchmarks), not the default.
+
 A trained model is saved as plain arrays and JSON (no pickle), one numbered
-directory per version under `<data_dir>/models/intents/`.
+directory per version under `<data_dir>/models/intents/`; a fine-tuned encoder
+goes beside them as safetensors in `encoder/`.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -42,6 +49,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from assistant.tfidf import tfidf_rows
+
+if TYPE_CHECKING:
+    from assistant.intent_finetune import FinetuneConfig, FinetunedEncoder
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_LABELS: tuple[str, ...] = (
@@ -60,6 +70,8 @@ INTENT_LABELS: tuple[str, ...] = (
 TRAINING_DATA_PATH = Path(__file__).resolve().parent / "data" / "intents.jsonl"
 MODELS_SUBDIR = Path("models") / "intents"
 MODEL_FORMAT = 1
+ENCODER_SUBDIR = "encoder"
+FINETUNE_HOLDOUT_SHARE = 0.1  # fine-tuning without a validation set keeps this share aside to choose the threshold
 TOP_SCORES = 3
 MAX_REPORTED_PROBLEMS = 20
 OOS_RECALL_TARGET = 0.75  # out-of-scope recall the threshold is chosen to keep
@@ -222,6 +234,22 @@ def data_hash(examples: Iterable[tuple[str, str]]) -> str:
 # --- features ------------------------------------------------------------------------------
 
 
+class EmbeddingFeatures:
+    """The embedding alone, as it is: the features of a model whose fine-tuned encoder carries its own head."""
+
+    def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        return np.asarray(embeddings, dtype=np.float32)
+
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return {"kind": "embedding"}, {}
+
+
+def features_from_state(meta: dict, arrays: dict[str, np.ndarray]) -> TextFeatures | EmbeddingFeatures:
+    if meta.get("kind") == "embedding":
+        return EmbeddingFeatures()
+    return TextFeatures.from_state(meta, arrays)
+
+
 @dataclass
 class TextFeatures:
     """Turns (texts, embeddings) into one sparse row per text: weighted embedding | word TF-IDF | char TF-IDF."""
@@ -289,16 +317,22 @@ class TextFeatures:
 
 @dataclass
 class IntentClassifier:
-    """A trained intent model; `embedder` embeds texts that arrive without an embedding."""
+    """A trained intent model; `embedder` embeds texts that arrive without an embedding.
+
+    With a fine-tuned `encoder` the model reads that encoder's embeddings only:
+    `predict` and `predict_many` then ignore the shared (frozen) embedding they
+    are handed and embed the texts themselves.
+    """
 
     labels: tuple[str, ...]
-    features: TextFeatures
+    features: TextFeatures | EmbeddingFeatures
     coef: np.ndarray
     intercept: np.ndarray
     temperature: float
     threshold: float
     embedder: Embedder | None = None
     metadata: dict = field(default_factory=dict)
+    encoder: FinetunedEncoder | None = None
 
     def predict(self, text: str, embedding: np.ndarray | None = None) -> IntentPrediction:
         """The intent of one message; pass the turn's embedding to skip embedding it again."""
@@ -306,11 +340,16 @@ class IntentClassifier:
         return self.predict_many([text], embeddings)[0]
 
     def predict_many(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[IntentPrediction]:
+        if self.encoder is not None:
+            embeddings = None  # the shared embeddings come from the frozen model, not this one's encoder
         probabilities = self.probabilities(texts, embeddings)
         return [self._prediction(row) for row in probabilities]
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        """One row of label probabilities per text, columns in `self.labels` order."""
+        """One row of label probabilities per text, columns in `self.labels` order.
+
+        `embeddings` must come from the model's own encoder when it has one (`embed`).
+        """
         texts = list(texts)
         if embeddings is None:
             embeddings = self._embed(texts)
@@ -319,7 +358,13 @@ class IntentClassifier:
         scores = self.features.transform(texts, embeddings) @ self.coef.T + self.intercept
         return softmax(np.asarray(scores) / self.temperature)
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The embeddings this model reads: its fine-tuned encoder's, else the shared embedder's."""
+        return self._embed(list(texts))
+
     def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.encoder is not None:
+            return self.encoder.embed(texts)
         if self.embedder is None:
             from retrieval.embeddings import get_embedder
 
@@ -378,18 +423,39 @@ def train_intents(
     validation: Sequence[tuple[str, str]] | None = None,
     validation_embeddings: np.ndarray | None = None,
     config: IntentConfig = IntentConfig(),
+    finetune: FinetuneConfig | None = None,
+    progress=None,
 ) -> IntentClassifier:
     """Train on (text, label) examples; calibrate and pick the threshold on `validation`, else by cross-validation.
 
     `embeddings` (and `validation_embeddings`) are the texts' rows from `embedder`, if already computed.
+    With `finetune` the encoder is fine-tuned on the examples first (the given embeddings are ignored)
+    and its own cosine head gives the scores: on a validation split carved from BANKING77's train it beat
+    the SVM over the fine-tuned embeddings and TF-IDF (93.2 against 92.5; frozen 91.9), whose
+    embeddings of its training texts are too well separated to learn a head from. The head cannot be
+    cross-validated without fine-tuning again, so without `validation` a stratified
+    `FINETUNE_HOLDOUT_SHARE` of the examples is kept aside for the temperature and threshold when
+    they hold out-of-scope examples; without those there is no threshold to choose, every example
+    trains, and the temperature stays 1 (the head's own scale).
     """
+    all_examples = list(examples)
+    if finetune is not None and not validation and OUT_OF_SCOPE in {label for _, label in all_examples}:
+        examples, validation = _holdout_split(all_examples, FINETUNE_HOLDOUT_SHARE, config.seed)
     texts = [text for text, _ in examples]
     labels = np.asarray([label for _, label in examples], dtype=object)
     if len(set(labels)) < 2:
         raise ValueError("training needs at least two different labels")
-    if embeddings is None:
-        embeddings = embedder.embed(texts)
-    features, coef, intercept, classes = fit_head(texts, labels, embeddings, config)
+    encoder = None
+    if finetune is not None:
+        from assistant.intent_finetune import finetune_encoder
+
+        encoder = finetune_encoder(texts, labels.tolist(), finetune, progress=progress)
+        validation_embeddings = encoder.embed([text for text, _ in validation]) if validation else None
+        features, coef, intercept, classes = EmbeddingFeatures(), *encoder.head_weights()
+    else:
+        if embeddings is None:
+            embeddings = embedder.embed(texts)
+        features, coef, intercept, classes = fit_head(texts, labels, embeddings, config)
     if validation:
         val_texts = [text for text, _ in validation]
         if validation_embeddings is None:
@@ -399,19 +465,24 @@ def train_intents(
             np.asarray([label for _, label in validation], dtype=object),
             "validation",
         )
-    else:
+    elif encoder is None:
         held_out = cross_validated_scores(texts, labels, embeddings, classes, config)
-    temperature = fit_temperature(held_out.scores, held_out.labels, classes)
-    probabilities = softmax(held_out.scores / temperature)
-    threshold = choose_threshold(
-        probabilities, held_out.labels, classes, config.min_oos_recall, config.oos_recall_z
-    )
-    metrics = held_out_metrics(decide(probabilities, classes, threshold), held_out.labels)
-    metrics["source"] = held_out.source
+    else:
+        held_out = None
+    if held_out is None:  # fine-tuned on every example, none of them out of scope
+        temperature, threshold, metrics = 1.0, 0.0, {"source": "none"}
+    else:
+        temperature = fit_temperature(held_out.scores, held_out.labels, classes)
+        probabilities = softmax(held_out.scores / temperature)
+        threshold = choose_threshold(
+            probabilities, held_out.labels, classes, config.min_oos_recall, config.oos_recall_z
+        )
+        metrics = held_out_metrics(decide(probabilities, classes, threshold), held_out.labels)
+        metrics["source"] = held_out.source
     metadata = {
         "format": MODEL_FORMAT,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data_hash": data_hash(examples),
+        "data_hash": data_hash(all_examples),
         "examples": len(examples),
         "examples_per_label": dict(sorted(Counter(labels.tolist()).items())),
         "labels": list(classes),
@@ -421,7 +492,26 @@ def train_intents(
         "config": asdict(config),
         "embedder": getattr(embedder, "model_name", type(embedder).__name__),
     }
-    return IntentClassifier(classes, features, coef, intercept, temperature, threshold, embedder, metadata)
+    if encoder is not None:
+        metadata["embedder"] = encoder.model_name
+        metadata["base_embedder"] = getattr(embedder, "model_name", type(embedder).__name__)
+        metadata["finetune"] = encoder.info
+    return IntentClassifier(classes, features, coef, intercept, temperature, threshold, embedder, metadata, encoder)
+
+
+def _holdout_split(
+    examples: list[tuple[str, str]], share: float, seed: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A stratified (kept, held-out) split; labels with a single example stay in `kept`."""
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(label for _, label in examples)
+    single = [example for example in examples if counts[example[1]] < 2]
+    rest = [example for example in examples if counts[example[1]] >= 2]
+    kept, held_out = train_test_split(
+        rest, test_size=share, stratify=[label for _, label in rest], random_state=seed
+    )
+    return single + kept, held_out
 
 
 def fit_head(
@@ -572,11 +662,17 @@ def save_model(classifier: IntentClassifier, data_dir: str | Path) -> Path:
     feature_meta, arrays = classifier.features.to_state()
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     np.savez(staging / "weights.npz", coef=classifier.coef, intercept=classifier.intercept, **arrays)
+    if classifier.encoder is not None:
+        from assistant.intent_finetune import save_encoder
+
+        save_encoder(classifier.encoder, staging / ENCODER_SUBDIR)
     (staging / "features.json").write_text(json.dumps(feature_meta, ensure_ascii=False), encoding="utf-8")
     while True:
         version = f"{_latest_version_number(root) + 1:04d}"
         metadata = {**classifier.metadata, "version": version, "labels": list(classifier.labels),
                     "threshold": classifier.threshold, "temperature": classifier.temperature}
+        if classifier.encoder is not None:
+            metadata["encoder"] = ENCODER_SUBDIR
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         try:
             os.rename(staging, root / version)
@@ -617,18 +713,27 @@ def load_model(directory: str | Path, embedder: Embedder | None = None) -> Inten
         raise ModelError(f"cannot read the intent model in {directory}: {exc}") from exc
     if metadata.get("format") != MODEL_FORMAT:
         raise ModelError(f"{directory}: model format {metadata.get('format')!r}, this Fargo reads {MODEL_FORMAT}")
-    wanted = metadata.get("embedder")
+    wanted = metadata.get("base_embedder") or metadata.get("embedder")
     if embedder is not None and wanted and getattr(embedder, "model_name", wanted) != wanted:
         raise ModelError(f"{directory} was trained on {wanted} embeddings, not {embedder.model_name}")
+    encoder = None
+    if metadata.get("encoder"):
+        from assistant.intent_finetune import load_encoder
+
+        try:
+            encoder = load_encoder(directory / metadata["encoder"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot read the fine-tuned encoder in {directory}: {exc}") from exc
     return IntentClassifier(
         labels=tuple(metadata["labels"]),
-        features=TextFeatures.from_state(feature_meta, arrays),
+        features=features_from_state(feature_meta, arrays),
         coef=arrays["coef"],
         intercept=arrays["intercept"],
         temperature=float(metadata["temperature"]),
         threshold=float(metadata["threshold"]),
         embedder=embedder,
         metadata=metadata,
+        encoder=encoder,
     )
 
 

@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/intents.py --dataset banking77
     .venv/bin/python bench/intents.py --dataset clinc150 --cache-dir /tmp/fargo-intent-cache
+    .venv/bin/python bench/intents.py --dataset banking77 --finetune-epochs 3
 
 Prints test accuracy (BANKING77) or in-scope accuracy and out-of-scope recall at
 the threshold chosen on validation (CLINC150), with the published anchors, and
 the training time: wall clock and this process's CPU time, since other work on
 the machine stretches the wall clock. Embeddings of the benchmark texts are
 cached under --cache-dir (default: <FARGO_DATA_DIR>/cache/intent-benchmarks).
+With --finetune-epochs N the MiniLM encoder is fine-tuned on the train split for
+N epochs first (assistant/intent_finetune.py); the training time then includes it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.intent_benchmarks import DATASETS, evaluate  # noqa: E402
+from assistant.intent_finetune import FinetuneConfig  # noqa: E402
 from assistant.intents import OOS_RECALL_TARGET, OOS_RECALL_Z  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 
@@ -44,11 +48,19 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding banking77/ and clinc150/")
     parser.add_argument("--cache-dir", type=Path, default=None, help="where benchmark embeddings are cached")
     parser.add_argument("--json", action="store_true", help="print the raw result as JSON too")
+    defaults = FinetuneConfig()
+    parser.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the encoder this many epochs first (0: frozen)")
+    parser.add_argument("--finetune-lr", type=float, default=defaults.learning_rate, help="the encoder's learning rate")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads for fine-tuning")
     args = parser.parse_args()
     cache_dir = args.cache_dir or load_settings().data_dir / "cache" / "intent-benchmarks"
+    finetune = None
+    if args.finetune_epochs > 0:
+        finetune = FinetuneConfig(epochs=args.finetune_epochs, learning_rate=args.finetune_lr, threads=args.threads)
 
     wall, cpu = time.perf_counter(), time.process_time()
-    result = evaluate(args.dataset, args.data_root, cache_dir=cache_dir)
+    result = evaluate(args.dataset, args.data_root, cache_dir=cache_dir, finetune=finetune,
+                      progress=lambda line: print("  " + line, flush=True))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 
     print_result(result, wall, cpu)
@@ -72,6 +84,10 @@ def print_result(result: dict, wall: float, cpu: float) -> None:
         print(f"    threshold {point['threshold']:.3f} (OOS recall {100 * point['validation_oos_recall']:.0f} on validation): "
               f"in-scope {100 * point['in_scope_accuracy']:6.2f}, OOS recall {100 * point['out_of_scope_recall']:6.2f}")
     cached = " (cached)" if result["embeddings_cached"] else ""
+    tuned = result.get("finetune")
+    if tuned:
+        print(f"  fine-tuned encoder: {tuned['config']['epochs']} epochs, lr {tuned['config']['learning_rate']:g}, "
+              f"{tuned['seconds']:.0f} s; loss per epoch {tuned['loss_per_epoch']}")
     print(f"  training: embed {result['embed_seconds']:.0f} s{cached}, fit {result['train_seconds']:.0f} s; "
           f"whole run {wall:.0f} s wall, {cpu:.0f} s CPU")
     for name, figures in ANCHORS[result["dataset"]]:
