@@ -9,11 +9,17 @@ reads the same field back from the store.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, is_dataclass
+import functools
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from typing import Any
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(cls))
 
 
 def _copied(value: Any) -> Any:
@@ -53,9 +59,8 @@ class Evidence:
 
     def to_dict(self) -> dict:
         """What `dataclasses.asdict` gives (the value a deep copy), field by field: asdict is dear on hot paths."""
-        value = self.value if type(self.value) in _SCALARS else _copied(self.value)
-        return {"kind": str(self.kind), "collection": self.collection, "record_id": self.record_id,
-                "field": self.field, "value": value, "label": self.label}
+        return {name: str(self.kind) if name == "kind" else _copied(getattr(self, name))
+                for name in _field_names(type(self))}
 
 
 @dataclass
@@ -72,13 +77,10 @@ class Recommendation:
     relation: str | None = None
 
     def to_dict(self) -> dict:
-        """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts), evidence as dicts."""
-        return {
-            "product_id": self.product_id, "name": self.name, "category": self.category, "score": self.score,
-            "reasons": _copied(self.reasons), "evidence": [item.to_dict() for item in self.evidence],
-            "components": _copied(self.components), "estimated_annual_value": self.estimated_annual_value,
-            "for_person": self.for_person, "relation": self.relation,
-        }
+        """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts; a subclass's own fields
+        too), the evidence as dicts."""
+        return {name: [item.to_dict() for item in self.evidence] if name == "evidence" else _copied(getattr(self, name))
+                for name in _field_names(type(self))}
 
 
 @dataclass(frozen=True)

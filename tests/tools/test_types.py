@@ -38,3 +38,14 @@ def test_to_dict_copies_so_a_change_to_the_dict_leaves_the_recommendation_as_it_
     assert recommendation.reasons == ["At your $640 a year on travel"]
     assert recommendation.components == {"value": 0.5, "goal": 0.22}
     assert recommendation.evidence[1].value["of"] == [1, 2, (3, 4)]
+
+
+def test_a_subclass_keeps_its_own_fields_in_the_dict():
+    from tools.campaign import CampaignLead
+
+    fields = {name: getattr(_recommendation(), name) for name in ("product_id", "name", "category", "score",
+                                                                    "reasons", "evidence")}
+    lead = CampaignLead(**fields, opening_line="Hi Ann, congratulations on the new home!")
+    expected = asdict(lead)
+    expected["evidence"] = [asdict(item) | {"kind": str(item.kind)} for item in lead.evidence]
+    assert lead.to_dict() == expected and lead.to_dict()["opening_line"].startswith("Hi Ann")
