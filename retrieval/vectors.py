@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -204,11 +205,20 @@ class VectorIndexes:
         # Like-length texts in one batch pad least (encode() sorts each call's texts; this sorts across batches).
         items = sorted(items, key=lambda item: len(item.text) if item.embedding is None else 0)
         total, done = len(items), 0
-        for batch in _batches(items, batch_size):
-            self._write(collection, batch)
-            done += len(batch)
-            if progress:
-                progress(done, max(total, done))
+        # Chroma's write holds the GIL but torch's kernels do not: embed the next batch while the last is written.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fargo-index-write") as writer:
+            pending = None
+            for batch in _batches(items, batch_size):
+                vectors = self._vectors(batch)
+                if pending is not None:
+                    done += pending.result()
+                    if progress:
+                        progress(done, total)
+                pending = writer.submit(self._write, collection, batch, vectors)
+            if pending is not None:
+                done += pending.result()
+                if progress:
+                    progress(done, total)
         with chroma_errors(f"cannot count {collection.name}"):
             return collection.count()
 
@@ -383,9 +393,8 @@ class VectorIndexes:
     def _embedding_model(self) -> str:
         return getattr(self._embedder, "model_name", "precomputed")
 
-    def _write(self, collection, batch: list[IndexItem]) -> None:
+    def _write(self, collection, batch: list[IndexItem], vectors: np.ndarray) -> int:
         metadatas = [flat_metadata(item.id, item.metadata) for item in batch]
-        vectors = self._vectors(batch)
         with chroma_errors(f"cannot write to {collection.name}"):
             collection.add(  # the collection is fresh (see _fresh_collection): nothing to update, no lookup needed
                 ids=[item.id for item in batch],
@@ -393,6 +402,7 @@ class VectorIndexes:
                 documents=[item.text for item in batch],
                 metadatas=metadatas,
             )
+        return len(batch)
 
     def _vectors(self, batch: list[IndexItem]) -> np.ndarray:
         to_embed = [item.text for item in batch if item.embedding is None]

@@ -5,9 +5,11 @@ import sys
 import time
 from pathlib import Path
 
+import chromadb
 import httpx
 import numpy as np
 import pytest
+from chromadb.errors import ChromaError
 
 from assistant.settings import Settings
 from retrieval.embeddings import get_embedder
@@ -289,3 +291,17 @@ def test_build_reports_progress_per_batch(indexes):
     reports = []
     indexes.build("products", "r1", product_items(), batch_size=5, progress=lambda *report: reports.append(report))
     assert reports == [(5, 12), (10, 12), (12, 12)]
+
+
+def test_every_batch_lands_and_a_failed_write_stops_the_build(indexes, monkeypatch):
+    assert indexes.build("products", "r1", product_items(), batch_size=2) == len(PRODUCTS)
+    writes = []
+
+    def failing_add(self, **batch):
+        writes.append(batch["ids"])
+        raise ChromaError("disk full")
+
+    monkeypatch.setattr(chromadb.api.models.Collection.Collection, "add", failing_add)
+    with pytest.raises(VectorStoreError, match="cannot write to products__r2"):
+        indexes.build("products", "r2", product_items(), batch_size=2)
+    assert len(writes) == 1  # the build stopped at the first failed write
