@@ -174,7 +174,7 @@ def evaluate(
         "embed_seconds": round(embed_seconds, 1),
         "embeddings_cached": train_cached,
         "train_seconds": round(train_seconds, 1),
-        "finetune": classifier.metadata.get("finetune"),
+        "finetune": {key: value for key, value in classifier.metadata.get("finetune", {}).items() if key != "labels"},
     }
     if splits.validation:
         validation_texts = [text for text, _ in splits.validation]
