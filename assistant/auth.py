@@ -191,7 +191,8 @@ def ensure_demo_credentials(store, settings, ttl_s: int = MAX_TOKEN_TTL_S) -> tu
 
 def demo_customer_id(store) -> str:
     """The demo's signed-in customer: a whole household to show (most relatives on record), preferably
-    one holding no card yet, so "what card suits my spending?" has something to offer."""
+    one who lets us profile them (else there is nothing personal to show) and holds no card yet, so
+    "what card suits my spending?" has something to offer."""
     households = store["relationships"].aggregate([
         {"$group": {"_id": "$customer_id", "relatives": {"$sum": 1}}},
         {"$sort": {"relatives": -1, "_id": 1}}, {"$limit": DEMO_HOUSEHOLDS_CONSIDERED},
@@ -203,8 +204,10 @@ def demo_customer_id(store) -> str:
         return first[0]["_id"]
     cards = {product["_id"] for product in store["products"].find({"category": "card"}, {"_id": 1})}
     for household in households:
+        customer = store["customers"].find_one({"_id": household["_id"]}) or {}
+        profiled = (customer.get("consent") or {}).get("profiling", True) is not False
         held = {account["product_id"] for account in store["accounts"].find({"customer_id": household["_id"]})}
-        if not held & cards:
+        if profiled and not held & cards:
             return household["_id"]
     return households[0]["_id"]
 

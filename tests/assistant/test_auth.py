@@ -12,6 +12,7 @@ from assistant.auth import (
     KeyNotFound,
     authenticate,
     create_key,
+    demo_customer_id,
     ensure_demo_credentials,
     key_id,
     mint_widget_token,
@@ -142,3 +143,17 @@ def test_without_a_token_secret_outside_demo_mode_keys_still_work_but_tokens_do_
     assert authenticate(store, secret, f"Bearer {key}").role == "agent"
     with pytest.raises(TokenSecretMissing, match="FARGO_TOKEN_SECRET"):
         authenticate(store, secret, "Bearer fwt.abc.def")
+
+
+def test_the_demo_customer_lets_us_profile_them_and_holds_no_card(store):
+    # C1 has the largest household but opted out of profiling; C2 holds a card; C3 is the one to show
+    store["customers"].insert_many([
+        {"_id": "C1", "consent": {"profiling": False}}, {"_id": "C2", "consent": {"profiling": True}},
+        {"_id": "C3", "consent": {"profiling": True}}])
+    store["relationships"].insert_many(
+        [{"_id": f"R1{i}", "customer_id": "C1"} for i in range(4)]
+        + [{"_id": f"R2{i}", "customer_id": "C2"} for i in range(3)]
+        + [{"_id": f"R3{i}", "customer_id": "C3"} for i in range(2)])
+    store["products"].insert_one({"_id": "P011", "category": "card"})
+    store["accounts"].insert_one({"_id": "A1", "customer_id": "C2", "product_id": "P011"})
+    assert demo_customer_id(store) == "C3"
