@@ -256,7 +256,9 @@ def train_intents_command(
     classifier = train_intents(examples, get_embedder(), finetune=finetune, progress=typer.echo)
     path = save_model(classifier, settings.data_dir)
     metrics = classifier.metadata["metrics"]
-    typer.echo(f"trained on {len(examples):,} examples, {len(classifier.metadata['labels'])} intents -> {path}")
+    trained = classifier.metadata["examples"]
+    kept_aside = f" ({len(examples) - trained:,} more held out)" if trained < len(examples) else ""
+    typer.echo(f"trained on {trained:,} examples{kept_aside}, {len(classifier.metadata['labels'])} intents -> {path}")
     typer.echo("held-out (" + str(metrics.get("source")) + "): "
                + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -84,6 +85,7 @@ class FinetunedEncoder:
         self.info = info or {}
         self.dimension = int(model.config.hidden_size)
         self.head: np.ndarray | None = None  # one weight row per label of `info["labels"]`, set by fine-tuning
+        self._lock = threading.Lock()  # a fast tokenizer used from two threads at once fails ("Already borrowed")
 
     def head_weights(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """The cosine head as a linear layer over the embeddings: (coef, intercept, labels)."""
@@ -95,6 +97,10 @@ class FinetunedEncoder:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         torch = _torch(self.config.threads)
+        with self._lock:
+            return self._embed(texts, batch_size, torch)
+
+    def _embed(self, texts: list[str], batch_size: int, torch) -> np.ndarray:
         ids = _token_ids(self._tokenizer, texts, self.config.max_seq_length)
         order = np.argsort([len(row) for row in ids], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)

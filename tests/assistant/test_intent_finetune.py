@@ -112,3 +112,22 @@ def test_out_of_scope_examples_without_validation_keep_a_share_aside_for_the_thr
     assert model.metadata["metrics"]["source"] == "validation"
     assert model.metadata["examples"] == len(examples) - 5  # 10% of 50 kept aside, one per label
     assert 0.0 <= model.threshold < 1.0
+
+
+def test_fargo_train_intents_finetune_flag_saves_a_finetuned_model(tmp_path, monkeypatch, embedder):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    monkeypatch.setenv("FARGO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FARGO_MONGODB_URI", raising=False)
+    data = tmp_path / "toy.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in toy_examples()))
+
+    result = CliRunner().invoke(app, ["train", "intents", "--data", str(data), "--finetune-epochs", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/1" in result.output
+    model = load_latest(tmp_path / "data", embedder)
+    assert model.encoder is not None
+    assert model.predict("will it rain on sunday").label == "weather"
