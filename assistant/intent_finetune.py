@@ -4,16 +4,22 @@ The shipped model embeds a message with the frozen all-MiniLM-L6-v2 encoder
 (shared with retrieval). Where the labelled set is large (the public benchmarks)
 a few epochs of supervised fine-tuning pay: the encoder is trained with a cosine
 classification head (logits = scale x cosine between the L2-normalised mean-pooled
-embedding and one weight vector per label) under cross-entropy with label
-smoothing, so the embeddings it then gives are laid out for a linear head.
-The fine-tuned encoder stands in for the frozen one in `train_intents` (it is an
-`Embedder`); its sentence embedding is mean pooling + L2 normalisation, like the
-frozen model's.
+embedding and one weight vector per label, started at the labels' frozen-embedding
+centroids) under cross-entropy with label smoothing. `train_intents` then scores
+with that head (`FinetunedEncoder.head_weights`) under its usual temperature and
+out-of-scope threshold. The sentence embedding is mean pooling + L2
+normalisation, like the frozen model's.
 
-Training is kept cheap on 2 CPU cores: texts are tokenised once and cut at
+Measured on a validation split (10%) carved from BANKING77's train, 3 epochs:
+frozen model + TF-IDF SVM 91.91, fine-tuned cosine head 93.21, an SVM over the
+fine-tuned embeddings + TF-IDF 92.51, the head averaged with the frozen SVM at
+best 93.31 (no gain for an extra model); learning rate 2e-4 93.01, 4 epochs 92.91.
+
+Training is kept cheap on CPU: texts are tokenised once and cut at
 `max_seq_length` tokens (intent queries are short), batches are drawn from
-length-sorted pools so each is padded only to its own longest text, and the
-schedule is linear warm-up then linear decay (AdamW).
+length-sorted pools so each is padded only to its own longest text, the 30k-token
+embedding table stays frozen, and the schedule is linear warm-up then linear
+decay (AdamW).
 
 A fine-tuned encoder is saved as Hugging Face safetensors with its tokenizer and
 a JSON description (`save_encoder` / `load_encoder`); nothing is downloaded:
