@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.auth import create_key  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from retrieval.docstore import open_store  # noqa: E402
+from retrieval.embeddings import RECENT_TEXTS_ENV  # noqa: E402
 
 CONVERSATIONS = [
     ["hi", "what card suits my spending?", "why?", "tell me more about the second one"],
@@ -274,7 +275,12 @@ def main() -> None:
     parser.add_argument("--talking", type=int, default=400, help="customers the conversations go round")
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds of chat load before measuring")
     parser.add_argument("--bank-dir", type=Path, help="build the bank here and reuse it on later runs (default: temp)")
+    parser.add_argument("--no-embedding-cache", action="store_true",
+                        help="serve with FARGO_EMBEDDING_CACHE_TEXTS=0: every message is embedded, as if none repeated "
+                             "(the conversations here repeat the same few messages, so most come from the cache)")
     args = parser.parse_args()
+    if args.no_embedding_cache:
+        os.environ[RECENT_TEXTS_ENV] = "0"  # the server subprocess inherits it
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-chat-") as tmp:
         settings = make_bank(args.bank_dir or Path(tmp), args.customers)
@@ -285,7 +291,8 @@ def main() -> None:
             health = asyncio.run(load(server, who, args.clients, args.seconds, health_client))
 
     print(f"bank: {args.customers:,} customers; {args.clients} clients for {args.seconds:.0f} s each, conversations "
-          f"with {len(who)} customers in turn (one in {AGENT_EVERY} through an agent)")
+          f"with {len(who)} customers in turn (one in {AGENT_EVERY} through an agent); embedding cache "
+          f"{'off' if args.no_embedding_cache else 'on'}")
     report("chat", chat)
     report("healthz", health)
     print(f"ratio chat turns/s / healthz req/s: {chat.per_second / health.per_second:.2f}")

@@ -155,7 +155,7 @@ def test_a_text_embedded_again_gets_the_same_vector_without_a_model_call(embedde
 
 
 def test_only_the_most_recent_texts_are_kept(embedder, monkeypatch):
-    monkeypatch.setattr(embeddings, "RECENT_TEXTS", 2)
+    monkeypatch.setattr(embedder, "_keep", 2)
     for text in ("recent one", "recent two", "recent three"):
         embedder.embed_one(text)
     calls = []
@@ -164,3 +164,23 @@ def test_only_the_most_recent_texts_are_kept(embedder, monkeypatch):
     embedder.embed_one("recent three")
     embedder.embed_one("recent one")
     assert calls == ["recent one"]
+
+
+def test_the_number_of_kept_texts_is_a_setting_that_names_itself_when_wrong(monkeypatch):
+    monkeypatch.delenv("FARGO_EMBEDDING_CACHE_TEXTS", raising=False)
+    assert embeddings.recent_texts() == embeddings.RECENT_TEXTS
+    monkeypatch.setenv("FARGO_EMBEDDING_CACHE_TEXTS", "0")
+    assert embeddings.recent_texts() == 0
+    monkeypatch.setenv("FARGO_EMBEDDING_CACHE_TEXTS", "lots")
+    with pytest.raises(ValueError, match="FARGO_EMBEDDING_CACHE_TEXTS must be a whole number"):
+        embeddings.recent_texts()
+
+
+def test_with_no_kept_texts_every_message_is_embedded(embedder, monkeypatch):
+    monkeypatch.setattr(embedder, "_keep", 0)
+    calls = []
+    real_submit = embedder._shared.submit
+    monkeypatch.setattr(embedder._shared, "submit", lambda text: calls.append(text) or real_submit(text))
+    first = embedder.embed_one("no cache here")
+    np.testing.assert_array_equal(embedder.embed_one("no cache here"), first)
+    assert calls == ["no cache here", "no cache here"]
