@@ -31,6 +31,7 @@ class ToolContext:
     graph_stats: GraphStats
     run_id: str
     _features: dict[str, dict | None] = field(default_factory=dict, repr=False)
+    _index_vectors: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, store, vectors, embedder, graph_dir: Path) -> ToolContext:
@@ -52,6 +53,13 @@ class ToolContext:
         if customer_id not in self._features:
             self._features[customer_id] = self.store["features"].find_one({"_id": self.features_id(customer_id)})
         return self._features[customer_id]
+
+    def index_vectors(self, name: str) -> tuple:
+        """(ids, unit vectors) of a small live vector index (the catalogue, the FAQ), read once for the life of this
+        context, so a tool scores it exactly as one matrix product instead of querying Chroma on every call."""
+        if name not in self._index_vectors:
+            self._index_vectors[name] = self.vectors.vectors(name)
+        return self._index_vectors[name]
 
     def customer(self, customer_id: str) -> dict | None:
         return self.store["customers"].find_one({"_id": customer_id})

@@ -1,6 +1,6 @@
 """Recommendations for you: the products worth most to one customer, with the figures behind them.
 
-Each eligible product the customer does not hold gets three weighted components:
+Each eligible product the customer does not hold gets five weighted components:
 
 - value: what the product would be worth to this customer in a year, computed
   from their own numbers and the product's terms (`estimate_annual_value`),
@@ -14,8 +14,8 @@ Each eligible product the customer does not hold gets three weighted components:
   products also hold this one (item-item co-occurrence over the live graph's
   holdings, built once per ToolContext);
 - lookalike: the estimated chance that customers like this one (same age and
-  income band, occupation, risk appetite, spending categories, rising
-  spending, products held) hold the product, from the live feature documents
+  income band, occupation, risk appetite, goals told us, spending categories,
+  rising spending, products held) hold the product, from the live feature documents
   (`tools.lookalike`, built once per ToolContext); the reason names the traits
   that raise it most and cites the customer's own fields, never a figure;
 - openers: the chance that this customer's next account is the product, from a
@@ -419,13 +419,6 @@ class _ContextCache:
         self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx))
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
-        self._product_vectors: tuple[list[str], np.ndarray] | None = None
-
-    def product_vectors(self, vectors) -> tuple[list[str], np.ndarray]:
-        """The "products" index's ids and vectors, read once per context."""
-        if self._product_vectors is None:
-            self._product_vectors = vectors.vectors("products")
-        return self._product_vectors
 
     def embed(self, embedder, texts: Sequence[str]) -> list[np.ndarray]:
         """Vectors of `texts`, embedding only the ones not seen lately, in one batch."""
@@ -559,9 +552,8 @@ def goal_similarities(ctx, sources: Sequence[GoalSource], product_ids: Sequence[
     if not sources or not product_ids or ctx.vectors is None or ctx.embedder is None:
         return similarities
     column = {product_id: j for j, product_id in enumerate(product_ids)}
-    cache = _cache(ctx)
-    vectors = cache.embed(ctx.embedder, [source.text for source in sources])
-    indexed, matrix = cache.product_vectors(ctx.vectors)
+    vectors = _cache(ctx).embed(ctx.embedder, [source.text for source in sources])
+    indexed, matrix = ctx.index_vectors("products")
     scores = np.stack(vectors) @ matrix.T  # exactly what a vector query over the whole index would score
     for k, product_id in enumerate(indexed):
         if product_id in column:

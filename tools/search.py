@@ -109,15 +109,6 @@ class _Catalogue:
         self.lexical = BM25(
             (key, product_text(doc) if key[0] == PRODUCTS else faq_text(doc)) for key, doc in self.documents.items()
         )
-        self._vectors: dict[str, tuple[list[str], np.ndarray]] = {}
-        self._lock = threading.Lock()
-
-    def index_vectors(self, vectors, name: str) -> tuple[list[str], np.ndarray]:
-        """The live `name` index's ids and unit vectors, read once per context (the catalogue and FAQ are small)."""
-        with self._lock:
-            if name not in self._vectors:
-                self._vectors[name] = vectors.vectors(name)
-            return self._vectors[name]
 
 
 _catalogues: dict[int, _Catalogue] = {}
@@ -169,7 +160,7 @@ def _vector_ranking(ctx, books: _Catalogue, query: str, query_embedding, pools: 
         if pools[name] > 0:
             # every stored vector against the query, as one matrix product: the k nearest are exactly the
             # index query's (the same vectors, the same cosine), without a vector-store round trip per turn
-            ids, matrix = books.index_vectors(ctx.vectors, name)
+            ids, matrix = ctx.index_vectors(name)
             scores = matrix @ query_vector if len(ids) else np.empty(0, dtype=np.float32)
             hits += [
                 ((name, ids[j]), float(scores[j]))
