@@ -3,8 +3,8 @@
 A trait is something a feature document plainly shows and a score may read
 (`credit_score_inputs`): an age band, an income band, the occupation and risk
 appetite, a goal the customer told us about (a non-health disclosure's topic),
-a product held, money going to a spending category (rent, fuel, childcare...). For every trait and product the bank's live feature documents
-give how often customers with the trait hold the product, shrunk toward the
+a product held, money going to a spending category (rent, fuel, childcare...).
+For every trait and product the bank's live feature documents give how often customers with the trait hold the product, shrunk toward the
 bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
 product is the bank-wide rate times the damped product of the lifts of the
 traits they show: a naive Bayes estimate, damped because traits overlap
@@ -174,8 +174,12 @@ class NextProducts:
     product_ids: tuple[str, ...]
     trait_index: Mapping[str, int]
     coef: np.ndarray  # products x traits; a product nobody opened lately has a row of zeros and no chance
-    intercept: np.ndarray  # products
-    opened: np.ndarray  # products: whether anyone opened it in the window
+    intercept: np.ndarray  # products; -inf for a product nobody opened lately
+
+    @property
+    def opened(self) -> np.ndarray:
+        """Per product: whether anyone opened it in the window (the regression knows it)."""
+        return np.isfinite(self.intercept)
 
     @classmethod
     def fit(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
@@ -194,10 +198,8 @@ class NextProducts:
                 labels.append(products[product_id])
             if len(labels) >= max_rows:
                 break
-        empty = cls(tuple(product_ids), {}, np.zeros((len(product_ids), 0)), np.full(len(product_ids), -np.inf),
-                    np.zeros(len(product_ids), dtype=bool))
         if len(labels) < MIN_CUSTOMERS or len(set(labels)) < 2:
-            return empty
+            return cls(tuple(product_ids), {}, np.zeros((len(product_ids), 0)), np.full(len(product_ids), -np.inf))
         return cls._fitted(tuple(product_ids), trait_index, _indicator(cells, (len(labels), len(trait_index))),
                            np.asarray(labels))
 
@@ -208,27 +210,28 @@ class NextProducts:
         model = LogisticRegression(C=NEXT_PRODUCT_C, max_iter=2000).fit(x, y)
         coef = np.zeros((len(product_ids), x.shape[1]))
         intercept = np.full(len(product_ids), -np.inf)
-        coef[model.classes_] = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_, model.coef_])
-        intercept[model.classes_] = (model.intercept_ if len(model.classes_) > 2
-                                     else np.concatenate([-model.intercept_, model.intercept_]))
-        opened = np.zeros(len(product_ids), dtype=bool)
-        opened[model.classes_] = True
-        return cls(product_ids, trait_index, coef, intercept, opened)
+        if len(model.classes_) == 2:  # one logit, for the second class: as a softmax, the first's is 0
+            coef[model.classes_] = np.vstack([np.zeros_like(model.coef_), model.coef_])
+            intercept[model.classes_] = [0.0, model.intercept_[0]]
+        else:
+            coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+        return cls(product_ids, trait_index, coef, intercept)
 
     def estimates(self, traits: Sequence[Trait]) -> tuple[dict[str, float], dict[str, list[Trait]]]:
         """Per product: the chance the next opening of a customer with `traits` is it, and the traits that raise it most."""
-        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
-        if not self.opened.any():
+        opened = self.opened
+        if not opened.any():
             return {}, {}
+        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
         weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
         logits = self.intercept + weights.sum(axis=1)
-        chance = np.exp(logits - logits[self.opened].max())
+        chance = np.exp(logits - logits[opened].max())
         chance /= chance.sum()
         # a trait raises a product's chance as far as it favours the product over the others it could be
-        favour = weights - weights[self.opened].mean(axis=0, keepdims=True)
+        favour = weights - weights[opened].mean(axis=0, keepdims=True)
         order = np.argsort(-favour, axis=1, kind="stable")
         raising = {
             product_id: [known[i] for i in order[j, :2] if favour[j, i] >= MIN_FAVOUR]
-            for j, product_id in enumerate(self.product_ids) if self.opened[j]
+            for j, product_id in enumerate(self.product_ids) if opened[j]
         }
         return {product_id: float(chance[j]) for j, product_id in enumerate(self.product_ids)}, raising
