@@ -32,13 +32,13 @@ import numpy as np
 import orjson
 
 from ingest.records import GROUND_TRUTH_DIR
+# Hold-outs opened their latest account within the window the personal tool calls recent: "what they opened
+# next" is a recent opening, not an account from years ago that merely happens to be their newest.
+from tools.personal import RECENT_DAYS
 
 HR_K = 3
 NDCG_K = 5
 TOP_SHARE = 0.10
-# Hold-outs opened their latest account within this many days of the data's date: "what they opened next"
-# is a recent opening, not an account from years ago that merely happens to be their newest.
-RECENT_DAYS = 180
 # Payments the synthetic bank books from checking for a product of ours, starting on its
 # opening date: left in, they would tell the tools what was hidden.
 INTERNAL_MERCHANTS = {

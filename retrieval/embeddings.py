@@ -83,9 +83,10 @@ class Embedder:
     def embed_one(self, text: str) -> np.ndarray:
         """The vector of one text, shape (dimension,); calls from several threads at once share one batch.
 
-        The vectors of the last RECENT_TEXTS texts (FARGO_EMBEDDING_CACHE_TEXTS; 0 keeps none) are kept (by a digest of the text, not the text): a
-        message sent again (the widget's quick replies, "hi", "why?") costs no model call. The model is
-        fixed for the life of the process, so a kept vector is exactly the one the model would give.
+        The vectors of the last RECENT_TEXTS texts (FARGO_EMBEDDING_CACHE_TEXTS; 0 keeps none) are kept, by a
+        digest of the text, not the text: a message sent again (the widget's quick replies, "hi", "why?") costs
+        no model call. The model is fixed for the life of the process, so a kept vector is exactly the one the
+        model would give.
         """
         if not self._keep:
             return self._shared.submit(text)

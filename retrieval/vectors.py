@@ -205,20 +205,23 @@ class VectorIndexes:
         # Like-length texts in one batch pad least (encode() sorts each call's texts; this sorts across batches).
         items = sorted(items, key=lambda item: len(item.text) if item.embedding is None else 0)
         total, done = len(items), 0
+
+        def written(write) -> None:
+            nonlocal done
+            done += write.result()
+            if progress:
+                progress(done, total)
+
         # Chroma's write holds the GIL but torch's kernels do not: embed the next batch while the last is written.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fargo-index-write") as writer:
             pending = None
             for batch in _batches(items, batch_size):
                 vectors = self._vectors(batch)
                 if pending is not None:
-                    done += pending.result()
-                    if progress:
-                        progress(done, total)
+                    written(pending)
                 pending = writer.submit(self._write, collection, batch, vectors)
             if pending is not None:
-                done += pending.result()
-                if progress:
-                    progress(done, total)
+                written(pending)
         with chroma_errors(f"cannot count {collection.name}"):
             return collection.count()
 
