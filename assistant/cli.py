@@ -238,8 +238,9 @@ def eval_recommend(
 @train_app.command("intents")
 def train_intents_command(
     data: Annotated[Path | None, typer.Option(help="CSV or JSONL of (text, label); default: Fargo's shipped set.")] = None,
-    finetune_epochs: Annotated[int, typer.Option(help="Fine-tune the encoder this many epochs first (0: the frozen, "
-                                                      "shared embedding; fine-tuned models embed each turn again).")] = 0,
+    finetune_epochs: Annotated[int, typer.Option(min=0, help="Fine-tune the encoder this many epochs first (0: the "
+                                                      "frozen, shared embedding; fine-tuned models embed each turn "
+                                                      "again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
     from assistant.intent_finetune import FinetuneConfig
@@ -267,7 +268,8 @@ def train_intents_command(
 def eval_intents_command(
     dataset: Annotated[str, typer.Option(help="banking77 or clinc150.")] = "banking77",
     data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
-    finetune_epochs: Annotated[int, typer.Option(help="Fine-tune the encoder this many epochs first (0: frozen).")] = 0,
+    finetune_epochs: Annotated[int, typer.Option(min=0, help="Fine-tune the encoder this many epochs first "
+                                                             "(0: frozen).")] = 0,
 ) -> None:
     """Train on a public benchmark's train split and report its test figures and the training time."""
     from assistant.intent_benchmarks import evaluate

@@ -76,6 +76,15 @@ def test_a_bad_setting_exits_2_naming_the_variable(env: Path, monkeypatch):
     assert "FARGO_MONGODB_URI" in result.output
 
 
+@pytest.mark.parametrize("command", [["train", "intents"], ["eval", "intents", "--dataset", "banking77"]])
+def test_a_negative_number_of_fine_tuning_epochs_exits_2_naming_the_option(env: Path, command):
+    result = runner.invoke(app, [*command, "--finetune-epochs", "-1"])
+
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())  # the error box wraps its lines
+    assert "Invalid value for '--finetune-epochs'" in said and "greater than or equal to 0" in said
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
