@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--finetune-lr", type=float, default=defaults.learning_rate, help="the encoder's learning rate")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads for fine-tuning")
     args = parser.parse_args()
+    if args.finetune_epochs < 0 or args.threads < 1 or args.finetune_lr <= 0:
+        parser.error("--finetune-epochs must be 0 or more, --threads 1 or more and --finetune-lr above 0")
     cache_dir = args.cache_dir or load_settings().data_dir / "cache" / "intent-benchmarks"
     finetune = None
     if args.finetune_epochs > 0:
