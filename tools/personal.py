@@ -9,7 +9,8 @@ Each eligible product the customer does not hold gets five weighted components:
 - goal: how close what the customer told us (their non-health disclosures),
   what their spending shows (categories rising month on month, payments to
   other lenders or a landlord) and their stage of life come to the product's
-  text in the "products" vector index; what they told us counts most;
+  text in the "products" vector index or to one of its need statements; what
+  they told us counts most;
 - peers: how much more often than average the holders of one of the customer's
   products also hold this one (item-item co-occurrence over the live graph's
   holdings, built once per ToolContext);
@@ -49,15 +50,16 @@ from datetime import timedelta
 import numpy as np
 from scipy import sparse
 
+from tools.campaign import statement_vectors
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import field_evidence, money
 from tools.lookalike import Lookalikes, NextProducts, Trait, traits_of
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
-# this one opened lately predicts best, then what they hold; a dollar estimate predicts what they open next least,
-# so it mostly orders ties.
-WEIGHTS = {"value": 0.3, "goal": 1.5, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
+# this one opened lately and a goal they told us (matched to need statements) predict best, then what they hold;
+# a dollar estimate predicts what they open next least, so it mostly orders ties.
+WEIGHTS = {"value": 0.3, "goal": 3.0, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
 VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
 GOAL_FLOOR = 0.25  # MiniLM cosine similarity at or below which a text says nothing about a product
 GOAL_FULL = 0.45  # ... and at or above which it plainly asks for it
@@ -558,7 +560,24 @@ def goal_similarities(ctx, sources: Sequence[GoalSource], product_ids: Sequence[
     for k, product_id in enumerate(indexed):
         if product_id in column:
             similarities[:, column[product_id]] = scores[:, k]
-    return similarities
+    return np.maximum(similarities, _need_statement_similarities(ctx, np.stack(vectors), product_ids))
+
+
+def _need_statement_similarities(ctx, vectors: np.ndarray, product_ids: Sequence[str]) -> np.ndarray:
+    """Per source (rows) and product (columns): the closest of the product's need statements, 0 without any.
+
+    A disclosure is one short sentence; the product's indexed text is its name, description and needs run
+    together, which dilutes it ("I'm leaving my job to start a consulting business" is 0.45 from "I'm
+    starting a business and need to separate my finances" but below GOAL_FLOOR from the whole text).
+    """
+    closest = np.zeros((len(vectors), len(product_ids)), dtype=np.float32)
+    owners = [(column, statement) for column, product_id in enumerate(product_ids)
+              for statement in ctx.products.get(product_id, {}).get("need_statements") or ()]
+    if owners:
+        scores = vectors @ statement_vectors(ctx.embedder, [statement for _, statement in owners]).T
+        for k, (column, _) in enumerate(owners):
+            closest[:, column] = np.maximum(closest[:, column], scores[:, k])
+    return closest
 
 
 def goal_closeness(similarities: np.ndarray, sources: Sequence[GoalSource]) -> np.ndarray:

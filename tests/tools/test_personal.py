@@ -23,7 +23,7 @@ from retrieval.graph import build_graph, graph_tfidf
 from retrieval.vectors import VectorIndexes
 from tools.context import ToolContext
 from tools.eligibility import check, credit_score_inputs
-from tools.personal import CoHolding, estimate_annual_value, recommend_personal
+from tools.personal import CoHolding, estimate_annual_value, goal_similarities, goal_sources, recommend_personal
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"
@@ -387,6 +387,28 @@ def test_disclosed_goal_is_matched_and_quoted_and_health_disclosures_are_never_u
     assert len(fake_embedder.calls) == 1  # one batch per request
     assert not [text for text in fake_embedder.calls[0] if "diabetes" in text]
     assert "P_PET" not in {r.product_id for r in recommendations[:1]}
+
+
+def test_a_goal_close_to_one_need_statement_ranks_the_product_even_when_its_whole_text_is_far(store, fake_vectors,
+                                                                                              fake_embedder):
+    _bank(store)
+    business = _product("P_BIZ", "Small Business Checking", "deposit", "Checking for sole proprietors.",
+                        {"monthly_fee": 15}, {"min_age": 18}, needs=["start a business", "an account for my LLC"])
+    store["products"].insert_one(business)  # not in the vector index: only its need statements can match
+    store["disclosures"].insert_one({
+        "_id": "D1", "disclosure_id": "D1", "customer_id": "C2", "kind": "life_goal", "topic": "starting_business",
+        "text": "Leaving my job to start a consulting business.", "disclosed_at": "2026-06-01",
+        "explicit_consent": False})
+    ctx = _context(store, fake_vectors, fake_embedder)
+    source, statement = fake_embedder.embed(["Leaving my job to start a consulting business.", "start a business"])
+    sources = goal_sources(ctx.features("C2"), ctx.store["disclosures"].find({"customer_id": "C2"}))
+    similarities = goal_similarities(ctx, sources, ["P_BIZ"])
+    assert similarities[0, 0] == pytest.approx(float(source @ statement))  # 2 shared words of 5 and 2: 0.63
+    top = recommend_personal(ctx, "C2")[0]
+    assert top.product_id == "P_BIZ"
+    assert top.reasons[0] == 'You told us: "Leaving my job to start a consulting business."'
+    assert top.evidence[0] == Evidence(EvidenceKind.disclosure, "disclosures", "D1", "text",
+                                       "Leaving my job to start a consulting business.", "your starting business goal")
 
 
 def test_real_model_matches_a_car_purchase_sentence_to_the_auto_loan(tmp_path):
