@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.open_runtime = open_runtime
     app.state.limiter = RateLimiter(requests_per_minute, burst)
     app.state.metrics = Metrics()
+    app.state.metrics.watch_embeddings(lambda: getattr(app.state.runtime, "embedder", None))
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
     errors.install(app)
     for router in (ops_router, chat_router, openai_router, data_router, handoff_router, auth_router,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,12 +28,32 @@ class Metrics:
         self.latency = Histogram("fargo_http_request_duration_seconds", "Time to answer an HTTP request.",
                                  ["method", "route"], registry=self.registry)
 
+    def watch_embeddings(self, embedder_of: Callable[[], object | None]) -> None:
+        """Export the message embeddings of whatever embedder `embedder_of()` gives (None: none open yet)."""
+        self.registry.register(MessageEmbeddings(embedder_of))
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class MessageEmbeddings:
+    """fargo_message_embeddings_total{source="cache"|"model"}: single texts embedded (a chat turn's message, a
+    search query), the vector kept from an earlier call or computed; read from the embedder when scraped."""
+
+    def __init__(self, embedder_of: Callable[[], object | None]):
+        self.embedder_of = embedder_of
+
+    def collect(self):
+        family = CounterMetricFamily("fargo_message_embeddings", "Single texts (chat messages) embedded, by "
+                                     "where the vector came from: the embedding cache or the model.", labels=["source"])
+        counts = getattr(self.embedder_of(), "single_texts", None) or {}
+        for source, count in sorted(counts.items()):
+            family.add_metric([source], count)
+        yield family
 
 
 def route_template(scope: Scope) -> str:

@@ -70,6 +70,7 @@ class Embedder:
         self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._keep = recent_texts()
         self._recent_lock = threading.Lock()
+        self.single_texts = {"cache": 0, "model": 0}  # embed_one's vectors by where they came from (for /metrics)
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in order; an empty input gives a (0, dimension) array."""
@@ -86,16 +87,20 @@ class Embedder:
         The vectors of the last RECENT_TEXTS texts (FARGO_EMBEDDING_CACHE_TEXTS; 0 keeps none) are kept, by a
         digest of the text, not the text: a message sent again (the widget's quick replies, "hi", "why?") costs
         no model call. The model is fixed for the life of the process, so a kept vector is exactly the one the
-        model would give.
+        model would give. `single_texts` counts the vectors handed out from the cache and from the model.
         """
         if not self._keep:
+            with self._recent_lock:
+                self.single_texts["model"] += 1
             return self._shared.submit(text)
         key = hashlib.blake2b(text.encode(), digest_size=16).digest()
         with self._recent_lock:
             vector = self._recent.get(key)
             if vector is not None:
                 self._recent.move_to_end(key)
+                self.single_texts["cache"] += 1
                 return vector.copy()
+            self.single_texts["model"] += 1
         vector = self._shared.submit(text)
         with self._recent_lock:
             self._recent[key] = vector

@@ -71,6 +71,23 @@ def test_health_readiness_and_metrics_answer_without_a_key(client):
     assert 'fargo_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
 
 
+def message_embeddings(client) -> dict[str, float]:
+    lines = client.get("/metrics").text.splitlines()
+    prefix = "fargo_message_embeddings_total{source="
+    return {line[len(prefix) + 1:].split('"')[0]: float(line.split()[-1]) for line in lines if line.startswith(prefix)}
+
+
+def test_metrics_count_message_embeddings_from_the_cache_and_from_the_model(client, keys):
+    client.post("/v1/chat", json={"message": "what is a HELOC?"}, headers=bearer(keys["developer"]))
+    before = message_embeddings(client)
+    for _ in range(2):
+        answer = client.post("/v1/chat", json={"message": "what is the wire transfer fee, counted?"},
+                             headers=bearer(keys["developer"]))
+        assert answer.status_code == 200, answer.text
+    after = message_embeddings(client)
+    assert after == {"cache": before["cache"] + 1, "model": before["model"] + 1}
+
+
 def test_before_any_ingestion_health_is_ok_and_data_routes_say_run_ingest(tmp_path):
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app) as empty:

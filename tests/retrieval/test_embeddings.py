@@ -184,3 +184,14 @@ def test_with_no_kept_texts_every_message_is_embedded(embedder, monkeypatch):
     first = embedder.embed_one("no cache here")
     np.testing.assert_array_equal(embedder.embed_one("no cache here"), first)
     assert calls == ["no cache here", "no cache here"]
+
+
+def test_single_texts_are_counted_by_where_their_vector_came_from(embedder, monkeypatch):
+    monkeypatch.setattr(embedder, "single_texts", {"cache": 0, "model": 0})
+    embedder.embed_one("counted once from the model")
+    embedder.embed_one("counted once from the model")
+    embedder.embed_one("counted once from the model")
+    assert embedder.single_texts == {"cache": 2, "model": 1}
+    monkeypatch.setattr(embedder, "_keep", 0)
+    embedder.embed_one("counted once from the model")
+    assert embedder.single_texts == {"cache": 2, "model": 2}
