@@ -6,12 +6,20 @@ Synthesizes and ingests a bank in a temp dir (embedded defaults: NeoSQLite and
 embedded Chroma; `--bank-dir` keeps it for the next run), serves the app with
 uvicorn in a subprocess on 127.0.0.1 (rate limit raised out of the way), mints
 widget tokens for `--talking` customers and makes an agent key. Then
-`--clients` concurrent httpx clients post real conversations to `POST /v1/chat`
+`--clients` concurrent httpx clients post conversations to `POST /v1/chat`
 for `--seconds`, each conversation with the next customer in turn (one in four
-through the agent key, for that customer): greetings, product questions, "what
-card suits my spending?", family and healthcare questions, and follow-ups
-("why?", "the second one", "anything cheaper?") in the same session. After a
-warm-up, the same clients hit `/healthz` for as long. Prints requests/s,
+through the agent key, for that customer). The conversations are drawn, seeded
+(`--seed`), from a large pool: opening questions from Fargo's labelled intent
+examples (recommendations, family, healthcare, product questions) and from
+templates with varied slots (sums of money, relatives, product categories,
+cities, spending, periods), sometimes after a greeting, then up to three
+follow-ups ("why?", "tell me more about the second one", "anything cheaper?",
+"what about for my dad?", each phrased several ways) in the same session and
+sometimes thanks or goodbye. The first conversations, the warm-up and the
+measured run each have their own. Prints how many distinct messages were sent
+and, from the server's /metrics, the share of turns whose message vector came
+from the embedding cache, from the model, or was not needed. After the
+measured run, the same clients hit `/healthz` for as long. Prints requests/s,
 p50/p95/p99 latency, errors and the server's CPU time per request for both, and
 the ratio. Goal: >= 200 turns/s, 0 errors, p95 <= 100 ms.
 """
@@ -21,7 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
+import random
+import re
 import socket
 import subprocess
 import sys
@@ -41,14 +52,7 @@ from assistant.settings import Settings  # noqa: E402
 from retrieval.docstore import open_store  # noqa: E402
 from retrieval.embeddings import RECENT_TEXTS_ENV  # noqa: E402
 
-CONVERSATIONS = [
-    ["hi", "what card suits my spending?", "why?", "tell me more about the second one"],
-    ["what is a HELOC?", "how can I earn more interest on my savings?", "thanks"],
-    ["what could help my family?", "why?", "what about for my kids?"],
-    ["any health plans for me?", "why?", "anything cheaper?"],
-    ["hello", "which credit card has no annual fee?", "what should I get?", "why?", "goodbye"],
-    ["how do I save for my kid's college?", "tell me more about the first one"],
-]
+FIRST_CONVERSATIONS = 24
 AGENT_EVERY = 4  # one conversation in four is an agent's, acting for the customer
 SERVER_START_TIMEOUT_S = 120.0
 REQUESTS_PER_MINUTE = 10_000_000
@@ -67,6 +71,8 @@ class Run:
     seconds: float = 0.0
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    messages: set[str] = field(default_factory=set)  # distinct messages sent
+    embeddings: dict[str, float] = field(default_factory=dict)  # the server's message vectors by source, this run
 
     def record(self, started: float, ok: bool) -> None:
         if ok:
@@ -81,6 +87,145 @@ class Run:
     def percentile(self, share: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] if ordered else float("nan")
+
+
+# -- the traffic -------------------------------------------------------------------------------------------------------
+
+# Opening questions come from Fargo's labelled intent examples (the customer-facing, in-scope intents; an example
+# naming a customer id is left out: a customer may not ask about another and an agent's would switch customer) and
+# from templates with varied slots; follow-ups refer back to the answer in the same session.
+OPENING_INTENTS = ("personal_recommendation", "family_recommendation", "healthcare", "product_question")
+SMALL_TALK = {"opening": ("greeting",), "closing": ("thanks", "goodbye")}
+RELATIVES = ("wife", "husband", "partner", "son", "daughter", "kids", "mom", "dad", "parents", "brother", "sister",
+             "baby", "teenager", "fiancee", "stepson", "mother", "father")
+CATEGORIES = ("credit card", "travel card", "cash back card", "rewards card", "savings account", "CD", "mortgage",
+              "home equity line of credit", "HELOC", "personal loan", "car loan", "student loan", "retirement account",
+              "Roth IRA", "529 plan", "brokerage account", "life insurance", "health insurance", "dental plan",
+              "checking account", "money market account", "HSA", "debit card", "auto loan")
+CITIES = ("Atlanta", "Austin", "Boston", "Charlotte", "Chicago", "Columbus", "Dallas", "Denver", "Houston",
+          "Los Angeles", "Miami", "Minneapolis", "Nashville", "New York", "Philadelphia", "Phoenix", "Portland",
+          "San Antonio", "San Diego", "Seattle")
+SPENDING = ("groceries", "gas", "travel", "restaurants", "online shopping", "streaming", "utilities", "flights",
+            "hotels", "childcare", "pet care", "home improvement")
+CARE = ("knee surgery", "dental work", "braces", "physical therapy", "a hip replacement", "eye surgery",
+        "hearing aids", "maternity care", "therapy sessions", "a root canal")
+PERIODS = ("next year", "in 6 months", "within two years", "in 3 years", "over the next 5 years", "next month",
+           "in 18 months", "within a year")
+TEMPLATES = (
+    "I have {amount} sitting in checking, where should I put it?",
+    "what {category} would suit me?",
+    "I want to save {amount} {period}, what account should I open?",
+    "is a {category} right for me?",
+    "I'm moving to {city} {period}, which {category} would you recommend?",
+    "I spend about {monthly} on {spending}, which card pays me back for that?",
+    "which {category} fits someone like me?",
+    "what could help my {relative}?",
+    "my {relative} is {age}, what should we open for them?",
+    "we want to put {amount} aside for my {relative}, what do you suggest?",
+    "is there a {category} for my {relative}?",
+    "my {relative} needs {care}, any health plans that would help?",
+    "I expect about {amount} in medical bills {period}, what can help?",
+    "are there partner clinics in {city}?",
+    "how do I pay for {care} {period}?",
+    "what is the annual fee on the {category}?",
+    "what's the interest rate on a {category}?",
+    "how does a {category} work?",
+    "can I open a {category} with {amount}?",
+    "what is the minimum deposit for a {category}?",
+    "is there a penalty for closing a {category} early?",
+    "I earn {yearly} a year, what should I do with my savings?",
+    "I need to borrow {amount} {period}, what are my options?",
+    "what card is best for {spending}?",
+)
+FOLLOW_UPS = {
+    "why": ("why?", "why that one?", "how come?", "explain", "why those?", "what makes them a good fit?", "reasons?",
+            "why this one?"),
+    "details": ("tell me more about the {ordinal} one", "more details on option {number}", "what is the {ordinal} one?",
+                "tell me more about number {number}", "more about the last one", "tell me more about the {ordinal} one"),
+    "cheaper": ("anything cheaper?", "any options with no annual fee?", "something less expensive?",
+                "is there a cheaper one?", "anything more affordable?", "any with lower fees?"),
+    "relative": ("what about for my {relative}?", "and for my {relative}?", "how about my {relative}?",
+                 "ok, what about my {relative}?"),
+}
+ORDINAL_WORDS = ("first", "second", "third")
+LEADS = ("", "", "", "hi, ", "ok so ", "quick question: ", "hey, ", "one more thing, ", "sorry, ", "so ")
+TAILS = ("", "", "", " please", " thanks", "??", " :)", " asap", "?")
+
+
+def intent_examples(path: Path | None = None) -> dict[str, list[str]]:
+    """The shipped labelled examples by intent, without those naming a customer id."""
+    from assistant.runtime import shipped_intents_path
+    from assistant.slots import find_customer_ids
+
+    examples: dict[str, list[str]] = {}
+    for line in (path or shipped_intents_path()).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if not find_customer_ids(row["text"]):
+                examples.setdefault(row["label"], []).append(row["text"])
+    return examples
+
+
+class Traffic:
+    """Seeded conversations: an optional greeting, an opening question (half from the labelled examples, half from
+    a template with drawn slots), zero to three follow-ups and sometimes thanks or goodbye. The same seed and stream
+    give the same conversations in the same order."""
+
+    def __init__(self, seed: int, examples: dict[str, list[str]] | None = None) -> None:
+        self.seed = seed
+        self.examples = examples if examples is not None else intent_examples()
+
+    def conversations(self, stream: str) -> Iterator[list[str]]:
+        rng = random.Random(f"{self.seed}:{stream}")
+        while True:
+            yield self.conversation(rng)
+
+    def conversation(self, rng: random.Random) -> list[str]:
+        turns = []
+        if rng.random() < 0.3:
+            turns.append(rng.choice(self.examples[rng.choice(SMALL_TALK["opening"])]))
+        turns.append(self.opening(rng))
+        for kind in rng.sample(list(FOLLOW_UPS), rng.choice((0, 1, 1, 2, 2, 3))):
+            turns.append(fill(rng.choice(FOLLOW_UPS[kind]), rng))
+        if rng.random() < 0.25:
+            turns.append(rng.choice(self.examples[rng.choice(SMALL_TALK["closing"])]))
+        return turns
+
+    def opening(self, rng: random.Random) -> str:
+        if rng.random() < 0.5:
+            return reworded(rng.choice(self.examples[rng.choice(OPENING_INTENTS)]), rng)
+        return reworded(fill(rng.choice(TEMPLATES), rng), rng)
+
+
+def reworded(text: str, rng: random.Random) -> str:
+    """The question as people type it: sometimes lower-cased, with a lead-in ("quick question: ") or a tail."""
+    if rng.random() < 0.3:
+        text = text.lower()
+    return f"{rng.choice(LEADS)}{text}{rng.choice(TAILS)}"
+
+
+def fill(template: str, rng: random.Random) -> str:
+    """The template with each slot drawn: sums of money in several spellings, relatives, categories, cities."""
+    slots = {
+        "amount": lambda: money(rng, rng.choice((300, 1_000, 5_000, 20_000, 80_000))),
+        "monthly": lambda: f"{money(rng, rng.choice((150, 400, 900, 2_000)))} a month",
+        "yearly": lambda: money(rng, rng.choice((35_000, 60_000, 95_000, 150_000))),
+        "category": lambda: rng.choice(CATEGORIES), "relative": lambda: rng.choice(RELATIVES),
+        "city": lambda: rng.choice(CITIES), "spending": lambda: rng.choice(SPENDING), "care": lambda: rng.choice(CARE),
+        "period": lambda: rng.choice(PERIODS), "age": lambda: str(rng.randint(1, 85)),
+        "ordinal": lambda: rng.choice(ORDINAL_WORDS), "number": lambda: str(rng.randint(1, 3)),
+    }
+    text = template.format_map({name: draw() for name, draw in slots.items() if "{" + name + "}" in template})
+    return re.sub(r"\ba (?=[aeiou]|HSA\b)", "an ", text, flags=re.IGNORECASE)
+
+
+def money(rng: random.Random, around: int) -> str:
+    """A sum near `around`, spelt as people write it: "$4,250", "4250 dollars", "4k", "$4.2k", "4 grand"."""
+    value = max(50, round(around * rng.uniform(0.5, 2.0), -1 if around < 1_000 else -2))
+    if value < 1_000:
+        return rng.choice((f"${value:,.0f}", f"{value:.0f} dollars", f"{value:.0f} bucks"))
+    return rng.choice((f"${value:,.0f}", f"{value:.0f} dollars", f"{value / 1000:.0f}k", f"${value / 1000:.1f}k",
+                       f"{value / 1000:.0f} grand"))
 
 
 # -- the server --------------------------------------------------------------------------------------------------------
@@ -182,25 +327,34 @@ async def identities(http: httpx.AsyncClient, settings: Settings, keys: tuple[st
     return made
 
 
+Client = Callable[[httpx.AsyncClient, int, Iterator[Identity], float, "Run"], Awaitable[None]]
+
+
 # -- the load ----------------------------------------------------------------------------------------------------------
 
 
-async def chat_client(http: httpx.AsyncClient, index: int, people: Iterator[Identity], until: float,
-                      run: Run) -> None:
-    """Conversation after conversation, each with the next customer, each turn waiting for the last."""
-    conversations = itertools.islice(itertools.cycle(CONVERSATIONS), index, None)
-    while time.perf_counter() < until:
-        session_id, who = None, next(people)
-        for message in next(conversations):
-            if time.perf_counter() >= until:
-                return
-            session_id = await chat_turn(http, who, message, session_id, run)
+def chat_clients(traffic: Traffic, phase: str) -> Client:
+    """Chat clients for one phase of the run: client i holds the conversations of stream "phase:i"."""
+
+    async def chat_client(http: httpx.AsyncClient, index: int, people: Iterator[Identity], until: float,
+                          run: Run) -> None:
+        """Conversation after conversation, each with the next customer, each turn waiting for the last."""
+        conversations = traffic.conversations(f"{phase}:{index}")
+        while time.perf_counter() < until:
+            session_id, who = None, next(people)
+            for message in next(conversations):
+                if time.perf_counter() >= until:
+                    return
+                session_id = await chat_turn(http, who, message, session_id, run)
+
+    return chat_client
 
 
 async def chat_turn(http: httpx.AsyncClient, who: Identity, message: str, session_id: str | None,
                     run: Run) -> str | None:
     """One timed turn; the session id to continue with (None after an error: a new conversation starts)."""
     body = {"message": message, "session_id": session_id, "customer_id": who.customer_id}
+    run.messages.add(message)
     started = time.perf_counter()
     try:
         answer = await http.post("/v1/chat", json={k: v for k, v in body.items() if v}, headers=who.headers)
@@ -222,35 +376,46 @@ async def health_client(http: httpx.AsyncClient, index: int, people: Iterator[Id
         run.record(started, ok)
 
 
-Client = Callable[[httpx.AsyncClient, int, Iterator[Identity], float, Run], Awaitable[None]]
-
 
 async def load(server: tuple[str, int], who: list[Identity], clients: int, seconds: float, client: Client) -> Run:
     """`clients` clients at once, over one connection each, for `seconds`, taking turns through `who`."""
     (base_url, pid), run, people = server, Run(), itertools.cycle(who)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        embedded_before = await message_embeddings(http)
         started, cpu_before, client_before = time.perf_counter(), cpu_seconds(pid), time.process_time()
         until = started + seconds
         await asyncio.gather(*(client(http, index, people, until, run) for index in range(clients)))
         run.seconds, run.server_cpu_s = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
         run.client_cpu_s = time.process_time() - client_before
+        embedded_after = await message_embeddings(http)
+    run.embeddings = {source: count - embedded_before.get(source, 0) for source, count in embedded_after.items()}
     return run
 
 
-async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, str], args) -> list[Identity]:
-    """Credentials, then every conversation once, one at a time (opens the models, indexes and the tools'
-    tables, however long that takes on a busy machine), then `--warm-up` seconds of load."""
+async def message_embeddings(http: httpx.AsyncClient) -> dict[str, float]:
+    """The server's fargo_message_embeddings_total by source ("cache", "model"); empty if it has none."""
+    prefix = 'fargo_message_embeddings_total{source="'
+    lines = (await http.get("/metrics")).text.splitlines()
+    return {line[len(prefix):].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in lines if line.startswith(prefix)}
+
+
+async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, str], traffic: Traffic,
+                  args) -> list[Identity]:
+    """Credentials, then FIRST_CONVERSATIONS conversations one at a time (opens the models, indexes and the tools'
+    tables, however long that takes on a busy machine), then `--warm-up` seconds of load. Each phase has its own
+    conversations, so the measured one does not find its messages already embedded by these."""
     async with httpx.AsyncClient(base_url=server[0], timeout=120) as http:
         who = await identities(http, settings, keys, args.talking)
         first = Run()
-        for index, conversation in enumerate(CONVERSATIONS):
+        for index, conversation in enumerate(itertools.islice(traffic.conversations("first"), FIRST_CONVERSATIONS)):
             session_id = None
             for message in conversation:
                 session_id = await chat_turn(http, who[index % len(who)], message, session_id, first)
         if first.errors:
             raise SystemExit(f"{first.errors} of the first conversations' turns failed")
-    await load(server, who, args.clients, args.warm_up, chat_client)
+    await load(server, who, args.clients, args.warm_up, chat_clients(traffic, "warm-up"))
     return who
 
 
@@ -264,6 +429,16 @@ def report(label: str, run: Run) -> None:
           f"({run.client_cpu_s / run.seconds:.2f} cores)")
 
 
+def report_traffic(run: Run) -> None:
+    turns = len(run.latencies_ms) + run.errors
+    line = f"traffic: {turns} turns, {len(run.messages)} distinct messages"
+    cached, computed = run.embeddings.get("cache"), run.embeddings.get("model")
+    if cached is not None and computed is not None and turns:
+        line += (f"; message embeddings from the cache {cached / turns:.0%} of turns, from the model "
+                 f"{computed / turns:.0%}, none (follow-ups answered from the session) {1 - (cached + computed) / turns:.0%}")
+    print(line)
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--serve":
         serve(*sys.argv[2:4], int(sys.argv[4]))
@@ -275,9 +450,10 @@ def main() -> None:
     parser.add_argument("--talking", type=int, default=400, help="customers the conversations go round")
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds of chat load before measuring")
     parser.add_argument("--bank-dir", type=Path, help="build the bank here and reuse it on later runs (default: temp)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the conversations (the same seed, the same ones)")
     parser.add_argument("--no-embedding-cache", action="store_true",
-                        help="serve with FARGO_EMBEDDING_CACHE_TEXTS=0: every message is embedded, as if none repeated "
-                             "(the conversations here repeat the same few messages, so most come from the cache)")
+                        help="serve with FARGO_EMBEDDING_CACHE_TEXTS=0: every message that needs a vector is embedded, "
+                             "as if none repeated")
     args = parser.parse_args()
     if args.no_embedding_cache:
         os.environ[RECENT_TEXTS_ENV] = "0"  # the server subprocess inherits it
@@ -286,14 +462,16 @@ def main() -> None:
         settings = make_bank(args.bank_dir or Path(tmp), args.customers)
         keys = staff_keys(settings)
         with served(settings) as server:
-            who = asyncio.run(prepare(server, settings, keys, args))
-            chat = asyncio.run(load(server, who, args.clients, args.seconds, chat_client))
+            traffic = Traffic(args.seed)
+            who = asyncio.run(prepare(server, settings, keys, traffic, args))
+            chat = asyncio.run(load(server, who, args.clients, args.seconds, chat_clients(traffic, "measured")))
             health = asyncio.run(load(server, who, args.clients, args.seconds, health_client))
 
     print(f"bank: {args.customers:,} customers; {args.clients} clients for {args.seconds:.0f} s each, conversations "
           f"with {len(who)} customers in turn (one in {AGENT_EVERY} through an agent); embedding cache "
           f"{'off' if args.no_embedding_cache else 'on'}")
     report("chat", chat)
+    report_traffic(chat)
     report("healthz", health)
     print(f"ratio chat turns/s / healthz req/s: {chat.per_second / health.per_second:.2f}")
     print(f"goal: >= 200 turns/s, 0 errors, p95 <= 100 ms -> "
