@@ -3,7 +3,9 @@
 A trait is something a feature document plainly shows and a score may read
 (`credit_score_inputs`): an age band, an income band, the occupation and risk
 appetite, a goal the customer told us about (a non-health disclosure's topic),
-a product held, money going to a spending category (rent, fuel, childcare...).
+a product held, money going to a spending category (rent, fuel, childcare...),
+and, given the bank's `SpendingShares`, a category taking a bigger share of
+their card spending than it does for most customers.
 For every trait and product the bank's live feature documents give how often customers with the trait hold the product, shrunk toward the
 bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
 product is the bank-wide rate times the damped product of the lifts of the
@@ -30,6 +32,12 @@ AGE_BANDS = ((0, 25), (26, 35), (36, 45), (46, 55), (56, 64), (65, 200))
 INCOME_BANDS = ((0, 29_999), (30_000, 59_999), (60_000, 99_999), (100_000, 149_999), (150_000, float("inf")))
 GOAL_WORDS = {"saving_money": "saving money", "investing": "investing", "retirement": "planning to retire"}
 HEALTH_SPEND = frozenset({"medical", "pharmacy"})
+# Money that leaves without being spent on a card: transfers, debt service, rent, cash.
+NOT_CARD_SPEND = frozenset({
+    "rent", "mortgage_payment", "loan_payment", "debt_payment", "student_loan_payment",
+    "savings_transfer", "brokerage_transfer", "cash_withdrawal",
+})
+HEAVY_SHARE_QUANTILE = 0.75  # a share of card spending above this quantile of the bank's is "more than most"
 LIFT_PRIOR = 20.0  # customers' worth of the bank-wide rate mixed into every trait's holding rate
 DAMPING = 0.4  # power the summed log-lifts are raised by: overlapping traits are not independent evidence
 MIN_CUSTOMERS = 50  # fewer live feature documents than this say nothing about customers like anyone
@@ -49,10 +57,11 @@ class Trait:
     words: str
 
 
-def traits_of(features: Mapping) -> list[Trait]:
-    """The traits one (allow-listed) feature document shows."""
+def traits_of(features: Mapping, shares: SpendingShares | None = None) -> list[Trait]:
+    """The traits one (allow-listed) feature document shows; with `shares`, also where it spends more than most."""
     view = credit_score_inputs(features)
-    return [*_profile_traits(view), *_goal_traits(view), *_spending_traits(view), *_holding_traits(view)]
+    heavy = shares.heavy_traits(view) if shares is not None else []
+    return [*_profile_traits(view), *_goal_traits(view), *_spending_traits(view), *heavy, *_holding_traits(view)]
 
 
 def _profile_traits(view: Mapping) -> list[Trait]:
@@ -94,6 +103,43 @@ def _spending_traits(view: Mapping) -> list[Trait]:
     return traits
 
 
+def card_spend_shares(view: Mapping) -> dict[str, float]:
+    """Each category's share of the customer's card spending in the last 12 months (no health, rent or transfers)."""
+    spend = {category: spent for category, spent in (view.get("spend_12m") or {}).items()
+             if category not in HEALTH_SPEND and category not in NOT_CARD_SPEND and spent > 0}
+    total = sum(spend.values())
+    return {category: spent / total for category, spent in spend.items()} if total else {}
+
+
+@dataclass(frozen=True)
+class SpendingShares:
+    """Per spending category, the share of card spending at or above which a customer spends more there than most.
+
+    A share, not dollars: a big spender spends more on everything, while a need
+    (a trip, a baby on the way) tilts the mix. Fitted once on the live feature
+    documents; a category that most customers never spend on has no cutoff
+    (spending on it at all is already the `spend:` trait).
+    """
+
+    cutoffs: Mapping[str, float]
+
+    @classmethod
+    def from_features(cls, documents: Iterable[Mapping]) -> SpendingShares:
+        shares = [card_spend_shares(credit_score_inputs(document)) for document in documents]
+        if len(shares) < MIN_CUSTOMERS:
+            return cls({})
+        categories = sorted({category for share in shares for category in share})
+        cutoffs = {category: float(np.quantile([share.get(category, 0.0) for share in shares], HEAVY_SHARE_QUANTILE))
+                   for category in categories}
+        return cls({category: cutoff for category, cutoff in cutoffs.items() if cutoff > 0})
+
+    def heavy_traits(self, view: Mapping) -> list[Trait]:
+        shares = card_spend_shares(view)
+        return [Trait(f"heavy:{category}", f"spend_12m.{category}",
+                      f"spend more of their budget on {_words(category)} than most customers, as you do")
+                for category, cutoff in sorted(self.cutoffs.items()) if shares.get(category, 0.0) >= cutoff]
+
+
 def _holding_traits(view: Mapping) -> list[Trait]:
     return [Trait(f"holds:{product_id}", "products_held", "hold the same products")
             for product_id in sorted(view.get("products_held") or ())]
@@ -114,13 +160,15 @@ class Lookalikes:
 
     @classmethod
     def from_features(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
-                      outcomes: Mapping[str, Iterable[str]] | None = None) -> Lookalikes:
-        """From live feature documents; the outcome is what each holds, or `outcomes[customer_id]` when given."""
+                      outcomes: Mapping[str, Iterable[str]] | None = None,
+                      shares: SpendingShares | None = None) -> Lookalikes:
+        """From live feature documents; the outcome is what each holds, or `outcomes[customer_id]` when given.
+        With `shares`, the traits include where each spends more than most (as `traits_of`)."""
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         trait_index: dict[str, int] = {}
         trait_cells, held_cells, people = ([], []), ([], []), 0
         for document in documents:
-            for trait in traits_of(document):
+            for trait in traits_of(document, shares):
                 trait_cells[0].append(people)
                 trait_cells[1].append(trait_index.setdefault(trait.key, len(trait_index)))
             outcome = document.get("products_held") if outcomes is None else outcomes.get(document.get("customer_id"))
@@ -183,7 +231,8 @@ class NextProducts:
 
     @classmethod
     def fit(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
-            openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS) -> NextProducts:
+            openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS,
+            shares: SpendingShares | None = None) -> NextProducts:
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         trait_index: dict[str, int] = {}
         cells, labels = ([], []), []
@@ -191,7 +240,7 @@ class NextProducts:
             opened = [p for p in dict.fromkeys(openings.get(document.get("customer_id")) or ()) if p in products]
             if not opened:
                 continue
-            keys = {trait.key for trait in traits_of(document)}
+            keys = {trait.key for trait in traits_of(document, shares)}
             for product_id in opened:
                 cells[0].extend([len(labels)] * len(keys))
                 cells[1].extend(trait_index.setdefault(key, len(trait_index)) for key in sorted(keys))

@@ -16,7 +16,8 @@ Each eligible product the customer does not hold gets five weighted components:
   holdings, built once per ToolContext);
 - lookalike: the estimated chance that customers like this one (same age and
   income band, occupation, risk appetite, goals told us, spending categories,
-  rising spending, products held) hold the product, from the live feature documents
+  rising spending, categories taking more of their card spending than for
+  most customers, products held) hold the product, from the live feature documents
   (`tools.lookalike`, built once per ToolContext); the reason names the traits
   that raise it most and cites the customer's own fields, never a figure;
 - openers: the chance that this customer's next account is the product, from a
@@ -53,7 +54,7 @@ from scipy import sparse
 from tools.campaign import statement_vectors
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import field_evidence, money
-from tools.lookalike import Lookalikes, NextProducts, Trait, traits_of
+from tools.lookalike import NOT_CARD_SPEND, Lookalikes, NextProducts, SpendingShares, Trait, traits_of
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
@@ -85,11 +86,6 @@ EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages 
 
 EXCLUDED_CATEGORIES = frozenset({"healthcare"})  # the healthcare tool's, with consent
 HEALTH_SPEND = frozenset({"medical", "pharmacy"})  # health data: never read here
-# Money that leaves without being spent on a card: transfers, debt service, rent, cash.
-NOT_CARD_SPEND = frozenset({
-    "rent", "mortgage_payment", "loan_payment", "debt_payment", "student_loan_payment",
-    "savings_transfer", "brokerage_transfer", "cash_withdrawal",
-})
 SKIPPED_SPEND = NOT_CARD_SPEND | HEALTH_SPEND  # neither earns card rewards nor counts as rising spending
 INTEREST_CATEGORIES = frozenset({"deposit", "retirement"})  # where an APY pays on moved balances
 CASH_BACK_POINT_VALUE = 0.01
@@ -417,8 +413,10 @@ class _ContextCache:
     def __init__(self, ctx) -> None:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
         live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
-        self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products))
-        self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx))
+        self.spending = SpendingShares.from_features(live_features)
+        self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), shares=self.spending)
+        self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx),
+                                        shares=self.spending)
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -672,7 +670,7 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
         if ctx.products.get(product_id, {}).get("category") not in EXCLUDED_CATEGORIES
     ]
     peer_excess, peer_source = coholding(ctx).scores(held)
-    traits = traits_of(features)
+    traits = traits_of(features, _cache(ctx).spending)
     lookalike_chance, lookalike_traits = _cache(ctx).lookalikes.estimates(traits)
     opener_chance, opener_traits = _cache(ctx).openers.estimates(traits)
     return Signals(

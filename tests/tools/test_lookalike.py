@@ -72,3 +72,40 @@ def test_next_products_learn_which_trait_tells_what_is_opened_next(monkeypatch):
 def test_next_products_with_too_few_openings_say_nothing():
     model = NextProducts.fit([_doc("C1")], ["K"], {"C1": ["K"]})
     assert model.estimates(traits_of(_doc("C2"))) == ({}, {})
+
+
+def _spender(customer_id, **spend):
+    return {**_doc(customer_id), "spend_12m": spend}
+
+
+def test_a_category_taking_more_of_the_card_spending_than_for_most_is_a_trait(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    # travel is 10% of the card spending of three customers and 50% of one; rent, transfers and health are no
+    # card spending, so a big rent or pharmacy bill neither dilutes the share nor becomes a trait
+    documents = [_spender(f"A{i}", groceries=9000.0, travel=1000.0, rent=20000.0) for i in range(3)]
+    documents.append(_spender("B", groceries=5000.0, travel=5000.0, pharmacy=8000.0))
+    shares = lookalike.SpendingShares.from_features(documents)
+    assert set(shares.cutoffs) == {"groceries", "travel"}
+    assert shares.cutoffs["travel"] == pytest.approx(0.2)  # 75th percentile of (0.1, 0.1, 0.1, 0.5)
+    heavy = [trait for trait in traits_of(_spender("C", groceries=3000.0, travel=2000.0, medical=9000.0), shares)
+             if trait.key.startswith("heavy:")]
+    assert heavy == [Trait("heavy:travel", "spend_12m.travel",
+                           "spend more of their budget on travel than most customers, as you do")]
+    assert "heavy:travel" not in {t.key for t in traits_of(_spender("D", groceries=9000.0, travel=1000.0), shares)}
+    assert not [t for t in traits_of(_spender("C", groceries=3000.0, travel=2000.0)) if t.key.startswith("heavy:")]
+
+
+def test_next_products_learn_from_a_spending_mix_when_given_the_shares(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    # everyone spends on travel and groceries; those whose budget leans to travel opened the travel card T
+    documents = [_spender(f"A{i}", groceries=2000.0, travel=8000.0) for i in range(6)]
+    documents += [_spender(f"B{i}", groceries=8000.0, travel=2000.0) for i in range(6)]
+    openings = {f"A{i}": ["T"] for i in range(6)} | {f"B{i}": ["G"] for i in range(6)}
+    shares = lookalike.SpendingShares.from_features(documents)
+    model = NextProducts.fit(documents, ["G", "T"], openings, shares=shares)
+    traveller, raising = model.estimates(traits_of(_spender("C", groceries=1000.0, travel=9000.0), shares))
+    assert traveller["T"] > 0.5 > traveller["G"]
+    assert [trait.key for trait in raising["T"]][0] == "heavy:travel"
+    blind = NextProducts.fit(documents, ["G", "T"], openings)  # without shares both groups look alike
+    same, _ = blind.estimates(traits_of(_spender("C", groceries=1000.0, travel=9000.0)))
+    assert same["T"] == pytest.approx(0.5)
