@@ -11,6 +11,7 @@ every vector is computed here and passed to Chroma explicitly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -19,6 +20,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -53,8 +55,9 @@ class Embedder:
     (on a busy 2-core machine two torch threads made one sentence 5x dearer).
     Large requests (ingestion) are encoded in the caller's thread as they come.
     The shared batches run through a TorchScript trace of the model (`TracedEncoder`),
-    made on the first one and checked against `encode`; where that is not possible
-    they fall back to `encode`.
+    made on the first one (its matrix products on row-major copies of the weights,
+    `RowMajorLinear`) and checked against `encode`; where that is not possible they
+    fall back to `encode`.
     """
 
     model_name = MODEL_NAME
@@ -182,7 +185,7 @@ def traced_encoder(model) -> TracedEncoder | None:
                 return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
         example = model.tokenizer(["a question", "a longer question than that"], padding=True, return_tensors="pt")
-        with torch.inference_mode(), warnings.catch_warnings():
+        with torch.inference_mode(), warnings.catch_warnings(), row_major_linears(bert):
             warnings.simplefilter("ignore")  # TracerWarnings about shapes: the check below is what counts
             module = torch.jit.freeze(torch.jit.trace(
                 MeanPooled(bert).eval(),
@@ -198,6 +201,52 @@ def traced_encoder(model) -> TracedEncoder | None:
     except Exception as exc:  # any model or torch this does not fit: encode() still works
         logging.getLogger(__name__).warning("embedding without a traced model: %s", exc)
         return None
+
+
+@contextmanager
+def row_major_linears(module):
+    """While inside, every biased `torch.nn.Linear` in `module` is a `RowMajorLinear` of the same weights (a copy,
+    transposed); the originals are put back on the way out, so the model itself is unchanged."""
+    import torch
+
+    row_major = row_major_linear_class()
+    swapped = []
+    try:
+        for parent in list(module.modules()):
+            for name, child in list(parent.named_children()):
+                if type(child) is torch.nn.Linear and child.bias is not None:
+                    setattr(parent, name, row_major(child))
+                    swapped.append((parent, name, child))
+        yield module
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+@functools.cache
+def row_major_linear_class():
+    """The RowMajorLinear torch module class, made on first use (importing this module loads no torch)."""
+    import torch
+
+    class RowMajorLinear(torch.nn.Module):
+        """`linear(x)` as `bias + x @ weight.T` with weight.T stored contiguous (in x out).
+
+        MKL multiplies a few rows by a row-major (in x out) matrix much faster than by the (out x in) one
+        `torch.nn.Linear` keeps: for a chat turn's batch (8 to 64 token rows) each of MiniLM's matrix products
+        takes 25-40% less CPU, and about the same for the hundreds of rows of a large batch. The sums are the
+        same products in another order, so the vectors agree to float32 rounding.
+        """
+
+        def __init__(self, linear) -> None:
+            super().__init__()
+            self.register_buffer("weight_t", linear.weight.detach().t().contiguous())
+            self.register_buffer("bias", linear.bias.detach().clone())
+
+        def forward(self, x):
+            rows = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight_t)
+            return rows.reshape(x.shape[:-1] + (self.weight_t.shape[1],))
+
+    return RowMajorLinear
 
 
 def _model_dimension(model) -> int:

@@ -126,6 +126,33 @@ def test_the_traced_model_gives_encodes_vectors_for_batches_of_any_size_and_leng
         np.testing.assert_allclose(traced(batch), embedder._encode(batch, batch_size=len(batch)), atol=1e-5)
 
 
+def test_the_traced_model_multiplies_by_row_major_copies_and_leaves_the_model_as_it_was(embedder):
+    import torch
+
+    bert = embedder._model[0].auto_model
+    linears_before = [module for module in bert.modules() if type(module) is torch.nn.Linear]
+    traced = embeddings.traced_encoder(embedder._model)
+    assert [module for module in bert.modules() if type(module) is torch.nn.Linear] == linears_before
+    graph = str(traced._module.graph)
+    assert "aten::addmm" in graph and "aten::linear" not in graph
+
+
+def test_a_row_major_linear_gives_the_linears_output_for_any_leading_shape():
+    import torch
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(12, 5)
+    row_major = embeddings.row_major_linear_class()(linear)
+    assert row_major.weight_t.is_contiguous() and row_major.weight_t.shape == (12, 5)
+    for shape in [(3, 12), (2, 7, 12), (1, 1, 12)]:
+        x = torch.randn(*shape)
+        torch.testing.assert_close(row_major(x), linear(x), atol=1e-6, rtol=1e-6)
+    parent = torch.nn.Sequential(linear, torch.nn.ReLU())
+    with embeddings.row_major_linears(parent):
+        assert type(parent[0]).__name__ == "RowMajorLinear"
+    assert parent[0] is linear
+
+
 def test_concurrent_single_embeddings_equal_the_batch_encoding(embedder):
     texts = [f"savings goal number {index} for a new car" for index in range(12)]
     with ThreadPoolExecutor(6) as pool:
