@@ -12,7 +12,9 @@ product is the bank-wide rate times the damped product of the lifts of the
 traits they show: a naive Bayes estimate, damped because traits overlap
 (paying rent and being 26-35 say much the same). `NextProducts` is the
 discriminative counterpart for what a customer opens next: a logistic regression
-from the same traits to the product of each recent opening.
+from the same traits to the product of each recent opening. `GoalPropensity`
+learns, from the customers who told us a goal, who else likely has it: one
+logistic regression per goal from the other traits to "told us this goal".
 
 Health spending is never a trait, and neither is anything outside the scoring
 allow-list, so no protected attribute moves an estimate.
@@ -46,6 +48,8 @@ NEXT_PRODUCT_C = 0.1  # inverse L2 strength of the next-product regression, chos
 MIN_FAVOUR = 0.05  # log-odds a trait must add to a product over the average product to be named as a reason
 MAX_TRAINING_ROWS = 20_000  # openings the next-product regression learns from (a big bank has plenty)
 MIN_SPEND = 100.0  # dollars in 12 months before a spending category counts as a trait
+GOAL_PROPENSITY_C = 0.3  # inverse L2 strength of the per-goal regressions, chosen on eval seeds 11 and 13
+MIN_TELLERS = 10  # customers who told us a goal before the bank learns who else may have it
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,13 @@ def _profile_traits(view: Mapping) -> list[Trait]:
 
 def _goal_traits(view: Mapping) -> list[Trait]:
     """The goals a customer told us about (disclosure topics), never a health one."""
-    return [Trait(f"goal:{topic}", "goals", f"told us they are {GOAL_WORDS.get(topic, 'planning for ' + _words(topic))}")
+    return [Trait(f"goal:{topic}", "goals", f"told us they are {goal_words(topic)}")
             for topic in sorted(view.get("goals") or ()) if "health" not in topic]
+
+
+def goal_words(topic: str) -> str:
+    """A goal's topic as words after "they are": "planning for travel", "saving money"."""
+    return GOAL_WORDS.get(topic, "planning for " + _words(topic))
 
 
 def _spending_traits(view: Mapping) -> list[Trait]:
@@ -284,3 +293,64 @@ class NextProducts:
             for j, product_id in enumerate(self.product_ids) if opened[j]
         }
         return {product_id: float(chance[j]) for j, product_id in enumerate(self.product_ids)}, raising
+
+
+@dataclass(frozen=True)
+class GoalPropensity:
+    """The chance that a customer has each goal others told us about, from their other traits.
+
+    Goals (disclosure topics, never a health one) are told by few of the
+    customers who have them, and those customers look alike: a regression per
+    goal, fitted on every live feature document with "told us this goal" as the
+    label and the document's traits other than its goals as the input, says
+    who else likely has it. Customers without the goal among the negatives
+    only make the estimate cautious.
+    """
+
+    goals: tuple[str, ...]
+    trait_index: Mapping[str, int]
+    coef: np.ndarray  # goals x traits
+    intercept: np.ndarray  # goals
+
+    @classmethod
+    def fit(cls, documents: Iterable[Mapping], shares: SpendingShares | None = None,
+            max_rows: int = MAX_TRAINING_ROWS) -> GoalPropensity:
+        documents = sorted(documents, key=lambda d: str(d.get("customer_id")))[:max_rows]
+        trait_index: dict[str, int] = {}
+        cells = ([], [])
+        for row, document in enumerate(documents):
+            keys = sorted({trait.key for trait in traits_of(document, shares) if not trait.key.startswith("goal:")})
+            cells[0].extend([row] * len(keys))
+            cells[1].extend(trait_index.setdefault(key, len(trait_index)) for key in keys)
+        told = [{topic for topic in document.get("goals") or () if "health" not in topic} for document in documents]
+        counts = {topic: sum(topic in topics for topics in told) for topic in set().union(*told)}
+        goals = tuple(sorted(topic for topic, count in counts.items() if count >= MIN_TELLERS))
+        if len(documents) < MIN_CUSTOMERS or not goals:
+            return cls((), {}, np.zeros((0, 0)), np.zeros(0))
+        return cls._fitted(goals, trait_index, _indicator(cells, (len(documents), len(trait_index))), told)
+
+    @classmethod
+    def _fitted(cls, goals, trait_index, x, told) -> GoalPropensity:
+        from sklearn.linear_model import LogisticRegression
+
+        coef, intercept = np.zeros((len(goals), x.shape[1])), np.zeros(len(goals))
+        for g, goal in enumerate(goals):
+            model = LogisticRegression(C=GOAL_PROPENSITY_C, max_iter=2000)
+            model.fit(x, np.array([goal in topics for topics in told]))
+            coef[g], intercept[g] = model.coef_[0], model.intercept_[0]
+        return cls(goals, trait_index, coef, intercept)
+
+    def estimates(self, traits: Sequence[Trait]) -> tuple[dict[str, float], dict[str, list[Trait]]]:
+        """Per goal the customer has not told us: its chance, and the traits that raise it most (up to two)."""
+        told = {trait.key.removeprefix("goal:") for trait in traits if trait.key.startswith("goal:")}
+        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
+        if not self.goals:
+            return {}, {}
+        weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
+        chance = 1.0 / (1.0 + np.exp(-(self.intercept + weights.sum(axis=1))))
+        order = np.argsort(-weights, axis=1, kind="stable")
+        return (
+            {goal: float(chance[g]) for g, goal in enumerate(self.goals) if goal not in told},
+            {goal: [known[i] for i in order[g, :2] if weights[g, i] >= MIN_FAVOUR]
+             for g, goal in enumerate(self.goals) if goal not in told},
+        )

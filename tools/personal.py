@@ -1,6 +1,6 @@
 """Recommendations for you: the products worth most to one customer, with the figures behind them.
 
-Each eligible product the customer does not hold gets five weighted components:
+Each eligible product the customer does not hold gets six weighted components:
 
 - value: what the product would be worth to this customer in a year, computed
   from their own numbers and the product's terms (`estimate_annual_value`),
@@ -11,6 +11,12 @@ Each eligible product the customer does not hold gets five weighted components:
   other lenders or a landlord) and their stage of life come to the product's
   text in the "products" vector index or to one of its need statements; what
   they told us counts most;
+- likely goal: a goal the customer has not told us but likely has, from
+  the customers who did tell us (`tools.lookalike.GoalPropensity`: the chance
+  from their other traits), times how plainly those customers' own words about
+  it ask for the product (the goal match of up to GOAL_EXAMPLES of their
+  texts, averaged); the reason names the customer's traits, never another
+  customer's words;
 - peers: how much more often than average the holders of one of the customer's
   products also hold this one (item-item co-occurrence over the live graph's
   holdings, built once per ToolContext);
@@ -54,13 +60,15 @@ from scipy import sparse
 from tools.campaign import statement_vectors
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import field_evidence, money
-from tools.lookalike import NOT_CARD_SPEND, Lookalikes, NextProducts, SpendingShares, Trait, traits_of
+from tools.lookalike import (
+    NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words, traits_of,
+)
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
 # this one opened lately and a goal they told us (matched to need statements) predict best, then what they hold;
 # a dollar estimate predicts what they open next least, so it mostly orders ties.
-WEIGHTS = {"value": 0.3, "goal": 3.0, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
+WEIGHTS = {"value": 0.3, "goal": 3.0, "likely_goal": 3.0, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
 VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
 GOAL_FLOOR = 0.25  # MiniLM cosine similarity at or below which a text says nothing about a product
 GOAL_FULL = 0.45  # ... and at or above which it plainly asks for it
@@ -80,6 +88,8 @@ PEER_SCALE = 0.25  # a co-holding excess of 25 points over the bank-wide rate co
 RECENT_DAYS = 180  # an account opened this recently is what a customer did next
 OPENER_FULL = 0.1  # a 10% chance that the customer's next opening is the product counts fully
 LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hold a product counts fully
+LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words ask for the product, counting fully
+GOAL_EXAMPLES = 50  # distinct disclosure texts per goal that say which products the goal asks for
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 2  # in an answer across categories
 EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages of life repeat a lot)
@@ -417,6 +427,9 @@ class _ContextCache:
         self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), shares=self.spending)
         self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx),
                                         shares=self.spending)
+        self.goal_propensity = GoalPropensity.fit(live_features, self.spending)
+        self._goal_products: dict[str, np.ndarray] | None = None
+        self.goal_products_lock = threading.Lock()  # not self.lock: computing them embeds through self.embed
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -434,6 +447,30 @@ class _ContextCache:
             while len(self.embeddings) > EMBEDDING_CACHE_SIZE:
                 self.embeddings.popitem(last=False)
         return vectors
+
+
+    def goal_products(self, ctx) -> dict[str, np.ndarray]:
+        """Per goal the propensity model knows: how plainly its tellers' words ask for each product (sorted ids).
+
+        The mean goal closeness of up to GOAL_EXAMPLES distinct texts the bank's customers wrote about it,
+        computed on first use (it needs the embedder) and kept for the context.
+        """
+        with self.goal_products_lock:
+            if self._goal_products is None:
+                self._goal_products = self._goal_product_table(ctx)
+        return self._goal_products
+
+    def _goal_product_table(self, ctx) -> dict[str, np.ndarray]:
+        examples: dict[str, set[str]] = {goal: set() for goal in self.goal_propensity.goals}
+        for disclosure in ctx.store["disclosures"].find({"topic": {"$in": list(examples)}}):
+            if disclosure.get("kind") != "health":
+                examples[disclosure["topic"]].add(disclosure["text"])
+        product_ids, table = sorted(ctx.products), {}
+        for goal, texts in examples.items():
+            sources = [GoalSource(text, "", ()) for text in sorted(texts)[:GOAL_EXAMPLES]]
+            if sources:
+                table[goal] = goal_closeness(goal_similarities(ctx, sources, product_ids), sources).mean(axis=0)
+        return table
 
 
 def _recent_openings(ctx) -> dict[str, list[str]]:
@@ -613,6 +650,8 @@ class Signals:
     lookalike_traits: dict[str, list[Trait]]
     opener_chance: dict[str, float]
     opener_traits: dict[str, list[Trait]]
+    likely_goal: dict[str, tuple[float, str]]  # product -> (goal chance x how plainly it asks for it, the goal)
+    likely_goal_traits: dict[str, list[Trait]]  # goal -> the traits that raise its chance most
 
 
 def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None = None) -> list[Recommendation]:
@@ -673,6 +712,7 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
     traits = traits_of(features, _cache(ctx).spending)
     lookalike_chance, lookalike_traits = _cache(ctx).lookalikes.estimates(traits)
     opener_chance, opener_traits = _cache(ctx).openers.estimates(traits)
+    likely_goal, likely_goal_traits = _likely_goals(ctx, traits, [product["_id"] for product in candidates])
     return Signals(
         features=features,
         accounts=ctx.store["accounts"].find({"customer_id": customer_id}),
@@ -684,13 +724,34 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
         lookalike_traits=lookalike_traits,
         opener_chance=opener_chance,
         opener_traits=opener_traits,
+        likely_goal=likely_goal,
+        likely_goal_traits=likely_goal_traits,
     )
+
+
+def _likely_goals(ctx, traits: Sequence[Trait], product_ids: Sequence[str]):
+    """Per product, the goal the customer has not told us but likely has that asks for it most (chance x closeness)."""
+    cache = _cache(ctx)
+    chances, raising = cache.goal_propensity.estimates(traits)
+    if not chances or ctx.vectors is None or ctx.embedder is None:
+        return {}, {}
+    table, column = cache.goal_products(ctx), {product_id: j for j, product_id in enumerate(sorted(ctx.products))}
+    best: dict[str, tuple[float, str]] = {}
+    for goal, chance in sorted(chances.items()):
+        if goal not in table:
+            continue
+        for product_id in product_ids:
+            value = chance * float(table[goal][column[product_id]])
+            if value > best.get(product_id, (0.0, ""))[0]:
+                best[product_id] = (value, goal)
+    return best, raising
 
 
 def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarray) -> Recommendation | None:
     value, value_evidence, value_reason = estimate_annual_value(
         product, signals.features, accounts=signals.accounts, catalogue=ctx.products
     )
+    likely, likely_goal = signals.likely_goal.get(product["_id"], (0.0, ""))
     components = {
         "value": WEIGHTS["value"] * math.tanh(value / VALUE_SCALE) if value_reason else 0.0,
         "goal": WEIGHTS["goal"] * float(closeness.max(initial=0.0)),
@@ -698,6 +759,7 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
         "lookalike": WEIGHTS["lookalike"] * min(1.0, signals.lookalike_chance.get(product["_id"], 0.0)
                                                 / LOOKALIKE_FULL),
         "openers": WEIGHTS["openers"] * min(1.0, signals.opener_chance.get(product["_id"], 0.0) / OPENER_FULL),
+        "likely_goal": WEIGHTS["likely_goal"] * min(1.0, likely / LIKELY_GOAL_FULL),
     }
     parts = []  # (contribution, reason, evidence)
     if value > 0:
@@ -713,6 +775,10 @@ def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarr
     if components["openers"] > 0 and signals.opener_traits.get(product["_id"]):
         parts.append((components["openers"], *_lookalike_reason(signals.opener_traits[product["_id"]], signals,
                                                                 "It is often opened lately by customers who {}.")))
+    if components["likely_goal"] > 0 and signals.likely_goal_traits.get(likely_goal):
+        sentence = f"It suits {goal_words(likely_goal)}, which customers often tell us about when they {{}}."
+        parts.append((components["likely_goal"], *_lookalike_reason(signals.likely_goal_traits[likely_goal], signals,
+                                                                    sentence)))
     strong = [part for part in parts if part[0] >= MIN_REASON]
     score = sum(components.values())
     if not strong or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings

@@ -109,3 +109,25 @@ def test_next_products_learn_from_a_spending_mix_when_given_the_shares(monkeypat
     blind = NextProducts.fit(documents, ["G", "T"], openings)  # without shares both groups look alike
     same, _ = blind.estimates(traits_of(_spender("C", groceries=1000.0, travel=9000.0)))
     assert same["T"] == pytest.approx(0.5)
+
+
+def test_goal_propensity_learns_who_else_likely_has_a_goal_from_those_who_told_us(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    monkeypatch.setattr(lookalike, "MIN_TELLERS", 5)
+    # the eight who told us about a first home all pay rent; of the eight who did not, none does; a health goal
+    # told by as many is never modelled
+    documents = [_doc(f"A{i}", rent=12000.0, goals=["first_home", "health_coverage"]) for i in range(8)]
+    documents += [_doc(f"B{i}") for i in range(8)]
+    model = lookalike.GoalPropensity.fit(documents)
+    assert model.goals == ("first_home",)
+    renter, raising = model.estimates(traits_of(_doc("C1", rent=9000.0)))
+    owner, _ = model.estimates(traits_of(_doc("C2")))
+    assert renter["first_home"] > 0.5 > owner["first_home"]
+    assert [trait.key for trait in raising["first_home"]] == ["spend:rent"]
+    told, _ = model.estimates(traits_of(_doc("C3", rent=9000.0, goals=["first_home"])))
+    assert told == {}  # a goal the customer told us is the goal component's, not a guess
+
+
+def test_goal_propensity_with_too_few_tellers_says_nothing():
+    documents = [_doc(f"A{i}", goals=["first_home"]) for i in range(3)] + [_doc(f"B{i}") for i in range(60)]
+    assert lookalike.GoalPropensity.fit(documents).estimates(traits_of(_doc("C1"))) == ({}, {})

@@ -299,10 +299,10 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert [r.product_id for r in recommendations] == ["P_PET", "P_CONSOL", "P_SAVE", "P_MM", "P_TRAVEL"]
     pet, consol, save, _, travel = recommendations
     assert consol.estimated_annual_value == 345.0 and save.estimated_annual_value == 210.0
-    # lookalike and openers are 0: two feature documents are too few to say what customers like C1 hold or open
-    assert consol.components == {"value": round(0.3 * np.tanh(345 / 300), 4), "goal": 0.0, "peers": 0.0,
-                                 "lookalike": 0.0,
-                                 "openers": 0.0}
+    # lookalike, openers and likely goals are 0: two feature documents are too few to say what customers like C1
+    # hold, open or have in mind
+    assert consol.components == {"value": round(0.3 * np.tanh(345 / 300), 4), "goal": 0.0, "likely_goal": 0.0,
+                                 "peers": 0.0, "lookalike": 0.0, "openers": 0.0}
     assert consol.score == round(0.3 * np.tanh(345 / 300), 4)
     assert consol.evidence == [
         Evidence(EvidenceKind.product_terms, "products", "P_CONSOL", "terms.apr", 0.0999,
@@ -314,8 +314,8 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert pet.reasons == ["Customers who hold Everyday Cash Back Card, as you do, often have it too."]
     assert pet.evidence == [Evidence(EvidenceKind.profile_field, "features", "run-1:C1", "products_held",
                                      ["P_CASH", "P_CHECK"], "products you hold")]
-    assert pet.components == {"value": 0.0, "goal": 0.0, "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4),
-                              "lookalike": 0.0, "openers": 0.0}
+    assert pet.components == {"value": 0.0, "goal": 0.0, "likely_goal": 0.0,
+                              "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4), "lookalike": 0.0, "openers": 0.0}
     assert pet.estimated_annual_value is None
     assert travel.reasons[0].startswith("You spent $7,680 on travel (and more in 1 other category) in the last 12 months")
 
@@ -465,3 +465,35 @@ def test_what_customers_like_you_opened_lately_is_a_reason_whose_evidence_resolv
     assert pet.components["openers"] > 0 and travel_openers in pet.reasons
     assert travel_openers not in ranked["P_AUTO"].reasons
     assert all(resolve(ctx, item) == item.value for item in pet.evidence)
+
+
+def test_a_goal_customers_like_you_told_us_is_a_reason_whose_evidence_resolves(store, fake_vectors, fake_embedder,
+                                                                                monkeypatch):
+    import tools.lookalike as lookalike
+    from tools.evidence import resolve
+
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 1)
+    monkeypatch.setattr(lookalike, "MIN_TELLERS", 3)
+    _bank(store)
+    # six customers who spend on fuel told us they are buying a car; six who spend only on groceries told us nothing;
+    # C3 spends on fuel and told us nothing
+    tellers = [_features(f"T{i}", held=["P_CHECK"], spend={"fuel": 2000.0}) | {"goals": ["car_purchase"]}
+               for i in range(6)]
+    others = [_features(f"N{i}", held=["P_CHECK"], spend={"groceries": 2000.0}) for i in range(6)]
+    store["features"].insert_many([*tellers, *others, _features("C3", held=["P_CHECK"], spend={"fuel": 1500.0})])
+    store["disclosures"].insert_many([
+        {"_id": f"D{i}", "disclosure_id": f"D{i}", "customer_id": f"T{i}", "kind": "upcoming_event",
+         "topic": "car_purchase", "text": "Buying a new car this summer.", "disclosed_at": "2026-06-01",
+         "explicit_consent": False} for i in range(6)])
+    ctx = _context(store, fake_vectors, fake_embedder)
+    auto = next(r for r in recommend_personal(ctx, "C3", k=10) if r.product_id == "P_AUTO")
+    assert auto.components["likely_goal"] > 0
+    assert ("It suits planning for car purchase, which customers often tell us about when they spend on fuel, as you "
+            "do and spend more of their budget on fuel than most customers, as you do.") in auto.reasons
+    fuel = Evidence(EvidenceKind.transaction_aggregate, "features", "run-1:C3", "spend_12m.fuel", 1500.0,
+                    "fuel spend, last 12 months")
+    assert fuel in auto.evidence
+    assert not [item for item in auto.evidence if item.collection == "disclosures"]  # nobody else's words are quoted
+    assert all(resolve(ctx, item) == item.value for item in auto.evidence)
+    groceries_only = recommend_personal(ctx, "C2", k=10)
+    assert all(r.components["likely_goal"] < auto.components["likely_goal"] for r in groceries_only)
