@@ -2,14 +2,18 @@
 
     .venv/bin/python bench/turn.py --customers 2000 --turns 200
 
-Builds and ingests a synthetic bank in a temp dir, then times `Engine.turn` over a
-mix of customer questions and follow-ups. The baseline is the unavoidable cost of
-a turn: embedding the message once and one Chroma query. Goal: ratio <= 1.5.
+Builds and ingests a synthetic bank in a temp dir (`--bank-dir` keeps it for the
+next run, as bench/chat_load.py's does), then times `Engine.turn` over the
+conversations bench/chat_load.py sends (seeded, `--seed`: opening questions and
+follow-ups in the same session), each with the next customer. The baseline is
+the unavoidable cost of a turn: embedding the message once (never from the
+embedding cache) and one Chroma query. Goal: ratio <= 1.5.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -20,20 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.engine import Caller  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from ingest.scheduler import run_ingest_now  # noqa: E402
-from ingest.synth import synthesize  # noqa: E402
-
-QUESTIONS = [
-    ("what card suits my spending?", None),
-    ("why?", "follow"),
-    ("how can I earn more interest on my savings?", None),
-    ("tell me more about the second one", "follow"),
-    ("what could help my family?", None),
-    ("what is the annual fee on the travel card?", None),
-    ("any health plans for me?", None),
-    ("anything cheaper?", "follow"),
-]
+from bench.chat_load import Traffic, make_bank  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -45,26 +36,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the conversations")
+    parser.add_argument("--bank-dir", type=Path, help="build the bank here and reuse it on later runs (default: temp)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-turn-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", source_dir=Path(tmp) / "source")
-        synthesize(settings.source_dir, customers=args.customers, seed=7)
-        run_ingest_now(settings, mode="full")
+        settings = make_bank(args.bank_dir or Path(tmp), args.customers)
         with Runtime.open(settings) as runtime:
-            customers = [doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1})]
+            customers = [doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)])]
+            turns = (
+                (customer, session_start, message)
+                for customer, conversation in zip(itertools.cycle(customers), Traffic(args.seed).conversations("turn"))
+                for session_start, message in zip(itertools.chain([True], itertools.repeat(False)), conversation)
+            )
             turn_ms, base_ms, session = [], [], None
-            for index in range(args.turns):
-                message, kind = QUESTIONS[index % len(QUESTIONS)]
-                caller = Caller(role="customer", customer_id=customers[(index // len(QUESTIONS)) % len(customers)])
-                session = session if kind == "follow" else None
+            for customer, session_start, message in itertools.islice(turns, args.turns):
+                caller = Caller(role="customer", customer_id=customer)
                 started = time.perf_counter()
-                result = runtime.engine.turn(caller, message, session_id=session)
+                result = runtime.engine.turn(caller, message, session_id=None if session_start else session)
                 turn_ms.append((time.perf_counter() - started) * 1000)
                 session = result.session_id
 
                 started = time.perf_counter()
-                runtime.vectors.query("products", embedding=runtime.embedder.embed_one(message), k=5)
+                runtime.vectors.query("products", embedding=runtime.embedder.embed([message])[0], k=5)
                 base_ms.append((time.perf_counter() - started) * 1000)
 
     turn_median, base_median = statistics.median(turn_ms), statistics.median(base_ms)
