@@ -735,15 +735,15 @@ def _likely_goals(ctx, traits: Sequence[Trait], product_ids: Sequence[str]):
     chances, raising = cache.goal_propensity.estimates(traits)
     if not chances or ctx.vectors is None or ctx.embedder is None:
         return {}, {}
-    table, column = cache.goal_products(ctx), {product_id: j for j, product_id in enumerate(sorted(ctx.products))}
-    best: dict[str, tuple[float, str]] = {}
-    for goal, chance in sorted(chances.items()):
-        if goal not in table:
-            continue
-        for product_id in product_ids:
-            value = chance * float(table[goal][column[product_id]])
-            if value > best.get(product_id, (0.0, ""))[0]:
-                best[product_id] = (value, goal)
+    table = cache.goal_products(ctx)
+    goals = [goal for goal in sorted(chances) if goal in table]
+    if not goals or not product_ids:
+        return {}, {}
+    columns = {product_id: j for j, product_id in enumerate(sorted(ctx.products))}
+    asks = np.stack([chances[goal] * table[goal] for goal in goals])[:, [columns[p] for p in product_ids]]
+    strongest = asks.argmax(axis=0)  # the first goal (by name) among equals
+    best = {product_id: (float(asks[strongest[j], j]), goals[strongest[j]])
+            for j, product_id in enumerate(product_ids) if asks[strongest[j], j] > 0}
     return best, raising
 
 
