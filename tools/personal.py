@@ -676,13 +676,13 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
         return []
     signals = _signals(ctx, customer_id, view, candidates)
     ranked = [
-        recommendation
+        scored
         for column, product in enumerate(candidates)
-        if (recommendation := _recommendation(ctx, product, signals, signals.closeness[:, column])) is not None
+        if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
     ]
     # The value part saturates, so among equal scores the larger dollar figure goes first.
     ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
-    return _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)
+    return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
 
 
 def _may_profile(ctx, customer_id: str) -> bool:
@@ -747,60 +747,81 @@ def _likely_goals(ctx, traits: Sequence[Trait], product_ids: Sequence[str]):
     return best, raising
 
 
-def _recommendation(ctx, product: Mapping, signals: Signals, closeness: np.ndarray) -> Recommendation | None:
+@dataclass(frozen=True)
+class _Scored:
+    """A candidate's score and what would explain it; the reasons and evidence are only built for those shown."""
+
+    product: Mapping
+    score: float
+    components: dict[str, float]
+    value: float
+    parts: list  # (contribution, a callable giving (reason, evidence)); the value's part first when there is one
+
+    @property
+    def product_id(self) -> str:
+        return self.product["_id"]
+
+    @property
+    def category(self) -> str:
+        return self.product["category"]
+
+    @property
+    def estimated_annual_value(self) -> float | None:
+        return self.value if self.value > 0 else None  # a figure is shown only with its reason
+
+    def recommendation(self) -> Recommendation:
+        explained = [(contribution, *explain()) for contribution, explain in self.parts]
+        return Recommendation(
+            product_id=self.product_id,
+            name=self.product["name"],
+            category=self.category,
+            score=self.score,
+            reasons=[reason for _, reason, _ in explained],
+            evidence=_unique(item for _, _, evidence in explained for item in evidence),
+            components={name: round(part, 4) for name, part in self.components.items()},
+            estimated_annual_value=self.estimated_annual_value,
+        )
+
+
+def _scored(ctx, product: Mapping, signals: Signals, closeness: np.ndarray) -> _Scored | None:
     value, value_evidence, value_reason = estimate_annual_value(
         product, signals.features, accounts=signals.accounts, catalogue=ctx.products
     )
-    likely, likely_goal = signals.likely_goal.get(product["_id"], (0.0, ""))
+    product_id = product["_id"]
+    likely, likely_goal = signals.likely_goal.get(product_id, (0.0, ""))
     components = {
         "value": WEIGHTS["value"] * math.tanh(value / VALUE_SCALE) if value_reason else 0.0,
         "goal": WEIGHTS["goal"] * float(closeness.max(initial=0.0)),
-        "peers": WEIGHTS["peers"] * min(1.0, max(0.0, signals.peer_excess.get(product["_id"], 0.0)) / PEER_SCALE),
-        "lookalike": WEIGHTS["lookalike"] * min(1.0, signals.lookalike_chance.get(product["_id"], 0.0)
-                                                / LOOKALIKE_FULL),
-        "openers": WEIGHTS["openers"] * min(1.0, signals.opener_chance.get(product["_id"], 0.0) / OPENER_FULL),
+        "peers": WEIGHTS["peers"] * min(1.0, max(0.0, signals.peer_excess.get(product_id, 0.0)) / PEER_SCALE),
+        "lookalike": WEIGHTS["lookalike"] * min(1.0, signals.lookalike_chance.get(product_id, 0.0) / LOOKALIKE_FULL),
+        "openers": WEIGHTS["openers"] * min(1.0, signals.opener_chance.get(product_id, 0.0) / OPENER_FULL),
         "likely_goal": WEIGHTS["likely_goal"] * min(1.0, likely / LIKELY_GOAL_FULL),
     }
-    parts = []  # (contribution, reason, evidence)
-    if value > 0:
-        parts.append((components["value"], value_reason, value_evidence))
+    others = []  # (contribution, explain)
     if components["goal"] > 0:
         source = signals.sources[int(closeness.argmax())]
-        parts.append((components["goal"], source.reason, list(source.evidence)))
+        others.append((components["goal"], lambda: (source.reason, list(source.evidence))))
     if components["peers"] > 0:
-        parts.append((components["peers"], *_peer_reason(ctx, signals, product)))
-    if components["lookalike"] > 0 and signals.lookalike_traits.get(product["_id"]):
-        parts.append((components["lookalike"], *_lookalike_reason(signals.lookalike_traits[product["_id"]], signals,
-                                                                  "It is common among customers who {}.")))
-    if components["openers"] > 0 and signals.opener_traits.get(product["_id"]):
-        parts.append((components["openers"], *_lookalike_reason(signals.opener_traits[product["_id"]], signals,
-                                                                "It is often opened lately by customers who {}.")))
-    if components["likely_goal"] > 0 and signals.likely_goal_traits.get(likely_goal):
-        sentence = f"It suits {goal_words(likely_goal)}, which customers often tell us about when they {{}}."
-        parts.append((components["likely_goal"], *_lookalike_reason(signals.likely_goal_traits[likely_goal], signals,
-                                                                    sentence)))
-    strong = [part for part in parts if part[0] >= MIN_REASON]
+        others.append((components["peers"], lambda: _peer_reason(ctx, signals, product)))
+    trait_parts = (
+        ("lookalike", signals.lookalike_traits.get(product_id), "It is common among customers who {}."),
+        ("openers", signals.opener_traits.get(product_id), "It is often opened lately by customers who {}."),
+        ("likely_goal", signals.likely_goal_traits.get(likely_goal),
+         f"It suits {goal_words(likely_goal)}, which customers often tell us about when they {{}}."),
+    )
+    for name, traits, sentence in trait_parts:
+        if components[name] > 0 and traits:
+            others.append((components[name], lambda traits=traits, sentence=sentence:
+                           _lookalike_reason(traits, signals, sentence)))
+    value_part = [(components["value"], lambda: (value_reason, value_evidence))] if value > 0 else []
+    strong = [part for part in value_part + others if part[0] >= MIN_REASON]
     score = sum(components.values())
     if not strong or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
         return None
     # a positive yearly value from the customer's own figures is always said, first: it is the figure shown beside
     # the product's name, so its explanation leads; the other reasons follow by contribution
-    def explains_value(part) -> bool:
-        return value > 0 and part[1] == value_reason
-
-    parts = sorted((part for part in parts if part in strong or explains_value(part)),
-                   key=lambda part: (not explains_value(part), -part[0]))
-    value_explained = value > 0
-    return Recommendation(
-        product_id=product["_id"],
-        name=product["name"],
-        category=product["category"],
-        score=round(score, 4),
-        reasons=[reason for _, reason, _ in parts],
-        evidence=_unique(item for _, _, evidence in parts for item in evidence),
-        components={name: round(part, 4) for name, part in components.items()},
-        estimated_annual_value=value if value_explained else None,  # a figure is shown only with its reason
-    )
+    shown = value_part + sorted((part for part in others if part[0] >= MIN_REASON), key=lambda part: -part[0])
+    return _Scored(product, round(score, 4), components, value, shown)
 
 
 def _peer_reason(ctx, signals: Signals, product: Mapping) -> tuple[str, list[Evidence]]:
@@ -834,7 +855,7 @@ def _trait_label(trait: Trait) -> str:
     return labels.get(trait.path, _words(trait.path))
 
 
-def _diversified(ranked: Sequence[Recommendation], k: int, per_category: int) -> list[Recommendation]:
+def _diversified(ranked: Sequence[_Scored], k: int, per_category: int) -> list[_Scored]:
     """The top k, with at most `per_category` from any one category, so one need does not crowd out the rest."""
     chosen, taken = [], {}
     for recommendation in ranked:
