@@ -36,7 +36,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -51,7 +51,10 @@ from sklearn.svm import LinearSVC
 from assistant.tfidf import tfidf_rows
 
 if TYPE_CHECKING:
-    from assistant.intent_finetune import FinetuneConfig, FinetunedEncoder
+    from assistant.intent_finetune import (
+        FinetuneConfig,
+        FinetunedEncoder,
+    )
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_LABELS: tuple[str, ...] = (
@@ -432,7 +435,8 @@ def train_intents(
     With `finetune` the encoder is fine-tuned on the examples first (the given embeddings are ignored)
     and its own cosine head gives the scores: on a validation split carved from BANKING77's train it beat
     the SVM over the fine-tuned embeddings and TF-IDF (93.2 against 92.5; frozen 91.9), whose
-    embeddings of its training texts are too well separated to learn a head from. The head cannot be
+    embeddings of its training texts are too well separated to learn a head from. A TF-IDF-only
+    SVM's scores are added to the head's (`FinetuneConfig.tfidf_weight`, see `finetuned_head`). The head cannot be
     cross-validated without fine-tuning again, so without `validation` a stratified
     `FINETUNE_HOLDOUT_SHARE` of the examples is kept aside for the temperature and threshold when
     they hold out-of-scope examples; without those there is no threshold to choose, every example
@@ -451,7 +455,7 @@ def train_intents(
 
         encoder = finetune_encoder(texts, labels.tolist(), finetune, progress=progress)
         validation_embeddings = encoder.embed([text for text, _ in validation]) if validation else None
-        features, coef, intercept, classes = EmbeddingFeatures(), *encoder.head_weights()
+        features, coef, intercept, classes = finetuned_head(texts, labels, encoder, config)
     else:
         if embeddings is None:
             embeddings = embedder.embed(texts)
@@ -526,6 +530,29 @@ def fit_head(
         # A binary SVM keeps one weight row, for the second class; give each class its own.
         coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
     return features, coef, intercept, tuple(str(label) for label in svm.classes_)
+
+
+def finetuned_head(
+    texts: Sequence[str], labels: np.ndarray, encoder: FinetunedEncoder, config: IntentConfig
+) -> tuple[TextFeatures | EmbeddingFeatures, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The fine-tuned encoder's cosine head, plus `tfidf_weight` x a TF-IDF-only SVM's scores when that is above 0.
+
+    The sum is one linear layer over [embedding | word TF-IDF | char TF-IDF]: the SVM is fitted with the
+    embedding block zeroed (so its weights there are 0) and the head's weights take that block.
+    """
+    coef, intercept, classes = encoder.head_weights()
+    weight = encoder.config.tfidf_weight
+    if weight <= 0:
+        return EmbeddingFeatures(), coef, intercept, classes
+    no_embedding = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    features, svm_coef, svm_intercept, svm_classes = fit_head(
+        texts, labels, no_embedding, replace(config, embedding_weight=1.0)
+    )
+    if svm_classes != classes:
+        raise ValueError("the TF-IDF SVM and the fine-tuned head disagree on the labels")
+    combined = weight * svm_coef
+    combined[:, : encoder.dimension] = coef
+    return features, combined, (intercept + weight * svm_intercept).astype(np.float32), classes
 
 
 def cross_validated_scores(

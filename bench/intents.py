@@ -11,6 +11,8 @@ the machine stretches the wall clock. Embeddings of the benchmark texts are
 cached under --cache-dir (default: <FARGO_DATA_DIR>/cache/intent-benchmarks).
 With --finetune-epochs N the MiniLM encoder is fine-tuned on the train split for
 N epochs first (assistant/intent_finetune.py); the training time then includes it.
+Its cosine head's logits get --tfidf-weight x a TF-IDF SVM's added (default 0.75,
+0: the head alone).
 """
 
 from __future__ import annotations
@@ -52,13 +54,17 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the encoder this many epochs first (0: frozen)")
     parser.add_argument("--finetune-lr", type=float, default=defaults.learning_rate, help="the encoder's learning rate")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads for fine-tuning")
+    parser.add_argument("--tfidf-weight", type=float, default=defaults.tfidf_weight,
+                        help="add this x a TF-IDF SVM's scores to the fine-tuned head's (0: the head alone)")
     args = parser.parse_args()
-    if args.finetune_epochs < 0 or args.threads < 1 or args.finetune_lr <= 0:
-        parser.error("--finetune-epochs must be 0 or more, --threads 1 or more and --finetune-lr above 0")
+    if args.finetune_epochs < 0 or args.threads < 1 or args.finetune_lr <= 0 or args.tfidf_weight < 0:
+        parser.error("--finetune-epochs must be 0 or more, --threads 1 or more, --finetune-lr above 0 "
+                     "and --tfidf-weight 0 or more")
     cache_dir = args.cache_dir or load_settings().data_dir / "cache" / "intent-benchmarks"
     finetune = None
     if args.finetune_epochs > 0:
-        finetune = FinetuneConfig(epochs=args.finetune_epochs, learning_rate=args.finetune_lr, threads=args.threads)
+        finetune = FinetuneConfig(epochs=args.finetune_epochs, learning_rate=args.finetune_lr, threads=args.threads,
+                                  tfidf_weight=args.tfidf_weight)
 
     wall, cpu = time.perf_counter(), time.process_time()
     result = evaluate(args.dataset, args.data_root, cache_dir=cache_dir, finetune=finetune,
@@ -88,7 +94,9 @@ def print_result(result: dict, wall: float, cpu: float) -> None:
     cached = " (cached)" if result["embeddings_cached"] else ""
     tuned = result.get("finetune")
     if tuned:
-        print(f"  fine-tuned encoder: {tuned['config']['epochs']} epochs, lr {tuned['config']['learning_rate']:g}, "
+        settings = tuned["config"]
+        print(f"  fine-tuned encoder: {settings['epochs']} epochs, lr {settings['learning_rate']:g}, "
+              f"TF-IDF weight {settings.get('tfidf_weight', 0):g}, "
               f"{tuned['seconds']:.0f} s; loss per epoch {tuned['loss_per_epoch']}")
     print(f"  training: embed {result['embed_seconds']:.0f} s{cached}, fit {result['train_seconds']:.0f} s; "
           f"whole run {wall:.0f} s wall, {cpu:.0f} s CPU")

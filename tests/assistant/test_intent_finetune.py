@@ -131,3 +131,29 @@ def test_fargo_train_intents_finetune_flag_saves_a_finetuned_model(tmp_path, mon
     model = load_latest(tmp_path / "data", embedder)
     assert model.encoder is not None
     assert model.predict("will it rain on sunday").label == "weather"
+
+
+def test_tfidf_weight_adds_a_tfidf_svm_to_the_head_as_one_linear_layer(embedder, tmp_path):
+    from dataclasses import replace
+
+    from assistant.intents import TextFeatures
+
+    texts = [text for text, _ in HELD_OUT]
+    plain = train_intents(toy_examples(), embedder, finetune=replace(FAST, tfidf_weight=0.0))
+    mixed = train_intents(toy_examples(), embedder, finetune=replace(FAST, tfidf_weight=0.5))
+    assert isinstance(mixed.features, TextFeatures)
+    # Same seed, same encoder: the embedding block of the mixed model is the plain model's head.
+    dimension = mixed.encoder.dimension
+    np.testing.assert_allclose(mixed.coef[:, :dimension], plain.coef, atol=1e-6)
+    assert np.abs(mixed.coef[:, dimension:]).sum() > 0
+    embeddings = mixed.embed(texts)
+    head_scores = embeddings @ plain.coef.T
+    mixed_scores = np.asarray(mixed.features.transform(texts, embeddings) @ mixed.coef.T + mixed.intercept)
+    assert not np.allclose(mixed_scores, head_scores, atol=1e-3)
+    assert sum(p.label == truth for p, (_, truth) in zip(mixed.predict_many(texts), HELD_OUT)) >= 7
+
+    save_model(mixed, tmp_path)
+    loaded = load_latest(tmp_path, embedder)
+    np.testing.assert_allclose(loaded.probabilities(texts, loaded.embed(texts)),
+                               mixed.probabilities(texts, embeddings), atol=1e-5)
+
