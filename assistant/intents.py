@@ -243,6 +243,13 @@ class EmbeddingFeatures:
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
         return np.asarray(embeddings, dtype=np.float32)
 
+    def split(self, coef: np.ndarray) -> tuple[np.ndarray, ...]:
+        return (np.ascontiguousarray(coef.T),)
+
+    def scores(self, texts: Sequence[str], embeddings: np.ndarray, blocks: tuple[np.ndarray, ...]) -> np.ndarray:
+        """`transform(texts, embeddings) @ coef.T`, given `split(coef)`."""
+        return np.asarray(embeddings, dtype=np.float32) @ blocks[0]
+
     def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         return {"kind": "embedding"}, {}
 
@@ -280,6 +287,21 @@ class TextFeatures:
             tfidf_rows(self.char, texts, self._analyzers[1]),
         ]
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def split(self, coef: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The weight columns of each block (embedding, word, char), transposed and contiguous."""
+        word, char = (len(getattr(v, "vocabulary_", None) or v.vocabulary) for v in (self.word, self.char))
+        dimension = coef.shape[1] - word - char
+        bounds = (0, dimension, dimension + word, coef.shape[1])
+        return tuple(np.ascontiguousarray(coef[:, start:end].T) for start, end in zip(bounds, bounds[1:]))
+
+    def scores(self, texts: Sequence[str], embeddings: np.ndarray, blocks: tuple[np.ndarray, ...]) -> np.ndarray:
+        """`transform(texts, embeddings) @ coef.T`, given `split(coef)`, without building the stacked matrix
+        (converting the dense embedding block to sparse was most of a one-message prediction)."""
+        dense = (np.asarray(embeddings, dtype=np.float32) * self.embedding_weight) @ blocks[0]
+        word = tfidf_rows(self.word, texts, self._analyzers[0]) @ blocks[1]
+        char = tfidf_rows(self.char, texts, self._analyzers[1]) @ blocks[2]
+        return dense + word + char
 
     @cached_property
     def _analyzers(self) -> tuple:
@@ -358,8 +380,12 @@ class IntentClassifier:
             embeddings = self._embed(texts)
         if len(embeddings) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
-        scores = self.features.transform(texts, embeddings) @ self.coef.T + self.intercept
+        scores = self.features.scores(texts, embeddings, self._weight_blocks) + self.intercept
         return softmax(np.asarray(scores) / self.temperature)
+
+    @cached_property
+    def _weight_blocks(self) -> tuple[np.ndarray, ...]:
+        return self.features.split(self.coef)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The embeddings this model reads: its fine-tuned encoder's, else the shared embedder's."""

@@ -16,6 +16,7 @@ from assistant.intents import (
     load_examples,
     load_latest,
     save_model,
+    softmax,
     threshold_curve,
     train_intents,
     wilson_lower_bound,
@@ -106,6 +107,14 @@ def test_prediction_carries_top_three_probabilities(classifier):
 def test_shared_embedding_gives_the_same_prediction_as_embedding_inside(classifier, embedder):
     text = "my husband wants a card with travel rewards"
     assert classifier.predict(text, embedder.embed_one(text)) == classifier.predict(text)
+
+
+def test_scores_equal_the_stacked_features_times_the_weights(classifier, embedder):
+    texts = ["what card suits my spending?", "hi", "how do I save for my kid's college?"]
+    embeddings = embedder.embed(texts)
+    stacked = classifier.features.transform(texts, embeddings) @ classifier.coef.T + classifier.intercept
+    expected = softmax(np.asarray(stacked) / classifier.temperature)
+    assert np.allclose(classifier.probabilities(texts, embeddings), expected, atol=1e-6)
 
 
 def test_embeddings_must_match_the_texts(classifier, embedder):
