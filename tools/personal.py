@@ -659,8 +659,9 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
 
     Ranks every product the customer is eligible for and does not hold by the
     yearly value it would bring them (from their transactions and balances),
-    how well it matches the goals they told us, and what customers holding the
-    same products also hold. `category` limits the answer to one product
+    how well it matches the goals they told us (and goals customers like them
+    often tell us), what customers holding the same products also hold, and what
+    customers like them hold and opened lately. `category` limits the answer to one product
     category (deposit, card, loan, mortgage, investment, retirement,
     education_savings, insurance); without it at most MAX_PER_CATEGORY
     products of one category are returned. Returns an empty list when there
