@@ -296,7 +296,7 @@ def index_items(name: str, store) -> Iterator:
             meta = {"category": doc["category"], "question": doc["question"], "product_ids": ",".join(doc["product_ids"])}
             yield IndexItem(doc["_id"], f"{doc['question']} {doc['answer']}", meta, None)
     elif name == "campaign_posts":
-        for doc in store["campaign_events"].find({"type": {"$in": ["post", "comment", "message", "mention"]}}):
+        for doc in store["campaign_events"].find({"type": {"$in": ["post", "comment", "message", "mention", "share"]}}):
             if not doc.get("text"):
                 continue
             meta = {

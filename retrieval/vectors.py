@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -325,6 +325,18 @@ class VectorIndexes:
         with self._using(collection_name, f"cannot read {collection_name}"):
             records = self._collection(collection_name).get(include=["embeddings"])
         return list(records["ids"]), np.asarray(records["embeddings"], dtype=np.float32)
+
+    def vectors_of(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these item ids in the live version; ids it does not hold are left out."""
+        _check_index(name)
+        run_id = self.live_version(name)
+        if run_id is None or not ids:
+            return {}
+        collection_name = version_name(name, run_id)
+        with self._using(collection_name, f"cannot read {collection_name}"):
+            records = self._collection(collection_name).get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        return {item_id: np.asarray(vector, dtype=np.float32)
+                for item_id, vector in zip(records["ids"], records["embeddings"], strict=True)}
 
     # --- internals ---------------------------------------------------------------
 

@@ -279,13 +279,27 @@ def _context_embeddings(ctx) -> _Embeddings:
 
 def event_needs(ctx, events: Sequence[Mapping], product_needs: Mapping[str, Sequence[str]]
                 ) -> dict[str, list[NeedMatch]]:
-    """event id -> the needs its text expresses (one embedding batch for the new texts)."""
-    texts = sorted({event["text"] for event in events if event.get("text")})
-    if not texts or ctx.embedder is None:
+    """event id -> the needs its text expresses.
+
+    A post the nightly run indexed (`campaign_posts`) is read with its stored vector; the others (newer
+    events) are embedded, in one batch.
+    """
+    with_text = [event for event in events if event.get("text")]
+    if not with_text or ctx.embedder is None:
         return {}
-    vectors = _context_embeddings(ctx).embed(ctx.embedder, texts)
-    per_text = dict(zip(texts, infer_needs(texts, vectors, product_needs, embedder=ctx.embedder), strict=True))
-    return {event["_id"]: per_text[event["text"]] for event in events if event.get("text")}
+    stored = _indexed_vectors(ctx, [event["_id"] for event in with_text])
+    texts = sorted({event["text"] for event in with_text if event["_id"] not in stored})
+    embedded = dict(zip(texts, _context_embeddings(ctx).embed(ctx.embedder, texts), strict=True)) if texts else {}
+    vectors = np.vstack([stored.get(event["_id"], embedded.get(event["text"])) for event in with_text])
+    matches = infer_needs([event["text"] for event in with_text], vectors, product_needs, embedder=ctx.embedder)
+    return {event["_id"]: found for event, found in zip(with_text, matches, strict=True)}
+
+
+def _indexed_vectors(ctx, event_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """The stored vectors of these events in the live campaign_posts index (none without vector indexes)."""
+    if ctx.vectors is None:
+        return {}
+    return ctx.vectors.vectors_of("campaign_posts", event_ids)
 
 
 def _signal(customer_id: str, event: Mapping, product_id: str, need: str, similarity: float) -> LeadSignal:

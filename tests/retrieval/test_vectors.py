@@ -169,6 +169,18 @@ def test_reopened_store_keeps_live_pointer_and_vectors(settings, embedder):
         assert reopened.query("products", text="card with travel rewards", k=1)[0].id == "P-TRAVEL"
 
 
+def test_vectors_of_gives_the_stored_vectors_of_the_ids_the_live_version_holds(settings):
+    vectors = np.eye(3, dtype=np.float32)
+    items = [IndexItem(id=f"e{i}", text=f"post {i}", embedding=vectors[i]) for i in range(3)]
+    with VectorIndexes.open(settings, embedder=None) as indexes:
+        assert indexes.vectors_of("campaign_posts", ["e1"]) == {}  # nothing live yet
+        indexes.build("campaign_posts", "r1", items)
+        indexes.publish("r1", ["campaign_posts"])
+        found = indexes.vectors_of("campaign_posts", ["e2", "e0", "missing", "e2"])
+    assert sorted(found) == ["e0", "e2"]
+    assert np.array_equal(found["e2"], vectors[2]) and found["e0"].dtype == np.float32
+
+
 def test_items_with_precomputed_embeddings_are_stored_as_given(settings):
     vectors = np.eye(3, dtype=np.float32)
     items = [IndexItem(id=f"e{i}", text=f"post {i}", embedding=vectors[i]) for i in range(3)]

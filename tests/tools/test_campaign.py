@@ -197,3 +197,41 @@ def test_infer_needs_rejects_embeddings_from_another_space(embedder):
     with pytest.raises(ValueError, match="pass embedder="):
         infer_needs(["hello"], np.ones((1, 8), dtype=np.float32), PRODUCT_NEEDS, embedder=embedder)
     assert infer_needs([], np.empty((0, 384)), PRODUCT_NEEDS, embedder=embedder) == []
+
+
+class CountingEmbedder:
+    """The real model, remembering every text it was asked to embed."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.texts = embedder, []
+        self.dimension = embedder.dimension
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.embedder.embed(texts)
+
+
+def test_indexed_posts_are_read_from_the_campaign_posts_index_and_only_newer_ones_embedded(store, embedder, tmp_path):
+    from assistant.settings import Settings
+    from ingest.jobs import index_items
+    from retrieval.vectors import VectorIndexes
+
+    store["customers"].insert_many(CUSTOMERS)
+    store["products"].insert_many(PRODUCTS)
+    store["campaigns"].insert_many(CAMPAIGNS)
+    store["features"].insert_one(FEATURES)
+    store["campaign_events"].insert_one(event("E1", FIRST_HOME))
+    newer = "Tired of paying rent, saving for our own place next year"
+    with VectorIndexes.open(Settings(data_dir=tmp_path, chroma_url=None), embedder) as indexes:
+        indexes.build("campaign_posts", RUN, list(index_items("campaign_posts", store)))
+        indexes.publish(RUN, ["campaign_posts"])
+        store["campaign_events"].insert_one(event("E2", newer, day=12))  # after the nightly run
+        counting = CountingEmbedder(embedder)
+        ctx = ToolContext(store, indexes, counting, nx.MultiDiGraph(),
+                          graph_tfidf(nx.MultiDiGraph(), date(2026, 11, 1)), RUN)
+        leads = campaign_insights(ctx, "C1")
+        baseline = campaign_insights(ToolContext(store, None, embedder, nx.MultiDiGraph(),
+                                                 graph_tfidf(nx.MultiDiGraph(), date(2026, 11, 1)), RUN), "C1")
+    assert FIRST_HOME not in counting.texts and newer in counting.texts
+    assert [(lead.product_id, lead.reasons) for lead in leads] == [(lead.product_id, lead.reasons) for lead in baseline]
+    assert "E1" in quoted_event_ids(leads)
