@@ -51,10 +51,7 @@ from sklearn.svm import LinearSVC
 from assistant.tfidf import tfidf_rows
 
 if TYPE_CHECKING:
-    from assistant.intent_finetune import (
-        FinetuneConfig,
-        FinetunedEncoder,
-    )
+    from assistant.intent_finetune import FinetuneConfig, FinetunedEncoder
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_LABELS: tuple[str, ...] = (

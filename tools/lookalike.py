@@ -5,9 +5,9 @@ A trait is something a feature document plainly shows and a score may read
 appetite, a goal the customer told us about (a non-health disclosure's topic),
 a product held, money going to a spending category (rent, fuel, childcare...),
 and, given the bank's `SpendingShares`, a category taking a bigger share of
-their card spending than it does for most customers.
-For every trait and product the bank's live feature documents give how often customers with the trait hold the product, shrunk toward the
-bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
+their card spending than it does for most customers. For every trait and
+product the bank's live feature documents give how often customers with the
+trait hold the product, shrunk toward the bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
 product is the bank-wide rate times the damped product of the lifts of the
 traits they show: a naive Bayes estimate, damped because traits overlap
 (paying rent and being 26-35 say much the same). `NextProducts` is the
@@ -218,6 +218,22 @@ def _indicator(cells: tuple[list[int], list[int]], shape: tuple[int, int]) -> sp
     return matrix
 
 
+def _trait_matrix(rows: Sequence[Iterable[str]]) -> tuple[dict[str, int], sparse.csr_matrix]:
+    """The trait index (key -> column, in order of first sight) and the 0/1 matrix of these rows of trait keys."""
+    trait_index: dict[str, int] = {}
+    cells = ([], [])
+    for row, keys in enumerate(rows):
+        for key in sorted(keys):
+            cells[0].append(row)
+            cells[1].append(trait_index.setdefault(key, len(trait_index)))
+    return trait_index, _indicator(cells, (len(rows), len(trait_index)))
+
+
+def _known(traits: Sequence[Trait], trait_index: Mapping[str, int]) -> list[Trait]:
+    """The traits a fitted model has a column for, each key once."""
+    return list({trait.key: trait for trait in traits if trait.key in trait_index}.values())
+
+
 @dataclass(frozen=True)
 class NextProducts:
     """What customers like this one opened lately: a multinomial logistic regression from traits to the product.
@@ -243,23 +259,19 @@ class NextProducts:
             openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS,
             shares: SpendingShares | None = None) -> NextProducts:
         products = {product_id: j for j, product_id in enumerate(product_ids)}
-        trait_index: dict[str, int] = {}
-        cells, labels = ([], []), []
+        rows, labels = [], []
         for document in sorted(documents, key=lambda d: str(d.get("customer_id"))):
             opened = [p for p in dict.fromkeys(openings.get(document.get("customer_id")) or ()) if p in products]
             if not opened:
                 continue
             keys = {trait.key for trait in traits_of(document, shares)}
-            for product_id in opened:
-                cells[0].extend([len(labels)] * len(keys))
-                cells[1].extend(trait_index.setdefault(key, len(trait_index)) for key in sorted(keys))
-                labels.append(products[product_id])
+            rows.extend([keys] * len(opened))
+            labels.extend(products[product_id] for product_id in opened)
             if len(labels) >= max_rows:
                 break
         if len(labels) < MIN_CUSTOMERS or len(set(labels)) < 2:
             return cls(tuple(product_ids), {}, np.zeros((len(product_ids), 0)), np.full(len(product_ids), -np.inf))
-        return cls._fitted(tuple(product_ids), trait_index, _indicator(cells, (len(labels), len(trait_index))),
-                           np.asarray(labels))
+        return cls._fitted(tuple(product_ids), *_trait_matrix(rows), np.asarray(labels))
 
     @classmethod
     def _fitted(cls, product_ids, trait_index, x, y) -> NextProducts:
@@ -280,7 +292,7 @@ class NextProducts:
         opened = self.opened
         if not opened.any():
             return {}, {}
-        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
+        known = _known(traits, self.trait_index)
         weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
         logits = self.intercept + weights.sum(axis=1)
         chance = np.exp(logits - logits[opened].max())
@@ -316,18 +328,14 @@ class GoalPropensity:
     def fit(cls, documents: Iterable[Mapping], shares: SpendingShares | None = None,
             max_rows: int = MAX_TRAINING_ROWS) -> GoalPropensity:
         documents = sorted(documents, key=lambda d: str(d.get("customer_id")))[:max_rows]
-        trait_index: dict[str, int] = {}
-        cells = ([], [])
-        for row, document in enumerate(documents):
-            keys = sorted({trait.key for trait in traits_of(document, shares) if not trait.key.startswith("goal:")})
-            cells[0].extend([row] * len(keys))
-            cells[1].extend(trait_index.setdefault(key, len(trait_index)) for key in keys)
         told = [{topic for topic in document.get("goals") or () if "health" not in topic} for document in documents]
         counts = {topic: sum(topic in topics for topics in told) for topic in set().union(*told)}
         goals = tuple(sorted(topic for topic, count in counts.items() if count >= MIN_TELLERS))
         if len(documents) < MIN_CUSTOMERS or not goals:
             return cls((), {}, np.zeros((0, 0)), np.zeros(0))
-        return cls._fitted(goals, trait_index, _indicator(cells, (len(documents), len(trait_index))), told)
+        rows = [{trait.key for trait in traits_of(document, shares) if not trait.key.startswith("goal:")}
+                for document in documents]
+        return cls._fitted(goals, *_trait_matrix(rows), told)
 
     @classmethod
     def _fitted(cls, goals, trait_index, x, told) -> GoalPropensity:
@@ -342,10 +350,10 @@ class GoalPropensity:
 
     def estimates(self, traits: Sequence[Trait]) -> tuple[dict[str, float], dict[str, list[Trait]]]:
         """Per goal the customer has not told us: its chance, and the traits that raise it most (up to two)."""
-        told = {trait.key.removeprefix("goal:") for trait in traits if trait.key.startswith("goal:")}
-        known = list({trait.key: trait for trait in traits if trait.key in self.trait_index}.values())
         if not self.goals:
             return {}, {}
+        told = {trait.key.removeprefix("goal:") for trait in traits if trait.key.startswith("goal:")}
+        known = _known(traits, self.trait_index)
         weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
         chance = 1.0 / (1.0 + np.exp(-(self.intercept + weights.sum(axis=1))))
         order = np.argsort(-weights, axis=1, kind="stable")

@@ -61,7 +61,8 @@ from tools.campaign import statement_vectors
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import field_evidence, money
 from tools.lookalike import (
-    NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words, traits_of,
+    HEALTH_SPEND, NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words,
+    traits_of,
 )
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -95,8 +96,8 @@ MAX_PER_CATEGORY = 2  # in an answer across categories
 EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages of life repeat a lot)
 
 EXCLUDED_CATEGORIES = frozenset({"healthcare"})  # the healthcare tool's, with consent
-HEALTH_SPEND = frozenset({"medical", "pharmacy"})  # health data: never read here
-SKIPPED_SPEND = NOT_CARD_SPEND | HEALTH_SPEND  # neither earns card rewards nor counts as rising spending
+SKIPPED_SPEND = NOT_CARD_SPEND | HEALTH_SPEND  # neither earns card rewards nor counts as rising spending; health
+# spend is health data, never read here
 INTEREST_CATEGORIES = frozenset({"deposit", "retirement"})  # where an APY pays on moved balances
 CASH_BACK_POINT_VALUE = 0.01
 # The catalogue has no structured "takes over this debt" field; these phrases in a product's
@@ -448,7 +449,6 @@ class _ContextCache:
                 self.embeddings.popitem(last=False)
         return vectors
 
-
     def goal_products(self, ctx) -> dict[str, np.ndarray]:
         """Per goal the propensity model knows: how plainly its tellers' words ask for each product (sorted ids).
 
@@ -589,13 +589,13 @@ def goal_similarities(ctx, sources: Sequence[GoalSource], product_ids: Sequence[
     if not sources or not product_ids or ctx.vectors is None or ctx.embedder is None:
         return similarities
     column = {product_id: j for j, product_id in enumerate(product_ids)}
-    vectors = _cache(ctx).embed(ctx.embedder, [source.text for source in sources])
+    vectors = np.stack(_cache(ctx).embed(ctx.embedder, [source.text for source in sources]))
     indexed, matrix = ctx.index_vectors("products")
-    scores = np.stack(vectors) @ matrix.T  # exactly what a vector query over the whole index would score
+    scores = vectors @ matrix.T  # exactly what a vector query over the whole index would score
     for k, product_id in enumerate(indexed):
         if product_id in column:
             similarities[:, column[product_id]] = scores[:, k]
-    return np.maximum(similarities, _need_statement_similarities(ctx, np.stack(vectors), product_ids))
+    return np.maximum(similarities, _need_statement_similarities(ctx, vectors, product_ids))
 
 
 def _need_statement_similarities(ctx, vectors: np.ndarray, product_ids: Sequence[str]) -> np.ndarray:
