@@ -85,6 +85,18 @@ def test_a_negative_number_of_fine_tuning_epochs_exits_2_naming_the_option(env: 
     assert "Invalid value for '--finetune-epochs'" in said and "greater than or equal to 0" in said
 
 
+@pytest.mark.parametrize("flag", [["--tfidf-weight", "-0.5"], ["--finetune-epochs", "-1"], ["--threads", "0"],
+                                  ["--finetune-lr", "0"]])
+def test_intent_benchmark_refuses_bad_fine_tuning_options_naming_them(tmp_path: Path, flag):
+    script = Path(__file__).resolve().parents[2] / "bench" / "intents.py"
+    result = subprocess.run([sys.executable, str(script), "--dataset", "banking77", "--cache-dir", str(tmp_path), *flag],
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 2
+    assert flag[0] in result.stderr and "--tfidf-weight 0 or more" in result.stderr
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
