@@ -226,9 +226,10 @@ def customer_events(store, customer: Mapping) -> list[dict]:
     events = {event["_id"]: event for event in store["campaign_events"].find({"customer_id": customer_id})}
     for platform, handle in own_handles(store, customer):
         spellings = handle_spellings(handle)
-        found = store["campaign_events"].find({"author_handle": {"$in": spellings}, "platform": platform})
-        for event in found:
-            if event.get("customer_id") in (None, "", customer_id):  # an event tagged with someone else is theirs
+        # The platform is checked here: with it in the query the embedded store filters the $in in Python (3x dearer).
+        for event in store["campaign_events"].find({"author_handle": {"$in": spellings}}):
+            # an event tagged with someone else is theirs
+            if event.get("platform") == platform and event.get("customer_id") in (None, "", customer_id):
                 events.setdefault(event["_id"], event)
     return sorted(events.values(), key=lambda event: (str(event.get("timestamp", "")), event["_id"]))
 
