@@ -12,18 +12,25 @@ Where evidence points:
 - "graph_stats": `record_id` is a context ("child aged 6-12"), `field` is
   "<product_id>.<ContextStat attribute>" ("P038.holders");
 - "graph": `record_id` is a relationship id (an edge of the graph) or a person
-  (a node); `field` is one attribute of it, "" for all of them.
+  (a node); `field` is one attribute of it, "" for all of them;
+- "account_openings": `record_id` is a product id, `field` is
+  "opened_last_<n>_days": how many of its accounts, open now, were opened in
+  the n days up to the data's date (counted from the "accounts" collection).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from tools.types import Evidence, EvidenceKind
 
 GRAPH = "graph"
 GRAPH_STATS = "graph_stats"
+ACCOUNT_OPENINGS = "account_openings"
+_OPENED_FIELD = re.compile(r"opened_last_(\d+)_days")
 
 
 class EvidenceNotFound(LookupError):
@@ -53,8 +60,20 @@ def field_evidence(kind: EvidenceKind, collection: str, record: Mapping, path: s
     return Evidence(kind, collection, str(record["_id"]), path, value_at(record, path), label)
 
 
+def opened_lately_field(days: int) -> str:
+    return f"opened_last_{days}_days"
+
+
+def opened_lately(account: Mapping, as_of: date, days: int) -> bool:
+    """The account is open and was opened in the `days` days up to `as_of`."""
+    since = (as_of - timedelta(days=days)).isoformat()
+    return str(account.get("opened_at") or "")[:10] >= since and account.get("status", "open") == "open"
+
+
 def resolve(ctx, evidence: Evidence) -> Any:
     """The value the stores hold where `evidence` points; raises EvidenceNotFound if nothing is there."""
+    if evidence.collection == ACCOUNT_OPENINGS:
+        return _account_openings(ctx, evidence.record_id, evidence.field)
     if evidence.collection == GRAPH_STATS:
         return _graph_statistic(ctx.graph_stats, evidence.record_id, evidence.field)
     if evidence.collection == GRAPH:
@@ -63,6 +82,14 @@ def resolve(ctx, evidence: Evidence) -> Any:
     if document is None:
         raise EvidenceNotFound(f"{evidence.collection} has no record {evidence.record_id!r}")
     return value_at(document, evidence.field)
+
+
+def _account_openings(ctx, product_id: str, path: str) -> int:
+    window = _OPENED_FIELD.fullmatch(path)
+    if window is None:
+        raise EvidenceNotFound(f"account openings have no field {path!r}")
+    accounts = ctx.store["accounts"].find({"product_id": product_id}, projection={"opened_at": 1, "status": 1})
+    return sum(opened_lately(account, ctx.as_of, int(window.group(1))) for account in accounts)
 
 
 def _graph_statistic(stats, context: str, path: str) -> Any:

@@ -6,8 +6,8 @@ Each eligible product the customer does not hold gets six weighted components:
   from their own numbers and the product's terms (`estimate_annual_value`),
   squashed as tanh(value / VALUE_SCALE) so a fee that outweighs the rewards
   counts against the product;
-- goal: how close what the customer told us (their non-health disclosures),
-  what their spending shows (categories rising month on month, payments to
+- goal: how close what the customer told us (their non-health disclosures
+  and what they wrote on our campaign posts), what their spending shows (categories rising month on month, payments to
   other lenders or a landlord) and their stage of life come to the product's
   text in the "products" vector index or to one of its need statements; what
   they told us counts most;
@@ -40,8 +40,9 @@ attribute such as gender or marital status can move a score), the profile
 summary is not embedded because it names the marital status, and health data
 stays out: health disclosures are skipped, medical and pharmacy spend is never
 read, and healthcare products are left to the healthcare tool, which asks for
-consent. A customer who has withdrawn consent to profiling gets no
-recommendations from this tool.
+consent. A customer who has withdrawn consent to profiling gets nothing
+personal: only the products customers opened most in the last RECENT_DAYS that
+the eligibility rules let them have, each citing that count and nothing of theirs.
 """
 
 from __future__ import annotations
@@ -49,17 +50,16 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
 from scipy import sparse
 
-from tools.campaign import statement_vectors
+from tools.campaign import customer_events, statement_vectors
 from tools.eligibility import check, credit_score_inputs
-from tools.evidence import field_evidence, money
+from tools.evidence import ACCOUNT_OPENINGS, field_evidence, money, opened_lately, opened_lately_field
 from tools.lookalike import (
     HEALTH_SPEND, NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words,
     traits_of,
@@ -426,8 +426,9 @@ class _ContextCache:
         live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
         self.spending = SpendingShares.from_features(live_features)
         self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), shares=self.spending)
-        self.openers = NextProducts.fit(live_features, sorted(ctx.products), _recent_openings(ctx),
-                                        shares=self.spending)
+        recent = _recent_openings(ctx)
+        self.openers = NextProducts.fit(live_features, sorted(ctx.products), recent, shares=self.spending)
+        self.opened_lately = Counter(product_id for opened in recent.values() for product_id in opened)
         self.goal_propensity = GoalPropensity.fit(live_features, self.spending)
         self._goal_products: dict[str, np.ndarray] | None = None
         self.goal_products_lock = threading.Lock()  # not self.lock: computing them embeds through self.embed
@@ -475,10 +476,9 @@ class _ContextCache:
 
 def _recent_openings(ctx) -> dict[str, list[str]]:
     """Per customer, the products whose accounts they opened in the RECENT_DAYS before the data's date."""
-    since = (ctx.as_of - timedelta(days=RECENT_DAYS)).isoformat()
     opened: dict[str, list[str]] = {}
     for account in ctx.store["accounts"].find({}):
-        if str(account.get("opened_at") or "")[:10] >= since and account.get("status", "open") == "open":
+        if opened_lately(account, ctx.as_of, RECENT_DAYS):
             opened.setdefault(account["customer_id"], []).append(account["product_id"])
     return opened
 
@@ -518,9 +518,10 @@ class GoalSource:
     weight: float = 1.0  # what the customer told us counts fully; what we infer counts less
 
 
-def goal_sources(features: Mapping, disclosures: Iterable[Mapping]) -> list[GoalSource]:
+def goal_sources(features: Mapping, disclosures: Iterable[Mapping], events: Iterable[Mapping] = ()) -> list[GoalSource]:
     """The texts product descriptions are compared with; never a health disclosure or health spend."""
-    return [*_disclosure_sources(disclosures), *_spending_sources(features), *_profile_sources(features)]
+    return [*_disclosure_sources(disclosures), *_post_sources(events), *_spending_sources(features),
+            *_profile_sources(features)]
 
 
 def _disclosure_sources(disclosures: Iterable[Mapping]) -> list[GoalSource]:
@@ -534,6 +535,20 @@ def _disclosure_sources(disclosures: Iterable[Mapping]) -> list[GoalSource]:
         for disclosure in sorted(disclosures, key=lambda disclosure: disclosure["_id"])
         if disclosure.get("kind") != "health"
     ]
+
+
+def _post_sources(events: Iterable[Mapping]) -> list[GoalSource]:
+    """What the customer wrote on our campaign posts (comments, posts, mentions, messages), each text once."""
+    sources, seen = [], set()
+    for event in events:
+        text = (event.get("text") or "").strip()
+        if text and text not in seen:
+            seen.add(text)
+            platform, day = event.get("platform", ""), str(event.get("timestamp", ""))[:10]
+            evidence = field_evidence(EvidenceKind.campaign_post, "campaign_events", event, "text",
+                                      f"your {event.get('type', 'post')} on {platform}, {day}")
+            sources.append(GoalSource(text, f'You wrote on {platform}: "{text}"', (evidence,)))
+    return sources
 
 
 def _spending_sources(features: Mapping) -> list[GoalSource]:
@@ -665,17 +680,21 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
     category (deposit, card, loan, mortgage, investment, retirement,
     education_savings, insurance); without it at most MAX_PER_CATEGORY
     products of one category are returned. Returns an empty list when there
-    is no current profile for the customer, they have opted out of profiling,
-    or nothing fits. Healthcare products come from the healthcare tool instead.
+    is no current profile for the customer or nothing fits. A customer who opted
+    out of profiling gets the eligible products customers opened most lately,
+    not personalised. Healthcare products come from the healthcare tool instead.
     """
     features = ctx.features(customer_id)
-    if k < 1 or features is None or category in EXCLUDED_CATEGORIES or not _may_profile(ctx, customer_id):
+    if k < 1 or features is None or category in EXCLUDED_CATEGORIES:
         return []
     view = credit_score_inputs(features)
     candidates = _candidates(ctx, view, category)
     if not candidates:
         return []
-    signals = _signals(ctx, customer_id, view, candidates)
+    customer = ctx.customer(customer_id) or {"_id": customer_id}
+    if not _may_profile(customer):
+        return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
+    signals = _signals(ctx, customer, view, candidates)
     ranked = [
         scored
         for column, product in enumerate(candidates)
@@ -686,8 +705,33 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
     return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
 
 
-def _may_profile(ctx, customer_id: str) -> bool:
-    customer = ctx.customer(customer_id) or {}
+def _opened_most_lately(ctx, candidates: Sequence[Mapping], k: int, per_category: int) -> list[Recommendation]:
+    """Not personalised: the eligible products customers opened most in the last RECENT_DAYS, most first.
+
+    For a customer who opted out of profiling. Only the eligibility rules read their data (every
+    recommendation must pass them); no reason or evidence names it.
+    """
+    counts = _cache(ctx).opened_lately
+    total = sum(counts.values())
+    ranked = sorted((_popular(product, counts[product["_id"]], total) for product in candidates
+                     if counts.get(product["_id"])), key=lambda rec: (-rec.score, rec.product_id))
+    return _diversified(ranked, k, per_category)
+
+
+def _popular(product: Mapping, opened: int, total: int) -> Recommendation:
+    months = RECENT_DAYS // 30
+    noun = "account" if opened == 1 else "accounts"
+    reason = (f"You asked us not to personalise your recommendations, so this is simply one of the products our "
+              f"customers opened most in the last {months} months: {opened:,} new {noun}.")
+    evidence = Evidence(EvidenceKind.graph_statistic, ACCOUNT_OPENINGS, product["_id"], opened_lately_field(RECENT_DAYS),
+                        opened, f"{product['name']}: accounts opened in the last {months} months")
+    share = opened / total if total else 0.0
+    return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
+                          score=round(share, 4), reasons=[reason], evidence=[evidence],
+                          components={"opened_lately": round(share, 4)})
+
+
+def _may_profile(customer: Mapping) -> bool:
     return (customer.get("consent") or {}).get("profiling", True) is not False
 
 
@@ -701,9 +745,9 @@ def _candidates(ctx, features: Mapping, category: str | None) -> list[dict]:
     ]
 
 
-def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapping]) -> Signals:
-    disclosures = ctx.store["disclosures"].find({"customer_id": customer_id})
-    sources = goal_sources(features, disclosures)
+def _signals(ctx, customer: Mapping, features: Mapping, candidates: Sequence[Mapping]) -> Signals:
+    disclosures = ctx.store["disclosures"].find({"customer_id": customer["_id"]})
+    sources = goal_sources(features, disclosures, customer_events(ctx.store, customer))
     similarities = goal_similarities(ctx, sources, [product["_id"] for product in candidates])
     held = [
         product_id for product_id in features.get("products_held", ())
@@ -716,7 +760,7 @@ def _signals(ctx, customer_id: str, features: Mapping, candidates: Sequence[Mapp
     likely_goal, likely_goal_traits = _likely_goals(ctx, traits, [product["_id"] for product in candidates])
     return Signals(
         features=features,
-        accounts=ctx.store["accounts"].find({"customer_id": customer_id}),
+        accounts=ctx.store["accounts"].find({"customer_id": customer["_id"]}),
         sources=sources,
         closeness=goal_closeness(similarities, sources),
         peer_excess=peer_excess,
@@ -856,7 +900,7 @@ def _trait_label(trait: Trait) -> str:
     return labels.get(trait.path, _words(trait.path))
 
 
-def _diversified(ranked: Sequence[_Scored], k: int, per_category: int) -> list[_Scored]:
+def _diversified(ranked: Sequence, k: int, per_category: int) -> list:
     """The top k, with at most `per_category` from any one category, so one need does not crowd out the rest."""
     chosen, taken = [], {}
     for recommendation in ranked:

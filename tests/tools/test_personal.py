@@ -345,12 +345,50 @@ def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_mos
     assert recommend_personal(ctx, "C1", k=1) == everything[:1]
 
 
-def test_customer_without_features_or_who_opted_out_of_profiling_gets_nothing(store):
-    _bank(store, profiling=False)
+def test_customer_without_features_gets_nothing(store):
+    _bank(store)
     ctx = _context(store)
-    assert recommend_personal(ctx, "C1") == []  # opted out
     assert recommend_personal(ctx, "C3") == []  # a customer, but no live features
     assert recommend_personal(ctx, "nobody") == []
+
+
+def _opened(account_id, customer_id, product_id, day, status="open") -> dict:
+    return {**_account(account_id, customer_id, product_id, None), "opened_at": day, "status": status}
+
+
+def test_who_opted_out_of_profiling_gets_only_what_customers_opened_most_lately_citing_no_data_of_theirs(store):
+    from tools.evidence import resolve
+
+    _bank(store, profiling=False)
+    store["disclosures"].insert_one({"_id": "D1", "disclosure_id": "D1", "customer_id": "C1", "kind": "life_goal",
+                                     "topic": "car_purchase", "text": "Buying a new car this summer.",
+                                     "disclosed_at": "2026-06-01", "explicit_consent": False})
+    # opened in the 180 days before AS_OF and still open: 3 auto loans, 2 CDs, 2 savings, 1 pet insurance, 1 cash
+    # back card (C1 holds one) and 4 HSAs; a money market since closed and an older auto loan do not count
+    store["accounts"].insert_many([
+        _opened("N1", "O01", "P_AUTO", "2026-09-01"), _opened("N2", "O02", "P_AUTO", "2026-08-15"),
+        _opened("N3", "O03", "P_AUTO", "2026-04-10"), _opened("N4", "O04", "P_SAVE", "2026-07-01"),
+        _opened("N5", "O05", "P_SAVE", "2026-06-01"), _opened("N6", "O06", "P_CD", "2026-05-01"),
+        _opened("N7", "O07", "P_CD", "2026-09-20"), _opened("N8", "O08", "P_PET", "2026-09-29"),
+        _opened("N9", "O09", "P_MM", "2026-09-01", status="closed"), _opened("N10", "O10", "P_AUTO", "2025-01-01"),
+        _opened("N11", "O11", "P_CASH", "2026-09-02"), _opened("N12", "O12", "P_HSA", "2026-09-02"),
+        _opened("N13", "O13", "P_HSA", "2026-09-03"), _opened("N14", "O14", "P_HSA", "2026-09-04"),
+        _opened("N15", "O15", "P_HSA", "2026-09-05"),
+    ])
+    ctx = _context(store)
+    recommendations = recommend_personal(ctx, "C1", k=5)
+    # most opened first; C1 holds the cash back card; healthcare is the healthcare tool's; two per category
+    assert [r.product_id for r in recommendations] == ["P_AUTO", "P_CD", "P_SAVE", "P_PET"]
+    auto = recommendations[0]
+    assert auto.reasons == ["You asked us not to personalise your recommendations, so this is simply one of the "
+                            "products our customers opened most in the last 6 months: 3 new accounts."]
+    assert auto.evidence == [Evidence(EvidenceKind.graph_statistic, "account_openings", "P_AUTO",
+                                      "opened_last_180_days", 3, "New Auto Loan: accounts opened in the last 6 months")]
+    cited = [item for r in recommendations for item in r.evidence]
+    assert all(resolve(ctx, item) == item.value for item in cited)
+    assert {item.collection for item in cited} == {"account_openings"}  # nothing of C1's own
+    assert all(set(r.components) == {"opened_lately"} for r in recommendations)
+    assert recommend_personal(ctx, "C1", category="loan")[0].product_id == "P_AUTO"
 
 
 def test_changing_gender_and_marital_status_changes_no_score_or_ranking(store, fake_vectors, fake_embedder):
@@ -409,6 +447,29 @@ def test_a_goal_close_to_one_need_statement_ranks_the_product_even_when_its_whol
     assert top.reasons[0] == 'You told us: "Leaving my job to start a consulting business."'
     assert top.evidence[0] == Evidence(EvidenceKind.disclosure, "disclosures", "D1", "text",
                                        "Leaving my job to start a consulting business.", "your starting business goal")
+
+
+def test_what_the_customer_wrote_on_our_campaign_posts_is_a_goal_quoted_with_the_post(store, fake_vectors,
+                                                                                     fake_embedder):
+    _bank(store)
+    store["customers"].update_one({"_id": "C2"}, {"$set": {"social_handles": {"tiktok": "@c2.drives"}}})
+    store["campaign_events"].insert_many([
+        {"_id": "E1", "event_id": "E1", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@c2.drives",
+         "customer_id": None, "type": "comment", "text": "Finally buying a new car, who finances it?",
+         "timestamp": "2026-08-02T10:00:00"},
+        {"_id": "E2", "event_id": "E2", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@c2.drives",
+         "customer_id": None, "type": "like", "text": "", "timestamp": "2026-08-03T10:00:00"},
+        {"_id": "E3", "event_id": "E3", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@someone",
+         "customer_id": None, "type": "comment", "text": "Vet bills for my dogs and cats!",
+         "timestamp": "2026-08-03T10:00:00"},
+    ])
+    recommendations = recommend_personal(_context(store, fake_vectors, fake_embedder), "C2")
+    assert recommendations[0].product_id == "P_AUTO"
+    assert recommendations[0].reasons[0] == 'You wrote on tiktok: "Finally buying a new car, who finances it?"'
+    assert recommendations[0].evidence[0] == Evidence(
+        EvidenceKind.campaign_post, "campaign_events", "E1", "text", "Finally buying a new car, who finances it?",
+        "your comment on tiktok, 2026-08-02")
+    assert "P_PET" not in {r.product_id for r in recommendations}  # someone else's post
 
 
 def test_real_model_matches_a_car_purchase_sentence_to_the_auto_loan(tmp_path):
