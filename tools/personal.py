@@ -6,8 +6,8 @@ Each eligible product the customer does not hold gets six weighted components:
   from their own numbers and the product's terms (`estimate_annual_value`),
   squashed as tanh(value / VALUE_SCALE) so a fee that outweighs the rewards
   counts against the product;
-- goal: how close what the customer told us (their non-health disclosures
-  and what they wrote on our campaign posts), what their spending shows (categories rising month on month, payments to
+- goal: how close what the customer told us (their non-health disclosures),
+  what their spending shows (categories rising month on month, payments to
   other lenders or a landlord) and their stage of life come to the product's
   text in the "products" vector index or to one of its need statements; what
   they told us counts most;
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from tools.campaign import customer_events, statement_vectors
+from tools.campaign import statement_vectors
 from tools.eligibility import check, credit_score_inputs
 from tools.evidence import ACCOUNT_OPENINGS, field_evidence, money, opened_lately, opened_lately_field
 from tools.lookalike import (
@@ -518,10 +518,9 @@ class GoalSource:
     weight: float = 1.0  # what the customer told us counts fully; what we infer counts less
 
 
-def goal_sources(features: Mapping, disclosures: Iterable[Mapping], events: Iterable[Mapping] = ()) -> list[GoalSource]:
+def goal_sources(features: Mapping, disclosures: Iterable[Mapping]) -> list[GoalSource]:
     """The texts product descriptions are compared with; never a health disclosure or health spend."""
-    return [*_disclosure_sources(disclosures), *_post_sources(events), *_spending_sources(features),
-            *_profile_sources(features)]
+    return [*_disclosure_sources(disclosures), *_spending_sources(features), *_profile_sources(features)]
 
 
 def _disclosure_sources(disclosures: Iterable[Mapping]) -> list[GoalSource]:
@@ -535,20 +534,6 @@ def _disclosure_sources(disclosures: Iterable[Mapping]) -> list[GoalSource]:
         for disclosure in sorted(disclosures, key=lambda disclosure: disclosure["_id"])
         if disclosure.get("kind") != "health"
     ]
-
-
-def _post_sources(events: Iterable[Mapping]) -> list[GoalSource]:
-    """What the customer wrote on our campaign posts (comments, posts, mentions, messages), each text once."""
-    sources, seen = [], set()
-    for event in events:
-        text = (event.get("text") or "").strip()
-        if text and text not in seen:
-            seen.add(text)
-            platform, day = event.get("platform", ""), str(event.get("timestamp", ""))[:10]
-            evidence = field_evidence(EvidenceKind.campaign_post, "campaign_events", event, "text",
-                                      f"your {event.get('type', 'post')} on {platform}, {day}")
-            sources.append(GoalSource(text, f'You wrote on {platform}: "{text}"', (evidence,)))
-    return sources
 
 
 def _spending_sources(features: Mapping) -> list[GoalSource]:
@@ -747,7 +732,7 @@ def _candidates(ctx, features: Mapping, category: str | None) -> list[dict]:
 
 def _signals(ctx, customer: Mapping, features: Mapping, candidates: Sequence[Mapping]) -> Signals:
     disclosures = ctx.store["disclosures"].find({"customer_id": customer["_id"]})
-    sources = goal_sources(features, disclosures, customer_events(ctx.store, customer))
+    sources = goal_sources(features, disclosures)
     similarities = goal_similarities(ctx, sources, [product["_id"] for product in candidates])
     held = [
         product_id for product_id in features.get("products_held", ())

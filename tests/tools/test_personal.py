@@ -449,29 +449,6 @@ def test_a_goal_close_to_one_need_statement_ranks_the_product_even_when_its_whol
                                        "Leaving my job to start a consulting business.", "your starting business goal")
 
 
-def test_what_the_customer_wrote_on_our_campaign_posts_is_a_goal_quoted_with_the_post(store, fake_vectors,
-                                                                                     fake_embedder):
-    _bank(store)
-    store["customers"].update_one({"_id": "C2"}, {"$set": {"social_handles": {"tiktok": "@c2.drives"}}})
-    store["campaign_events"].insert_many([
-        {"_id": "E1", "event_id": "E1", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@c2.drives",
-         "customer_id": None, "type": "comment", "text": "Finally buying a new car, who finances it?",
-         "timestamp": "2026-08-02T10:00:00"},
-        {"_id": "E2", "event_id": "E2", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@c2.drives",
-         "customer_id": None, "type": "like", "text": "", "timestamp": "2026-08-03T10:00:00"},
-        {"_id": "E3", "event_id": "E3", "campaign_id": "CMP07", "platform": "tiktok", "author_handle": "@someone",
-         "customer_id": None, "type": "comment", "text": "Vet bills for my dogs and cats!",
-         "timestamp": "2026-08-03T10:00:00"},
-    ])
-    recommendations = recommend_personal(_context(store, fake_vectors, fake_embedder), "C2")
-    assert recommendations[0].product_id == "P_AUTO"
-    assert recommendations[0].reasons[0] == 'You wrote on tiktok: "Finally buying a new car, who finances it?"'
-    assert recommendations[0].evidence[0] == Evidence(
-        EvidenceKind.campaign_post, "campaign_events", "E1", "text", "Finally buying a new car, who finances it?",
-        "your comment on tiktok, 2026-08-02")
-    assert "P_PET" not in {r.product_id for r in recommendations}  # someone else's post
-
-
 def test_real_model_matches_a_car_purchase_sentence_to_the_auto_loan(tmp_path):
     embedder = get_embedder()  # meaning is the point here; the store backend is not (embedded only)
     with open_store(Settings(data_dir=tmp_path, mongodb_uri=None)) as store, _indexes(tmp_path, embedder) as vectors:
