@@ -55,6 +55,18 @@ def test_a_spending_question_gets_personal_recommendations_with_reasons(runtime,
     assert turn.explanation["answer_source"] == "template"
 
 
+def test_a_customer_who_opted_out_of_profiling_is_told_the_list_is_not_personalised(runtime):
+    opted_out = next(customer["_id"] for customer in runtime.store["customers"].find({"consent.profiling": False})
+                     if runtime.ctx.features(customer["_id"]) is not None)
+    turn = runtime.engine.turn(as_customer(opted_out), "what should I open next?")
+
+    assert turn.intent == "personal_recommendation"
+    assert turn.recommendations, turn.answer
+    assert all(set(rec["components"]) == {"opened_lately"} for rec in turn.recommendations)
+    assert "not to personalise" in turn.answer or "opted out of personalised" in turn.answer
+    assert "Based on your own spending" not in turn.answer
+
+
 def test_why_explains_the_last_recommendations_from_their_reasons(runtime, married_customer):
     caller = as_customer(married_customer)
     first = runtime.engine.turn(caller, "recommend something for me")
