@@ -69,7 +69,7 @@ from tools.types import Evidence, EvidenceKind, Recommendation
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
 # this one opened lately and a goal they told us (matched to need statements) predict best, then what they hold;
 # a dollar estimate predicts what they open next least, so it mostly orders ties.
-WEIGHTS = {"value": 0.3, "goal": 3.0, "likely_goal": 3.0, "peers": 1.0, "lookalike": 1.5, "openers": 3.0}
+WEIGHTS = {"value": 0.3, "goal": 3.0, "likely_goal": 3.0, "peers": 0.5, "lookalike": 1.5, "openers": 3.0}
 VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
 GOAL_FLOOR = 0.25  # MiniLM cosine similarity at or below which a text says nothing about a product
 GOAL_FULL = 0.45  # ... and at or above which it plainly asks for it
@@ -92,7 +92,7 @@ LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hol
 LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words ask for the product, counting fully
 GOAL_EXAMPLES = 50  # distinct disclosure texts per goal that say which products the goal asks for
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
-MAX_PER_CATEGORY = 2  # in an answer across categories
+MAX_PER_CATEGORY = 3  # in an answer across categories
 EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages of life repeat a lot)
 
 EXCLUDED_CATEGORIES = frozenset({"healthcare"})  # the healthcare tool's, with consent

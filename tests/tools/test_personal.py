@@ -295,7 +295,7 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     # values: consolidation $345, savings $210, money market $190, travel card $128, each weighted 0.3 (on the
     # evaluation bank dollar estimates predict what a customer opens next less well than what their peers hold);
     # Pet Insurance from peers: (8 of the Cash Back Card's 10 holders + 10 x 10/24) / (10 + 10) - 10/24 = 0.19 over
-    # the bank-wide rate, 0.77 after PEER_SCALE, so it now ranks first
+    # the bank-wide rate, 0.77 after PEER_SCALE, weighted 0.5, so it now ranks first
     assert [r.product_id for r in recommendations] == ["P_PET", "P_CONSOL", "P_SAVE", "P_MM", "P_TRAVEL"]
     pet, consol, save, _, travel = recommendations
     assert consol.estimated_annual_value == 345.0 and save.estimated_annual_value == 210.0
@@ -315,7 +315,8 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert pet.evidence == [Evidence(EvidenceKind.profile_field, "features", "run-1:C1", "products_held",
                                      ["P_CASH", "P_CHECK"], "products you hold")]
     assert pet.components == {"value": 0.0, "goal": 0.0, "likely_goal": 0.0,
-                              "peers": round(((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4), "lookalike": 0.0, "openers": 0.0}
+                              "peers": round(0.5 * ((8 + 100 / 24) / 20 - 10 / 24) / 0.25, 4), "lookalike": 0.0,
+                              "openers": 0.0}
     assert pet.estimated_annual_value is None
     assert travel.reasons[0].startswith("You spent $7,680 on travel (and more in 1 other category) in the last 12 months")
 
@@ -333,15 +334,17 @@ def test_never_recommends_a_product_held_ineligible_or_for_health(store):
     assert "$900" not in texts and "medical" not in texts
 
 
-def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_most_two_of_one(store):
+def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_most_three_of_one(store):
     _bank(store)
-    store["accounts"].update_one({"_id": "A1"}, {"$set": {"balance": 60000.0}})  # now the CD is within reach
+    store["accounts"].update_one({"_id": "A1"}, {"$set": {"balance": 60000.0}})  # now the CDs are within reach
+    store["products"].insert_one(_product("P_CD24", "24-Month CD", "deposit", "A fixed rate for two years.",
+                                          {"apy": 0.046, "min_balance": 10000, "term_months": 24}, {"min_age": 18}))
     ctx = _context(store)
     deposits = recommend_personal(ctx, "C1", category="deposit")
-    assert [r.product_id for r in deposits] == ["P_CD", "P_SAVE", "P_MM"]
+    assert [r.product_id for r in deposits] == ["P_CD24", "P_CD", "P_SAVE", "P_MM"]
     assert {r.category for r in recommend_personal(ctx, "C1", category="card")} == {"card"}
     everything = recommend_personal(ctx, "C1", k=10)
-    assert sum(r.category == "deposit" for r in everything) == 2
+    assert [r.product_id for r in everything if r.category == "deposit"] == ["P_CD24", "P_CD", "P_SAVE"]
     assert recommend_personal(ctx, "C1", k=1) == everything[:1]
 
 
