@@ -22,7 +22,8 @@ allow-list, so no protected attribute moves an estimate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,25 @@ def traits_of(features: Mapping, shares: SpendingShares | None = None) -> list[T
     view = credit_score_inputs(features)
     heavy = shares.heavy_traits(view) if shares is not None else []
     return [*_profile_traits(view), *_goal_traits(view), *_spending_traits(view), *heavy, *_holding_traits(view)]
+
+
+TraitKeys = Callable[[Mapping], frozenset[str]]
+
+
+def trait_keys(shares: SpendingShares | None = None) -> TraitKeys:
+    """The keys of `traits_of(document, shares)`, computed once per feature document (by `_id`) and remembered
+    for as long as the returned callable lives, so the fits of one context read each document's traits once."""
+    seen: dict[str, frozenset[str]] = {}
+
+    def keys(document: Mapping) -> frozenset[str]:
+        found = seen.get(document.get("_id"))
+        if found is None:
+            found = frozenset(sys.intern(trait.key) for trait in traits_of(document, shares))
+            if document.get("_id") is not None:
+                seen[document["_id"]] = found
+        return found
+
+    return keys
 
 
 def _profile_traits(view: Mapping) -> list[Trait]:
@@ -170,16 +190,18 @@ class Lookalikes:
     @classmethod
     def from_features(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
                       outcomes: Mapping[str, Iterable[str]] | None = None,
-                      shares: SpendingShares | None = None) -> Lookalikes:
+                      shares: SpendingShares | None = None, keys: TraitKeys | None = None) -> Lookalikes:
         """From live feature documents; the outcome is what each holds, or `outcomes[customer_id]` when given.
-        With `shares`, the traits include where each spends more than most (as `traits_of`)."""
+        With `shares`, the traits include where each spends more than most (as `traits_of`); `keys` (from
+        `trait_keys(shares)`) shares the traits read with other fits."""
+        keys = keys or trait_keys(shares)
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         trait_index: dict[str, int] = {}
         trait_cells, held_cells, people = ([], []), ([], []), 0
         for document in documents:
-            for trait in traits_of(document, shares):
+            for key in sorted(keys(document)):
                 trait_cells[0].append(people)
-                trait_cells[1].append(trait_index.setdefault(trait.key, len(trait_index)))
+                trait_cells[1].append(trait_index.setdefault(key, len(trait_index)))
             outcome = document.get("products_held") if outcomes is None else outcomes.get(document.get("customer_id"))
             held = {products[p] for p in outcome or () if p in products}
             held_cells[0].extend([people] * len(held))
@@ -257,15 +279,15 @@ class NextProducts:
     @classmethod
     def fit(cls, documents: Iterable[Mapping], product_ids: Sequence[str],
             openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS,
-            shares: SpendingShares | None = None) -> NextProducts:
+            shares: SpendingShares | None = None, keys: TraitKeys | None = None) -> NextProducts:
+        keys = keys or trait_keys(shares)
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         rows, labels = [], []
         for document in sorted(documents, key=lambda d: str(d.get("customer_id"))):
             opened = [p for p in dict.fromkeys(openings.get(document.get("customer_id")) or ()) if p in products]
             if not opened:
                 continue
-            keys = {trait.key for trait in traits_of(document, shares)}
-            rows.extend([keys] * len(opened))
+            rows.extend([keys(document)] * len(opened))
             labels.extend(products[product_id] for product_id in opened)
             if len(labels) >= max_rows:
                 break
@@ -326,15 +348,15 @@ class GoalPropensity:
 
     @classmethod
     def fit(cls, documents: Iterable[Mapping], shares: SpendingShares | None = None,
-            max_rows: int = MAX_TRAINING_ROWS) -> GoalPropensity:
+            max_rows: int = MAX_TRAINING_ROWS, keys: TraitKeys | None = None) -> GoalPropensity:
         documents = sorted(documents, key=lambda d: str(d.get("customer_id")))[:max_rows]
         told = [{topic for topic in document.get("goals") or () if "health" not in topic} for document in documents]
         counts = {topic: sum(topic in topics for topics in told) for topic in set().union(*told)}
         goals = tuple(sorted(topic for topic, count in counts.items() if count >= MIN_TELLERS))
         if len(documents) < MIN_CUSTOMERS or not goals:
             return cls((), {}, np.zeros((0, 0)), np.zeros(0))
-        rows = [{trait.key for trait in traits_of(document, shares) if not trait.key.startswith("goal:")}
-                for document in documents]
+        keys = keys or trait_keys(shares)
+        rows = [{key for key in keys(document) if not key.startswith("goal:")} for document in documents]
         return cls._fitted(goals, *_trait_matrix(rows), told)
 
     @classmethod

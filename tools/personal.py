@@ -62,7 +62,7 @@ from tools.eligibility import check, credit_score_inputs
 from tools.evidence import ACCOUNT_OPENINGS, field_evidence, money, opened_lately, opened_lately_field
 from tools.lookalike import (
     HEALTH_SPEND, NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words,
-    traits_of,
+    trait_keys, traits_of,
 )
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -425,11 +425,12 @@ class _ContextCache:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
         live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
         self.spending = SpendingShares.from_features(live_features)
-        self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), shares=self.spending)
+        keys = trait_keys(self.spending)  # each document's traits, read once for the three fits
+        self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), keys=keys)
         recent = _recent_openings(ctx)
-        self.openers = NextProducts.fit(live_features, sorted(ctx.products), recent, shares=self.spending)
+        self.openers = NextProducts.fit(live_features, sorted(ctx.products), recent, keys=keys)
         self.opened_lately = Counter(product_id for opened in recent.values() for product_id in opened)
-        self.goal_propensity = GoalPropensity.fit(live_features, self.spending)
+        self.goal_propensity = GoalPropensity.fit(live_features, keys=keys)
         self._goal_products: dict[str, np.ndarray] | None = None
         self.goal_products_lock = threading.Lock()  # not self.lock: computing them embeds through self.embed
         self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
