@@ -131,3 +131,24 @@ def test_goal_propensity_learns_who_else_likely_has_a_goal_from_those_who_told_u
 def test_goal_propensity_with_too_few_tellers_says_nothing():
     documents = [_doc(f"A{i}", goals=["first_home"]) for i in range(3)] + [_doc(f"B{i}") for i in range(60)]
     assert lookalike.GoalPropensity.fit(documents).estimates(traits_of(_doc("C1"))) == ({}, {})
+
+
+def test_fits_sharing_trait_keys_read_each_document_once_and_learn_the_same(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    documents = [_doc(f"A{i}", rent=12000.0, goals=["first_home"], held=["K", "R"] if i < 3 else ["K"])
+                 for i in range(6)]
+    documents += [_doc(f"B{i}", held=["K"]) for i in range(6)]
+    openings = {f"A{i}": ["S"] for i in range(6)} | {f"B{i}": ["R"] for i in range(6)}
+    asked = _doc("C1", rent=9000.0, goals=["first_home"])
+    alone = (Lookalikes.from_features(documents, ["K", "R", "S"]).estimates(traits_of(asked)),
+             NextProducts.fit(documents, ["K", "R", "S"], openings).estimates(traits_of(asked)))
+    reads = []
+    counted = lookalike.traits_of
+    monkeypatch.setattr(lookalike, "traits_of", lambda document, shares=None: reads.append(document["_id"])
+                        or counted(document, shares))
+    keys = lookalike.trait_keys()
+    shared = (Lookalikes.from_features(documents, ["K", "R", "S"], keys=keys).estimates(counted(asked)),
+              NextProducts.fit(documents, ["K", "R", "S"], openings, keys=keys).estimates(counted(asked)))
+    lookalike.GoalPropensity.fit(documents, keys=keys)
+    assert sorted(reads) == sorted(document["_id"] for document in documents)  # once each, for three fits
+    assert shared == alone
