@@ -194,22 +194,19 @@ class Lookalikes:
         """From live feature documents; the outcome is what each holds, or `outcomes[customer_id]` when given.
         With `shares`, the traits include where each spends more than most (as `traits_of`); `keys` (from
         `trait_keys(shares)`) shares the traits read with other fits."""
-        keys = keys or trait_keys(shares)
-        products = {product_id: j for j, product_id in enumerate(product_ids)}
-        trait_index: dict[str, int] = {}
-        trait_cells, held_cells, people = ([], []), ([], []), 0
-        for document in documents:
-            for key in sorted(keys(document)):
-                trait_cells[0].append(people)
-                trait_cells[1].append(trait_index.setdefault(key, len(trait_index)))
-            outcome = document.get("products_held") if outcomes is None else outcomes.get(document.get("customer_id"))
-            held = {products[p] for p in outcome or () if p in products}
-            held_cells[0].extend([people] * len(held))
-            held_cells[1].extend(held)
-            people += 1
+        documents = list(documents)
+        people = len(documents)
         if people < MIN_CUSTOMERS:
             return cls(tuple(product_ids), {}, np.zeros(len(product_ids)), np.zeros((0, len(product_ids))))
-        has_trait = _indicator(trait_cells, (people, len(trait_index)))
+        keys = keys or trait_keys(shares)
+        trait_index, has_trait = _trait_matrix([keys(document) for document in documents])
+        products = {product_id: j for j, product_id in enumerate(product_ids)}
+        held_cells = ([], [])
+        for person, document in enumerate(documents):
+            outcome = document.get("products_held") if outcomes is None else outcomes.get(document.get("customer_id"))
+            held = {products[p] for p in outcome or () if p in products}
+            held_cells[0].extend([person] * len(held))
+            held_cells[1].extend(held)
         holds = _indicator(held_cells, (people, len(product_ids)))
         together = (has_trait.T @ holds).toarray()
         with_trait = np.asarray(has_trait.sum(axis=0)).ravel()
