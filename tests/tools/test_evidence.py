@@ -175,6 +175,24 @@ def test_resolve_reads_graph_statistics_edges_and_people():
         resolve(ctx, Evidence(EvidenceKind.graph_edge, "graph", "L404", "relation", None))
 
 
+def test_resolve_counts_account_openings_in_the_window_and_refuses_an_unknown_field(store):
+    store["accounts"].insert_many([
+        {"_id": "A1", "customer_id": "C1", "product_id": "P_SAVE", "opened_at": "2026-09-01", "status": "open"},
+        {"_id": "A2", "customer_id": "C2", "product_id": "P_SAVE", "opened_at": "2026-05-01", "status": "open"},
+        {"_id": "A3", "customer_id": "C3", "product_id": "P_SAVE", "opened_at": "2026-09-10", "status": "closed"},
+        {"_id": "A4", "customer_id": "C4", "product_id": "P_SAVE", "opened_at": "2025-01-01", "status": "open"},
+        {"_id": "A5", "customer_id": "C5", "product_id": "P_CASH", "opened_at": "2026-09-02", "status": "open"},
+    ])
+    graph = build_graph([{"customer_id": "C1", "date_of_birth": "1980-01-01"}], [], {})
+    ctx = ToolContext(store, None, None, graph, graph_tfidf(graph, AS_OF), RUN_ID)
+    opened = Evidence(EvidenceKind.graph_statistic, "account_openings", "P_SAVE", "opened_last_180_days", 2)
+    assert resolve(ctx, opened) == 2  # A1 and A2: A3 is closed, A4 too old, A5 another product
+    assert resolve(ctx, Evidence(EvidenceKind.graph_statistic, "account_openings", "P_SAVE",
+                                 "opened_last_60_days", 1)) == 1
+    with pytest.raises(EvidenceNotFound, match="opened_lately"):
+        resolve(ctx, Evidence(EvidenceKind.graph_statistic, "account_openings", "P_SAVE", "opened_lately", 2))
+
+
 def test_field_evidence_copies_the_value_stored_at_the_path():
     record = {"_id": "run-1:C1", "spend_12m": {"travel": 7680.0}}
     evidence = field_evidence(EvidenceKind.transaction_aggregate, "features", record, "spend_12m.travel", "travel")
