@@ -335,7 +335,7 @@ def score_tools(ctx, hidden: Mapping[str, HiddenAccount], targets: Mapping[str, 
     personal = personal_cases(ctx, hidden, targets)
     return {
         "personal": tool_block(personal, popularity, every,
-                               "all hold-outs; the tool never returns healthcare products"),
+                               "all hold-outs; healthcare products ranked without health data"),
         "personal_non_healthcare": tool_block(
             [case for case in personal if case.category != "healthcare"], popularity,
             sorted(set(every) - set(healthcare)),

@@ -38,9 +38,10 @@ one reason, so every card can answer "why?".
 Privacy: features are read only through `credit_score_inputs` (no protected
 attribute such as gender or marital status can move a score), the profile
 summary is not embedded because it names the marital status, and health data
-stays out: health disclosures are skipped, medical and pharmacy spend is never
-read, and healthcare products are left to the healthcare tool, which asks for
-consent. A customer who has withdrawn consent to profiling gets nothing
+stays out: health disclosures are skipped and medical and pharmacy spend is never
+read. Healthcare products (health plans, HSAs) are ranked like any other, from
+these non-health signals only; reading health data to rank them is the
+healthcare tool's, with consent. A customer who has withdrawn consent to profiling gets nothing
 personal: only the products customers opened most in the last RECENT_DAYS that
 the eligibility rules let them have, each citing that count and nothing of theirs.
 """
@@ -95,7 +96,6 @@ MIN_REASON = 0.1  # a component must contribute at least this much to be given a
 MAX_PER_CATEGORY = 3  # in an answer across categories
 EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages of life repeat a lot)
 
-EXCLUDED_CATEGORIES = frozenset({"healthcare"})  # the healthcare tool's, with consent
 SKIPPED_SPEND = NOT_CARD_SPEND | HEALTH_SPEND  # neither earns card rewards nor counts as rising spending; health
 # spend is health data, never read here
 INTEREST_CATEGORIES = frozenset({"deposit", "retirement"})  # where an APY pays on moved balances
@@ -664,14 +664,14 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
     often tell us), what customers holding the same products also hold, and what
     customers like them hold and opened lately. `category` limits the answer to one product
     category (deposit, card, loan, mortgage, investment, retirement,
-    education_savings, insurance); without it at most MAX_PER_CATEGORY
+    education_savings, insurance, healthcare); without it at most MAX_PER_CATEGORY
     products of one category are returned. Returns an empty list when there
     is no current profile for the customer or nothing fits. A customer who opted
     out of profiling gets the eligible products customers opened most lately,
-    not personalised. Healthcare products come from the healthcare tool instead.
+    not personalised. Healthcare products are ranked from these same signals, never from health data.
     """
     features = ctx.features(customer_id)
-    if k < 1 or features is None or category in EXCLUDED_CATEGORIES:
+    if k < 1 or features is None:
         return []
     view = credit_score_inputs(features)
     candidates = _candidates(ctx, view, category)
@@ -725,8 +725,7 @@ def _candidates(ctx, features: Mapping, category: str | None) -> list[dict]:
     return [
         product
         for _, product in sorted(ctx.products.items())
-        if product.get("category") not in EXCLUDED_CATEGORIES
-        and (category is None or product.get("category") == category)
+        if (category is None or product.get("category") == category)
         and not check(product, features)
     ]
 
@@ -735,11 +734,7 @@ def _signals(ctx, customer: Mapping, features: Mapping, candidates: Sequence[Map
     disclosures = ctx.store["disclosures"].find({"customer_id": customer["_id"]})
     sources = goal_sources(features, disclosures)
     similarities = goal_similarities(ctx, sources, [product["_id"] for product in candidates])
-    held = [
-        product_id for product_id in features.get("products_held", ())
-        if ctx.products.get(product_id, {}).get("category") not in EXCLUDED_CATEGORIES
-    ]
-    peer_excess, peer_source = coholding(ctx).scores(held)
+    peer_excess, peer_source = coholding(ctx).scores(features.get("products_held", ()))
     traits = traits_of(features, _cache(ctx).spending)
     lookalike_chance, lookalike_traits = _cache(ctx).lookalikes.estimates(traits)
     opener_chance, opener_traits = _cache(ctx).openers.estimates(traits)

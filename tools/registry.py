@@ -66,6 +66,8 @@ def langchain_tools(ctx) -> list[StructuredTool]:
     def personal(customer_id: str, category: str | None = None):
         """Recommend products for the customer from their own spending, goals and what similar customers hold.
         Each result has reasons with the customer's own figures. Use for 'what card suits me', 'how can I save more'.
+        It reads no health data: for health plans, HSAs or providers matched to health needs use
+        recommend_healthcare.
         For a customer who opted out of profiling the results are not personalised (what customers opened most
         lately, among products they qualify for) and their reasons say so: never present them as tailored."""
         recs = recommend_personal(ctx, customer_id, category=category)

@@ -147,8 +147,8 @@ def _holdings() -> dict[str, list[str]]:
     return holdings
 
 
-def _context(store, vectors=None, embedder=None) -> ToolContext:
-    holdings = _holdings()
+def _context(store, vectors=None, embedder=None, holdings=None) -> ToolContext:
+    holdings = holdings or _holdings()
     customers = [{"customer_id": cid, "date_of_birth": "1986-05-01"} for cid in holdings]
     graph = build_graph(customers, [], holdings)
     return ToolContext(store, vectors, embedder, graph, graph_tfidf(graph, AS_OF), RUN_ID)
@@ -321,7 +321,7 @@ def test_ranking_follows_what_similar_customers_hold_then_the_customers_own_valu
     assert travel.reasons[0].startswith("You spent $7,680 on travel (and more in 1 other category) in the last 12 months")
 
 
-def test_never_recommends_a_product_held_ineligible_or_for_health(store):
+def test_never_recommends_a_product_held_or_ineligible(store):
     _bank(store)
     ctx = _context(store)
     recommended = {r.product_id for r in recommend_personal(ctx, "C1", k=20)}
@@ -329,9 +329,23 @@ def test_never_recommends_a_product_held_ineligible_or_for_health(store):
     assert not recommended & {"P_CHECK", "P_CASH"}  # held
     assert not recommended & {"P_PREMIER", "P_STUDENT", "P_BROKER"}  # income, age, risk appetite
     assert all(not check(CATALOGUE[product_id], features) for product_id in recommended)
-    assert "P_HSA" not in recommended and recommend_personal(ctx, "C1", category="healthcare") == []
     texts = " ".join(reason for r in recommend_personal(ctx, "C1", k=20) for reason in r.reasons)
     assert "$900" not in texts and "medical" not in texts
+
+
+def test_a_healthcare_product_is_ranked_from_what_customers_hold_never_from_health_spending(store):
+    _bank(store)
+    holdings = _holdings()
+    for i in range(1, 9):  # the Cash Back Card's holders who have Pet Insurance also have the HSA
+        holdings[f"O{i:02d}"] = [*holdings[f"O{i:02d}"], "P_HSA"]
+    hsa = next(r for r in recommend_personal(_context(store, holdings=holdings), "C1", k=20) if r.product_id == "P_HSA")
+    assert hsa.components["peers"] > 0 and hsa.reasons[0].startswith("Customers who hold")
+    assert {item.field for item in hsa.evidence} == {"products_held"}
+    assert "$900" not in " ".join(hsa.reasons) and "medical" not in " ".join(hsa.reasons)
+    assert recommend_personal(_context(store, holdings=holdings), "C1", category="healthcare") == [hsa]
+    assert store["features"].update_one({"customer_id": "C1"},
+                                        {"$set": {"spend_12m.medical": 25000.0}}).modified_count == 1
+    assert recommend_personal(_context(store, holdings=holdings), "C1", category="healthcare") == [hsa]
 
 
 def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_most_three_of_one(store):
@@ -380,9 +394,9 @@ def test_who_opted_out_of_profiling_gets_only_what_customers_opened_most_lately_
     ])
     ctx = _context(store)
     recommendations = recommend_personal(ctx, "C1", k=5)
-    # most opened first; C1 holds the cash back card; healthcare is the healthcare tool's; two per category
-    assert [r.product_id for r in recommendations] == ["P_AUTO", "P_CD", "P_SAVE", "P_PET"]
-    auto = recommendations[0]
+    # most opened first; C1 holds the cash back card
+    assert [r.product_id for r in recommendations] == ["P_HSA", "P_AUTO", "P_CD", "P_SAVE", "P_PET"]
+    auto = recommendations[1]
     assert auto.reasons == ["You asked us not to personalise your recommendations, so this is simply one of the "
                             "products our customers opened most in the last 6 months: 3 new accounts."]
     assert auto.evidence == [Evidence(EvidenceKind.graph_statistic, "account_openings", "P_AUTO",
