@@ -41,7 +41,9 @@ summary is not embedded because it names the marital status, and health data
 stays out: health disclosures are skipped and medical and pharmacy spend is never
 read. Healthcare products (health plans, HSAs) are ranked like any other, from
 these non-health signals only; reading health data to rank them is the
-healthcare tool's, with consent. A customer who has withdrawn consent to profiling gets nothing
+healthcare tool's, with consent. The models learnt from customers' traits
+(lookalikes, next products, likely goals and their tellers' words) learn only
+from customers who allow profiling. A customer who has withdrawn consent to profiling gets nothing
 personal: only the products customers opened most in the last RECENT_DAYS that
 the eligibility rules let them have, each citing that count and nothing of theirs.
 """
@@ -423,12 +425,16 @@ class _ContextCache:
 
     def __init__(self, ctx) -> None:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
-        live_features = list(ctx.store["features"].find({"run_id": ctx.run_id}))
+        # The models that learn from one customer's traits learn only from customers who allow profiling.
+        self.opted_out = _opted_out(ctx)
+        live_features = [document for document in ctx.store["features"].find({"run_id": ctx.run_id})
+                         if document.get("customer_id") not in self.opted_out]
         self.spending = SpendingShares.from_features(live_features)
         keys = trait_keys(self.spending)  # each document's traits, read once for the three fits
         self.lookalikes = Lookalikes.from_features(live_features, sorted(ctx.products), keys=keys)
         recent = _recent_openings(ctx)
-        self.openers = NextProducts.fit(live_features, sorted(ctx.products), recent, keys=keys)
+        profiled_openings = {customer: opened for customer, opened in recent.items() if customer not in self.opted_out}
+        self.openers = NextProducts.fit(live_features, sorted(ctx.products), profiled_openings, keys=keys)
         self.opened_lately = Counter(product_id for opened in recent.values() for product_id in opened)
         self.goal_propensity = GoalPropensity.fit(live_features, keys=keys)
         self._goal_products: dict[str, np.ndarray] | None = None
@@ -465,7 +471,7 @@ class _ContextCache:
     def _goal_product_table(self, ctx) -> dict[str, np.ndarray]:
         examples: dict[str, set[str]] = {goal: set() for goal in self.goal_propensity.goals}
         for disclosure in ctx.store["disclosures"].find({"topic": {"$in": list(examples)}}):
-            if disclosure.get("kind") != "health":
+            if disclosure.get("kind") != "health" and disclosure.get("customer_id") not in self.opted_out:
                 examples[disclosure["topic"]].add(disclosure["text"])
         product_ids, table = sorted(ctx.products), {}
         for goal, texts in examples.items():
@@ -473,6 +479,11 @@ class _ContextCache:
             if sources:
                 table[goal] = goal_closeness(goal_similarities(ctx, sources, product_ids), sources).mean(axis=0)
         return table
+
+
+def _opted_out(ctx) -> frozenset[str]:
+    """The customers who withdrew consent to profiling."""
+    return frozenset(customer["_id"] for customer in ctx.store["customers"].find({"consent.profiling": False}, {"_id": 1}))
 
 
 def _recent_openings(ctx) -> dict[str, list[str]]:

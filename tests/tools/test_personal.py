@@ -522,6 +522,28 @@ def test_what_customers_like_you_opened_lately_is_a_reason_whose_evidence_resolv
     assert all(resolve(ctx, item) == item.value for item in pet.evidence)
 
 
+def test_customers_who_opted_out_of_profiling_teach_the_models_nothing(store, monkeypatch):
+    import tools.lookalike as lookalike
+
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 1)
+    _bank(store)
+    # the travellers who hold and lately opened Pet Insurance withdrew consent to profiling; the shoppers who
+    # opened auto loans did not
+    store["customers"].insert_many([_customer(f"L{i}", profiling=False) for i in range(3)])
+    store["features"].insert_many(
+        [_features(f"L{i}", held=["P_CHECK", "P_PET"], spend={"travel": 5000.0}) for i in range(3)]
+        + [_features(f"G{i}", held=["P_CHECK", "P_AUTO"], spend={"groceries": 3000.0}) for i in range(3)])
+    store["accounts"].insert_many(
+        [{**_account(f"AL{i}", f"L{i}", "P_PET", None), "opened_at": "2026-08-30"} for i in range(3)]
+        + [{**_account(f"AG{i}", f"G{i}", "P_AUTO", -5000.0), "opened_at": "2026-08-30"} for i in range(3)])
+    pet = next(r for r in recommend_personal(_context(store), "C1", k=10) if r.product_id == "P_PET")
+    assert pet.components["lookalike"] == 0.0 and pet.components["openers"] == 0.0
+    assert not [reason for reason in pet.reasons if "customers who spend on travel" in reason]
+    store["customers"].update_many({"_id": {"$in": ["L0", "L1", "L2"]}}, {"$set": {"consent.profiling": True}})
+    pet = next(r for r in recommend_personal(_context(store), "C1", k=10) if r.product_id == "P_PET")
+    assert pet.components["lookalike"] > 0 and pet.components["openers"] > 0
+
+
 def test_a_goal_customers_like_you_told_us_is_a_reason_whose_evidence_resolves(store, fake_vectors, fake_embedder,
                                                                                 monkeypatch):
     import tools.lookalike as lookalike
