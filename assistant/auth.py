@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.engine import Caller
+from tools.eligibility import may_profile
 
 KEY_ROLES = ("developer", "agent", "admin")
 KEY_PREFIX = "fargo_"
@@ -205,7 +206,7 @@ def demo_customer_id(store) -> str:
     cards = {product["_id"] for product in store["products"].find({"category": "card"}, {"_id": 1})}
     for household in households:
         customer = store["customers"].find_one({"_id": household["_id"]}) or {}
-        profiled = (customer.get("consent") or {}).get("profiling", True) is not False
+        profiled = may_profile(customer)
         held = {account["product_id"] for account in store["accounts"].find({"customer_id": household["_id"]})}
         if profiled and not held & cards:
             return household["_id"]

@@ -47,6 +47,7 @@ from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
 from tools.campaign import NeedMatch, event_signals, handle_spellings, infer_needs
 from tools.campaign import _may_offer as may_offer  # the tool's offer rules, so its leads and these agree
+from tools.eligibility import may_profile
 
 log = logging.getLogger("fargo.campaign_worker")
 
@@ -100,7 +101,7 @@ class BatchResult:
 
 def profiled(customer: Mapping[str, Any] | None) -> bool:
     """A known customer who has not withdrawn consent to profiling."""
-    return customer is not None and (customer.get("consent") or {}).get("profiling", True) is not False
+    return customer is not None and may_profile(customer)
 
 
 def resolve_authors(store, events: list[dict[str, Any]]) -> dict[str, dict | None]:

@@ -40,7 +40,7 @@ import numpy as np
 
 from retrieval.docstore import handle_filter
 from retrieval.leads import LeadFacts, LeadSignal, combined_score, render_opening_line, render_reason, strongest
-from tools.eligibility import check
+from tools.eligibility import check, may_profile
 from tools.evidence import field_evidence
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -379,7 +379,7 @@ def campaign_insights(ctx, customer_id: str, k: int = 3) -> list[CampaignLead]:
     open.
     """
     customer = ctx.customer(customer_id)
-    if k < 1 or customer is None or (customer.get("consent") or {}).get("profiling", True) is False:
+    if k < 1 or customer is None or not may_profile(customer):
         return []
     events = customer_events(ctx.store, customer)
     if not events:

@@ -16,6 +16,9 @@ before any approval.
 Protected attributes (gender, marital status, nationality, religion, health
 and the like) never enter a credit, pricing or ranking score: scores read
 features only through `credit_score_inputs`, an explicit allow-list.
+
+Consent: `may_profile` says whether a customer record allows profiling;
+`OPTED_OUT_OF_PROFILING` finds, as a store query, the customers it refuses.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ SCORING_FIELDS = (
     "customer_id", "as_of", "age", "life_stage", "occupation", "declared_income", "income_estimate",
     "deposit_balance", "spend_12m", "spend_trend", "products_held", "goals", "kyc_verified", "risk_appetite",
 )
+
+# The customers who withdrew consent to profiling (those `may_profile` refuses), as a store query.
+OPTED_OUT_OF_PROFILING = {"consent.profiling": False}
 
 KYC_MISSING = "missing"
 KYC_PRECEDENCE = ("verified", "pending", "expired", "rejected")
@@ -133,3 +139,8 @@ def why_not(ctx, customer_id: str, product_id: str) -> list[Ineligible]:
     if not features.get("kyc_verified") and (product.get("eligibility") or {}).get("requires_verified_kyc", True):
         status = kyc_status(ctx.store, customer_id)
     return check(product, features, kyc_status=status)
+
+
+def may_profile(customer: Mapping) -> bool:
+    """The customer has not withdrawn consent to profiling (a record that says nothing about it allows it)."""
+    return (customer.get("consent") or {}).get("profiling", True) is not False

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.graph import ADULT_AGE, RELATIONS, ContextStat, RelativeView, relatives_of
-from tools.eligibility import check, credit_score_inputs
+from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -111,7 +111,7 @@ def recommend_family(
     for an unknown relation.
     """
     wanted = _relations(relations)
-    if k < 1 or not _may_profile(ctx, customer_id):
+    if k < 1 or not may_profile(ctx.customer(customer_id) or {}):
         return []
     views = relatives_of(ctx.graph, customer_id, wanted, as_of=ctx.as_of)
     views.sort(key=lambda view: wanted.index(view.relation))  # stable: graph order within a relation
@@ -134,11 +134,6 @@ def _relations(relations: Sequence[str] | None) -> list[str]:
     if unknown:
         raise ValueError(f"unknown relation(s) {', '.join(unknown)}; expected any of {', '.join(RELATIONS)}")
     return list(dict.fromkeys(names))
-
-
-def _may_profile(ctx, customer_id: str) -> bool:
-    customer = ctx.customer(customer_id) or {}
-    return (customer.get("consent") or {}).get("profiling", True) is not False
 
 
 def relative_profile(ctx, view: RelativeView) -> RelativeProfile:

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from retrieval.graph import RelativeView, relatives_of
-from tools.eligibility import check, credit_score_inputs
+from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, field_evidence, money
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -146,7 +146,7 @@ def recommend_healthcare(ctx, customer_id: str, k: int = 5) -> list[Recommendati
     """
     features = ctx.features(customer_id)
     customer = ctx.customer(customer_id) or {}
-    if k < 1 or features is None or (customer.get("consent") or {}).get("profiling", True) is False:
+    if k < 1 or features is None or not may_profile(customer):
         return []
     profile = HealthProfile(
         features=health_view(features),

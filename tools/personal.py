@@ -61,7 +61,7 @@ import numpy as np
 from scipy import sparse
 
 from tools.campaign import statement_vectors
-from tools.eligibility import check, credit_score_inputs
+from tools.eligibility import OPTED_OUT_OF_PROFILING, check, credit_score_inputs, may_profile
 from tools.evidence import ACCOUNT_OPENINGS, field_evidence, money, opened_lately, opened_lately_field
 from tools.lookalike import (
     HEALTH_SPEND, NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words,
@@ -483,7 +483,7 @@ class _ContextCache:
 
 def _opted_out(ctx) -> frozenset[str]:
     """The customers who withdrew consent to profiling."""
-    return frozenset(customer["_id"] for customer in ctx.store["customers"].find({"consent.profiling": False}, {"_id": 1}))
+    return frozenset(customer["_id"] for customer in ctx.store["customers"].find(OPTED_OUT_OF_PROFILING, {"_id": 1}))
 
 
 def _recent_openings(ctx) -> dict[str, list[str]]:
@@ -689,7 +689,7 @@ def recommend_personal(ctx, customer_id: str, k: int = 5, category: str | None =
     if not candidates:
         return []
     customer = ctx.customer(customer_id) or {"_id": customer_id}
-    if not _may_profile(customer):
+    if not may_profile(customer):
         return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
     signals = _signals(ctx, customer, view, candidates)
     ranked = [
@@ -726,10 +726,6 @@ def _popular(product: Mapping, opened: int, total: int) -> Recommendation:
     return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
                           score=round(share, 4), reasons=[reason], evidence=[evidence],
                           components={"opened_lately": round(share, 4)})
-
-
-def _may_profile(customer: Mapping) -> bool:
-    return (customer.get("consent") or {}).get("profiling", True) is not False
 
 
 def _candidates(ctx, features: Mapping, category: str | None) -> list[dict]:

@@ -9,11 +9,13 @@ import networkx as nx
 from retrieval.graph import graph_tfidf
 from tools.context import ToolContext
 from tools.eligibility import (
+    OPTED_OUT_OF_PROFILING,
     PROTECTED_ATTRIBUTES,
     SCORING_FIELDS,
     check,
     credit_score_inputs,
     eligibility_income,
+    may_profile,
     why_not,
 )
 from tools.types import Ineligible
@@ -144,3 +146,17 @@ def test_why_not_for_an_unknown_product_or_a_customer_without_a_profile(store):
     assert _rules(why_not(ctx, "C1", "P999")) == ["unknown_product"]
     assert why_not(ctx, "C1", "P010") == [
         Ineligible("P010", "no_profile", "we have no current profile for you yet, so we cannot check")]
+
+
+def test_only_a_withdrawn_profiling_consent_refuses_profiling_and_the_store_query_finds_exactly_those(store):
+    customers = [
+        {"_id": "C1", "consent": {"profiling": False, "marketing": True}},
+        {"_id": "C2", "consent": {"profiling": True}},
+        {"_id": "C3", "consent": {"marketing": False}},  # says nothing about profiling
+        {"_id": "C4"},
+        {"_id": "C5", "consent": None},
+    ]
+    store["customers"].insert_many(customers)
+    assert [c["_id"] for c in customers if not may_profile(c)] == ["C1"]
+    assert [c["_id"] for c in store["customers"].find(OPTED_OUT_OF_PROFILING, {"_id": 1})] == ["C1"]
+
