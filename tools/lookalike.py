@@ -7,14 +7,15 @@ a product held, money going to a spending category (rent, fuel, childcare...),
 and, given the bank's `SpendingShares`, a category taking a bigger share of
 their card spending than it does for most customers. For every trait and
 product the bank's live feature documents give how often customers with the
-trait hold the product, shrunk toward the bank-wide rate (LIFT_PRIOR customers' worth). A customer's estimate for a
-product is the bank-wide rate times the damped product of the lifts of the
-traits they show: a naive Bayes estimate, damped because traits overlap
-(paying rent and being 26-35 say much the same). `NextProducts` is the
-discriminative counterpart for what a customer opens next: a logistic regression
-from the same traits to the product of each recent opening. `GoalPropensity`
-learns, from the customers who told us a goal, who else likely has it: one
-logistic regression per goal from the other traits to "told us this goal".
+trait hold the product, shrunk toward the bank-wide rate (LIFT_PRIOR customers'
+worth). A customer's estimate for a product is the bank-wide rate times the
+damped product of the lifts of the traits they show: a naive Bayes estimate,
+damped because traits overlap (paying rent and being 26-35 say much the same).
+`NextProducts` is the discriminative counterpart for what a customer opens
+next: a logistic regression from the same traits to the product of each recent
+opening. `GoalPropensity` learns, from the customers who told us a goal, who
+else likely has it: one logistic regression per goal from the other traits to
+"told us this goal".
 
 Health spending is never a trait, and neither is anything outside the scoring
 allow-list, so no protected attribute moves an estimate.
