@@ -15,7 +15,7 @@ from assistant.deps import CurrentCaller, LiveRuntime, Store
 from assistant.engine import AGENT_ROLES, Caller, PermissionDenied
 from assistant.errors import NotFound
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
-from ingest.records import ProductCategory
+from retrieval.records import ProductCategory
 
 router = APIRouter(prefix="/v1", tags=["data"])
 Runtime = LiveRuntime

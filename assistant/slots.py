@@ -1,8 +1,8 @@
 """Slot extraction: the facts a turn's words carry, as pure functions over text.
 
 Each `find_*` function reads one kind of slot; `extract_slots` runs them all.
-Values use Fargo's own vocabularies: relations are `ingest.records.Relation`
-values and product categories are `ingest.records.ProductCategory` values, so a
+Values use Fargo's own vocabularies: relations are `retrieval.records.Relation`
+values and product categories are `retrieval.records.ProductCategory` values, so a
 slot can be handed to a tool without translation.
 
 The rules lean towards missing a slot rather than inventing one: a bare number
@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ingest.records import ProductCategory, Relation
+from retrieval.records import ProductCategory, Relation
 
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,

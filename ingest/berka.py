@@ -3,7 +3,7 @@
 The source is the folder of PKDD'99 tables (`client`, `account`, `disp`, `card`, `loan`, `order`,
 `district`, optionally `trans`; each `.csv` or `.asc`, `;`-separated, quoted strings, YYMMDD dates).
 Every table but `trans` is required. The output folder gets files the normal loader reads
-(`fargo data load OUT`), each record validated against its model in `ingest.records`, plus two
+(`fargo data load OUT`), each record validated against its model in `retrieval.records`, plus two
 files outside `SOURCES` that the loader ignores and the Berka evaluation reads.
 
 Mapping (ids carry a B prefix so they never collide with another bank's):
@@ -57,7 +57,7 @@ from pathlib import Path
 
 import orjson
 
-from ingest.records import TRANSACTION_COLUMNS, Account, Customer, KycDocument, Product, Record, Transaction
+from retrieval.records import TRANSACTION_COLUMNS, Account, Customer, KycDocument, Product, Record, Transaction
 
 Progress = Callable[[str, int, int], None]
 

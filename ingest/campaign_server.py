@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from ingest.campaign_queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
-from ingest.records import CampaignEvent
+from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
 from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts
 from retrieval.leads import leads_by_product as count_leads_by_product

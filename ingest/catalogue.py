@@ -1,6 +1,6 @@
 """The bank's product catalogue and healthcare services: fixed text, the same for every seed.
 
-Terms follow `ingest.records.ProductTerms`: rates are fractions. A card's
+Terms follow `retrieval.records.ProductTerms`: rates are fractions. A card's
 `rewards` maps a transaction category to points earned per dollar divided by
 100 (0.03 = 3 points per dollar) and `point_value` is what one point is worth
 in dollars, so a year's rewards are worth `spend * rate * point_value * 100`.
@@ -9,7 +9,7 @@ Cash-back cards use `point_value` 0.01, which makes the rate plain cash back.
 
 from __future__ import annotations
 
-from ingest.records import Eligibility, HealthcareService, Product, ProductTerms
+from retrieval.records import Eligibility, HealthcareService, Product, ProductTerms
 
 LOW, MEDIUM, HIGH = "low", "medium", "high"
 

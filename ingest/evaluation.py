@@ -31,7 +31,7 @@ from random import Random
 import numpy as np
 import orjson
 
-from ingest.records import GROUND_TRUTH_DIR
+from retrieval.records import GROUND_TRUTH_DIR
 # Hold-outs opened their latest account within the window the personal tool calls recent: "what they opened
 # next" is a recent opening, not an account from years ago that merely happens to be their newest.
 from tools.personal import RECENT_DAYS

@@ -7,7 +7,7 @@ phrased from its catalogue entry, so every product can be found by search.
 from __future__ import annotations
 
 from ingest.catalogue import products
-from ingest.records import FaqDocument, Product
+from retrieval.records import FaqDocument, Product
 
 # (question, answer, category, product ids)
 _WRITTEN = (

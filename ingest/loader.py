@@ -24,7 +24,7 @@ import orjson
 from pydantic import ValidationError
 from pymongo import ReplaceOne
 
-from ingest.records import SOURCES, Source
+from retrieval.records import SOURCES, Source
 from ingest.sources import RawLine, SourceFileError, check_parseable, read_lines
 
 BATCH_SIZE = 1000

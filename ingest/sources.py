@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from ingest.records import Source
+from retrieval.records import Source
 
 _PREFLIGHT_CHUNK = 1 << 20
 

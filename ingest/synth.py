@@ -1,6 +1,6 @@
 """The synthetic bank: every source file Fargo ingests, plus the hidden truth behind it.
 
-`synthesize(out_dir, customers, seed)` writes one file per `ingest.records.SOURCES`
+`synthesize(out_dir, customers, seed)` writes one file per `retrieval.records.SOURCES`
 entry (JSONL, and `transactions.csv` like a warehouse export), a `manifest.json`
 and `ground_truth/hidden_needs.jsonl`: each customer's hidden needs and the
 products that would serve them, which Fargo must never read while serving.
@@ -24,7 +24,7 @@ import orjson
 
 from ingest.catalogue import healthcare_services, products
 from ingest.faq_catalogue import faq_documents
-from ingest.records import GROUND_TRUTH_DIR, SOURCES
+from retrieval.records import GROUND_TRUTH_DIR, SOURCES
 from ingest.synth_accounts import Holdings, open_accounts, serving_products
 from ingest.synth_customers import (
     HandleRegistry,

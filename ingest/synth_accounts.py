@@ -17,7 +17,7 @@ from functools import cache
 from random import Random
 
 from ingest.catalogue import products
-from ingest.records import Product
+from retrieval.records import Product
 from ingest.synth_customers import RecordCounter
 from ingest.synth_needs import NEED_BY_NAME
 from ingest.synth_people import Person

@@ -1,7 +1,7 @@
 """Customer-level records of the synthetic bank: CIP profile, KYC documents, disclosures.
 
 Each function takes one seeded `random.Random` and returns records as dicts in
-the field order of their `ingest.records` model.
+the field order of their `retrieval.records` model.
 """
 
 from __future__ import annotations

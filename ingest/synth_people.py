@@ -399,7 +399,7 @@ def _kid_ages(maker: HouseholdMaker, kind: str, parents: list[Person]) -> list[i
 
 
 def relationship_rows(links: list[Link], ids: IdCounter, rng: Random) -> list[dict]:
-    """One record per customer side of each link, in `ingest.records.Relationship` field order."""
+    """One record per customer side of each link, in `retrieval.records.Relationship` field order."""
     rows = []
     for link in links:
         for person, relative, relation in (

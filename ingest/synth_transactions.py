@@ -15,7 +15,7 @@ from functools import cache
 
 import numpy as np
 
-from ingest.records import TRANSACTION_COLUMNS
+from retrieval.records import TRANSACTION_COLUMNS
 from ingest.synth_accounts import SAVINGS, TYPICAL_LOAN, Holdings, catalogue
 from ingest.synth_needs import NEEDS
 from ingest.synth_people import Person

@@ -53,7 +53,7 @@ from pathlib import Path
 import networkx as nx
 import orjson
 
-from ingest.records import Relation
+from retrieval.records import Relation
 
 RELATIONS: tuple[str, ...] = tuple(relation.value for relation in Relation)
 AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (

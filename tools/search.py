@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ingest.records import ProductCategory
+from retrieval.records import ProductCategory
 from retrieval.lexical import BM25, reciprocal_rank_fusion
 from tools.eligibility import why_not
 from tools.evidence import field_evidence

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.berka import BadRow, BerkaImportError, decode_birth_number, import_berka
 from ingest.loader import load_directory
-from ingest.records import SOURCE_BY_FILE
+from retrieval.records import SOURCE_BY_FILE
 
 BERKA_DIR = Path("/work/shared/datasets/berka_pkdd99")
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest.loader import load_directory
-from ingest.records import TRANSACTION_COLUMNS
+from retrieval.records import TRANSACTION_COLUMNS
 from ingest.sources import SourceFileError
 
 

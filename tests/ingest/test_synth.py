@@ -13,7 +13,7 @@ import pytest
 from ingest import synth
 from ingest.catalogue import healthcare_services, products
 from ingest.faq_catalogue import faq_documents
-from ingest.records import GROUND_TRUTH_DIR, SOURCES, TRANSACTION_COLUMNS, ProductCategory
+from retrieval.records import GROUND_TRUTH_DIR, SOURCES, TRANSACTION_COLUMNS, ProductCategory
 from ingest.synth import DEFAULT_AS_OF, synthesize
 from ingest.synth_people import add_years
 

@@ -19,7 +19,7 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo import errors as pymongo_errors
 
 from assistant.settings import Settings
-from ingest.records import SOURCES
+from retrieval.records import SOURCES
 from retrieval.docstore import (
     INDEXES,
     DuplicateKeyError,

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ingest.records import Product
+from retrieval.records import Product
 from retrieval.graph import build_graph, graph_tfidf
 from retrieval.vectors import VectorHit
 from tools.context import ToolContext

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.settings import Settings
 from ingest.jobs import index_items
-from ingest.records import Product
+from retrieval.records import Product
 from retrieval.docstore import open_store
 from retrieval.embeddings import get_embedder
 from retrieval.graph import build_graph, graph_tfidf

@@ -15,7 +15,7 @@ import pytest
 
 from assistant.settings import Settings
 from ingest.jobs import index_items
-from ingest.records import FaqDocument, Product
+from retrieval.records import FaqDocument, Product
 from retrieval.docstore import open_store
 from retrieval.embeddings import get_embedder
 from retrieval.graph import graph_tfidf
