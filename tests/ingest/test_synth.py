@@ -10,12 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest import synth
 from ingest.catalogue import healthcare_services, products
 from ingest.faq_catalogue import faq_documents
 from retrieval.records import GROUND_TRUTH_DIR, SOURCES, TRANSACTION_COLUMNS, ProductCategory
 from ingest.synth import DEFAULT_AS_OF, synthesize
-from ingest.synth_people import add_years
+from ingest.synth import bank as synth_bank
+from ingest.synth.people import add_years
 
 CUSTOMERS = 300
 INVERSE = {"spouse": "spouse", "parent": "child", "child": "parent", "sibling": "sibling"}
@@ -26,7 +26,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-customer bank, made in several chunks so chunk boundaries are exercised."""
     out = tmp_path_factory.mktemp("bank")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth, "CHUNK_CUSTOMERS", 128)
+        patch.setattr(synth_bank, "CHUNK_CUSTOMERS", 128)
         synthesize(out, customers=CUSTOMERS, seed=11)
     return out
 

@@ -16,10 +16,10 @@ from functools import cache
 import numpy as np
 
 from retrieval.records import TRANSACTION_COLUMNS
-from ingest.synth_accounts import SAVINGS, TYPICAL_LOAN, Holdings, catalogue
-from ingest.synth_needs import NEEDS
-from ingest.synth_people import Person
-from ingest.synth_spending import (
+from ingest.synth.accounts import SAVINGS, TYPICAL_LOAN, Holdings, catalogue
+from ingest.synth.needs import NEEDS
+from ingest.synth.people import Person
+from ingest.synth.spending import (
     CARD,
     CATEGORY_INDEX,
     DISCRETIONARY,
@@ -28,7 +28,7 @@ from ingest.synth_spending import (
     RECURRING_MERCHANTS,
     STAGE_MULTIPLIERS,
 )
-from ingest.synth_tables import EMPLOYERS, RETIRED, STUDENT
+from ingest.synth.tables import EMPLOYERS, RETIRED, STUDENT
 
 HISTORY_DAYS = 365
 DISCRETIONARY_PER_MONTH = 3.3  # mean purchases per customer-month before stage, income and needs

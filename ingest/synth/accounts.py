@@ -18,10 +18,10 @@ from random import Random
 
 from ingest.catalogue import products
 from retrieval.records import Product
-from ingest.synth_customers import RecordCounter
-from ingest.synth_needs import NEED_BY_NAME
-from ingest.synth_people import Person
-from ingest.synth_tables import RETIRED, STUDENT
+from ingest.synth.customers import RecordCounter
+from ingest.synth.needs import NEED_BY_NAME
+from ingest.synth.people import Person
+from ingest.synth.tables import RETIRED, STUDENT
 
 NEED_FOLLOWING_RATE = 0.65
 OTHER_RECENT_RATE = 0.4

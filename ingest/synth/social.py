@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from random import Random
 
-from ingest.synth_customers import HandleRegistry
-from ingest.synth_needs import NEED_BY_NAME
-from ingest.synth_people import Person
+from ingest.synth.customers import HandleRegistry
+from ingest.synth.needs import NEED_BY_NAME
+from ingest.synth.people import Person
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from random import Random
 
-from ingest.synth_tables import (
+from ingest.synth.tables import (
     CITIES,
     CITY_WEIGHTS,
     EMPLOYERS,

@@ -25,8 +25,8 @@ import orjson
 from ingest.catalogue import healthcare_services, products
 from ingest.faq_catalogue import faq_documents
 from retrieval.records import GROUND_TRUTH_DIR, SOURCES
-from ingest.synth_accounts import Holdings, open_accounts, serving_products
-from ingest.synth_customers import (
+from ingest.synth.accounts import Holdings, open_accounts, serving_products
+from ingest.synth.customers import (
     HandleRegistry,
     RecordCounter,
     customer_record,
@@ -36,8 +36,8 @@ from ingest.synth_customers import (
     risk_appetite,
     social_handles,
 )
-from ingest.synth_needs import ELIGIBLE, NEED_BY_NAME, draw_needs
-from ingest.synth_people import (
+from ingest.synth.needs import ELIGIBLE, NEED_BY_NAME, draw_needs
+from ingest.synth.people import (
     HOUSEHOLD_KINDS,
     HouseholdMaker,
     IdCounter,
@@ -48,8 +48,8 @@ from ingest.synth_people import (
     relationship_rows,
     settle_homes,
 )
-from ingest.synth_social import campaign_events, campaign_records
-from ingest.synth_transactions import csv_header, transactions_csv
+from ingest.synth.social import campaign_events, campaign_records
+from ingest.synth.transactions import csv_header, transactions_csv
 
 DEFAULT_AS_OF = date(2026, 9, 30)
 CHUNK_CUSTOMERS = 2000
