@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ SOURCE_HEADER = "x-fargo-source"
 SIGNATURE_HEADER = "x-fargo-signature"
 TIMESTAMP_HEADER = "x-fargo-timestamp"
 SIGNATURE_PREFIX = "sha256="
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 DEFAULT_MAX_EVENTS = 1_000
@@ -107,10 +109,7 @@ def check_signature(secrets: Mapping[str, SecretStr], source: str, signature: st
     """Raise Unauthenticated unless `signature` is `source`'s HMAC of the body (and the timestamp is fresh)."""
     secret = secrets.get(source)
     if timestamp is not None:
-        try:
-            age = now - float(timestamp)
-        except ValueError:
-            raise Unauthenticated(f"{TIMESTAMP_HEADER} must be unix seconds") from None
+        age = now - unix_seconds(timestamp, now)
         if abs(age) > max_age_s:
             raise Unauthenticated(f"{TIMESTAMP_HEADER} is more than {max_age_s:.0f} s away from the server's clock")
     # An unknown source is checked against a stand-in key, so the answer (and its timing) does not
@@ -119,6 +118,15 @@ def check_signature(secrets: Mapping[str, SecretStr], source: str, signature: st
     expected = sign(key, body, timestamp)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()) or secret is None:
         raise Unauthenticated("unknown source or bad signature")
+
+
+def unix_seconds(timestamp: str, now: float) -> float:
+    """The sender's clock from its timestamp header: digits with an optional fraction, nothing else, so
+    nan, inf, exponents, signs and blanks are refused rather than compared."""
+    if not UNIX_SECONDS.fullmatch(timestamp):
+        raise Unauthenticated(f"{TIMESTAMP_HEADER} must be the current unix time in seconds, digits with an optional "
+                              f"fraction (such as {int(now)})")
+    return float(timestamp)
 
 
 def as_secrets(secrets: Mapping[str, SecretStr | str] | None) -> dict[str, SecretStr]:

@@ -133,6 +133,27 @@ def test_a_timestamped_signature_must_be_fresh(client: TestClient):
     assert moved_answer.status_code == 401
 
 
+@pytest.mark.parametrize("timestamp", ["nan", "NaN", "inf", "-inf", "1e999", "", "   ", "1e300", "-1", "0x6955B900",
+                                       "99999999999999999999", "1.5.5", "soon"])
+def test_a_timestamp_that_is_not_recent_unix_seconds_gets_401_naming_the_header(client, settings, timestamp):
+    body = body_of([event(1)])
+    headers = signed_headers(body) | {"X-Fargo-Timestamp": timestamp,
+                                      "X-Fargo-Signature": sign(SECRET, body, timestamp)}
+
+    response = client.post("/v1/campaign/events", content=body, headers=headers)
+
+    assert response.status_code == 401
+    assert "x-fargo-timestamp" in response.json()["detail"].lower()
+    assert queued(settings)["pending"] == 0
+
+
+def test_a_fresh_timestamp_with_a_fraction_of_a_second_is_accepted(client: TestClient):
+    now = f"{time.time():.3f}"
+    body = body_of([event(1)])
+
+    assert client.post("/v1/campaign/events", content=body, headers=signed_headers(body, timestamp=now)).status_code == 202
+
+
 def test_bad_events_are_reported_per_item_and_the_good_ones_kept(client: TestClient, settings: Settings):
     events = [
         event(1),
