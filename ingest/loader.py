@@ -75,6 +75,12 @@ class LoadSummary:
         return sum(getattr(counts, attribute) for counts in self.files.values())
 
 
+def validation_problem(exc: ValidationError) -> tuple[str, str]:
+    """(field, reason) of the first problem pydantic found in a record; "(record)" when no one field is at fault."""
+    error = exc.errors()[0]
+    return ".".join(str(part) for part in error["loc"]) or "(record)", error["msg"]
+
+
 def present_sources(directory: Path) -> list[tuple[Source, Path]]:
     """The known source files in `directory`, in load order."""
     if not directory.is_dir():
@@ -134,9 +140,7 @@ class _Loader:
         try:
             record = source.model.model_validate(raw.data).model_dump(mode="json")
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or "(record)"
-            return self._reject(source, raw.line, where, error["msg"])
+            return self._reject(source, raw.line, *validation_problem(exc))
         problem = self._dangling_reference(source, record)
         if problem:
             return self._reject(source, raw.line, *problem)

@@ -16,12 +16,12 @@ from datetime import date, timedelta
 from functools import cache
 from random import Random
 
-from ingest.catalogue import products
-from retrieval.records import Product
+from ingest.synth.catalogue import products
 from ingest.synth.customers import RecordCounter
 from ingest.synth.needs import NEED_BY_NAME
 from ingest.synth.people import Person
 from ingest.synth.tables import RETIRED, STUDENT
+from retrieval.records import Product
 
 NEED_FOLLOWING_RATE = 0.65
 OTHER_RECENT_RATE = 0.4

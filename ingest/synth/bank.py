@@ -22,10 +22,8 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 
-from ingest.catalogue import healthcare_services, products
-from ingest.faq_catalogue import faq_documents
-from retrieval.records import GROUND_TRUTH_DIR, SOURCES
 from ingest.synth.accounts import Holdings, open_accounts, serving_products
+from ingest.synth.catalogue import faq_documents, healthcare_services, products
 from ingest.synth.customers import (
     HandleRegistry,
     RecordCounter,
@@ -50,6 +48,7 @@ from ingest.synth.people import (
 )
 from ingest.synth.social import campaign_events, campaign_records
 from ingest.synth.transactions import csv_header, transactions_csv
+from retrieval.records import GROUND_TRUTH_DIR, SOURCES
 
 DEFAULT_AS_OF = date(2026, 9, 30)
 CHUNK_CUSTOMERS = 2000
