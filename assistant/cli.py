@@ -150,7 +150,7 @@ def ingest(
 ) -> None:
     """Run the ingestion job now: load -> features -> indexes -> graph, then switch the service over."""
     from ingest.jobs import IngestError
-    from ingest.scheduler import run_ingest_now
+    from assistant.worker import run_ingest_now
     from retrieval.docstore import StoreError
 
     settings = settings_or_exit()
@@ -186,7 +186,7 @@ def jobs(limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs
 @app.command("worker")
 def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker threads.")] = 1) -> None:
     """Run the job consumer: scheduled ingestion (FARGO_INGEST_CRON) and queued tasks."""
-    from ingest.scheduler import make_huey, start_consumer
+    from assistant.worker import make_huey, start_consumer
 
     settings = settings_or_exit()
     typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}', campaign events every minute")
@@ -343,7 +343,7 @@ def up(
     settings = settings_or_exit()
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
-    from ingest.scheduler import make_huey, run_ingest_now, start_background_consumer
+    from assistant.worker import make_huey, run_ingest_now, start_background_consumer
 
     ensure_demo_bank(settings)
     if needs_first_ingest(settings):

@@ -6,14 +6,38 @@ clients already use (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from huey import crontab
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingsError(ValueError):
     """A setting has a value Fargo cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Cron:
+    minute: str
+    hour: str
+    day: str
+    month: str
+    day_of_week: str
+
+    def schedule(self):
+        return crontab(self.minute, self.hour, self.day, self.month, self.day_of_week, strict=True)
+
+
+def parse_cron(expression: str) -> Cron:
+    """Parse a five-field cron expression ('0 2 * * *'); ValueError names what is wrong."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron needs 5 fields (minute hour day month day-of-week), got {len(fields)}: {expression!r}")
+    cron = Cron(*fields)
+    cron.schedule()  # strict crontab validates every field now, not at 2 a.m.
+    return cron
 
 
 class Settings(BaseSettings):
@@ -50,6 +74,9 @@ class Settings(BaseSettings):
     ingest_cron: str = Field("0 2 * * *", description="When the nightly ingestion runs (cron, server local time).")
     demo_customers: int = Field(500, ge=1, le=1_000_000, description="Size of the demo bank `fargo up` creates.")
     demo_seed: int = Field(7, description="Seed of the demo bank.")
+    embedding_cache_texts: int = Field(
+        4096, ge=0, description="Recent message texts whose embedding is kept (1.5 KiB each); 0 embeds every message."
+    )
 
     @field_validator("mongodb_uri")
     @classmethod
@@ -68,8 +95,6 @@ class Settings(BaseSettings):
     @field_validator("ingest_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from ingest.scheduler import parse_cron
-
         parse_cron(value)
         return value
 

@@ -1,4 +1,4 @@
-"""Scheduled jobs on huey: SQLite under the data dir by default, Redis when FARGO_REDIS_URL is set.
+"""The worker: scheduled jobs on huey: SQLite under the data dir by default, Redis when FARGO_REDIS_URL is set.
 
 `make_huey(settings)` builds the queue and registers the tasks on it; nothing
 is created at import time. The nightly ingestion runs on a cron
@@ -8,36 +8,13 @@ is created at import time. The nightly ingestion runs on a cron
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from assistant.settings import Settings
+from assistant.settings import Settings, parse_cron
 
 log = logging.getLogger("fargo.scheduler")
-
-
-@dataclass(frozen=True)
-class Cron:
-    minute: str
-    hour: str
-    day: str
-    month: str
-    day_of_week: str
-
-    def schedule(self):
-        return crontab(self.minute, self.hour, self.day, self.month, self.day_of_week, strict=True)
-
-
-def parse_cron(expression: str) -> Cron:
-    """Parse a five-field cron expression ('0 2 * * *'); ValueError names what is wrong."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"cron needs 5 fields (minute hour day month day-of-week), got {len(fields)}: {expression!r}")
-    cron = Cron(*fields)
-    cron.schedule()  # strict crontab validates every field now, not at 2 a.m.
-    return cron
 
 
 def make_huey(settings: Settings) -> Huey:

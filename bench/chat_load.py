@@ -50,7 +50,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.auth import create_key  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from retrieval.docstore import open_store  # noqa: E402
-from retrieval.embeddings import RECENT_TEXTS_ENV  # noqa: E402
 
 FIRST_CONVERSATIONS = 24
 AGENT_EVERY = 4  # one conversation in four is an agent's, acting for the customer
@@ -233,7 +232,7 @@ def money(rng: random.Random, around: int) -> str:
 
 def make_bank(root: Path, customers: int) -> Settings:
     """A synthetic bank under root, ingested; one already there (from an earlier --bank-dir run) is reused."""
-    from ingest.scheduler import run_ingest_now
+    from assistant.worker import run_ingest_now
     from ingest.synth import synthesize
 
     settings = Settings(data_dir=root / "data", source_dir=root / "source")
@@ -456,7 +455,7 @@ def main() -> None:
                              "as if none repeated")
     args = parser.parse_args()
     if args.no_embedding_cache:
-        os.environ[RECENT_TEXTS_ENV] = "0"  # the server subprocess inherits it
+        os.environ["FARGO_EMBEDDING_CACHE_TEXTS"] = "0"  # the server subprocess inherits it
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-chat-") as tmp:
         settings = make_bank(args.bank_dir or Path(tmp), args.customers)

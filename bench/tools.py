@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.settings import Settings  # noqa: E402
-from ingest.scheduler import run_ingest_now  # noqa: E402
+from assistant.worker import run_ingest_now  # noqa: E402
 from ingest.synth import synthesize  # noqa: E402
 from retrieval.docstore import open_store  # noqa: E402
 from retrieval.embeddings import get_embedder  # noqa: E402

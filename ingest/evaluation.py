@@ -370,7 +370,7 @@ def evaluate_recommendations(settings, customers: int = 2000, holdouts: int = 40
 
 
 def _evaluate_in(settings, root: Path, customers: int, holdouts: int, seed: int, say: Progress) -> dict:
-    from ingest.scheduler import run_ingest_now
+    from assistant.worker import run_ingest_now
     from ingest.synth import HIDDEN_NEEDS_FILE, synthesize
 
     bank, copy = root / "bank", root / "holdout-bank"

@@ -30,19 +30,8 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DEVICE = "cpu"
 SHARED_BATCH_MAX_TEXTS = 8  # embed() calls this small (a turn's message, a customer's goals) share one batch
 SHARED_BATCH_TORCH_THREADS = 1
-RECENT_TEXTS = 4096  # embed_one keeps this many texts' vectors (1.5 KiB each) unless FARGO_EMBEDDING_CACHE_TEXTS says
-RECENT_TEXTS_ENV = "FARGO_EMBEDDING_CACHE_TEXTS"
+RECENT_TEXTS = 4096  # embed_one keeps this many texts' vectors (1.5 KiB each) unless told otherwise
 TRACE_TOLERANCE = 1e-5  # a traced model's vectors must agree with encode() to this, element by element
-
-
-def recent_texts() -> int:
-    """How many texts' vectors embed_one keeps: FARGO_EMBEDDING_CACHE_TEXTS, else RECENT_TEXTS."""
-    value = os.environ.get(RECENT_TEXTS_ENV, "").strip()
-    if not value:
-        return RECENT_TEXTS
-    if not value.isdigit():
-        raise ValueError(f"{RECENT_TEXTS_ENV} must be a whole number of texts (0 keeps none), got {value!r}")
-    return int(value)
 
 
 class Embedder:
@@ -71,9 +60,18 @@ class Embedder:
         self._shared = MicroBatcher(self._encode_shared, name="shared-embeddings")
         self._traced: TracedEncoder | bool | None = None  # made on the first shared batch; False: not possible
         self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._keep = recent_texts()
+        self._keep = RECENT_TEXTS
         self._recent_lock = threading.Lock()
         self.single_texts = {"cache": 0, "model": 0}  # embed_one's vectors by where they came from (for /metrics)
+
+    def keep_recent(self, texts: int) -> None:
+        """Keep the vectors of the last `texts` single texts embed_one saw (0 keeps none)."""
+        if texts < 0:
+            raise ValueError(f"the number of kept texts cannot be negative, got {texts}")
+        with self._recent_lock:
+            self._keep = texts
+            while len(self._recent) > texts:
+                self._recent.popitem(last=False)
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in order; an empty input gives a (0, dimension) array."""
@@ -87,7 +85,7 @@ class Embedder:
     def embed_one(self, text: str) -> np.ndarray:
         """The vector of one text, shape (dimension,); calls from several threads at once share one batch.
 
-        The vectors of the last RECENT_TEXTS texts (FARGO_EMBEDDING_CACHE_TEXTS; 0 keeps none) are kept, by a
+        The vectors of the last `keep_recent` texts (RECENT_TEXTS unless set; 0 keeps none) are kept, by a
         digest of the text, not the text: a message sent again (the widget's quick replies, "hi", "why?") costs
         no model call. The model is fixed for the life of the process, so a kept vector is exactly the one the
         model would give. `single_texts` counts the vectors handed out from the cache and from the model.

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import chromadb
@@ -32,6 +33,9 @@ import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
+
+if TYPE_CHECKING:
+    from retrieval.embeddings import Embedder
 
 INDEX_NAMES = ("products", "healthcare_services", "faq", "campaign_posts")
 POINTER_COLLECTION = "fargo_index_pointers"
@@ -101,7 +105,14 @@ def server_address(url: str) -> tuple[str, int, bool]:
     return parts.hostname, parts.port or (443 if ssl else 8000), ssl
 
 
-def open_client(settings):
+class VectorSettings(Protocol):
+    """What opening the vector store reads of Fargo's settings."""
+
+    chroma_url: str | None
+    data_dir: Path
+
+
+def open_client(settings: VectorSettings):
     """A Chroma server client when `settings.chroma_url` is set, else the embedded store."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
@@ -166,7 +177,7 @@ class VectorIndexes:
         self._collections: dict[str, object] = {}
 
     @classmethod
-    def open(cls, settings, embedder) -> VectorIndexes:
+    def open(cls, settings: VectorSettings, embedder: Embedder) -> VectorIndexes:
         return cls(open_client(settings), embedder)
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ import uvicorn
 from assistant.app import create_app
 from assistant.auth import create_key, demo_customer_id
 from assistant.settings import Settings
-from ingest.scheduler import run_ingest_now
+from assistant.worker import run_ingest_now
 from ingest.synth import synthesize
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,7 @@ from assistant.engine import Caller, InputError, PermissionDenied
 from assistant.followups import yearly_cost
 from assistant.runtime import Runtime
 from assistant.settings import Settings
-from ingest.scheduler import run_ingest_now
+from assistant.worker import run_ingest_now
 from ingest.synth import synthesize
 
 

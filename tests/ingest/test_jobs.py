@@ -12,7 +12,8 @@ import pytest
 
 from assistant.settings import Settings
 from ingest.jobs import IngestError, IngestJob, list_runs
-from ingest.scheduler import make_huey, parse_cron, run_ingest_now
+from assistant.settings import parse_cron
+from assistant.worker import make_huey, run_ingest_now
 from ingest.synth import synthesize
 from retrieval.docstore import live_pointer, open_store
 from retrieval.embeddings import get_embedder

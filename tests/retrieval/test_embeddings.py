@@ -193,14 +193,18 @@ def test_only_the_most_recent_texts_are_kept(embedder, monkeypatch):
     assert calls == ["recent one"]
 
 
-def test_the_number_of_kept_texts_is_a_setting_that_names_itself_when_wrong(monkeypatch):
-    monkeypatch.delenv("FARGO_EMBEDDING_CACHE_TEXTS", raising=False)
-    assert embeddings.recent_texts() == embeddings.RECENT_TEXTS
-    monkeypatch.setenv("FARGO_EMBEDDING_CACHE_TEXTS", "0")
-    assert embeddings.recent_texts() == 0
-    monkeypatch.setenv("FARGO_EMBEDDING_CACHE_TEXTS", "lots")
-    with pytest.raises(ValueError, match="FARGO_EMBEDDING_CACHE_TEXTS must be a whole number"):
-        embeddings.recent_texts()
+def test_keep_recent_trims_the_kept_texts_and_zero_keeps_none(embedder, monkeypatch):
+    embedder.keep_recent(2)
+    for text in ("kept one", "kept two", "kept three"):
+        embedder.embed_one(text)
+    assert len(embedder._recent) == 2
+    embedder.keep_recent(0)
+    assert len(embedder._recent) == 0
+    embedder.embed_one("kept one")
+    assert len(embedder._recent) == 0
+    embedder.keep_recent(embeddings.RECENT_TEXTS)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        embedder.keep_recent(-1)
 
 
 def test_with_no_kept_texts_every_message_is_embedded(embedder, monkeypatch):
