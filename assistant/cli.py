@@ -221,7 +221,7 @@ def eval_recommend(
     data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
 ) -> None:
     """Evaluate the recommendation tools against popularity and random baselines (embedded stores in a temp dir)."""
-    from ingest.evaluation import evaluate_berka, evaluate_recommendations, format_report
+    from assistant.evaluation import evaluate_berka, evaluate_recommendations, format_report
 
     if dataset == "synthetic":
         report = evaluate_recommendations(settings_or_exit(), customers=customers, holdouts=holdouts, seed=seed,

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.settings import Settings
 from ingest import evaluation
-from ingest.evaluation import (
+from assistant.evaluation import (
     Case,
     HiddenAccount,
     berka_features,
