@@ -1,4 +1,4 @@
-"""The document store's own exceptions, and the one place third-party ones become them.
+"""Fargo's error base, the document store's own exceptions, and the one place third-party ones become them.
 
 Callers catch `StoreError` (or a subclass) and never see pymongo, sqlite3 or
 NeoSQLite exceptions. Messages name the store ("MongoDB at db1:27017") but
@@ -18,8 +18,33 @@ DUPLICATE_KEY_CODES = frozenset({11000, 11001})
 _UNAVAILABLE_SQLITE_MESSAGES = ("unable to open", "disk i/o", "database is locked", "not a database", "readonly")
 
 
-class StoreError(Exception):
+class FargoError(Exception):
+    """The base of Fargo's own errors; each kind says how the API answers it.
+
+    `status` and `kind` are the HTTP status and the `type` of the API's {"error": {...}} body, `field` the request
+    field at fault (if any), `retry_after_s` a Retry-After header. A kind left at status 500 is answered with a
+    generic message and logged, since its text was written for operators, not clients.
+    """
+
+    status: int = 500
+    kind: str = "internal_error"
+    retry_after_s: float | None = None
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(FargoError):
     """Something went wrong in the document store."""
+
+    status = 503
+    kind = "store_unavailable"
+    retry_after_s = 5
 
 
 class DuplicateKeyError(StoreError):

@@ -53,6 +53,7 @@ from pathlib import Path
 import networkx as nx
 import orjson
 
+from retrieval.errors import FargoError
 from retrieval.records import Relation
 
 RELATIONS: tuple[str, ...] = tuple(relation.value for relation in Relation)
@@ -72,7 +73,7 @@ FILE_FORMAT = "fargo-graph"
 FILE_VERSION = 2  # 2: customer contexts ("customers with a child aged 6-12") beside the relative contexts
 
 
-class GraphFileError(ValueError):
+class GraphFileError(FargoError, ValueError):
     """A graph file is not one save_graph wrote, or is damaged."""
 
 

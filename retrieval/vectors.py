@@ -34,6 +34,8 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 
+from retrieval.errors import FargoError
+
 if TYPE_CHECKING:
     from retrieval.embeddings import Embedder
 
@@ -49,7 +51,7 @@ Progress = Callable[[int, int], None]  # (items written, items expected)
 MetadataValue = str | int | float | bool
 
 
-class VectorStoreError(Exception):
+class VectorStoreError(FargoError):
     """The vector store failed or holds no usable index; the message says which."""
 
 
