@@ -1,7 +1,7 @@
 """The campaign server and worker on a synthetic bank: events/s accepted (durably, over HTTP)
 and events/s processed end to end, against raw embedding throughput on the same texts in the same run.
 
-    .venv/bin/python bench/campaign.py --events 20000
+    .venv/bin/python -m bench.campaign --events 20000
 
 1. Makes a synthetic bank and loads its customers, products and campaigns.
 2. Serves `create_campaign_app` with uvicorn in a child process on loopback and posts the
@@ -21,7 +21,6 @@ import multiprocessing
 import random
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,16 +29,14 @@ from pathlib import Path
 import httpx
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.settings import Settings  # noqa: E402
-from ingest.campaign_queue import CampaignQueue  # noqa: E402
-from ingest.campaign_server import sign  # noqa: E402
-from ingest.campaign_worker import open_campaign_worker  # noqa: E402
-from ingest.loader import load_directory  # noqa: E402
-from ingest.synth import synthesize  # noqa: E402
-from retrieval.docstore import open_store  # noqa: E402
-from retrieval.embeddings import get_embedder  # noqa: E402
+from assistant.settings import Settings
+from ingest.campaign_queue import CampaignQueue
+from ingest.campaign_server import sign
+from ingest.campaign_worker import open_campaign_worker
+from ingest.loader import load_directory
+from ingest.synth import synthesize
+from retrieval.docstore import open_store
+from retrieval.embeddings import get_embedder
 
 SOURCE, SECRET = "bench", "bench-secret"
 LOADED_FILES = ("products.jsonl", "customers.jsonl", "campaigns.jsonl")

@@ -1,8 +1,8 @@
 """Fargo's intent model on the public benchmarks, trained from scratch on this machine.
 
-    .venv/bin/python bench/intents.py --dataset banking77
-    .venv/bin/python bench/intents.py --dataset clinc150 --cache-dir /tmp/fargo-intent-cache
-    .venv/bin/python bench/intents.py --dataset banking77 --finetune-epochs 3
+    .venv/bin/python -m bench.intents --dataset banking77
+    .venv/bin/python -m bench.intents --dataset clinc150 --cache-dir /tmp/fargo-intent-cache
+    .venv/bin/python -m bench.intents --dataset banking77 --finetune-epochs 3
 
 Prints test accuracy (BANKING77) or in-scope accuracy and out-of-scope recall at
 the threshold chosen on validation (CLINC150), with the published anchors, and
@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.intent_benchmarks import DATASETS, evaluate  # noqa: E402
-from assistant.intent_finetune import FinetuneConfig  # noqa: E402
-from assistant.intents import OOS_RECALL_TARGET, OOS_RECALL_Z  # noqa: E402
-from assistant.settings import load_settings  # noqa: E402
+from assistant.intent_benchmarks import DATASETS, evaluate
+from assistant.intent_finetune import FinetuneConfig
+from assistant.intents import OOS_RECALL_TARGET, OOS_RECALL_Z
+from assistant.settings import load_settings
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ANCHORS = {

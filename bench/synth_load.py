@@ -1,6 +1,6 @@
 """Synthesize and load a bank, against a raw insert_many of the same documents in the same run.
 
-    .venv/bin/python bench/synth_load.py --customers 100000
+    .venv/bin/python -m bench.synth_load --customers 100000
 
 Prints records/s for synthesis and for `fargo data load` (validation, references,
 upserts, transaction buckets), then the same documents inserted with plain
@@ -10,17 +10,14 @@ upserts, transaction buckets), then the same documents inserted with plain
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.settings import Settings  # noqa: E402
-from ingest.loader import batched, load_directory  # noqa: E402
-from ingest.synth import synthesize  # noqa: E402
-from retrieval.docstore import open_store  # noqa: E402
+from assistant.settings import Settings
+from ingest.loader import batched, load_directory
+from ingest.synth import synthesize
+from retrieval.docstore import open_store
 
 
 def timed(action):

@@ -1,6 +1,6 @@
 """Engine turn latency without an LLM, against one query embedding plus one vector query in the same run.
 
-    .venv/bin/python bench/turn.py --customers 2000 --turns 200
+    .venv/bin/python -m bench.turn --customers 2000 --turns 200
 
 Builds and ingests a synthetic bank in a temp dir (`--bank-dir` keeps it for the
 next run, as bench/chat_load.py's does), then times `Engine.turn` over the
@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.engine import Caller  # noqa: E402
-from assistant.runtime import Runtime  # noqa: E402
-from bench.chat_load import Traffic, make_bank  # noqa: E402
+from assistant.engine import Caller
+from assistant.runtime import Runtime
+from bench.chat_load import Traffic, make_bank
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -88,9 +88,9 @@ def test_a_negative_number_of_fine_tuning_epochs_exits_2_naming_the_option(env: 
 @pytest.mark.parametrize("flag", [["--tfidf-weight", "-0.5"], ["--finetune-epochs", "-1"], ["--threads", "0"],
                                   ["--finetune-lr", "0"]])
 def test_intent_benchmark_refuses_bad_fine_tuning_options_naming_them(tmp_path: Path, flag):
-    script = Path(__file__).resolve().parents[2] / "bench" / "intents.py"
-    result = subprocess.run([sys.executable, str(script), "--dataset", "banking77", "--cache-dir", str(tmp_path), *flag],
-                            capture_output=True, text=True, timeout=120)
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "bench.intents", "--dataset", "banking77", "--cache-dir", str(tmp_path),
+                             *flag], capture_output=True, text=True, timeout=120, cwd=root)
 
     assert result.returncode == 2
     assert flag[0] in result.stderr and "--tfidf-weight 0 or more" in result.stderr
