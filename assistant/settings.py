@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     campaign_queue_limit: int = Field(100_000, ge=1, description="Events waiting before the campaign server answers 429.")
     campaign_batch_size: int = Field(256, ge=1, le=10_000, description="Events the campaign worker takes per batch.")
     campaign_batch_window_s: float = Field(2.0, gt=0, le=600, description="Longest wait to fill a campaign batch.")
+    campaign_trusted_sources: list[str] = Field(
+        default_factory=list, description="Campaign sources whose events may name the author's customer_id."
+    )
     source_dir: Path | None = Field(
         None, description="Directory of source files each ingestion run loads; default: the demo bank in demo mode."
     )

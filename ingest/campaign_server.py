@@ -10,7 +10,9 @@
   with Retry-After, nothing of the batch kept); then the good events are
   written durably to the queue and the answer is 202 with counts (422 when
   every event of the batch was bad). An event id the queue has seen is a
-  duplicate: counted, not stored again.
+  duplicate: counted, not stored again. Only a source listed in
+  `campaign_trusted_sources` may name an event's `customer_id`; from any other
+  source such an event is refused per item (field `customer_id`).
 - `GET /v1/campaign/leads` and `GET /v1/campaign/{campaign_id}/summary`, for
   the agent console, behind `require_agent`.
 
@@ -32,7 +34,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -63,6 +65,8 @@ DEFAULT_RETRY_AFTER_S = 5
 DEFAULT_SIGNATURE_MAX_AGE_S = 300
 MAX_TEXT_CHARS = 5_000
 AGENT_ROLE = "agent"
+CUSTOMER_ID_REFUSED = ("this source may not name customers (FARGO_CAMPAIGN_TRUSTED_SOURCES): leave customer_id "
+                       "out or null, and the author is found by their social handle")
 
 AgentKeyVerifier = Callable[[str], "str | None"]  # API key -> role, or None for an unknown or revoked key
 
@@ -155,8 +159,11 @@ class ItemError:
     reason: str
 
 
-def validate_events(items: list[Any]) -> tuple[list[dict[str, Any]], list[ItemError]]:
-    """(the good events in stored form, an error per bad field of each bad item)."""
+def validate_events(items: list[Any], may_name_customers: bool = False) -> tuple[list[dict[str, Any]], list[ItemError]]:
+    """(the good events in stored form, an error per bad field of each bad item).
+
+    Only a source trusted to name customers may send `customer_id`; anyone else's author is found by handle.
+    """
     good: list[dict[str, Any]] = []
     errors: list[ItemError] = []
     for index, item in enumerate(items):
@@ -165,6 +172,9 @@ def validate_events(items: list[Any]) -> tuple[list[dict[str, Any]], list[ItemEr
         except ValidationError as exc:
             errors.extend(ItemError(index, ".".join(str(part) for part in error["loc"]), error["msg"])
                           for error in exc.errors())
+            continue
+        if event.customer_id and not may_name_customers:
+            errors.append(ItemError(index, "customer_id", CUSTOMER_ID_REFUSED))
             continue
         stored = event.model_dump()
         stored["timestamp"] = iso_datetime(event.timestamp)
@@ -321,6 +331,7 @@ def create_campaign_app(
     max_events_per_request: int | None = None,
     retry_after_s: int | None = None,
     signature_max_age_s: int | None = None,
+    trusted_sources: Collection[str] | None = None,
 ) -> FastAPI:
     """Build the campaign server; the queue and the store open in the lifespan."""
     source_secrets = as_secrets(_setting(settings, "campaign_secrets", secrets, {}))
@@ -329,6 +340,7 @@ def create_campaign_app(
     max_events = _setting(settings, "campaign_max_events", max_events_per_request, DEFAULT_MAX_EVENTS)
     retry_after = _setting(settings, "campaign_retry_after_s", retry_after_s, DEFAULT_RETRY_AFTER_S)
     max_age = _setting(settings, "campaign_signature_max_age_s", signature_max_age_s, DEFAULT_SIGNATURE_MAX_AGE_S)
+    naming_sources = frozenset(_setting(settings, "campaign_trusted_sources", trusted_sources, ()))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -361,7 +373,7 @@ def create_campaign_app(
         check_signature(source_secrets, source, signature, body, request.headers.get(TIMESTAMP_HEADER),
                         time.time(), max_age)
         items = parse_batch(body, max_events)
-        good, errors = validate_events(items)
+        good, errors = validate_events(items, may_name_customers=source in naming_sources)
         result = await run_in_threadpool(request.app.state.queue.put_many, source, good)
         rejected = len({error.index for error in errors})
         answer = IngestAnswer(accepted=result.accepted, duplicates=result.duplicates, rejected=rejected,

@@ -2,8 +2,10 @@
 
 A batch is due when `batch_size` events wait or the oldest has waited
 `batch_window_s`. For each batch the worker
-1. resolves each author to a customer (the event's customer id when it exists,
-   else the author's handle in the customers' `social_handles`);
+1. resolves each author to a customer (the event's customer id when it exists
+   and the event came from a source trusted to name customers,
+   `campaign_trusted_sources`; else the author's handle in the customers'
+   `social_handles`);
 2. embeds the batch's distinct texts in one call and infers the needs they
    express in one call (`tools.campaign.infer_needs`, against the catalogue's
    need statements);
@@ -34,7 +36,7 @@ import signal as posix_signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +44,7 @@ from typing import Any
 
 from pymongo import ReplaceOne
 
-from ingest.campaign_queue import DEFAULT_LEASE_S, CampaignQueue, Claim
+from ingest.campaign_queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
 from tools.campaign import NeedMatch, event_signals, handle_spellings, infer_needs
@@ -102,6 +104,13 @@ class BatchResult:
 def profiled(customer: Mapping[str, Any] | None) -> bool:
     """A known customer who has not withdrawn consent to profiling."""
     return customer is not None and may_profile(customer)
+
+
+def usable_event(queued: QueuedEvent, trusted_sources: Collection[str]) -> dict[str, Any]:
+    """The event as the worker may use it: a customer id only from a source trusted to name customers."""
+    if queued.source in trusted_sources or not queued.event.get("customer_id"):
+        return queued.event
+    return {**queued.event, "customer_id": None}
 
 
 def resolve_authors(store, events: list[dict[str, Any]]) -> dict[str, dict | None]:
@@ -189,8 +198,10 @@ class CampaignWorker:
 
     def __init__(self, store, queue: CampaignQueue, embedder, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  batch_window_s: float = DEFAULT_BATCH_WINDOW_S, lease_s: float = DEFAULT_LEASE_S,
-                 fault: Fault | None = None, infer: NeedInference = infer_needs, clock=time.time):
+                 fault: Fault | None = None, infer: NeedInference = infer_needs, clock=time.time,
+                 trusted_sources: Collection[str] = ()):
         self.store = store
+        self.trusted_sources = frozenset(trusted_sources)
         self.queue = queue
         self.embedder = embedder
         self.batch_size = batch_size
@@ -252,7 +263,7 @@ class CampaignWorker:
             self.queue.prune(DEDUPE_RETENTION_S)
 
     def process(self, claim: Claim) -> BatchResult:
-        events = [queued.event for queued in claim.events]
+        events = [usable_event(queued, self.trusted_sources) for queued in claim.events]
         result, started = BatchResult(events=len(events)), time.perf_counter()
         catalogue = self.catalogue()
         authors = resolve_authors(self.store, events)
@@ -302,7 +313,8 @@ def _setting(settings: Any, name: str, given: Any, default: Any) -> Any:
 @contextmanager
 def open_campaign_worker(settings: Any, *, embedder=None, batch_size: int | None = None,
                          batch_window_s: float | None = None, lease_s: float | None = None,
-                         fault: Fault | None = None) -> Iterator[CampaignWorker]:
+                         fault: Fault | None = None,
+                         trusted_sources: Collection[str] | None = None) -> Iterator[CampaignWorker]:
     """A worker over the stores `settings` name; the store and queue close after."""
     from retrieval.docstore import open_store
 
@@ -318,6 +330,7 @@ def open_campaign_worker(settings: Any, *, embedder=None, batch_size: int | None
             batch_window_s=_setting(settings, "campaign_batch_window_s", batch_window_s, DEFAULT_BATCH_WINDOW_S),
             lease_s=_setting(settings, "campaign_lease_s", lease_s, DEFAULT_LEASE_S),
             fault=fault,
+            trusted_sources=_setting(settings, "campaign_trusted_sources", trusted_sources, ()),
         )
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
@@ -94,9 +95,9 @@ def embedded_bank(tmp_path: Path) -> Settings:
     return settings
 
 
-def enqueue(settings: Settings, events: list[dict]) -> None:
+def enqueue(settings: Settings, events: list[dict], source: str = "test") -> None:
     with CampaignQueue.open(settings.data_dir) as queue:
-        queue.put_many("test", events)
+        queue.put_many(source, events)
 
 
 def process_all(settings: Settings, **options) -> int:
@@ -130,19 +131,56 @@ def test_a_customers_post_becomes_a_lead_that_quotes_it(bank: Settings):
     assert 0 < lead["score"] <= 1
 
 
-def test_authors_resolve_by_customer_id_or_by_handle_in_any_spelling(bank: Settings):
+def test_authors_resolve_by_a_trusted_sources_customer_id_or_by_handle_in_any_spelling(bank: Settings):
+    enqueue(bank, [event(1, handle="someone-else", customer_id="C2")], source="bank-crm")
     enqueue(bank, [
-        event(1, handle="someone-else", customer_id="C2"),
         event(2, handle="ANN.TRAVELS"),
         event(3, handle="annt", platform="twitter"),
     ])
 
-    process_all(bank)
+    process_all(bank, trusted_sources=["bank-crm"])
 
     resolved = {key: doc["resolved_customer_id"] for key, doc in stored_events(bank).items()}
     assert resolved == {"EV00001": "C2", "EV00002": "C1", "EV00003": "C1"}
     assert set(leads_of(bank)) == {"C2:P010:CMP01", "C1:P010:CMP01"}
     assert leads_of(bank)["C2:P010:CMP01"]["marketing_consent"] is False
+
+
+def test_a_customer_id_from_a_source_not_trusted_with_it_is_ignored_and_the_handle_decides(bank: Settings):
+    enqueue(bank, [event(1, handle="ann.travels", customer_id="C2"), event(2, handle="stranger", customer_id="C2")])
+
+    process_all(bank, trusted_sources=["bank-crm"])
+
+    resolved = {key: doc["resolved_customer_id"] for key, doc in stored_events(bank).items()}
+    assert resolved == {"EV00001": "C1", "EV00002": None}
+    assert set(leads_of(bank)) == {"C1:P010:CMP01"}
+
+
+def test_only_a_trusted_source_may_attach_its_event_to_a_customer_end_to_end(bank: Settings):
+    from fastapi.testclient import TestClient
+
+    from ingest.campaign_server import create_campaign_app, sign
+
+    naming_c2 = [event(1, handle="someone-else", customer_id="C2"), event(2, handle="ann.travels")]
+    app = create_campaign_app(bank, secrets={"social-relay": "s1", "bank-crm": "s2"}, trusted_sources=["bank-crm"])
+    with TestClient(app) as client:
+        answers = {}
+        for source, secret, events in (("social-relay", "s1", naming_c2),
+                                       ("bank-crm", "s2", [event(3, handle="someone-else", customer_id="C2")])):
+            body = orjson.dumps({"events": events})
+            answers[source] = client.post("/v1/campaign/events", content=body, headers={
+                "X-Fargo-Source": source, "X-Fargo-Signature": sign(secret, body), "Content-Type": "application/json"})
+
+    untrusted = answers["social-relay"].json()
+    assert answers["social-relay"].status_code == 202 and untrusted["accepted"] == 1 and untrusted["rejected"] == 1
+    assert [(error["index"], error["field"]) for error in untrusted["errors"]] == [(0, "customer_id")]
+    assert answers["bank-crm"].status_code == 202 and answers["bank-crm"].json()["accepted"] == 1
+
+    process_all(bank, trusted_sources=["bank-crm"])
+
+    assert set(stored_events(bank)) == {"EV00002", "EV00003"}
+    assert set(leads_of(bank)) == {"C1:P010:CMP01", "C2:P010:CMP01"}
+    assert leads_of(bank)["C2:P010:CMP01"]["event_ids"] == ["EV00003"]
 
 
 def test_unknown_authors_and_unprofiled_customers_become_anonymous_insights_not_leads(bank: Settings):
