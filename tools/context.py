@@ -3,19 +3,32 @@
 `ToolContext.open(settings)` resolves the live pointer written by the last
 good ingestion run: its feature documents, its graph file and the live vector
 indexes. Tests build a ToolContext directly from hand-made parts.
+
+What a tool builds from those stores (tables, models, indexes, embedded texts)
+is kept on the context with `memo`, so it lives exactly as long as the data it
+was built from and goes with it when the next run's context replaces it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import networkx as nx
 
-from retrieval.docstore import live_pointer
+from retrieval.docstore import DocumentStore, live_pointer
 from retrieval.graph import GraphStats, load_graph
+
+if TYPE_CHECKING:  # Chroma and the model's libraries are slow to import; a context needs neither to be built
+    from retrieval.embeddings import Embedder
+    from retrieval.vectors import VectorIndexes
+
+T = TypeVar("T")
 
 
 class NoLiveData(RuntimeError):
@@ -24,17 +37,21 @@ class NoLiveData(RuntimeError):
 
 @dataclass
 class ToolContext:
-    store: object  # retrieval.docstore.DocumentStore
-    vectors: object | None  # retrieval.vectors.VectorIndexes
-    embedder: object | None  # retrieval.embeddings.Embedder
+    store: DocumentStore
+    vectors: VectorIndexes | None
+    embedder: Embedder | None
     graph: nx.MultiDiGraph
     graph_stats: GraphStats
     run_id: str
     _features: dict[str, dict | None] = field(default_factory=dict, repr=False)
     _index_vectors: dict[str, tuple] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo_locks_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
-    def open(cls, store, vectors, embedder, graph_dir: Path) -> ToolContext:
+    def open(cls, store: DocumentStore, vectors: VectorIndexes | None, embedder: Embedder | None,
+             graph_dir: Path) -> ToolContext:
         pointer = live_pointer(store)
         if pointer is None:
             raise NoLiveData("no ingestion run has completed yet; run `fargo ingest`")
@@ -60,6 +77,24 @@ class ToolContext:
         if name not in self._index_vectors:
             self._index_vectors[name] = self.vectors.vectors(name)
         return self._index_vectors[name]
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """The value kept under `key` for the life of this context, built by `factory()` on first use.
+
+        Tools are called from several threads: callers asking for the same key at once wait for one build, while
+        a slow build under one key does not hold up callers of another (each key has its own lock). A factory
+        that raises keeps nothing, so the next caller tries again.
+        """
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        with self._memo_locks_lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                self._memo[key] = factory()
+            return self._memo[key]
 
     def customer(self, customer_id: str) -> dict | None:
         return self.store["customers"].find_one({"_id": customer_id})
