@@ -14,12 +14,12 @@ from assistant.sessions import SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
 
-DEFAULT_INTENTS_FILE = "intents.jsonl"
-
 
 def shipped_intents_path() -> Path:
     """Fargo's own labelled intent examples, shipped with the package."""
-    return Path(__file__).resolve().parent / "data" / DEFAULT_INTENTS_FILE
+    from assistant.intents import TRAINING_DATA_PATH
+
+    return TRAINING_DATA_PATH
 
 
 def intent_classifier(settings: Settings, embedder):

@@ -10,7 +10,7 @@ the training time: wall clock and this process's CPU time, since other work on
 the machine stretches the wall clock. Embeddings of the benchmark texts are
 cached under --cache-dir (default: <FARGO_DATA_DIR>/cache/intent-benchmarks).
 With --finetune-epochs N the MiniLM encoder is fine-tuned on the train split for
-N epochs first (assistant/intent_finetune.py); the training time then includes it.
+N epochs first (assistant/intents/finetune.py); the training time then includes it.
 Its cosine head's logits get --tfidf-weight x a TF-IDF SVM's added (default 0.75,
 0: the head alone).
 """
@@ -22,9 +22,9 @@ import json
 import time
 from pathlib import Path
 
-from assistant.intent_benchmarks import DATASETS, evaluate
-from assistant.intent_finetune import FinetuneConfig
 from assistant.intents import OOS_RECALL_TARGET, OOS_RECALL_Z
+from assistant.intents.benchmarks import DATASETS, evaluate
+from assistant.intents.finetune import FinetuneConfig
 from assistant.settings import load_settings
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.intents import (
+from assistant.intents.classifier import (
     OUT_OF_SCOPE,
     Embedder,
     IntentConfig,
@@ -45,7 +45,7 @@ from assistant.intents import (
 )
 
 if TYPE_CHECKING:
-    from assistant.intent_finetune import FinetuneConfig
+    from assistant.intents.finetune import FinetuneConfig
 
 DATASETS = ("banking77", "clinc150")
 CLINC_OOS_LABEL = "oos"

@@ -15,7 +15,7 @@ so a few hundred held-out out-of-scope examples do not promise more than they sh
 Held-out data is a validation set when one is given, else out-of-fold
 predictions from cross-validation on the training set.
 
-Optionally (`finetune=FinetuneConfig(...)`, see `assistant.intent_finetune`) the
+Optionally (`finetune=FinetuneConfig(...)`, see `assistant.intents.finetune`) the
 MiniLM encoder is first fine-tuned on the training examples and its embeddings
 replace the frozen ones. Such a model embeds each message itself, a second
 encoder pass beside the shared embedding, so it is an option for large labelled
@@ -48,10 +48,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from assistant.tfidf import tfidf_rows
+from assistant.intents.tfidf import tfidf_rows
 
 if TYPE_CHECKING:
-    from assistant.intent_finetune import FinetuneConfig, FinetunedEncoder
+    from assistant.intents.finetune import FinetuneConfig, FinetunedEncoder
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_LABELS: tuple[str, ...] = (
@@ -474,7 +474,7 @@ def train_intents(
         raise ValueError("training needs at least two different labels")
     encoder = None
     if finetune is not None:
-        from assistant.intent_finetune import finetune_encoder
+        from assistant.intents.finetune import finetune_encoder
 
         encoder = finetune_encoder(texts, labels.tolist(), finetune, progress=progress)
         validation_embeddings = encoder.embed([text for text, _ in validation]) if validation else None
@@ -713,7 +713,7 @@ def save_model(classifier: IntentClassifier, data_dir: str | Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     np.savez(staging / "weights.npz", coef=classifier.coef, intercept=classifier.intercept, **arrays)
     if classifier.encoder is not None:
-        from assistant.intent_finetune import save_encoder
+        from assistant.intents.finetune import save_encoder
 
         save_encoder(classifier.encoder, staging / ENCODER_SUBDIR)
     (staging / "features.json").write_text(json.dumps(feature_meta, ensure_ascii=False), encoding="utf-8")
@@ -768,7 +768,7 @@ def load_model(directory: str | Path, embedder: Embedder | None = None) -> Inten
         raise ModelError(f"{directory} was trained on {wanted} embeddings, not {embedder.model_name}")
     encoder = None
     if metadata.get("encoder"):
-        from assistant.intent_finetune import load_encoder
+        from assistant.intents.finetune import load_encoder
 
         try:
             encoder = load_encoder(directory / metadata["encoder"])

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from assistant.intent_finetune import FinetuneConfig, load_encoder, save_encoder
 from assistant.intents import OUT_OF_SCOPE, load_latest, save_model, train_intents
+from assistant.intents.finetune import FinetuneConfig, load_encoder, save_encoder
 from retrieval.embeddings import get_embedder
 
 TOY = {
@@ -136,7 +136,7 @@ def test_fargo_train_intents_finetune_flag_saves_a_finetuned_model(tmp_path, mon
 def test_tfidf_weight_adds_a_tfidf_svm_to_the_head_as_one_linear_layer(embedder, tmp_path):
     from dataclasses import replace
 
-    from assistant.intents import TextFeatures
+    from assistant.intents.classifier import TextFeatures
 
     texts = [text for text, _ in HELD_OUT]
     plain = train_intents(toy_examples(), embedder, finetune=replace(FAST, tfidf_weight=0.0))

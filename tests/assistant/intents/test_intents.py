@@ -8,17 +8,19 @@ from sklearn.model_selection import train_test_split
 from assistant.intents import (
     INTENT_LABELS,
     OUT_OF_SCOPE,
-    THRESHOLD_GRID,
     TRAINING_DATA_PATH,
     ModelError,
     TrainingDataError,
-    choose_threshold,
     load_examples,
     load_latest,
     save_model,
+    train_intents,
+)
+from assistant.intents.classifier import (
+    THRESHOLD_GRID,
+    choose_threshold,
     softmax,
     threshold_curve,
-    train_intents,
     wilson_lower_bound,
 )
 from retrieval.embeddings import get_embedder

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.intents import IntentConfig, TextFeatures, load_examples
+from assistant.intents import IntentConfig, load_examples
+from assistant.intents.classifier import TextFeatures
+from assistant.intents.tfidf import tfidf_rows
 from assistant.runtime import shipped_intents_path
-from assistant.tfidf import tfidf_rows
 
 ASKED = ["hi", "what card suits my spending?", "why?", "what is a HELOC?", "C0000123 wants a mortgage",
          "how can I earn more intrest on my savigns?", "", "!!!", "tell me more about the second one",
