@@ -31,10 +31,9 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -42,7 +41,11 @@ from retrieval.docstore import handle_filter
 from retrieval.leads import LeadFacts, LeadSignal, combined_score, render_opening_line, render_reason, strongest
 from tools.eligibility import check, may_profile
 from tools.evidence import field_evidence
+from tools.text_vectors import TextVectors, text_vectors
 from tools.types import Evidence, EvidenceKind, Recommendation
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 STRONG_MATCH = 0.6  # MiniLM cosine at which a post plainly states a catalogue need on its own
 RULE_MATCH = 0.55  # ... at which a keyword rule's statement of a need matches a catalogue need
@@ -52,7 +55,6 @@ MAX_NEEDS_PER_TEXT = 3
 # The similarity a reaction, or a post about nothing in particular, stands for; a stated need scores 0.5 and up.
 WEAK_INTEREST = 0.3
 HEALTHCARE = "healthcare"
-EMBEDDING_CACHE_SIZE = 4096  # post texts repeat a lot (templates, reposts)
 
 
 class NeedMatch(NamedTuple):
@@ -104,22 +106,19 @@ NEED_RULES: tuple[NeedRule, ...] = (
 # --- inferring needs (pure, given the embedder) ------------------------------------------------------------
 
 
-_statement_vectors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_statement_vectors: weakref.WeakKeyDictionary[object, TextVectors] = weakref.WeakKeyDictionary()
 _statement_lock = threading.Lock()
 
 
 def statement_vectors(embedder, statements: Sequence[str]) -> np.ndarray:
-    """Vectors of catalogue and rule statements, embedded once per embedder."""
+    """Vectors of catalogue and rule statements, embedded once per embedder.
+
+    They are a fixed set, so all are kept; per embedder rather than per context because the campaign
+    worker matches them without a context.
+    """
     with _statement_lock:
-        known = _statement_vectors.setdefault(embedder, {})
-        missing = [text for text in dict.fromkeys(statements) if text not in known]
-    if missing:
-        fresh = dict(zip(missing, embedder.embed(missing), strict=True))
-        with _statement_lock:
-            known.update(fresh)
-    if not statements:
-        return np.empty((0, embedder.dimension), dtype=np.float32)
-    return np.vstack([known[text] for text in statements])
+        kept = _statement_vectors.setdefault(embedder, TextVectors(limit=None))
+    return kept.embed(embedder, statements)
 
 
 def fired_rules(text: str) -> list[NeedRule]:
@@ -246,39 +245,7 @@ class CampaignLead(Recommendation):
     marketing_consent: bool = False  # False: answer if the customer gets in touch, do not reach out
 
 
-class _Embeddings:
-    """Recent post embeddings of one ToolContext."""
-
-    def __init__(self) -> None:
-        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def embed(self, embedder, texts: Sequence[str]) -> np.ndarray:
-        with self.lock:
-            missing = [text for text in dict.fromkeys(texts) if text not in self.vectors]
-        fresh = dict(zip(missing, embedder.embed(missing), strict=True)) if missing else {}
-        with self.lock:
-            self.vectors.update(fresh)
-            rows = [self.vectors.get(text, fresh.get(text)) for text in texts]
-            while len(self.vectors) > EMBEDDING_CACHE_SIZE:
-                self.vectors.popitem(last=False)
-        return np.vstack(rows)
-
-
-_embeddings: dict[int, _Embeddings] = {}
-_embeddings_lock = threading.Lock()
-
-
-def _context_embeddings(ctx) -> _Embeddings:
-    key = id(ctx)
-    with _embeddings_lock:
-        if key not in _embeddings:
-            _embeddings[key] = _Embeddings()
-            weakref.finalize(ctx, _embeddings.pop, key, None)
-        return _embeddings[key]
-
-
-def event_needs(ctx, events: Sequence[Mapping], product_needs: Mapping[str, Sequence[str]]
+def event_needs(ctx: ToolContext, events: Sequence[Mapping], product_needs: Mapping[str, Sequence[str]]
                 ) -> dict[str, list[NeedMatch]]:
     """event id -> the needs its text expresses.
 
@@ -290,13 +257,13 @@ def event_needs(ctx, events: Sequence[Mapping], product_needs: Mapping[str, Sequ
         return {}
     stored = _indexed_vectors(ctx, [event["_id"] for event in with_text])
     texts = sorted({event["text"] for event in with_text if event["_id"] not in stored})
-    embedded = dict(zip(texts, _context_embeddings(ctx).embed(ctx.embedder, texts), strict=True)) if texts else {}
+    embedded = dict(zip(texts, text_vectors(ctx).embed(ctx.embedder, texts), strict=True)) if texts else {}
     vectors = np.vstack([stored.get(event["_id"], embedded.get(event["text"])) for event in with_text])
     matches = infer_needs([event["text"] for event in with_text], vectors, product_needs, embedder=ctx.embedder)
     return {event["_id"]: found for event, found in zip(with_text, matches, strict=True)}
 
 
-def _indexed_vectors(ctx, event_ids: Sequence[str]) -> dict[str, np.ndarray]:
+def _indexed_vectors(ctx: ToolContext, event_ids: Sequence[str]) -> dict[str, np.ndarray]:
     """The stored vectors of these events in the live campaign_posts index (none without vector indexes)."""
     if ctx.vectors is None:
         return {}
@@ -367,7 +334,7 @@ def _lead(signals: list[LeadSignal], events: Mapping[str, Mapping], product: Map
     )
 
 
-def campaign_insights(ctx, customer_id: str, k: int = 3) -> list[CampaignLead]:
+def campaign_insights(ctx: ToolContext, customer_id: str, k: int = 3) -> list[CampaignLead]:
     """Outreach leads for one customer from their social-campaign posts and reactions, strongest first.
 
     For bank staff. Each lead names a product, quotes the post (or the

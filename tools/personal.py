@@ -51,11 +51,10 @@ the eligibility rules let them have, each citing that count and nothing of their
 from __future__ import annotations
 
 import math
-import threading
-import weakref
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -67,7 +66,11 @@ from tools.lookalike import (
     HEALTH_SPEND, NOT_CARD_SPEND, GoalPropensity, Lookalikes, NextProducts, SpendingShares, Trait, goal_words,
     trait_keys, traits_of,
 )
+from tools.text_vectors import text_vectors
 from tools.types import Evidence, EvidenceKind, Recommendation
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 # Tuned on `fargo eval recommend --seed 11` and `--seed 13` (seed 7 is the reported one): what customers like
 # this one opened lately and a goal they told us (matched to need statements) predict best, then what they hold;
@@ -96,7 +99,8 @@ LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words 
 GOAL_EXAMPLES = 50  # distinct disclosure texts per goal that say which products the goal asks for
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 3  # in an answer across categories
-EMBEDDING_CACHE_SIZE = 4096  # texts whose vectors are kept per context (stages of life repeat a lot)
+CACHE_KEY = "tools.personal"  # ToolContext.memo keys
+GOAL_PRODUCTS_KEY = "tools.personal.goal_products"
 
 SKIPPED_SPEND = NOT_CARD_SPEND | HEALTH_SPEND  # neither earns card rewards nor counts as rising spending; health
 # spend is health data, never read here
@@ -421,7 +425,7 @@ class CoHolding:
 
 
 class _ContextCache:
-    """What this tool keeps per ToolContext: the co-holding and lookalike tables and recent text embeddings."""
+    """What this tool keeps per ToolContext: the co-holding table and what it learns from the live customers."""
 
     def __init__(self, ctx) -> None:
         self.coholding = CoHolding.from_graph(ctx.graph, sorted(ctx.products))
@@ -437,48 +441,29 @@ class _ContextCache:
         self.openers = NextProducts.fit(live_features, sorted(ctx.products), profiled_openings, keys=keys)
         self.opened_lately = Counter(product_id for opened in recent.values() for product_id in opened)
         self.goal_propensity = GoalPropensity.fit(live_features, keys=keys)
-        self._goal_products: dict[str, np.ndarray] | None = None
-        self.goal_products_lock = threading.Lock()  # not self.lock: computing them embeds through self.embed
-        self.embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.lock = threading.Lock()
 
-    def embed(self, embedder, texts: Sequence[str]) -> list[np.ndarray]:
-        """Vectors of `texts`, embedding only the ones not seen lately, in one batch."""
-        with self.lock:
-            missing = list(dict.fromkeys(text for text in texts if text not in self.embeddings))
-        fresh = dict(zip(missing, embedder.embed(missing), strict=True)) if missing else {}
-        with self.lock:
-            self.embeddings.update(fresh)
-            vectors = [self.embeddings[text] if text in self.embeddings else fresh[text] for text in texts]
-            for text in texts:
-                if text in self.embeddings:
-                    self.embeddings.move_to_end(text)
-            while len(self.embeddings) > EMBEDDING_CACHE_SIZE:
-                self.embeddings.popitem(last=False)
-        return vectors
 
-    def goal_products(self, ctx) -> dict[str, np.ndarray]:
-        """Per goal the propensity model knows: how plainly its tellers' words ask for each product (sorted ids).
+def goal_products(ctx: ToolContext) -> dict[str, np.ndarray]:
+    """Per goal the propensity model knows: how plainly its tellers' words ask for each product (sorted ids).
 
-        The mean goal closeness of up to GOAL_EXAMPLES distinct texts the bank's customers wrote about it,
-        computed on first use (it needs the embedder) and kept for the context.
-        """
-        with self.goal_products_lock:
-            if self._goal_products is None:
-                self._goal_products = self._goal_product_table(ctx)
-        return self._goal_products
+    The mean goal closeness of up to GOAL_EXAMPLES distinct texts the bank's customers wrote about it,
+    computed on first use (it needs the embedder) and kept for the context.
+    """
+    return ctx.memo(GOAL_PRODUCTS_KEY, lambda: _goal_product_table(ctx))
 
-    def _goal_product_table(self, ctx) -> dict[str, np.ndarray]:
-        examples: dict[str, set[str]] = {goal: set() for goal in self.goal_propensity.goals}
-        for disclosure in ctx.store["disclosures"].find({"topic": {"$in": list(examples)}}):
-            if disclosure.get("kind") != "health" and disclosure.get("customer_id") not in self.opted_out:
-                examples[disclosure["topic"]].add(disclosure["text"])
-        product_ids, table = sorted(ctx.products), {}
-        for goal, texts in examples.items():
-            sources = [GoalSource(text, "", ()) for text in sorted(texts)[:GOAL_EXAMPLES]]
-            if sources:
-                table[goal] = goal_closeness(goal_similarities(ctx, sources, product_ids), sources).mean(axis=0)
-        return table
+
+def _goal_product_table(ctx: ToolContext) -> dict[str, np.ndarray]:
+    cache = _cache(ctx)
+    examples: dict[str, set[str]] = {goal: set() for goal in cache.goal_propensity.goals}
+    for disclosure in ctx.store["disclosures"].find({"topic": {"$in": list(examples)}}):
+        if disclosure.get("kind") != "health" and disclosure.get("customer_id") not in cache.opted_out:
+            examples[disclosure["topic"]].add(disclosure["text"])
+    product_ids, table = sorted(ctx.products), {}
+    for goal, texts in examples.items():
+        sources = [GoalSource(text, "", ()) for text in sorted(texts)[:GOAL_EXAMPLES]]
+        if sources:
+            table[goal] = goal_closeness(goal_similarities(ctx, sources, product_ids), sources).mean(axis=0)
+    return table
 
 
 def _opted_out(ctx) -> frozenset[str]:
@@ -495,21 +480,9 @@ def _recent_openings(ctx) -> dict[str, list[str]]:
     return opened
 
 
-_caches: dict[int, _ContextCache] = {}
-_caches_lock = threading.Lock()
-
-
-def _cache(ctx) -> _ContextCache:
-    """The context's cache, built on first use and dropped with the context."""
-    key = id(ctx)
-    cache = _caches.get(key)
-    if cache is None:
-        with _caches_lock:
-            cache = _caches.get(key)
-            if cache is None:
-                cache = _caches[key] = _ContextCache(ctx)
-                weakref.finalize(ctx, _caches.pop, key, None)
-    return cache
+def _cache(ctx: ToolContext) -> _ContextCache:
+    """The context's cache, built on first use and kept for the life of the context."""
+    return ctx.memo(CACHE_KEY, lambda: _ContextCache(ctx))
 
 
 def coholding(ctx) -> CoHolding:
@@ -601,7 +574,7 @@ def goal_similarities(ctx, sources: Sequence[GoalSource], product_ids: Sequence[
     if not sources or not product_ids or ctx.vectors is None or ctx.embedder is None:
         return similarities
     column = {product_id: j for j, product_id in enumerate(product_ids)}
-    vectors = np.stack(_cache(ctx).embed(ctx.embedder, [source.text for source in sources]))
+    vectors = text_vectors(ctx).embed(ctx.embedder, [source.text for source in sources])
     indexed, matrix = ctx.index_vectors("products")
     scores = vectors @ matrix.T  # exactly what a vector query over the whole index would score
     for k, product_id in enumerate(indexed):
@@ -768,7 +741,7 @@ def _likely_goals(ctx, traits: Sequence[Trait], product_ids: Sequence[str]):
     chances, raising = cache.goal_propensity.estimates(traits)
     if not chances or ctx.vectors is None or ctx.embedder is None:
         return {}, {}
-    table = cache.goal_products(ctx)
+    table = goal_products(ctx)
     goals = [goal for goal in sorted(chances) if goal in table]
     if not goals or not product_ids:
         return {}, {}
