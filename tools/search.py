@@ -22,10 +22,9 @@ hit also says whether that customer is eligible and, if not, why.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +34,9 @@ from tools.eligibility import why_not
 from tools.evidence import field_evidence
 from tools.types import Evidence, EvidenceKind, Ineligible
 
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
 PRODUCTS, FAQ = "products", "faq"
 CANDIDATE_POOL = 20  # candidates per ranking before fusion, at least
 CATEGORY_POOL = 500  # product candidates per ranking when filtering by category (the whole category, in practice)
@@ -42,6 +44,7 @@ CATEGORY_POOL = 500  # product candidates per ranking when filtering by category
 # candidates are dropped rather than padding the answer (a lexical match still counts).
 VECTOR_FLOOR = 0.25
 PASSAGE_FIELD = {PRODUCTS: "description", FAQ: "answer"}
+CATALOGUE_KEY = "tools.search.catalogue"  # its ToolContext.memo key
 CATEGORIES = tuple(category.value for category in ProductCategory)
 # FAQ categories without products of their own, by the product category they are about.
 FAQ_CATEGORY_ALIASES = {
@@ -99,7 +102,7 @@ def faq_text(faq: Mapping) -> str:
 class _Catalogue:
     """Products and FAQ documents of one ToolContext, with a BM25 index over both."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: ToolContext) -> None:
         self.documents: dict[Key, Mapping] = {(PRODUCTS, pid): doc for pid, doc in ctx.products.items()}
         self.faq_count = 0
         for faq in ctx.store[FAQ].find({}):
@@ -111,21 +114,9 @@ class _Catalogue:
         )
 
 
-_catalogues: dict[int, _Catalogue] = {}
-_catalogues_lock = threading.Lock()
-
-
-def catalogue(ctx) -> _Catalogue:
-    """The context's catalogue and lexical index, built on first use and dropped with the context."""
-    key = id(ctx)
-    built = _catalogues.get(key)
-    if built is None:
-        with _catalogues_lock:
-            built = _catalogues.get(key)
-            if built is None:
-                built = _catalogues[key] = _Catalogue(ctx)
-                weakref.finalize(ctx, _catalogues.pop, key, None)
-    return built
+def catalogue(ctx: ToolContext) -> _Catalogue:
+    """The context's catalogue and lexical index, built on first use and kept for the life of the context."""
+    return ctx.memo(CATALOGUE_KEY, lambda: _Catalogue(ctx))
 
 
 # --- filtering ---------------------------------------------------------------------------------------------
@@ -149,7 +140,7 @@ def _check_category(category: str | None) -> None:
 # --- the two rankings --------------------------------------------------------------------------------------
 
 
-def _vector_ranking(ctx, books: _Catalogue, query: str, query_embedding, pools: Mapping[str, int]
+def _vector_ranking(ctx: ToolContext, books: _Catalogue, query: str, query_embedding, pools: Mapping[str, int]
                     ) -> list[tuple[Key, float]]:
     if ctx.vectors is None or (query_embedding is None and ctx.embedder is None):
         return []
@@ -179,7 +170,7 @@ def _pools(books: _Catalogue, k: int, category: str | None) -> dict[str, int]:
 # --- hits --------------------------------------------------------------------------------------------------
 
 
-def _hit(ctx, key: Key, document: Mapping, score: float, components: dict[str, float],
+def _hit(ctx: ToolContext, key: Key, document: Mapping, score: float, components: dict[str, float],
          customer_id: str | None) -> SearchHit:
     collection, record_id = key
     path = PASSAGE_FIELD[collection]
@@ -197,8 +188,8 @@ def _hit(ctx, key: Key, document: Mapping, score: float, components: dict[str, f
                      product_ids, evidence, components, eligible, reasons)
 
 
-def search_products(ctx, query: str, customer_id: str | None = None, category: str | None = None, k: int = 5,
-                    query_embedding=None) -> list[SearchHit]:
+def search_products(ctx: ToolContext, query: str, customer_id: str | None = None, category: str | None = None,
+                    k: int = 5, query_embedding=None) -> list[SearchHit]:
     """Products and FAQ answers that answer `query`, best first, each with the passage to cite.
 
     Use for any question about what the bank offers or how a product works
@@ -226,7 +217,7 @@ def search_products(ctx, query: str, customer_id: str | None = None, category: s
             for key, score in fused]
 
 
-def _in_category(ranking: list[tuple[Key, float]], books: _Catalogue, category: str | None, ctx
+def _in_category(ranking: list[tuple[Key, float]], books: _Catalogue, category: str | None, ctx: ToolContext
                  ) -> list[tuple[Key, float]]:
     if category is None:
         return ranking
