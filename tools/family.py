@@ -33,11 +33,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from retrieval.graph import ADULT_AGE, RELATIONS, ContextStat, RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.types import Evidence, EvidenceKind, Recommendation
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 DEFAULT_RELATIONS = ("spouse", "child", "parent")
 RELATION_ALIASES = {
@@ -91,7 +95,7 @@ class RelativeProfile:
 
 
 def recommend_family(
-    ctx, customer_id: str, relations: Sequence[str] | None = None, k: int = 3
+    ctx: ToolContext, customer_id: str, relations: Sequence[str] | None = None, k: int = 3
 ) -> list[Recommendation]:
     """Products for the customer's relatives, up to k per relative, each marked with who it is for.
 
@@ -136,7 +140,7 @@ def _relations(relations: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def relative_profile(ctx, view: RelativeView) -> RelativeProfile:
+def relative_profile(ctx: ToolContext, view: RelativeView) -> RelativeProfile:
     """The relative as the tool may see them: their features are read only with their consent."""
     if not (view.consent_to_share and view.is_customer):
         return RelativeProfile(view)
@@ -144,7 +148,7 @@ def relative_profile(ctx, view: RelativeView) -> RelativeProfile:
     return RelativeProfile(view, credit_score_inputs(features) if features else None)
 
 
-def recommend_for_relative(ctx, view: RelativeView, k: int) -> list[Recommendation]:
+def recommend_for_relative(ctx: ToolContext, view: RelativeView, k: int) -> list[Recommendation]:
     """The k products most distinctive of the relative's context that they can have and are not known to hold."""
     if view.context is None:  # no birth date: no life-stage band, no context
         return []
@@ -160,7 +164,7 @@ def recommend_for_relative(ctx, view: RelativeView, k: int) -> list[Recommendati
     return chosen
 
 
-def recommend_on_behalf(ctx, customer_id: str, view: RelativeView, k: int) -> list[Recommendation]:
+def recommend_on_behalf(ctx: ToolContext, customer_id: str, view: RelativeView, k: int) -> list[Recommendation]:
     """The k products most distinctive of customers with such a relative that the customer would open for them.
 
     Only products `ON_BEHALF` allows for the relation, for which the customer
