@@ -45,6 +45,7 @@ from tools.text_vectors import TextVectors, text_vectors
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 if TYPE_CHECKING:
+    from retrieval.docstore import DocumentStore
     from tools.context import ToolContext
 
 STRONG_MATCH = 0.6  # MiniLM cosine at which a post plainly states a catalogue need on its own
@@ -208,7 +209,7 @@ def handle_spellings(handle: str) -> list[str]:
     return list(dict.fromkeys([handle.strip(), bare, "@" + bare, bare.lower(), "@" + bare.lower()]))
 
 
-def own_handles(store, customer: Mapping) -> list[tuple[str, str]]:
+def own_handles(store: DocumentStore, customer: Mapping) -> list[tuple[str, str]]:
     """(platform, handle) pairs only this customer claims; a handle two customers share names neither."""
     owned = []
     for platform, handle in sorted((customer.get("social_handles") or {}).items()):
@@ -219,7 +220,7 @@ def own_handles(store, customer: Mapping) -> list[tuple[str, str]]:
     return owned
 
 
-def customer_events(store, customer: Mapping) -> list[dict]:
+def customer_events(store: DocumentStore, customer: Mapping) -> list[dict]:
     """Campaign events by this customer: tagged with their id, or written from one of their handles."""
     customer_id = customer["_id"]
     events = {event["_id"]: event for event in store["campaign_events"].find({"customer_id": customer_id})}

@@ -24,8 +24,13 @@ Consent: `may_profile` says whether a customer record allows profiling;
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tools.types import Ineligible
+
+if TYPE_CHECKING:
+    from retrieval.docstore import DocumentStore
+    from tools.context import ToolContext
 
 PROTECTED_ATTRIBUTES = frozenset({
     "gender", "sex", "marital_status", "nationality", "citizenship", "ethnicity", "race", "religion",
@@ -117,7 +122,7 @@ def _risk_rule(rules: Mapping, features: Mapping) -> list[tuple[str, str]]:
     return [("risk_appetite", f"suits a {' or '.join(allowed)} risk appetite; yours is {appetite}")]
 
 
-def kyc_status(store, customer_id: str) -> str:
+def kyc_status(store: DocumentStore, customer_id: str) -> str:
     """The customer's KYC standing: the most hopeful status among their documents, or "missing".
 
     Verified beats pending (a document is being checked), which beats expired
@@ -127,7 +132,7 @@ def kyc_status(store, customer_id: str) -> str:
     return next((status for status in KYC_PRECEDENCE if status in statuses), KYC_MISSING)
 
 
-def why_not(ctx, customer_id: str, product_id: str) -> list[Ineligible]:
+def why_not(ctx: ToolContext, customer_id: str, product_id: str) -> list[Ineligible]:
     """Why the customer cannot be recommended `product_id`, one item per failed rule; empty means eligible."""
     product = ctx.products.get(product_id)
     if product is None:

@@ -23,9 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.types import Evidence, EvidenceKind
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 GRAPH = "graph"
 GRAPH_STATS = "graph_stats"
@@ -70,7 +73,7 @@ def opened_lately(account: Mapping, as_of: date, days: int) -> bool:
     return str(account.get("opened_at") or "")[:10] >= since and account.get("status", "open") == "open"
 
 
-def resolve(ctx, evidence: Evidence) -> Any:
+def resolve(ctx: ToolContext, evidence: Evidence) -> Any:
     """The value the stores hold where `evidence` points; raises EvidenceNotFound if nothing is there."""
     if evidence.collection == ACCOUNT_OPENINGS:
         return _account_openings(ctx, evidence.record_id, evidence.field)
@@ -84,7 +87,7 @@ def resolve(ctx, evidence: Evidence) -> Any:
     return value_at(document, evidence.field)
 
 
-def _account_openings(ctx, product_id: str, path: str) -> int:
+def _account_openings(ctx: ToolContext, product_id: str, path: str) -> int:
     window = _OPENED_FIELD.fullmatch(path)
     if window is None:
         raise EvidenceNotFound(f"account openings have no field {path!r}")

@@ -36,11 +36,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from retrieval.graph import RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, field_evidence, money
 from tools.types import Evidence, EvidenceKind, Recommendation
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 ASSUMED_MARGINAL_TAX_RATE = 0.22  # the US federal bracket of a median household; HSA savings are estimated at it
 HEALTH_SPEND = ("medical", "pharmacy")
@@ -131,7 +135,7 @@ class Scored:
     value: float = 0.0
 
 
-def recommend_healthcare(ctx, customer_id: str, k: int = 5) -> list[Recommendation]:
+def recommend_healthcare(ctx: ToolContext, customer_id: str, k: int = 5) -> list[Recommendation]:
     """Health plans, an HSA, medical financing and partner providers for this customer, best first.
 
     Uses their age, dependants, children under 18, the last 12 months' medical
@@ -176,7 +180,7 @@ def usable_disclosures(customer: Mapping, disclosures: Iterable[Mapping]) -> lis
     return usable
 
 
-def _minor_children(ctx, customer_id: str) -> list[RelativeView]:
+def _minor_children(ctx: ToolContext, customer_id: str) -> list[RelativeView]:
     children = relatives_of(ctx.graph, customer_id, ["child"], as_of=ctx.as_of)
     return [child for child in children if child.age is not None and child.age < ADULT_AGE]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
@@ -18,6 +19,9 @@ from tools.family import recommend_family
 from tools.healthcare import recommend_healthcare
 from tools.personal import recommend_personal
 from tools.search import search_products
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 TOOL_FUNCTIONS: dict[str, Callable] = {
     "recommend_personal": recommend_personal,
@@ -60,7 +64,7 @@ def _summary(items) -> str:
     return json.dumps(rows, default=str)
 
 
-def langchain_tools(ctx) -> list[StructuredTool]:
+def langchain_tools(ctx: ToolContext) -> list[StructuredTool]:
     """The five tools bound to `ctx`, ready for `chat_model.bind_tools(...)`."""
 
     def personal(customer_id: str, category: str | None = None):
