@@ -9,20 +9,18 @@ from assistant.intents.classifier import (
     OOS_RECALL_TARGET,
     OOS_RECALL_Z,
     OUT_OF_SCOPE,
-    TRAINING_DATA_PATH,
     Embedder,
     IntentClassifier,
     IntentConfig,
     IntentPrediction,
-    ModelError,
+)
+from assistant.intents.examples import (
+    TRAINING_DATA_PATH,
     TrainingDataError,
     load_examples,
-    load_latest,
-    load_model,
-    save_model,
-    train_default,
-    train_intents,
 )
+from assistant.intents.storage import ModelError, load_latest, load_model, save_model
+from assistant.intents.training import train_default, train_intents
 
 __all__ = [
     "INTENT_LABELS",

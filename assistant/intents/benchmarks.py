@@ -34,15 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.intents.classifier import (
-    OUT_OF_SCOPE,
-    Embedder,
-    IntentConfig,
-    choose_threshold,
-    decide,
-    held_out_metrics,
-    train_intents,
-)
+from assistant.intents.classifier import OUT_OF_SCOPE, Embedder, IntentConfig, decide
+from assistant.intents.training import choose_threshold, held_out_metrics, train_intents
 
 if TYPE_CHECKING:
     from assistant.intents.finetune import FinetuneConfig

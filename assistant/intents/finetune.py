@@ -10,38 +10,9 @@ with that head (`FinetunedEncoder.head_weights`) under its usual temperature and
 out-of-scope threshold. The sentence embedding is mean pooling + L2
 normalisation, like the frozen model's.
 
-Measured on a validation split (10%) carved from BANKING77's train, 3 epochs:
-frozen model + TF-IDF SVM 91.91, fine-tuned cosine head 93.21, an SVM over the
-fine-tuned embeddings + TF-IDF 92.51, the head averaged with the frozen SVM at
-best 93.31 (no gain for an extra model); learning rate 2e-4 93.01, 4 epochs 92.91.
-
-By default (`tfidf_weight`) the head's logits get 0.75 x those of a TF-IDF-only
-SVM (word + char n-grams, no embedding) added, one linear layer over
-[embedding | TF-IDF] (`assistant.intents.finetuned_head`). Measured again on a
-stratified 10% carve of BANKING77's train (seed 0; 1001 texts, so one text is 0.1
-and two seeds of the same recipe differ by 0.4), head alone -> + 0.5 / 0.75 / 1 x
-SVM: seed 0 93.01 -> 93.11 / 93.11 / 93.21, seed 1 93.41 -> 93.71 / 93.71 / 93.51;
-on CLINC150's val (in-scope accuracy at the chosen threshold) seed 0 96.40 -> 96.73,
-seed 1 96.93 -> 97.07. Averaging calibrated probabilities instead (SVM weight 0.3)
-did the same (93.31, 93.71). On test, trained on all of train, BANKING77 94.19 ->
-94.51, but CLINC150 in-scope 96.07 -> 95.87 and OOS recall 77.4 -> 76.9 (threshold
-0.515 -> 0.530): the gains are of the size of the noise (CLINC150 in-scope test
-accuracy has a standard error near 0.3).
-
-Tried without gain on those validation splits: layer-wise learning-rate decay
-(0.85 a layer down from the top, top learning rate 1.5e-4: 92.91 against 93.01 for
-the same seed); and for CLINC150's out-of-scope score, in place of the best
-in-scope probability (val AUROC .9877, in-scope 96.40 at OOS recall 84): the best
-in-scope logit (.9891, 96.70, but +0.14 for seed 1 and -0.03 for the two-seed
-ensemble), energy at temperature 0.5 (.9891, 96.67), Mahalanobis distance to the
-training centroids under a shared covariance (.9809, 96.03), cosine to the nearest
-centroid (.9766, 95.43) and to the 5 nearest training texts (.9808, 95.63).
-An ensemble of two encoders (seeds 0 and 1, trained side by side in two processes,
-logits averaged) paid on validation but not on test, for twice the training:
-BANKING77 val 93.31 (members 93.01 and 93.41; with the TF-IDF SVM 93.51), CLINC150
-val in-scope 97.13 (members 96.40 and 96.93; with the SVM 97.10, OOS recall 84),
-CLINC150 test with the SVM in-scope 96.29 and OOS recall 73.1 at threshold 0.470 (below the 75 kept);
-it was left out.
+The head's logits get `FinetuneConfig.tfidf_weight` x those of a TF-IDF-only SVM
+(word + char n-grams, no embedding) added (0: the head alone): one linear layer
+over [embedding | TF-IDF] (`assistant.intents.training.finetuned_head`).
 
 Training is kept cheap on CPU: texts are tokenised once and cut at
 `max_seq_length` tokens (intent queries are short), batches are drawn from
@@ -88,7 +59,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     tfidf_weight: float = 0.75  # scores: the cosine head's logits plus this x a TF-IDF (word + char n-gram) SVM's
     freeze_word_embeddings: bool = True  # the 30k x 384 token table is half the weights: its Adam step costs, it hardly helps
-    threads: int = 1  # two threads stall when another process shares the 2 cores (0.34 s a step with one, 2-5 s with two)
+    threads: int = 1  # two threads stall when another process shares the cores
     seed: int = 0
 
 

@@ -16,10 +16,10 @@ from assistant.intents import (
     save_model,
     train_intents,
 )
-from assistant.intents.classifier import (
+from assistant.intents.classifier import softmax
+from assistant.intents.training import (
     THRESHOLD_GRID,
     choose_threshold,
-    softmax,
     threshold_curve,
     wilson_lower_bound,
 )
