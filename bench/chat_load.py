@@ -1,6 +1,6 @@
 """Chat turns per second over HTTP on loopback, against the same server's /healthz in the same run (the ceiling).
 
-    .venv/bin/python bench/chat_load.py --customers 2000 --seconds 20 --clients 16
+    .venv/bin/python -m bench.chat_load --customers 2000 --seconds 20 --clients 16
 
 Synthesizes and ingests a bank in a temp dir (embedded defaults: NeoSQLite and
 embedded Chroma; `--bank-dir` keeps it for the next run), serves the app with
@@ -45,11 +45,9 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.auth import create_key  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from retrieval.docstore import open_store  # noqa: E402
+from assistant.auth import create_key
+from assistant.settings import Settings
+from retrieval.docstore import open_store
 
 FIRST_CONVERSATIONS = 24
 AGENT_EVERY = 4  # one conversation in four is an agent's, acting for the customer
@@ -271,7 +269,8 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def served(settings: Settings) -> Iterator[tuple[str, int]]:
     port = free_port()
-    command = [sys.executable, __file__, "--serve", str(settings.data_dir), str(settings.source_dir), str(port)]
+    command = [sys.executable, "-m", "bench.chat_load", "--serve",
+               str(settings.data_dir), str(settings.source_dir), str(port)]
     server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -1,7 +1,7 @@
 """The nightly ingestion on a synthetic bank: throughput per stage, and the embedding
 stage against the raw model throughput on the same texts in the same run.
 
-    .venv/bin/python bench/ingest.py --customers 100000
+    .venv/bin/python -m bench.ingest --customers 100000
 
 Runs a full ingestion (load -> features -> indexes -> graph), then an incremental
 one after 1% of customers changed, and prints records/s per stage. The index
@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.settings import Settings  # noqa: E402
-from ingest.jobs import index_items  # noqa: E402
-from assistant.worker import run_ingest_now  # noqa: E402
-from ingest.synth import synthesize  # noqa: E402
-from retrieval.docstore import open_store  # noqa: E402
-from retrieval.embeddings import get_embedder  # noqa: E402
-from retrieval.vectors import INDEX_NAMES  # noqa: E402
+from assistant.settings import Settings
+from assistant.worker import run_ingest_now
+from ingest.jobs import index_items
+from ingest.synth import synthesize
+from retrieval.docstore import open_store
+from retrieval.embeddings import get_embedder
+from retrieval.vectors import INDEX_NAMES
 
 
 def print_run(title: str, run, seconds: float) -> None:

@@ -1,6 +1,6 @@
 """Latency of one tool call per tool on a synthetic bank, against a raw-store baseline in the same run.
 
-    .venv/bin/python bench/tools.py --customers 100000
+    .venv/bin/python -m bench.tools --customers 100000
 
 Synthesizes the bank, runs a full ingestion into a temporary data dir (at 100k
 customers the load stage alone takes 10+ minutes on a busy 2-core machine; pick a
@@ -15,26 +15,23 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.settings import Settings  # noqa: E402
-from assistant.worker import run_ingest_now  # noqa: E402
-from ingest.synth import synthesize  # noqa: E402
-from retrieval.docstore import open_store  # noqa: E402
-from retrieval.embeddings import get_embedder  # noqa: E402
-from retrieval.vectors import VectorIndexes  # noqa: E402
-from tools.campaign import campaign_insights  # noqa: E402
-from tools.context import ToolContext  # noqa: E402
-from tools.family import recommend_family  # noqa: E402
-from tools.healthcare import recommend_healthcare  # noqa: E402
-from tools.personal import recommend_personal  # noqa: E402
-from tools.search import search_products  # noqa: E402
+from assistant.settings import Settings
+from assistant.worker import run_ingest_now
+from ingest.synth import synthesize
+from retrieval.docstore import open_store
+from retrieval.embeddings import get_embedder
+from retrieval.vectors import VectorIndexes
+from tools.campaign import campaign_insights
+from tools.context import ToolContext
+from tools.family import recommend_family
+from tools.healthcare import recommend_healthcare
+from tools.personal import recommend_personal
+from tools.search import search_products
 
 QUERIES = ("which card is best for travel?", "how do I save for my kid's college", "cheap personal loan",
            "what is a HELOC?", "health savings account", "retirement account with employer match")
