@@ -15,7 +15,6 @@ from functools import cache
 
 import numpy as np
 
-from retrieval.records import TRANSACTION_COLUMNS
 from ingest.synth.accounts import SAVINGS, TYPICAL_LOAN, Holdings, catalogue
 from ingest.synth.needs import NEEDS
 from ingest.synth.people import Person
@@ -29,6 +28,7 @@ from ingest.synth.spending import (
     STAGE_MULTIPLIERS,
 )
 from ingest.synth.tables import EMPLOYERS, RETIRED, STUDENT
+from retrieval.records import TRANSACTION_COLUMNS
 
 HISTORY_DAYS = 365
 DISCRETIONARY_PER_MONTH = 3.3  # mean purchases per customer-month before stage, income and needs
