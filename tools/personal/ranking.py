@@ -1,0 +1,271 @@
+"""Ranking: each eligible product's weighted components, the reasons shown for it, and the answer's order.
+
+`recommend_personal` is the tool; see the package's docstring for the components.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tools.eligibility import check, credit_score_inputs, may_profile
+from tools.evidence import ACCOUNT_OPENINGS, field_evidence, opened_lately_field
+from tools.lookalike import Trait, goal_words, traits_of
+from tools.personal.coholding import coholding
+from tools.personal.goals import GoalSource, goal_closeness, goal_similarities, goal_sources, likely_goals
+from tools.personal.models import RECENT_DAYS, live_models
+from tools.personal.value import category_words, estimate_annual_value, unique_evidence
+from tools.types import Evidence, EvidenceKind, Recommendation
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
+# What customers like this one opened lately and a goal they told us (matched to need statements) predict what a
+# customer opens next best, then what they hold; a dollar estimate predicts it least, so it mostly orders ties.
+WEIGHTS = {"value": 0.3, "goal": 3.0, "likely_goal": 3.0, "peers": 0.5, "lookalike": 1.5, "openers": 3.0}
+VALUE_SCALE = 300.0  # dollars a year at which the value component reaches tanh(1) = 0.76
+PEER_SCALE = 0.25  # a co-holding excess of 25 points over the bank-wide rate counts fully
+OPENER_FULL = 0.1  # a 10% chance that the customer's next opening is the product counts fully
+LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hold a product counts fully
+LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words ask for the product, counting fully
+MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
+MAX_PER_CATEGORY = 3  # in an answer across categories
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What one request knows about the customer, read once and shared by every candidate."""
+
+    features: Mapping
+    accounts: list[Mapping]
+    sources: list[GoalSource]
+    closeness: np.ndarray  # sources x candidates
+    peer_excess: dict[str, float]
+    peer_source: dict[str, str]
+    lookalike_chance: dict[str, float]
+    lookalike_traits: dict[str, list[Trait]]
+    opener_chance: dict[str, float]
+    opener_traits: dict[str, list[Trait]]
+    likely_goal: dict[str, tuple[float, str]]  # product -> (goal chance x how plainly it asks for it, the goal)
+    likely_goal_traits: dict[str, list[Trait]]  # goal -> the traits that raise its chance most
+
+
+def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category: str | None = None) -> list[Recommendation]:
+    """Products for this customer, best first, each with the customer's own figures as reasons.
+
+    Ranks every product the customer is eligible for and does not hold by the
+    yearly value it would bring them (from their transactions and balances),
+    how well it matches the goals they told us (and goals customers like them
+    often tell us), what customers holding the same products also hold, and what
+    customers like them hold and opened lately. `category` limits the answer to one product
+    category (deposit, card, loan, mortgage, investment, retirement,
+    education_savings, insurance, healthcare); without it at most MAX_PER_CATEGORY
+    products of one category are returned. Returns an empty list when there
+    is no current profile for the customer or nothing fits. A customer who opted
+    out of profiling gets the eligible products customers opened most lately,
+    not personalised. Healthcare products are ranked from these same signals, never from health data.
+    """
+    features = ctx.features(customer_id)
+    if k < 1 or features is None:
+        return []
+    view = credit_score_inputs(features)
+    candidates = _candidates(ctx, view, category)
+    if not candidates:
+        return []
+    customer = ctx.customer(customer_id) or {"_id": customer_id}
+    if not may_profile(customer):
+        return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
+    signals = _signals(ctx, customer, view, candidates)
+    ranked = [
+        scored
+        for column, product in enumerate(candidates)
+        if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
+    ]
+    # The value part saturates, so among equal scores the larger dollar figure goes first.
+    ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
+    return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
+
+
+def _opened_most_lately(ctx: ToolContext, candidates: Sequence[Mapping], k: int, per_category: int) -> list[Recommendation]:
+    """Not personalised: the eligible products customers opened most in the last RECENT_DAYS, most first.
+
+    For a customer who opted out of profiling. Only the eligibility rules read their data (every
+    recommendation must pass them); no reason or evidence names it.
+    """
+    counts = live_models(ctx).opened_lately
+    total = sum(counts.values())
+    ranked = sorted((_popular(product, counts[product["_id"]], total) for product in candidates
+                     if counts.get(product["_id"])), key=lambda rec: (-rec.score, rec.product_id))
+    return _diversified(ranked, k, per_category)
+
+
+def _popular(product: Mapping, opened: int, total: int) -> Recommendation:
+    months = RECENT_DAYS // 30
+    noun = "account" if opened == 1 else "accounts"
+    reason = (f"You asked us not to personalise your recommendations, so this is simply one of the products our "
+              f"customers opened most in the last {months} months: {opened:,} new {noun}.")
+    evidence = Evidence(EvidenceKind.graph_statistic, ACCOUNT_OPENINGS, product["_id"], opened_lately_field(RECENT_DAYS),
+                        opened, f"{product['name']}: accounts opened in the last {months} months")
+    share = opened / total if total else 0.0
+    return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
+                          score=round(share, 4), reasons=[reason], evidence=[evidence],
+                          components={"opened_lately": round(share, 4)})
+
+
+def _candidates(ctx: ToolContext, features: Mapping, category: str | None) -> list[dict]:
+    return [
+        product
+        for _, product in sorted(ctx.products.items())
+        if (category is None or product.get("category") == category)
+        and not check(product, features)
+    ]
+
+
+def _signals(ctx: ToolContext, customer: Mapping, features: Mapping, candidates: Sequence[Mapping]) -> Signals:
+    disclosures = ctx.store["disclosures"].find({"customer_id": customer["_id"]})
+    sources = goal_sources(features, disclosures)
+    similarities = goal_similarities(ctx, sources, [product["_id"] for product in candidates])
+    peer_excess, peer_source = coholding(ctx).scores(features.get("products_held", ()))
+    models = live_models(ctx)
+    traits = traits_of(features, models.spending)
+    lookalike_chance, lookalike_traits = models.lookalikes.estimates(traits)
+    opener_chance, opener_traits = models.openers.estimates(traits)
+    likely_goal, likely_goal_traits = likely_goals(ctx, traits, [product["_id"] for product in candidates])
+    return Signals(
+        features=features,
+        accounts=ctx.store["accounts"].find({"customer_id": customer["_id"]}),
+        sources=sources,
+        closeness=goal_closeness(similarities, sources),
+        peer_excess=peer_excess,
+        peer_source=peer_source,
+        lookalike_chance=lookalike_chance,
+        lookalike_traits=lookalike_traits,
+        opener_chance=opener_chance,
+        opener_traits=opener_traits,
+        likely_goal=likely_goal,
+        likely_goal_traits=likely_goal_traits,
+    )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A candidate's score and what would explain it; the reasons and evidence are only built for those shown."""
+
+    product: Mapping
+    score: float
+    components: dict[str, float]
+    value: float
+    parts: list  # (contribution, a callable giving (reason, evidence)); the value's part first when there is one
+
+    @property
+    def product_id(self) -> str:
+        return self.product["_id"]
+
+    @property
+    def category(self) -> str:
+        return self.product["category"]
+
+    @property
+    def estimated_annual_value(self) -> float | None:
+        return self.value if self.value > 0 else None  # a figure is shown only with its reason
+
+    def recommendation(self) -> Recommendation:
+        explained = [(contribution, *explain()) for contribution, explain in self.parts]
+        return Recommendation(
+            product_id=self.product_id,
+            name=self.product["name"],
+            category=self.category,
+            score=self.score,
+            reasons=[reason for _, reason, _ in explained],
+            evidence=unique_evidence(item for _, _, evidence in explained for item in evidence),
+            components={name: round(part, 4) for name, part in self.components.items()},
+            estimated_annual_value=self.estimated_annual_value,
+        )
+
+
+def _scored(ctx: ToolContext, product: Mapping, signals: Signals, closeness: np.ndarray) -> _Scored | None:
+    value, value_evidence, value_reason = estimate_annual_value(
+        product, signals.features, accounts=signals.accounts, catalogue=ctx.products
+    )
+    product_id = product["_id"]
+    likely, likely_goal = signals.likely_goal.get(product_id, (0.0, ""))
+    components = {
+        "value": WEIGHTS["value"] * math.tanh(value / VALUE_SCALE) if value_reason else 0.0,
+        "goal": WEIGHTS["goal"] * float(closeness.max(initial=0.0)),
+        "peers": WEIGHTS["peers"] * min(1.0, max(0.0, signals.peer_excess.get(product_id, 0.0)) / PEER_SCALE),
+        "lookalike": WEIGHTS["lookalike"] * min(1.0, signals.lookalike_chance.get(product_id, 0.0) / LOOKALIKE_FULL),
+        "openers": WEIGHTS["openers"] * min(1.0, signals.opener_chance.get(product_id, 0.0) / OPENER_FULL),
+        "likely_goal": WEIGHTS["likely_goal"] * min(1.0, likely / LIKELY_GOAL_FULL),
+    }
+    others = []  # (contribution, explain)
+    if components["goal"] > 0:
+        source = signals.sources[int(closeness.argmax())]
+        others.append((components["goal"], lambda: (source.reason, list(source.evidence))))
+    if components["peers"] > 0:
+        others.append((components["peers"], lambda: _peer_reason(ctx, signals, product)))
+    trait_parts = (
+        ("lookalike", signals.lookalike_traits.get(product_id), "It is common among customers who {}."),
+        ("openers", signals.opener_traits.get(product_id), "It is often opened lately by customers who {}."),
+        ("likely_goal", signals.likely_goal_traits.get(likely_goal),
+         f"It suits {goal_words(likely_goal)}, which customers often tell us about when they {{}}."),
+    )
+    for name, traits, sentence in trait_parts:
+        if components[name] > 0 and traits:
+            others.append((components[name], lambda traits=traits, sentence=sentence:
+                           _lookalike_reason(traits, signals, sentence)))
+    value_part = [(components["value"], lambda: (value_reason, value_evidence))] if value > 0 else []
+    strong = [part for part in value_part + others if part[0] >= MIN_REASON]
+    score = sum(components.values())
+    if not strong or score <= 0:  # nothing to say for it, or it would cost the customer more than it brings
+        return None
+    # a positive yearly value from the customer's own figures is always said, first: it is the figure shown beside
+    # the product's name, so its explanation leads; the other reasons follow by contribution
+    shown = value_part + sorted((part for part in others if part[0] >= MIN_REASON), key=lambda part: -part[0])
+    return _Scored(product, round(score, 4), components, value, shown)
+
+
+def _peer_reason(ctx: ToolContext, signals: Signals, product: Mapping) -> tuple[str, list[Evidence]]:
+    held_name = ctx.products[signals.peer_source[product["_id"]]]["name"]
+    evidence = field_evidence(
+        EvidenceKind.profile_field, "features", signals.features, "products_held", "products you hold"
+    )
+    return f"Customers who hold {held_name}, as you do, often have it too.", [evidence]
+
+
+def _lookalike_reason(traits: Sequence[Trait], signals: Signals, sentence: str) -> tuple[str, list[Evidence]]:
+    """`sentence` with the traits that raise the estimate most, and the customer's own fields showing them."""
+    who = " and ".join(trait.words for trait in traits)
+    evidence = [field_evidence(_trait_kind(trait), "features", signals.features, trait.path, _trait_label(trait))
+                for trait in traits]
+    return sentence.format(who), evidence
+
+
+def _trait_kind(trait: Trait) -> EvidenceKind:
+    spending = trait.path.startswith(("spend_12m.", "spend_trend."))
+    return EvidenceKind.transaction_aggregate if spending else EvidenceKind.profile_field
+
+
+def _trait_label(trait: Trait) -> str:
+    if trait.path.startswith("spend_12m."):
+        return f"{category_words(trait.path.removeprefix('spend_12m.'))} spend, last 12 months"
+    if trait.path.startswith("spend_trend."):
+        return f"monthly change in {category_words(trait.path.removeprefix('spend_trend.'))} spend"
+    labels = {"products_held": "products you hold", "declared_income": "declared income",
+              "income_estimate": "income estimated from your pay"}
+    return labels.get(trait.path, category_words(trait.path))
+
+
+def _diversified(ranked: Sequence, k: int, per_category: int) -> list:
+    """The top k, with at most `per_category` from any one category, so one need does not crowd out the rest."""
+    chosen, taken = [], {}
+    for recommendation in ranked:
+        if taken.get(recommendation.category, 0) < per_category:
+            chosen.append(recommendation)
+            taken[recommendation.category] = taken.get(recommendation.category, 0) + 1
+        if len(chosen) == k:
+            break
+    return chosen
