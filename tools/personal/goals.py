@@ -139,8 +139,8 @@ def _need_statement_similarities(ctx: ToolContext, vectors: np.ndarray, product_
     """Per source (rows) and product (columns): the closest of the product's need statements, 0 without any.
 
     A disclosure is one short sentence; the product's indexed text is its name, description and needs run
-    together, which dilutes it ("I'm leaving my job to start a consulting business" is 0.45 from "I'm
-    starting a business and need to separate my finances" but below GOAL_FLOOR from the whole text).
+    together, which dilutes it ("I'm leaving my job to start a consulting business" is close to "I'm
+    starting a business and need to separate my finances" but not to the whole text).
     """
     closest = np.zeros((len(vectors), len(product_ids)), dtype=np.float32)
     owners = [(column, statement) for column, product_id in enumerate(product_ids)
