@@ -46,6 +46,7 @@ from tools.types import Evidence, EvidenceKind, Recommendation
 
 if TYPE_CHECKING:
     from retrieval.docstore import DocumentStore
+    from retrieval.embeddings import Embedder
     from tools.context import ToolContext
 
 STRONG_MATCH = 0.6  # MiniLM cosine at which a post plainly states a catalogue need on its own
@@ -107,7 +108,7 @@ NEED_RULES: tuple[NeedRule, ...] = (
 # --- inferring needs (pure, given the embedder) ------------------------------------------------------------
 
 
-_statement_vectors: weakref.WeakKeyDictionary[object, TextVectors] = weakref.WeakKeyDictionary()
+_statement_vectors: weakref.WeakKeyDictionary[Embedder, TextVectors] = weakref.WeakKeyDictionary()
 _statement_lock = threading.Lock()
 
 
