@@ -20,8 +20,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from assistant import errors
 from assistant.auth import token_secret
 from assistant.console import router as console_router
+from assistant.http_limits import BodyDeadlineMiddleware
 from assistant.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
-from assistant.ratelimit import RateLimiter
+from assistant.ratelimit import FailureLimiter, RateLimiter
 from assistant.routes_auth import router as auth_router
 from assistant.routes_chat import router as chat_router
 from assistant.routes_data import router as data_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.runtime_lock = threading.Lock()
     app.state.open_runtime = open_runtime
     app.state.limiter = RateLimiter(requests_per_minute, burst)
+    app.state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_s)
     app.state.metrics = Metrics()
     app.state.metrics.watch_embeddings(lambda: getattr(app.state.runtime, "embedder", None))
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
@@ -80,6 +82,7 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
                    widget_router, console_router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.request_body_timeout_s)
     origins = list(getattr(settings, "cors_origins", None) or [])
     if origins:  # the web widget calls from the bank's own pages, another origin
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],

@@ -339,6 +339,7 @@ def up(
     import uvicorn
 
     from assistant.app import create_app
+    from assistant.http_limits import server_options
 
     settings = settings_or_exit()
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
@@ -359,7 +360,8 @@ def up(
     if settings.demo_mode:
         typer.echo(f"demo bank homepage with the chat widget: {base}/demo")
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                    **server_options(settings))
     finally:
         consumer.stop(graceful=True)
 

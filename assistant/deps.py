@@ -10,16 +10,20 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from assistant.auth import TOKEN_PREFIX, authenticate
+from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
 from assistant.engine import Caller
+from assistant.ratelimit import client_address
 from retrieval.docstore import live_pointer
 from tools.context import NoLiveData
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after_s: float):
-        super().__init__(f"too many requests: retry in {math.ceil(retry_after_s)} s")
+    def __init__(self, retry_after_s: float, what: str = "too many requests"):
+        super().__init__(f"{what}: retry in {math.ceil(retry_after_s)} s")
         self.retry_after_s = retry_after_s
+
+
+TOO_MANY_FAILURES = "too many failed credentials from this address"
 
 
 class Forbidden(Exception):
@@ -85,14 +89,24 @@ async def current_caller(request: Request,
     """The authenticated caller, after its rate limit.
 
     A widget token is checked in the event loop (an HMAC, no I/O); an API key is
-    looked up in the store, so that runs in a worker thread.
+    looked up in the store, so that runs in a worker thread. A client address that
+    sent too many bad credentials lately gets 429 before any credential is checked.
     """
     state = request.app.state
+    address = client_address(request.client.host if request.client else None)
+    wait = state.auth_failures.wait(address)
+    if wait > 0:
+        raise RateLimited(wait, TOO_MANY_FAILURES)
     authorization = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    if credentials is not None and credentials.credentials.startswith(TOKEN_PREFIX):
-        caller = authenticate(state.store, state.token_secret, authorization)
-    else:
-        caller = await run_in_threadpool(authenticate, state.store, state.token_secret, authorization)
+    try:
+        if credentials is not None and credentials.credentials.startswith(TOKEN_PREFIX):
+            caller = authenticate(state.store, state.token_secret, authorization)
+        else:
+            caller = await run_in_threadpool(authenticate, state.store, state.token_secret, authorization)
+    except AuthError:
+        if "authorization" in request.headers:  # a credential that failed, not a request that sent none
+            state.auth_failures.failed(address)
+        raise
     wait = state.limiter.acquire(caller.owner)
     if wait > 0:
         raise RateLimited(wait)

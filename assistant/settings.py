@@ -6,6 +6,7 @@ clients already use (`OPENAI_API_KEY`, `OPENAI_BASE_URL`).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
         None, min_length=32, description="Signs widget tokens; in demo mode a secret is kept in the data dir."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
+    auth_failure_limit: int = Field(
+        20, ge=1, le=100_000, description="Failed credentials a client address may send within the window before 429."
+    )
+    auth_failure_window_s: float = Field(60.0, gt=0, le=86_400, description="The window failed credentials count in.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Reverse proxies (addresses or networks) whose X-Forwarded-For is believed."
+    )
+    request_body_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Longest a client may take to send a request body before 408."
+    )
     campaign_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Campaign event senders: JSON object of source name -> HMAC secret."
     )
@@ -93,6 +104,16 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _ip_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (10.0.0.5, 10.0.0.0/24)") from None
         return value
 
     @field_validator("ingest_cron")

@@ -5,16 +5,19 @@
 
 - `POST /v1/campaign/events`: a signed batch of events from a known source.
   Checked in this order: source and signature headers present (401), body size
-  (413), HMAC-SHA256 signature (401), JSON (400), each event (reported per
-  item with index, field and reason; good ones kept), room in the queue (429
-  with Retry-After, nothing of the batch kept); then the good events are
+  (413) and time to arrive (408, `request_body_timeout_s`), HMAC-SHA256
+  signature (401), JSON (400), each event (reported per item with index, field
+  and reason; good ones kept), room in the queue (429 with Retry-After, nothing
+  of the batch kept); then the good events are
   written durably to the queue and the answer is 202 with counts (422 when
   every event of the batch was bad). An event id the queue has seen is a
   duplicate: counted, not stored again. Only a source listed in
   `campaign_trusted_sources` may name an event's `customer_id`; from any other
   source such an event is refused per item (field `customer_id`).
 - `GET /v1/campaign/leads` and `GET /v1/campaign/{campaign_id}/summary`, for
-  the agent console, behind `require_agent`.
+  the agent console, behind `require_agent`; an address that sent
+  `auth_failure_limit` bad keys within `auth_failure_window_s` gets 429 with
+  Retry-After until the window has passed.
 
 Signing: `X-Fargo-Source: <source>` names the sender, whose shared secret signs
 the raw body: `X-Fargo-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
@@ -32,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
@@ -45,6 +49,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+from assistant.http_limits import DEFAULT_BODY_TIMEOUT_S, BodyDeadlineMiddleware, server_options
+from assistant.ratelimit import AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_S, FailureLimiter, client_address
 from ingest.campaign_queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
 from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
@@ -89,6 +95,10 @@ class Unauthenticated(CampaignRequestError):
 
 class Forbidden(CampaignRequestError):
     status_code = 403
+
+
+class TooManyFailures(CampaignRequestError):
+    status_code = 429
 
 
 class BodyTooLarge(CampaignRequestError):
@@ -225,13 +235,23 @@ def store_key_verifier(store) -> AgentKeyVerifier:
 
 
 def require_agent(request: Request) -> str:
-    """Dependency: a Bearer key whose role is agent; 401 without a valid key, 403 for another role."""
+    """Dependency: a Bearer key whose role is agent; 401 without a valid key, 403 for another role.
+
+    An address that sent too many bad keys lately gets 429 before any key is checked."""
+    failures, address = request.app.state.auth_failures, client_address(request.client.host if request.client else None)
+    wait = math.ceil(failures.wait(address))
+    if wait > 0:
+        raise TooManyFailures(f"too many failed API keys from this address: retry in {wait} s",
+                              {"Retry-After": str(wait)})
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        if "authorization" in request.headers:  # a credential that failed, not a request that sent none
+            failures.failed(address)
         raise Unauthenticated("an agent API key is required: Authorization: Bearer <key>",
                               {"WWW-Authenticate": "Bearer"})
     role = request.app.state.verify_agent_key(key.strip())
     if role is None:
+        failures.failed(address)
         raise Unauthenticated("unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     if role != AGENT_ROLE:
         raise Forbidden(f"this needs an agent key; this key's role is {role!r}")
@@ -359,6 +379,10 @@ def create_campaign_app(
 
     app = FastAPI(title="Fargo AI campaign server", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.auth_failures = FailureLimiter(_setting(settings, "auth_failure_limit", None, AUTH_FAILURE_LIMIT),
+                                             _setting(settings, "auth_failure_window_s", None, AUTH_FAILURE_WINDOW_S))
+    app.add_middleware(BodyDeadlineMiddleware,
+                       timeout_s=_setting(settings, "request_body_timeout_s", None, DEFAULT_BODY_TIMEOUT_S))
     add_error_handlers(app)
 
     @app.post("/v1/campaign/events", status_code=202, response_model=IngestAnswer, tags=["campaign"],
@@ -451,4 +475,5 @@ def serve_campaign(settings: Any, host: str | None = None, port: int | None = No
     bind_host = host or settings.host
     bind_port = port or getattr(settings, "campaign_port", None) or DEFAULT_PORT
     log.info("campaign server on http://%s:%d", bind_host, bind_port)
-    uvicorn.run(create_campaign_app(settings), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(create_campaign_app(settings), host=bind_host, port=bind_port, log_level="info",
+                **server_options(settings))

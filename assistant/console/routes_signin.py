@@ -13,6 +13,7 @@ from assistant.console.sessions import (
     SESSION_COOKIE, SESSION_TTL_S, SignInRefused, close_session, csrf_matches, open_session, signed_in_user, staff_key,
 )
 from assistant.console.web import HOME, ConsoleRoute, form_fields, redirect, render
+from assistant.ratelimit import client_address
 
 router = APIRouter(route_class=ConsoleRoute)
 LOGIN_COOKIE = "fargo_console_login"  # the sign-in form's CSRF token, before any session exists
@@ -30,13 +31,16 @@ def login(request: Request, fields: Annotated[dict, Depends(form_fields)]) -> Re
     next_page = _safe_next(fields.get("next", HOME))
     if not csrf_matches(request.cookies.get(LOGIN_COOKIE, ""), fields.get("csrf_token")):
         return _login_form(request, next_page, "The sign-in form expired: please try again.", 403)
-    wait = request.app.state.limiter.acquire(f"console-login:{request.client.host if request.client else ''}")
+    state, address = request.app.state, client_address(request.client.host if request.client else None)
+    wait = state.auth_failures.wait(address) or state.limiter.acquire(f"console-login:{address}")
     if wait > 0:
-        return _login_form(request, next_page, f"Too many attempts: try again in {math.ceil(wait)} s.", 429)
-    store = request.app.state.store
+        return _too_many_attempts(request, next_page, wait)
+    store = state.store
     try:
         key = staff_key(store, fields.get("api_key", ""))
     except SignInRefused as refused:
+        if refused.status == 401:  # a key that does not exist or was revoked: a guess, or a mistake, counted alike
+            state.auth_failures.failed(address)
         return _login_form(request, next_page, str(refused), refused.status)
     response = redirect(next_page)
     response.set_cookie(SESSION_COOKIE, open_session(store, key), max_age=SESSION_TTL_S, path="/console",
@@ -50,6 +54,13 @@ def logout(request: Request, fields: PostedForm) -> Response:
     close_session(request.app.state.store, request.state.console_user)
     response = redirect("/console/login")
     response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+def _too_many_attempts(request: Request, next_page: str, wait: float) -> Response:
+    seconds = math.ceil(wait)
+    response = _login_form(request, next_page, f"Too many attempts: try again in {seconds} s.", 429)
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 

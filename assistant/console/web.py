@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from http import HTTPStatus
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl, quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from jinja2 import Environment, FileSystemLoader
 from starlette.concurrency import run_in_threadpool
 
@@ -138,5 +140,7 @@ def _as_page_error(request: Request, exc: Exception) -> PageError:
         return PageError(503, "No data yet", "No ingestion run has completed yet: run fargo ingest.")
     if isinstance(exc, StoreError):
         return PageError(503, "Data unavailable", "The bank's data store is not answering; try again in a moment.")
+    if isinstance(exc, HTTPException):  # the request itself was refused: too slow, too large
+        return PageError(exc.status_code, HTTPStatus(exc.status_code).phrase, f"{str(exc.detail).capitalize()}.")
     log.error("console page %s %s failed", request.method, request.url.path, exc_info=exc)
     return PageError(500, "Something went wrong", "Something went wrong on our side; it has been logged.")

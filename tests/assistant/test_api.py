@@ -304,6 +304,30 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(bank, keys):
     assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
 
 
+def test_an_address_sending_many_bad_credentials_gets_429_even_with_a_good_one_until_the_window_passes(bank, keys,
+                                                                                                     customers):
+    settings, runtime = bank
+    app = create_app(settings.model_copy(update={"auth_failure_limit": 4, "auth_failure_window_s": 1.5}),
+                     open_runtime=lambda _: runtime)
+    forged, _ = mint_widget_token(b"not the bank's secret, 32 bytes!", customers[0], 600)
+    guesses = [bearer("fargo_guessed-key"), bearer(forged), bearer("nonsense"), {"Authorization": "Bearer "}]
+    search = "/v1/products/search?q=loan"
+    with TestClient(app) as attacker:
+        someone_else = TestClient(app, client=("198.51.100.20", 40000))
+        anonymous = [attacker.get(search).status_code for _ in range(6)]  # no credential at all: not a failure
+        refused = [attacker.get(search, headers=headers).status_code for headers in guesses]
+        blocked = attacker.get(search, headers=bearer(keys["agent"]))
+        elsewhere = someone_else.get(search, headers=bearer(keys["agent"]))
+        time.sleep(1.6)
+        later = attacker.get(search, headers=bearer(keys["agent"]))
+
+    assert anonymous == [401] * 6 and refused == [401] * 4
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 2
+    assert blocked.json()["error"]["type"] == "rate_limited"
+    assert "failed credentials from this address" in blocked.json()["error"]["message"]
+    assert elsewhere.status_code == 200 and later.status_code == 200
+
+
 def test_json_logs_redact_personal_data():
     record = logging.LogRecord("fargo.access", logging.INFO, __file__, 1, "GET %s by %s", (
         "/v1/customers/C0000042/recommendations", "jane.doe@example.com"), None)

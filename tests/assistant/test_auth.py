@@ -21,7 +21,7 @@ from assistant.auth import (
     token_secret,
     verify_key,
 )
-from assistant.ratelimit import RateLimiter
+from assistant.ratelimit import FailureLimiter, RateLimiter, client_address
 from assistant.settings import Settings
 
 SECRET = b"s" * 32
@@ -129,6 +129,41 @@ def test_the_rate_limiter_refills_over_time():
     assert limiter.acquire("other") == 0
     now[0] = 1.0
     assert limiter.acquire("k") == 0
+
+
+def test_failed_credentials_block_an_address_until_the_oldest_failure_leaves_the_window():
+    now = [0.0]
+    failures = FailureLimiter(limit=3, window_s=60, clock=lambda: now[0])
+
+    for second in (0.0, 10.0, 20.0):
+        now[0] = second
+        assert failures.wait("198.51.100.7") == 0
+        failures.failed("198.51.100.7")
+
+    assert failures.wait("198.51.100.7") == pytest.approx(40.0)
+    assert failures.wait("198.51.100.8") == 0
+    now[0] = 60.0
+    assert failures.wait("198.51.100.7") == 0
+    failures.failed("198.51.100.7")
+    assert failures.wait("198.51.100.7") == pytest.approx(10.0)
+
+
+def test_failures_forget_quiet_addresses_when_tracking_too_many():
+    now = [0.0]
+    failures = FailureLimiter(limit=1, window_s=60, clock=lambda: now[0], max_addresses=2)
+    failures.failed("a")
+    failures.failed("b")
+    now[0] = 61.0
+    failures.failed("c")
+
+    assert failures.wait("c") > 0 and len(failures._failures) == 1
+
+
+def test_ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4():
+    assert client_address("2001:db8:1:2::1") == client_address("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_address("2001:db8:1:3::1") != client_address("2001:db8:1:2::1")
+    assert client_address("::ffff:198.51.100.7") == "198.51.100.7"
+    assert client_address("testclient") == "testclient" and client_address(None) == "unknown"
 
 
 def test_without_a_token_secret_outside_demo_mode_keys_still_work_but_tokens_do_not(store):

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from assistant.auth import create_key, mint_widget_token, revoke_key
 from assistant.console.sessions import CONSOLE_SESSIONS, SESSION_COOKIE
+from assistant.app import create_app
 from ingested_bank import build_app
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -127,6 +128,30 @@ def test_an_unknown_key_is_refused(app):
     answer = sign_in_attempt(browser(app), "fargo_not-a-real-key")
 
     assert answer.status_code == 401 and "not valid or has been revoked" in answer.text
+
+
+def test_an_address_trying_many_bad_keys_gets_429_with_retry_after_even_for_a_good_key(bank, keys):
+    settings, runtime = bank
+    application = create_app(settings.model_copy(update={"auth_failure_limit": 3}), open_runtime=lambda _: runtime)
+    with TestClient(application, follow_redirects=False) as guesser:
+        refused = [sign_in_attempt(guesser, f"fargo_guess-{n}").status_code for n in range(3)]
+        blocked = sign_in_attempt(guesser, keys["agent"])
+        elsewhere = sign_in_attempt(TestClient(application, follow_redirects=False, client=("198.51.100.20", 40000)),
+                                    keys["agent"])
+
+    assert refused == [401, 401, 401]
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 60
+    assert "Too many attempts" in blocked.text
+    assert elsewhere.status_code == 303
+
+
+def test_sign_in_attempts_over_the_request_rate_get_429_with_retry_after(bank, keys):
+    with TestClient(build_app(bank, requests_per_minute=1, burst=1), follow_redirects=False) as client:
+        first = sign_in_attempt(client, "fargo_typo")
+        second = sign_in_attempt(client, keys["agent"])
+
+    assert first.status_code == 401
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
 
 
 def test_a_sign_in_post_without_the_forms_token_is_refused(app, keys):

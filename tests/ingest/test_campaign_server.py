@@ -281,6 +281,23 @@ def test_leads_need_an_agent_key(store_settings: Settings, key, role, revoked, s
         assert client.get("/v1/campaign/CMP01/summary", headers=headers).status_code == status
 
 
+def test_an_address_sending_many_bad_agent_keys_gets_429_even_with_a_good_one(store_settings: Settings):
+    add_key(store_settings, "k-agent", "agent")
+    settings = store_settings.model_copy(update={"auth_failure_limit": 3})
+    for client in client_for(settings):
+        elsewhere = TestClient(client.app, client=("198.51.100.20", 40000))
+        unsigned = [client.get("/v1/campaign/leads").status_code for _ in range(5)]
+        refused = [client.get("/v1/campaign/leads", headers={"Authorization": value}).status_code
+                   for value in ("Bearer guess-1", "Bearer guess-2", "Basic Z3Vlc3M=")]
+        blocked = client.get("/v1/campaign/leads", headers={"Authorization": "Bearer k-agent"})
+        other = elsewhere.get("/v1/campaign/leads", headers={"Authorization": "Bearer k-agent"})
+
+    assert unsigned == [401] * 5 and refused == [401] * 3
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 60
+    assert "too many failed API keys" in blocked.json()["detail"]
+    assert other.status_code == 200
+
+
 def test_the_agent_key_check_can_be_injected(settings: Settings):
     seen = []
 
