@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from assistant.settings import Settings
-from ingest import evaluation
+from assistant import evaluation
 from assistant.evaluation import (
     Case,
     HiddenAccount,
