@@ -158,7 +158,7 @@ def test_evaluation_returns_every_key(monkeypatch, tmp_path):
         scope = sorted(popularity)
         return {name: tool_block(cases, popularity, scope, name) for name in ("personal", "healthcare", "family")}
 
-    monkeypatch.setattr("ingest.scheduler.run_ingest_now", fake_ingest)
+    monkeypatch.setattr("assistant.worker.run_ingest_now", fake_ingest)
     monkeypatch.setattr(evaluation, "_score_live", hidden_first)
     report = evaluation.evaluate_recommendations(Settings(data_dir=tmp_path / "live"), customers=200, holdouts=30,
                                                  seed=5, work_dir=tmp_path)
