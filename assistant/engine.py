@@ -6,6 +6,12 @@ from the session, needs none). Follow-ups ("why?", "what
 about for my wife?", "the second one", "anything cheaper?") are resolved from
 the session's state. A customer may only ask about themselves; an agent asks
 about the customer they act for.
+
+A session is about one customer for life (`check_session_access` says who may
+use it): a customer's session is about them from its start, a developer key's
+holds no customer, and a session an agent opens without naming a customer
+takes the customer of its first turn that names one. A turn about another
+customer in it is refused (`SessionCustomerConflict`) and changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ class InputError(EngineError, ValueError):
 
 class PermissionDenied(EngineError):
     pass
+
+
+class SessionCustomerConflict(EngineError):
+    """The turn asks about a customer other than the one its session is about."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class Engine:
     def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None) -> TurnResult:
         started = time.perf_counter()
         message = _checked_message(message)
-        session = self.session_for(caller, session_id, customer_id)
+        session = self.session_for(caller, session_id)
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
         followup = detect_followup(message, session.state, list(slots.relations))
@@ -112,14 +122,13 @@ class Engine:
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
                           session.customer_id)
 
-    def session_for(self, caller: Caller, session_id: str | None, customer_id: str | None = None) -> Session:
-        """The caller's session (a new one when session_id is None); staff may continue anyone's."""
+    def session_for(self, caller: Caller, session_id: str | None) -> Session:
+        """The session to continue, once `check_session_access` allows it; a new one when session_id is None
+        (a customer's is about them, anyone else's about no one until a turn names a customer)."""
         if session_id is None:
-            subject = caller.customer_id if caller.role == "customer" else customer_id
-            return self.sessions.new(caller.owner, subject)
+            return self.sessions.new(caller.owner, caller.customer_id if caller.role == "customer" else None)
         session = self.sessions.get(session_id)
-        if caller.role not in AGENT_ROLES and session.owner != caller.owner:
-            raise PermissionDenied("this session belongs to someone else")
+        check_session_access(caller, session)
         return session
 
     def _subject(self, caller: Caller, session: Session, customer_id: str | None, slots) -> str | None:
@@ -130,7 +139,12 @@ class Engine:
                 raise PermissionDenied("a customer can only ask about their own accounts")
             return caller.customer_id
         if caller.role in AGENT_ROLES:
-            subject = customer_id or next(iter(slots.customer_ids), None) or session.customer_id
+            asked = customer_id or next(iter(slots.customer_ids), None)
+            if asked and session.customer_id and asked != session.customer_id:
+                raise SessionCustomerConflict(
+                    f"session {session.session_id} is about another customer and stays so: start a new session "
+                    f"(without session_id) to ask about {asked}")
+            subject = asked or session.customer_id
             if subject and self.ctx.customer(subject) is None:
                 raise InputError(f"no customer with id {subject!r}")
             return subject
@@ -253,7 +267,8 @@ class Engine:
         }
 
     def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject, explanation) -> None:
-        session.customer_id = subject or session.customer_id
+        if session.customer_id is None:
+            session.customer_id = subject
         session.turns.append({"role": "user", "text": message, "at": time.time()})
         session.turns.append(
             {"role": "assistant", "text": answer, "at": time.time(), "intent": intent,
@@ -269,6 +284,17 @@ class Engine:
             session.state = {"intent": intent, "recommendations": [], "tool": None}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         self.sessions.save(session)
+
+
+def check_session_access(caller: Caller, session: Session) -> None:
+    """Who may read or continue a session: staff any (audited by the routes), a customer only the sessions they
+    opened, which are about them, a developer key only its own sessions, which hold no customer."""
+    if caller.role in AGENT_ROLES:
+        return
+    if session.owner != caller.owner:
+        raise PermissionDenied("this session belongs to someone else")
+    if session.customer_id != caller.customer_id:
+        raise PermissionDenied("this session is about a customer you may not see: start a new session")
 
 
 def _checked_message(message: str) -> str:

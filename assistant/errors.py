@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant import audit
 from assistant.auth import AuthError, KeyNotFound, TokenSecretMissing
 from assistant.deps import Forbidden, RateLimited
-from assistant.engine import InputError, PermissionDenied
+from assistant.engine import InputError, PermissionDenied, SessionCustomerConflict
 from assistant.handoffs import HandoffConflict, HandoffNotFound
 from assistant.sessions import SessionNotFound
 from retrieval.errors import StoreError
@@ -81,7 +81,7 @@ async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
     return error_response(404, "not_found", message)
 
 
-async def _conflict(request: Request, exc: HandoffConflict) -> JSONResponse:
+async def _conflict(request: Request, exc: HandoffConflict | SessionCustomerConflict) -> JSONResponse:
     return error_response(409, "conflict", str(exc))
 
 
@@ -119,6 +119,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(HandoffNotFound, _not_found)
     app.add_exception_handler(HandoffConflict, _conflict)
+    app.add_exception_handler(SessionCustomerConflict, _conflict)
     app.add_exception_handler(NoLiveData, _no_data)
     app.add_exception_handler(StoreError, _store)
     app.add_exception_handler(TokenSecretMissing, _secret)

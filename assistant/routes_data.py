@@ -12,10 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, LiveRuntime, Store
-from assistant.engine import AGENT_ROLES, Caller, PermissionDenied
+from assistant.engine import AGENT_ROLES, Caller, PermissionDenied, check_session_access
 from assistant.errors import NotFound
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
+from assistant.sessions import Session
 from retrieval.records import ProductCategory
+from retrieval.text import Readable, Text
 
 router = APIRouter(prefix="/v1", tags=["data"])
 Runtime = LiveRuntime
@@ -45,11 +47,11 @@ class SearchResponse(BaseModel):
 
 class Turn(BaseModel):
     role: str
-    text: str
+    text: Readable
     at: float | None = None
     intent: str | None = None
     recommendations: list[dict[str, Any]] = []
-    agent: str | None = None  # on an "agent" turn: the name the agent signs with
+    agent: Readable | None = None  # on an "agent" turn: the name the agent signs with
     handoff: bool = False
 
 
@@ -66,8 +68,8 @@ class FeedbackRequest(BaseModel):
 
     session_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     rating: Literal["up", "down"]
-    product_id: str | None = Field(None, max_length=64)
-    comment: str | None = Field(None, max_length=2000)
+    product_id: Text | None = Field(None, max_length=64)
+    comment: Text | None = Field(None, max_length=2000)
 
 
 class FeedbackResponse(BaseModel):
@@ -82,6 +84,14 @@ def check_may_read(store, caller: Caller, customer_id: str | None, action: str) 
         audit.record(store, caller, customer_id, action, allowed=True)
         return
     raise PermissionDenied("you may not read this customer's data")
+
+
+def check_may_read_session(store, caller: Caller, session: Session) -> None:
+    """Whoever may continue a session may read it (`engine.check_session_access`); staff reading a session they did
+    not open is audited."""
+    check_session_access(caller, session)
+    if caller.role in AGENT_ROLES and session.owner != caller.owner:
+        audit.record(store, caller, session.customer_id, "session", allowed=True)
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsResponse)
@@ -109,11 +119,10 @@ async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Quer
 @router.get("/sessions/{session_id}", response_model=SessionResponse)
 async def session_history(session_id: Annotated[str, Path(max_length=64)], request: Request, caller: CurrentCaller,
                           runtime: Runtime):
-    """A conversation's turns: for the caller who opened it, or for staff (audited)."""
+    """A conversation's turns: for the caller who opened it, if it is about no one else, or for staff (audited)."""
     session = await run_in_threadpool(runtime.engine.sessions.get, session_id)
     request.state.asked_customer = session.customer_id
-    if session.owner != caller.owner:
-        check_may_read(request.app.state.store, caller, session.customer_id, "session")
+    check_may_read_session(request.app.state.store, caller, session)
     handoff = await run_in_threadpool(handoffs.get, request.app.state.store, session_id)
     return SessionResponse(session_id=session.session_id, customer_id=session.customer_id,
                            created_at=session.created_at, turns=[Turn(**turn) for turn in session.turns],
@@ -125,8 +134,7 @@ async def feedback(body: FeedbackRequest, request: Request, caller: CurrentCalle
     """A thumbs up or down on an answer (or on one product in it), kept for tuning."""
     session = await run_in_threadpool(runtime.engine.sessions.get, body.session_id)
     request.state.asked_customer = session.customer_id
-    if session.owner != caller.owner and caller.role not in AGENT_ROLES:
-        raise PermissionDenied("you can only rate answers in your own conversations")
+    check_session_access(caller, session)
     document = body.model_dump() | {"who": caller.owner, "customer_id": session.customer_id,
                                     "at": datetime.now(UTC).isoformat()}
     result = await run_in_threadpool(store["feedback"].insert_one, document)

@@ -12,7 +12,7 @@ from assistant.console.guard import PostedForm, SignedIn
 from assistant.console.search import SearchInputError, find_customers
 from assistant.console.web import ConsoleRoute, PageError, redirect, render
 from assistant.deps import get_runtime
-from assistant.engine import InputError
+from assistant.engine import InputError, SessionCustomerConflict
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -45,9 +45,10 @@ def chat(customer_id: str, request: Request, user: SignedIn, form: PostedForm) -
     session_id = form.get("session_id") or None
     try:
         result = runtime.engine.turn(user.caller, form.get("message", ""), session_id, customer_id)
-    except InputError as bad:
+    except (InputError, SessionCustomerConflict) as bad:
+        status = 409 if isinstance(bad, SessionCustomerConflict) else 422
         return _customer_response(request, runtime, customer, session_id or "", chat_error=str(bad),
-                                  message=form.get("message", ""), status=422)
+                                  message=form.get("message", ""), status=status)
     audit.record(request.app.state.store, user.caller, customer_id, "console: chat", allowed=True)
     return redirect(f"/console/customers/{customer_id}?session={result.session_id}#chat")
 

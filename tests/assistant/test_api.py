@@ -265,6 +265,67 @@ def test_feedback_on_an_own_answer_is_stored(client, keys, customers):
     assert stored["rating"] == "up" and stored["customer_id"] == customers[0]
 
 
+# --- a session keeps its customer -------------------------------------------------------------------------------------
+
+
+def completion_body(message: str) -> dict:
+    return {"model": "fargo", "messages": [{"role": "user", "content": message}]}
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/chat", {"message": "what should I get?"}),
+                                            ("/v1/chat/completions", completion_body("what should I get?"))])
+def test_an_agent_cannot_move_a_customers_session_to_another_customer(client, keys, customers, path, body):
+    mine, other = customers
+    me = widget_token(client, keys, mine)
+    session_id = client.post("/v1/chat", json={"message": "what card suits my spending?"}, headers=me).json()["session_id"]
+    before = client.get(f"/v1/sessions/{session_id}", headers=me).json()
+
+    moved = client.post(path, json=body | {"session_id": session_id, "customer_id": other}, headers=bearer(keys["agent"]))
+
+    assert moved.status_code == 409
+    assert moved.json()["error"]["type"] == "conflict" and "start a new session" in moved.json()["error"]["message"]
+    assert client.get(f"/v1/sessions/{session_id}", headers=me).json() == before
+    assert client.get(f"/v1/sessions/{session_id}", headers=widget_token(client, keys, other)).status_code == 403
+    handed = client.post("/v1/handoffs", json={"session_id": session_id}, headers=me)
+    assert handed.status_code == 201 and client.app.state.store["handoffs"].find_one({"_id": session_id})[
+        "customer_id"] == mine
+
+
+def test_an_agents_session_about_one_customer_is_never_readable_by_anothers_token(client, keys, customers):
+    first, second = customers
+    agent = bearer(keys["agent"])
+    opened = client.post("/v1/chat", json={"message": "what card suits their spending?", "customer_id": first},
+                         headers=agent)
+    session_id = opened.json()["session_id"]
+
+    why = client.post("/v1/chat", json={"message": "why?", "session_id": session_id, "customer_id": second},
+                      headers=agent)
+
+    assert why.status_code == 409
+    theirs = widget_token(client, keys, second)
+    assert client.get(f"/v1/sessions/{session_id}", headers=theirs).status_code == 403
+    assert client.post("/v1/feedback", json={"session_id": session_id, "rating": "up"}, headers=theirs).status_code == 403
+    history = client.get(f"/v1/sessions/{session_id}", headers=agent).json()
+    assert history["customer_id"] == first and len(history["turns"]) == 2
+
+
+def test_a_developer_key_cannot_read_its_session_once_an_agent_asked_about_a_customer_in_it(client, keys, customers):
+    developer = bearer(keys["developer"])
+    session_id = client.post("/v1/chat", json={"message": "what is a HELOC?"}, headers=developer).json()["session_id"]
+    assert client.get(f"/v1/sessions/{session_id}", headers=developer).status_code == 200
+
+    named = client.post("/v1/chat", json={"message": f"recommend something for {customers[0]}",
+                                          "session_id": session_id}, headers=bearer(keys["agent"]))
+
+    assert named.status_code == 200
+    assert named.json()["explanation"]["tool_calls"][0]["arguments"]["customer_id"] == customers[0]
+    assert client.get(f"/v1/sessions/{session_id}", headers=developer).status_code == 403
+    continued = client.post("/v1/chat", json={"message": "why?", "session_id": session_id}, headers=developer)
+    assert continued.status_code == 403
+    rated = client.post("/v1/feedback", json={"session_id": session_id, "rating": "down"}, headers=developer)
+    assert rated.status_code == 403
+
+
 # --- credentials ------------------------------------------------------------------------------------------------------
 
 

@@ -295,6 +295,25 @@ def test_the_chat_panel_asks_fargo_and_keeps_the_conversation(agent, family_cust
     assert again.text.count('class="turn turn-assistant"') == 2
 
 
+def test_the_chat_panel_cannot_move_another_customers_conversation_to_this_customer(app, agent, family_customer):
+    customer_id, _ = family_customer
+    other = next(doc["_id"] for doc in app.state.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)])
+                 if doc["_id"] != customer_id)
+    page = agent.get(f"/console/customers/{other}")
+    asked = agent.post(f"/console/customers/{other}/chat", follow_redirects=True,
+                       data={"message": "what card suits their spending?", "session_id": "",
+                             "csrf_token": csrf_of(page.text)})
+    session_id = SESSION_FIELD.search(asked.text).group(1)
+
+    moved = agent.post(f"/console/customers/{customer_id}/chat",
+                       data={"message": "why?", "session_id": session_id, "csrf_token": csrf_of(asked.text)})
+
+    assert moved.status_code == 409 and "start a new session" in moved.text
+    assert SESSION_FIELD.search(moved.text).group(1) == ""  # the next question starts this customer's own session
+    stored = app.state.store["sessions"].find_one({"_id": session_id})
+    assert stored["customer_id"] == other and len(stored["turns"]) == 2
+
+
 def test_an_empty_chat_question_is_a_message_on_the_page(agent, family_customer):
     customer_id, _ = family_customer
     page = agent.get(f"/console/customers/{customer_id}")

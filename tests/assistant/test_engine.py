@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assistant.engine import Caller, InputError, PermissionDenied
+from assistant.engine import Caller, InputError, PermissionDenied, SessionCustomerConflict
 from assistant.followups import yearly_cost
 from assistant.runtime import Runtime
 from assistant.settings import Settings
@@ -162,3 +162,71 @@ def test_history_is_kept_in_the_session(runtime, married_customer):
     session = runtime.engine.sessions.get(first.session_id)
     assert [turn["role"] for turn in session.turns] == ["user", "assistant", "user", "assistant"]
     assert session.turns[2]["text"] == "what card suits my spending?"
+
+
+# --- a session keeps its customer -------------------------------------------------------------------------------------
+
+
+def another_customer(runtime, *not_these: str) -> str:
+    return next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)])
+                if doc["_id"] not in not_these)
+
+
+def test_an_agent_cannot_move_a_session_to_another_customer(runtime, married_customer):
+    other = another_customer(runtime, married_customer)
+    first = runtime.engine.turn(AGENT, "what should they get?", customer_id=married_customer)
+
+    with pytest.raises(SessionCustomerConflict, match="start a new session"):
+        runtime.engine.turn(AGENT, "what should they get?", session_id=first.session_id, customer_id=other)
+    with pytest.raises(SessionCustomerConflict):
+        runtime.engine.turn(AGENT, f"what should {other} get?", session_id=first.session_id)
+
+    session = runtime.engine.sessions.get(first.session_id)
+    assert session.customer_id == married_customer and len(session.turns) == 2
+
+
+def test_why_in_an_agents_session_explains_its_own_customers_recommendations(runtime, married_customer):
+    other = another_customer(runtime, married_customer)
+    first = runtime.engine.turn(AGENT, "recommend something", customer_id=married_customer)
+
+    with pytest.raises(SessionCustomerConflict):
+        runtime.engine.turn(AGENT, "why?", session_id=first.session_id, customer_id=other)
+    why = runtime.engine.turn(AGENT, "why?", session_id=first.session_id)
+
+    assert why.customer_id == married_customer
+    assert [rec["product_id"] for rec in why.recommendations] == [rec["product_id"] for rec in first.recommendations]
+
+
+def test_an_agents_session_started_without_a_customer_keeps_the_first_one_named(runtime, married_customer):
+    other = another_customer(runtime, married_customer)
+    opened = runtime.engine.turn(AGENT, "what is a HELOC?")
+    assert runtime.engine.sessions.get(opened.session_id).customer_id is None
+
+    named = runtime.engine.turn(AGENT, f"what should {married_customer} get?", session_id=opened.session_id)
+    assert named.customer_id == married_customer
+    with pytest.raises(SessionCustomerConflict):
+        runtime.engine.turn(AGENT, "what should they get?", session_id=opened.session_id, customer_id=other)
+    assert runtime.engine.sessions.get(opened.session_id).customer_id == married_customer
+
+
+def test_a_customers_session_continued_by_an_agent_for_another_customer_is_refused(runtime, married_customer):
+    other = another_customer(runtime, married_customer)
+    mine = runtime.engine.turn(as_customer(married_customer), "what card suits my spending?")
+
+    with pytest.raises(SessionCustomerConflict):
+        runtime.engine.turn(AGENT, "what card suits their spending?", session_id=mine.session_id, customer_id=other)
+
+    why = runtime.engine.turn(as_customer(married_customer), "why?", session_id=mine.session_id)
+    assert why.customer_id == married_customer
+    assert [rec["product_id"] for rec in why.recommendations] == [rec["product_id"] for rec in mine.recommendations]
+
+
+def test_a_customer_cannot_continue_their_own_session_once_it_holds_another_customer(runtime, married_customer):
+    other = another_customer(runtime, married_customer)
+    mine = runtime.engine.turn(as_customer(married_customer), "hello")
+    stored = runtime.engine.sessions.get(mine.session_id)
+    stored.customer_id = other  # as a session moved before sessions kept their customer
+    runtime.engine.sessions.save(stored)
+
+    with pytest.raises(PermissionDenied):
+        runtime.engine.turn(as_customer(married_customer), "why?", session_id=mine.session_id)
