@@ -41,6 +41,7 @@ from retrieval.docstore import handle_filter
 from retrieval.leads import LeadFacts, LeadSignal, combined_score, render_opening_line, render_reason, strongest
 from tools.eligibility import check, may_profile
 from tools.evidence import field_evidence
+from tools.spec import tool
 from tools.text_vectors import TextVectors, text_vectors
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -336,16 +337,17 @@ def _lead(signals: list[LeadSignal], events: Mapping[str, Mapping], product: Map
     )
 
 
+@tool
 def campaign_insights(ctx: ToolContext, customer_id: str, k: int = 3) -> list[CampaignLead]:
-    """Outreach leads for one customer from their social-campaign posts and reactions, strongest first.
+    """For bank staff only: outreach leads from the customer's social-media campaign posts and reactions.
 
-    For bank staff. Each lead names a product, quotes the post (or the
-    reaction) that suggests it, the catalogue need it matched, and a suggested
-    opening line for the agent (`opening_line`); `marketing_consent` says
-    whether the customer agreed to be contacted. At most one lead per
-    product, at most `k`. Empty when the customer is unknown, has withdrawn
-    consent to profiling, or said nothing that points at a product they could
-    open.
+    Each lead names a product, quotes the post (or the reaction) that suggests it, the catalogue need it matched,
+    and a suggested opening line for the agent (`opening_line`); `marketing_consent` says whether the customer
+    agreed to be contacted. At most one lead per product, strongest first. Empty when the customer is unknown, has
+    withdrawn consent to profiling, or said nothing that points at a product they could open.
+
+    Args:
+        customer_id: The customer the leads are about: always the current customer.
     """
     customer = ctx.customer(customer_id)
     if k < 1 or customer is None or not may_profile(customer):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from retrieval.graph import ADULT_AGE, RELATIONS, ContextStat, RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
+from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 if TYPE_CHECKING:
@@ -94,25 +95,25 @@ class RelativeProfile:
         return frozenset(held)
 
 
+@tool
 def recommend_family(
     ctx: ToolContext, customer_id: str, relations: Sequence[str] | None = None, k: int = 3
 ) -> list[Recommendation]:
-    """Products for the customer's relatives, up to k per relative, each marked with who it is for.
+    """Recommend products for the customer's spouse, children or parents, each marked with who it is for.
 
-    `relations` picks whom to cover: any of "spouse", "child", "parent",
-    "sibling" (plurals accepted); None means spouse, children and parents.
-    An adult relative who banks here gets products for themselves, ranked by
-    how common and distinctive they are among people in the same relation and
-    life stage across the bank, skipping any they are too young or too old for
-    and (when they shared their accounts with the customer) any they already
-    hold. A child under 18 or a relative who does not bank here gets products
-    the customer would open for them in the customer's own name (a 529 plan for
-    a child), ranked by how common they are among customers with such a
-    relative, for which the customer qualifies and which the customer does not
-    hold yet. Results come relative by relative in the order of `relations`,
-    best first within each; an empty list when the customer has no such
-    relatives, has opted out of profiling, or nothing fits. Raises ValueError
-    for an unknown relation.
+    An adult relative who banks here gets products for themselves, ranked by how common and distinctive they are
+    among people in the same relation and life stage across the bank, skipping any they are too young or too old
+    for and (when they shared their accounts with the customer) any they already hold. A child under 18 or a
+    relative who does not bank here gets products the customer would open for them in the customer's own name
+    (a 529 plan for a child), ranked by how common they are among customers with such a relative, for which the
+    customer qualifies and which the customer does not hold yet. A relative's private data is used only with
+    their consent. Results come relative by relative, best first within each; empty when the customer has no
+    such relatives, has opted out of profiling, or nothing fits. An unknown relation is a ValueError.
+
+    Args:
+        customer_id: The customer the recommendations are for: always the current customer.
+        relations: Whom to recommend for: any of spouse, child, parent, sibling (plurals accepted). Empty means
+            spouse, children and parents.
     """
     wanted = _relations(relations)
     if k < 1 or not may_profile(ctx.customer(customer_id) or {}):

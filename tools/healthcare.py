@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from retrieval.graph import RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, field_evidence, money
+from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 if TYPE_CHECKING:
@@ -135,18 +136,19 @@ class Scored:
     value: float = 0.0
 
 
+@tool
 def recommend_healthcare(ctx: ToolContext, customer_id: str, k: int = 5) -> list[Recommendation]:
-    """Health plans, an HSA, medical financing and partner providers for this customer, best first.
+    """Recommend health plans, HSAs, medical financing and partner providers near the customer, best first.
 
-    Uses their age, dependants, children under 18, the last 12 months' medical
-    and pharmacy spending and its trend, what they told us (health disclosures
-    only with their explicit consent to use health data) and their city
-    (providers there come first, matched to what they need: pediatrics for
-    young children, the specialty a disclosed condition calls for). Reasons
-    quote the figures; an HSA's estimated yearly tax saving assumes a 22%
-    marginal tax rate. Returns at most MAX_PER_KIND services of one kind; an
-    empty list when there is no current profile, the customer opted out of
-    profiling, or nothing fits.
+    Uses their age, dependants, children under 18, the last 12 months' medical and pharmacy spending and its
+    trend, what they told us (health disclosures only with their explicit consent to use health data) and their
+    city (providers there come first, matched to what they need: pediatrics for young children, the specialty a
+    disclosed condition calls for). Reasons quote the figures; an HSA's estimated yearly tax saving assumes a 22%
+    marginal tax rate. At most two services of one kind; empty when there is no current profile, the customer
+    opted out of profiling, or nothing fits.
+
+    Args:
+        customer_id: The customer the recommendations are for: always the current customer.
     """
     features = ctx.features(customer_id)
     customer = ctx.customer(customer_id) or {}

@@ -32,6 +32,7 @@ from retrieval.records import ProductCategory
 from retrieval.lexical import BM25, reciprocal_rank_fusion
 from tools.eligibility import why_not
 from tools.evidence import field_evidence
+from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Ineligible
 
 if TYPE_CHECKING:
@@ -188,19 +189,20 @@ def _hit(ctx: ToolContext, key: Key, document: Mapping, score: float, components
                      product_ids, evidence, components, eligible, reasons)
 
 
+@tool
 def search_products(ctx: ToolContext, query: str, customer_id: str | None = None, category: str | None = None,
                     k: int = 5, query_embedding=None) -> list[SearchHit]:
-    """Products and FAQ answers that answer `query`, best first, each with the passage to cite.
+    """Search the product catalogue and FAQ for passages that answer a product question, best first.
 
-    Use for any question about what the bank offers or how a product works
-    ("which card is best for travel?", "what is a HELOC?", "P038"). `category`
-    (deposit, card, loan, mortgage, investment, retirement, education_savings,
-    insurance, healthcare) keeps only products of that category and FAQ
-    answers about them. With `customer_id`, each product hit says whether that
-    customer is eligible (`eligible`) and which rules they fail (`why_not`);
-    FAQ hits carry no eligibility. `query_embedding`, when the caller already
-    embedded the query, saves embedding it again. Returns at most `k` hits;
-    none for an empty query.
+    Use for any question about fees, rates, features or how a product works ("which card is best for travel?",
+    "what is a HELOC?", "P038"). Each hit carries the passage to cite. With a customer, each product hit says
+    whether that customer is eligible (`eligible`) and which rules they fail (`why_not`); FAQ hits carry no
+    eligibility. None for an empty query.
+
+    Args:
+        query: The product question in the customer's words.
+        customer_id: The current customer, to mark which products they can get.
+        category: Only products of this category, and FAQ answers about them: deposit, card, loan, mortgage, investment, retirement, education_savings, insurance or healthcare.
     """
     _check_category(category)
     if k < 1 or not query or not query.strip():

@@ -19,6 +19,7 @@ from tools.personal.coholding import coholding
 from tools.personal.goals import GoalSource, goal_closeness, goal_similarities, goal_sources, likely_goals
 from tools.personal.models import RECENT_DAYS, live_models
 from tools.personal.value import category_words, estimate_annual_value, unique_evidence
+from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
 if TYPE_CHECKING:
@@ -54,20 +55,23 @@ class Signals:
     likely_goal_traits: dict[str, list[Trait]]  # goal -> the traits that raise its chance most
 
 
+@tool
 def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category: str | None = None) -> list[Recommendation]:
-    """Products for this customer, best first, each with the customer's own figures as reasons.
+    """Recommend products for the customer from their own spending, goals and what similar customers hold.
 
-    Ranks every product the customer is eligible for and does not hold by the
-    yearly value it would bring them (from their transactions and balances),
-    how well it matches the goals they told us (and goals customers like them
-    often tell us), what customers holding the same products also hold, and what
-    customers like them hold and opened lately. `category` limits the answer to one product
-    category (deposit, card, loan, mortgage, investment, retirement,
-    education_savings, insurance, healthcare); without it at most MAX_PER_CATEGORY
-    products of one category are returned. Returns an empty list when there
-    is no current profile for the customer or nothing fits. A customer who opted
-    out of profiling gets the eligible products customers opened most lately,
-    not personalised. Healthcare products are ranked from these same signals, never from health data.
+    Use for 'what card suits me', 'how can I save more'. Ranks the products the customer is eligible for and
+    does not hold by the yearly value each would bring them (from their transactions and balances), how well it
+    matches the goals they told us (and goals customers like them often tell us), what holders of the same
+    products also hold, and what customers like them hold and opened lately; each result has reasons with the
+    customer's own figures. Without a category, at most three products of one category are returned. It reads no
+    health data: for health plans, HSAs or providers matched to health needs use recommend_healthcare. For a
+    customer who opted out of profiling the results are not personalised (what customers opened most lately,
+    among products they qualify for) and their reasons say so: never present them as tailored. Empty when there
+    is no current profile for the customer or nothing fits.
+
+    Args:
+        customer_id: The customer the recommendations are for: always the current customer.
+        category: Only this product category: deposit, card, loan, mortgage, investment, retirement, education_savings, insurance or healthcare.
     """
     features = ctx.features(customer_id)
     if k < 1 or features is None:
