@@ -12,11 +12,9 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from retrieval.formats import money
+
 _BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def money(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from datetime import date
 
 from jinja2 import Environment, StrictUndefined
 
+from retrieval.formats import money
 from retrieval.graph import age_on
 
 MONTHS = 12
@@ -31,12 +32,13 @@ _SUMMARY = Environment(undefined=StrictUndefined, trim_blocks=True, lstrip_block
     "{{ age }}-year-old {{ marital_status }} {{ occupation or 'customer' }} in {{ city }}"
     "{% if dependants %} with {{ dependants }} dependant{{ 's' if dependants > 1 }}{% endif %}"
     " ({{ life_stage }}). "
-    "{% if income_estimate %}Estimated income ${{ '{:,.0f}'.format(income_estimate) }} a year from payroll. "
+    "{% if income_estimate %}Estimated income {{ money(income_estimate) }} a year from payroll. "
     "{% endif %}"
     "{% if top_spend %}Spends most on {{ top_spend | join(', ') }}. {% endif %}"
     "{% if rising %}Spending rising on {{ rising | join(', ') }}. {% endif %}"
     "{% if goals %}Goals: {{ goals | join(', ') }}. {% endif %}"
-    "{% if held %}Holds {{ held | join(', ') }}.{% else %}Holds no products yet.{% endif %}"
+    "{% if held %}Holds {{ held | join(', ') }}.{% else %}Holds no products yet.{% endif %}",
+    globals={"money": money},
 )
 
 

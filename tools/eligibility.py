@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from retrieval.formats import money
 from tools.types import Ineligible
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def _income_rule(rules: Mapping, features: Mapping) -> list[tuple[str, str]]:
     income = eligibility_income(features)
     if income >= minimum:
         return []
-    return [("min_income", f"needs an income of at least ${minimum:,.0f} a year; yours is ${income:,.0f}")]
+    return [("min_income", f"needs an income of at least {money(minimum)} a year; yours is {money(income)}")]
 
 
 def _kyc_rule(rules: Mapping, features: Mapping, kyc_status: str | None) -> list[tuple[str, str]]:

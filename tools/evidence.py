@@ -40,11 +40,6 @@ class EvidenceNotFound(LookupError):
     """The record or field an evidence item names is not in the stores."""
 
 
-def money(value: float) -> str:
-    """A dollar figure as every reason writes it: "$7,680" (whole dollars)."""
-    return f"${value:,.0f}"
-
-
 def value_at(record: Any, path: str) -> Any:
     """The value at a dotted `path` inside `record`; numeric parts index lists. Raises EvidenceNotFound."""
     value = record

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 
 from retrieval.graph import RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
-from tools.evidence import GRAPH, field_evidence, money
+from retrieval.formats import money
+from tools.evidence import GRAPH, field_evidence
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 

@@ -13,7 +13,8 @@ from retrieval.records import Product
 from retrieval.graph import build_graph, graph_tfidf
 from retrieval.vectors import VectorHit
 from tools.context import ToolContext
-from tools.evidence import EvidenceNotFound, field_evidence, money, resolve, value_at
+from retrieval.formats import money
+from tools.evidence import EvidenceNotFound, field_evidence, resolve, value_at
 from tools.personal import recommend_personal
 from tools.types import Evidence, EvidenceKind
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tools.campaign import statement_vectors
-from tools.evidence import field_evidence, money
+from retrieval.formats import money
+from tools.evidence import field_evidence
 from tools.lookalike import Trait
 from tools.personal.models import live_models
 from tools.personal.value import SKIPPED_SPEND, category_words, spend_evidence

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tools.eligibility import credit_score_inputs
-from tools.evidence import field_evidence, money
+from retrieval.formats import money
+from tools.evidence import field_evidence
 from tools.lookalike import HEALTH_SPEND, NOT_CARD_SPEND
 from tools.types import Evidence, EvidenceKind
 
