@@ -40,8 +40,7 @@ class Embedder:
     Small requests made at the same time from several threads (the chat turns
     being answered) are encoded together in one batch, on one runner thread with
     one torch thread: a batch of a dozen sentences costs little more than one,
-    and intra-op threads would only fight the request threads for the same cores
-    (on a busy 2-core machine two torch threads made one sentence 5x dearer).
+    and intra-op threads would only fight the request threads for the same cores.
     Large requests (ingestion) are encoded in the caller's thread as they come.
     The shared batches run through a TorchScript trace of the model (`TracedEncoder`),
     made on the first one (its matrix products on row-major copies of the weights,
@@ -229,10 +228,9 @@ def row_major_linear_class():
     class RowMajorLinear(torch.nn.Module):
         """`linear(x)` as `bias + x @ weight.T` with weight.T stored contiguous (in x out).
 
-        MKL multiplies a few rows by a row-major (in x out) matrix much faster than by the (out x in) one
-        `torch.nn.Linear` keeps: for a chat turn's batch (8 to 64 token rows) each of MiniLM's matrix products
-        takes 25-40% less CPU, and about the same for the hundreds of rows of a large batch. The sums are the
-        same products in another order, so the vectors agree to float32 rounding.
+        MKL multiplies a few rows (a chat turn's batch) by a row-major (in x out) matrix faster than by the
+        (out x in) one `torch.nn.Linear` keeps, and large batches no slower. The sums are the same products in
+        another order, so the vectors agree to float32 rounding.
         """
 
         def __init__(self, linear) -> None:
