@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from assistant.compose import render_answer
+from assistant.disclosure import shown_to_customer
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
 from assistant.sessions import Session, SessionStore
 
@@ -112,6 +113,8 @@ class Engine:
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             confidence = prediction.confidence
             plan = self._plan(intent, caller, subject, message, slots, embedding)
+        if session.opened_by_customer:
+            shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         seed = f"{session.session_id}:{len(session.turns)}"
         answer = render_answer(plan.template, seed, **plan.context)
         llm_outcome = self._phrase(caller, subject, message, session, answer, plan)

@@ -100,6 +100,7 @@ def as_recommendation(item: Recommendation | Mapping) -> Recommendation:
         estimated_annual_value=item.get("estimated_annual_value"),
         for_person=item.get("for_person"),
         relation=item.get("relation"),
+        age_band=item.get("age_band"),
     )
 
 

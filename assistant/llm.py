@@ -35,6 +35,7 @@ from langchain_core.tools import BaseTool
 from assistant.grounding import as_recommendation, check_grounding
 from assistant.redaction import (
     CUSTOMER,
+    person_ids,
     placeholder_kind,
     redact,
     restore,
@@ -47,6 +48,7 @@ DEFAULT_TIMEOUT_S = 15.0
 MAX_TOOL_ROUNDS = 3
 HISTORY_TURNS = 12  # latest history messages sent; older ones add cost, not facts
 REFUSED_OTHER_CUSTOMER = "refused tool call for another customer"
+NAMES_AN_UNSHOWN_ID = "the answer names a person's id the caller is not shown"
 TOOL_FAILED_MESSAGE = "The tool failed; answer from the facts you already have."
 _HUMAN_ROLES = {"user", "human", "customer"}
 _AI_ROLES = {"assistant", "ai", "bot"}
@@ -282,10 +284,20 @@ def _answer_problems(answer: str, template_answer: str, recommendations: list[Re
         return ["error: empty answer"]
     if invented := unresolved_placeholders(answer):
         return [f"unknown placeholder {invented[0]}"]
+    if _ids_not_shown(answer, turn):
+        return [NAMES_AN_UNSHOWN_ID]
     trusted = "\n".join([template_answer, *turn.tool_texts])
     problems = check_grounding(answer, [*recommendations, *turn.tool_recommendations], catalogue,
                                trusted_text=trusted)
     return ["grounding: " + "; ".join(problems)] if problems else []
+
+
+def _ids_not_shown(answer: str, turn: _Turn) -> set[str]:
+    """Ids of people the answer names beyond the turn's `known_ids` (the customer asked about, relatives the caller is
+    shown), whether written out or restored from a placeholder (a relative's id in a tool result or the history)."""
+    restored = {original for placeholder, original in turn.mapping.items() if placeholder_kind(placeholder) == CUSTOMER}
+    named = set(person_ids(answer)) | {original for original in restored if original in answer}
+    return named - set(turn.known_ids)
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -347,6 +359,7 @@ def _recommendation_view(rec: Recommendation) -> dict:
         "name": rec.name,
         "category": rec.category,
         "relation": rec.relation,
+        "age_band": rec.age_band,
         "estimated_annual_value": rec.estimated_annual_value,
         "reasons": rec.reasons,
         "evidence": [{"label": e.label, "field": e.field, "value": _show(e.value)} for e in rec.evidence],

@@ -140,6 +140,11 @@ def restore_value(value: Any, mapping: Mapping[str, str]) -> Any:
     return value
 
 
+def person_ids(text: str) -> list[str]:
+    """Ids of customers and relatives in `text`, in the shapes `redact` hides as [CUSTOMER_n]."""
+    return _CUSTOMER_ID.findall(text)
+
+
 def unresolved_placeholders(text: str) -> list[str]:
     """Placeholders left in `text` after `restore`: ones the LLM made up."""
     return _PLACEHOLDER.findall(text)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, LiveRuntime, Store
+from assistant.disclosure import shown_to_customer
 from assistant.engine import AGENT_ROLES, Caller, PermissionDenied, check_session_access
 from assistant.errors import NotFound
 from assistant.routes_chat import CUSTOMER_ID_PATTERN
@@ -97,13 +98,20 @@ def check_may_read_session(store, caller: Caller, session: Session) -> None:
 @router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsResponse)
 async def recommendations(customer_id: CustomerId, request: Request, caller: CurrentCaller, runtime: Runtime,
                           kind: Kind = Kind.personal, k: Annotated[int, Query(ge=1, le=20)] = 5):
-    """Ranked products for one customer, each with reasons and the stored evidence behind them."""
+    """Ranked products for one customer, each with reasons and the stored evidence behind them (for the customer,
+    a relative's id only when that relative shares with them)."""
     request.state.asked_customer = customer_id
     check_may_read(request.app.state.store, caller, customer_id, f"recommendations:{kind}")
     if runtime.ctx.customer(customer_id) is None:
         raise NotFound(f"no customer with id {customer_id!r}")
-    recs = await run_in_threadpool(runtime.engine.tools.call, TOOL_OF_KIND[kind], runtime.ctx, customer_id, k=k)
-    return RecommendationsResponse(customer_id=customer_id, kind=kind, recommendations=[r.to_dict() for r in recs])
+    shown = await run_in_threadpool(recommendations_shown, runtime, caller, customer_id, kind, k)
+    return RecommendationsResponse(customer_id=customer_id, kind=kind, recommendations=shown)
+
+
+def recommendations_shown(runtime, caller: Caller, customer_id: str, kind: Kind, k: int) -> list[dict]:
+    tools = runtime.engine.tools
+    shown = [rec.to_dict() for rec in tools.call(TOOL_OF_KIND[kind], runtime.ctx, customer_id, k=k)]
+    return shown_to_customer(shown, tools, runtime.ctx, customer_id) if caller.role == "customer" else shown
 
 
 @router.get("/products/search", response_model=SearchResponse)

@@ -33,6 +33,11 @@ class Session:
     state: dict = field(default_factory=dict)
     created_at: str = ""
 
+    @property
+    def opened_by_customer(self) -> bool:
+        """A customer's own conversation (their widget's): everything in it is shown to them."""
+        return self.owner.startswith("customer:")
+
     def document(self) -> dict:
         turns, state = _shared_stored_once(self.turns[-MAX_TURNS_KEPT:], self.state)
         return {

@@ -27,6 +27,10 @@ limits alone (income and identity are checked when they apply), and they may
 already hold what is suggested. Statistics over fewer than MIN_HOLDERS holders
 are never used, so no figure can reveal what one person (the relative
 included, who counts in their own context) holds.
+
+Each recommendation names whom it is for: the relative's id (`for_person`),
+their relation and age band. The id is for staff; the assistant shows it to
+the customer only for a relative who consents to share with them.
 """
 
 from __future__ import annotations
@@ -213,6 +217,7 @@ def _recommendation(product: Mapping, stat: ContextStat, profile: RelativeProfil
                     "lift": round(stat.lift, 4)},
         for_person=view.relative_id,
         relation=view.relation,
+        age_band=view.age_band,
     )
 
 
@@ -231,6 +236,7 @@ def _on_behalf_recommendation(product: Mapping, stat: ContextStat, view: Relativ
                     "lift": round(stat.lift, 4)},
         for_person=view.relative_id,
         relation=view.relation,
+        age_band=view.age_band,
     )
 
 

@@ -73,8 +73,9 @@ class Recommendation:
     evidence: list[Evidence] = field(default_factory=list)
     components: dict[str, float] = field(default_factory=dict)  # score parts, kept for the explanation
     estimated_annual_value: float | None = None
-    for_person: str | None = None  # a relative's id when the recommendation is for them
-    relation: str | None = None
+    for_person: str | None = None  # a relative's id when the recommendation is for them (staff see it; see family)
+    relation: str | None = None  # what that relative is to the customer: spouse, child, parent, sibling
+    age_band: str | None = None  # the relative's life-stage band, "36-50"
 
     def to_dict(self) -> dict:
         """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts; a subclass's own fields

@@ -36,6 +36,7 @@
     evidence: "Based on your data",
     worth: "Worth about {value} a year to you",
     forPerson: "For your {relation}",
+    forPersonAged: "For your {relation}, aged {ageBand}",
     suggestions: "Suggestions",
     talkToPerson: "Talk to a person",
     handoffWaiting: "Waiting for a colleague to join...",
@@ -275,10 +276,15 @@
     scrollToEnd();
   }
 
+  function forWhom(rec) {
+    var words = { relation: rec.relation, ageBand: rec.age_band };
+    return format(rec.age_band ? strings.forPersonAged : strings.forPerson, words);
+  }
+
   function card(rec) {
     var item = el("li", { class: "card" });
     item.appendChild(el("h3", { class: "card-name" }, rec.name));
-    if (rec.relation) { item.appendChild(el("p", { class: "card-for" }, format(strings.forPerson, { relation: rec.relation }))); }
+    if (rec.relation) { item.appendChild(el("p", { class: "card-for" }, forWhom(rec))); }
     if (typeof rec.estimated_annual_value === "number") {
       item.appendChild(el("p", { class: "card-value" }, format(strings.worth, { value: money(rec.estimated_annual_value) })));
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 
@@ -324,6 +325,52 @@ def test_a_developer_key_cannot_read_its_session_once_an_agent_asked_about_a_cus
     assert continued.status_code == 403
     rated = client.post("/v1/feedback", json={"session_id": session_id, "rating": "down"}, headers=developer)
     assert rated.status_code == 403
+
+
+# --- what a customer sees of their relatives -------------------------------------------------------------------------
+
+
+RELATIVE_ID = re.compile(r"\b[CR]\d{7}\b")
+
+
+@pytest.fixture(scope="module")
+def family(bank) -> tuple[str, set[str], set[str]]:
+    """(customer, ids of relatives who do not share with them, ids of those who do), for a customer whose family
+    recommendations include a relative who banks here and does not share with them."""
+    runtime = bank[1]
+    for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)]):
+        views = runtime.engine.tools.relatives(runtime.ctx, doc["_id"])
+        recommended = {rec.for_person for rec in runtime.engine.tools.call("recommend_family", runtime.ctx, doc["_id"])}
+        if any(v.relative_id in recommended and v.is_customer and not v.consent_to_share for v in views):
+            return (doc["_id"], {v.relative_id for v in views if not v.consent_to_share},
+                    {v.relative_id for v in views if v.consent_to_share})
+    pytest.fail("the test bank has no customer with family recommendations for a relative who does not share")
+
+
+def test_family_recommendations_name_no_relative_id_the_relative_did_not_share_with_the_customer(client, keys, family):
+    customer, private, sharing = family
+    me = widget_token(client, keys, customer)
+
+    listed = client.get(f"/v1/customers/{customer}/recommendations", params={"kind": "family"}, headers=me)
+    chat = client.post("/v1/chat", json={"message": "what should I get for my family?"}, headers=me)
+
+    assert listed.status_code == 200 and chat.status_code == 200, chat.text
+    assert chat.json()["explanation"]["intent"] == "family_recommendation"
+    for answer in (listed, chat):
+        recommendations = answer.json()["recommendations"]
+        assert not private & set(RELATIVE_ID.findall(answer.text))
+        assert {rec["for_person"] for rec in recommendations} <= sharing | {None}
+        assert recommendations and all(rec["relation"] and rec["age_band"] for rec in recommendations)
+    session_id = chat.json()["session_id"]
+    assert not private & set(RELATIVE_ID.findall(client.get(f"/v1/sessions/{session_id}", headers=me).text))
+
+
+def test_an_agent_sees_which_relative_each_family_recommendation_is_for(client, keys, family):
+    customer, private, _ = family
+    listed = client.get(f"/v1/customers/{customer}/recommendations", params={"kind": "family"},
+                        headers=bearer(keys["agent"]))
+
+    assert private & {rec["for_person"] for rec in listed.json()["recommendations"]}
 
 
 # --- credentials ------------------------------------------------------------------------------------------------------

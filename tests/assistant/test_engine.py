@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -230,3 +231,56 @@ def test_a_customer_cannot_continue_their_own_session_once_it_holds_another_cust
 
     with pytest.raises(PermissionDenied):
         runtime.engine.turn(as_customer(married_customer), "why?", session_id=mine.session_id)
+
+
+# --- what a customer sees of their relatives --------------------------------------------------------------------------
+
+
+RELATIVE_ID = re.compile(r"\b[CR]\d{7}\b")
+
+
+@pytest.fixture(scope="module")
+def family(runtime) -> tuple[str, set[str], set[str]]:
+    """A customer with family recommendations for a relative who banks here and does not share with them, and for
+    one who shares: (customer, ids of the relatives who do not share, ids of those who do)."""
+    from tools.family import recommend_family
+
+    for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)]):
+        views = {view.relative_id: view for view in runtime.engine.tools.relatives(runtime.ctx, doc["_id"])}
+        recommended = {rec.for_person for rec in recommend_family(runtime.ctx, doc["_id"])}
+        private = {rid for rid in recommended if not views[rid].consent_to_share and views[rid].is_customer}
+        sharing = {rid for rid in recommended if views[rid].consent_to_share}
+        if private and sharing:
+            return doc["_id"], {rid for rid in views if not views[rid].consent_to_share}, sharing
+    pytest.fail("the synthetic bank has no customer with family recommendations for both kinds of relative")
+
+
+def shown_to_the_customer(turn) -> str:
+    return json.dumps([turn.answer, turn.recommendations, turn.explanation])
+
+
+def test_a_family_answer_names_relatives_by_relation_and_age_never_by_an_id_they_did_not_share(runtime, family):
+    customer, private, _ = family
+    turn = runtime.engine.turn(as_customer(customer), "what should I get for my family?")
+
+    assert turn.intent == "family_recommendation" and turn.recommendations
+    assert not private & set(RELATIVE_ID.findall(shown_to_the_customer(turn)))
+    for rec in turn.recommendations:
+        assert f"(for your {rec['relation']} aged {rec['age_band']})" in turn.answer
+    why = runtime.engine.turn(as_customer(customer), "why?", session_id=turn.session_id)
+    history = str(runtime.engine.sessions.get(turn.session_id).turns)
+    assert not private & set(RELATIVE_ID.findall(shown_to_the_customer(why) + history))
+
+
+def test_a_relative_who_shares_with_the_customer_is_named_by_their_id(runtime, family):
+    customer, _, sharing = family
+    turn = runtime.engine.turn(as_customer(customer), "ideas for my family")
+
+    assert sharing <= {rec["for_person"] for rec in turn.recommendations}
+
+
+def test_an_agent_sees_which_relative_each_family_recommendation_is_for(runtime, family):
+    customer, private, _ = family
+    turn = runtime.engine.turn(AGENT, "what could their family use?", customer_id=customer)
+
+    assert private & {rec["for_person"] for rec in turn.recommendations}

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import StructuredTool
 from pydantic import Field
 
-from assistant.llm import REFUSED_OTHER_CUSTOMER, LLMResponder
+from assistant.llm import NAMES_AN_UNSHOWN_ID, REFUSED_OTHER_CUSTOMER, LLMResponder
 from assistant.settings import Settings
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -243,6 +243,45 @@ def test_recommendations_a_tool_returns_as_artifact_may_be_named_and_are_handed_
 
     assert outcome.used_llm, outcome.fallback_reason
     assert outcome.tool_recommendations == [savings]
+
+
+def spouse_savings(for_person: str | None) -> Recommendation:
+    return Recommendation("P004", "High-Yield Savings", "deposit", 0.7, reasons=["35% of spouses aged 36-50 hold it."],
+                          for_person=for_person, relation="spouse", age_band="36-50")
+
+
+def family_tool_naming_the_spouse():
+    def family_options(customer_id: str) -> str:
+        """Products for the customer's relatives."""
+        return f"High-Yield Savings for {SPOUSE}, the spouse of {customer_id}: 35% of spouses aged 36-50 hold it."
+
+    return StructuredTool.from_function(family_options)
+
+
+@pytest.mark.parametrize("written", ["[CUSTOMER_2]", SPOUSE])
+def test_an_answer_naming_a_relative_the_customer_is_not_shown_falls_back_to_the_template(written):
+    model = scripted(tool_call({"customer_id": "[CUSTOMER_1]"}, name="family_options"),
+                     f"High-Yield Savings suits your spouse ({written}): 35% of spouses aged 36-50 hold it.")
+
+    outcome = LLMResponder(model, [family_tool_naming_the_spouse()]).respond(
+        message="Ideas for my family?", history=[], template_answer=TEMPLATE, recommendations=[spouse_savings(None)],
+        customer_id=CUSTOMER, caller_role="customer", allowed_customer_id=CUSTOMER, known_names=[],
+        catalogue_names=CATALOGUE)
+
+    assert outcome.text == TEMPLATE and SPOUSE not in outcome.text
+    assert outcome.fallback_reason == NAMES_AN_UNSHOWN_ID
+
+
+def test_an_answer_may_name_a_relative_the_caller_is_shown():
+    model = scripted(f"High-Yield Savings suits your spouse ({SPOUSE}): 35% of spouses aged 36-50 hold it.")
+
+    outcome = LLMResponder(model, []).respond(
+        message="Ideas for their family?", history=[], template_answer=TEMPLATE,
+        recommendations=[spouse_savings(SPOUSE)], customer_id=CUSTOMER, caller_role="agent",
+        allowed_customer_id=CUSTOMER, known_names=[], catalogue_names=CATALOGUE)
+
+    assert outcome.used_llm, outcome.fallback_reason
+    assert SPOUSE in outcome.text
 
 
 def test_model_error_falls_back_to_the_template_with_the_reason(recommend_tool):
