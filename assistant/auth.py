@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.engine import Caller
+from retrieval.text import text_problem
 from tools.eligibility import may_profile
 
 KEY_ROLES = ("developer", "agent", "admin")
@@ -56,6 +57,8 @@ def create_key(store, role: str, name: str) -> tuple[str, dict]:
     """A new API key: (the plaintext, shown once, and the stored record, which holds only its hash)."""
     if role not in KEY_ROLES:
         raise ValueError(f"role must be one of {', '.join(KEY_ROLES)}, not {role!r}")
+    if (problem := text_problem(name)) is not None:
+        raise ValueError(f"name {problem}")
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
     record = {"_id": key_id(plaintext), "role": role, "name": name, "created_at": _now(), "revoked": False}
     store[API_KEYS].insert_one(record)
@@ -109,6 +112,8 @@ def mint_widget_token(secret: bytes, customer_id: str, ttl_s: int, now: float | 
 
 def read_widget_token(secret: bytes, token: str, now: float | None = None) -> str:
     """The customer id a valid, unexpired token is bound to; raises AuthError otherwise."""
+    if not token.isascii():  # no token Fargo mints has other characters, and compare_digest refuses them
+        raise AuthError("malformed widget token")
     try:
         body, signature = token.removeprefix(TOKEN_PREFIX).split(".")
     except ValueError:
@@ -163,6 +168,8 @@ def authenticate(store, secret: bytes | Callable[[], bytes], authorization: str 
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
         raise AuthError("send Authorization: Bearer <API key or widget token>")
+    if not credential.isascii():
+        raise AuthError("malformed credential: API keys and widget tokens are ASCII")
     if credential.startswith(TOKEN_PREFIX):
         signing_secret = secret() if callable(secret) else secret
         return Caller(role="customer", customer_id=read_widget_token(signing_secret, credential))

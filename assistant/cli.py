@@ -299,7 +299,10 @@ def keys_create(
     if role not in ("developer", "agent", "admin"):
         raise fail(f"--role must be developer, agent or admin, not {role!r}")
     with open_store(settings_or_exit()) as store:
-        plaintext, record = create_key(store, role, name)
+        try:
+            plaintext, record = create_key(store, role, name)
+        except ValueError as refused:
+            raise fail(f"--{refused}") from None
     typer.echo(f"{role} key (shown once, keep it secret): {plaintext}")
     typer.echo(f"key id: {record['_id'][:12]}")
 

@@ -82,6 +82,25 @@ def test_a_tampered_or_foreign_token_is_refused():
         read_widget_token(SECRET, "fwt.nonsense")
 
 
+@pytest.mark.parametrize("token", ["fwt.xx.\xff", "fwt.\u00e9\u00e9.c2ln", "fwt.e30.\ud83d", "fwt.\U0001F600.x"])
+def test_a_token_with_non_ascii_characters_is_malformed_not_a_crash(token):
+    with pytest.raises(AuthError, match="malformed widget token"):
+        read_widget_token(SECRET, token)
+
+
+@pytest.mark.parametrize("credential", ["fwt.xx.\xff", "fargo_\xff", "fargo_\ud83d"])
+def test_a_credential_with_non_ascii_characters_is_refused_as_malformed(store, credential):
+    with pytest.raises(AuthError, match="malformed credential"):
+        authenticate(store, SECRET, f"Bearer {credential}")
+
+
+def test_a_key_name_that_is_not_valid_unicode_is_refused_and_no_key_is_made(store):
+    with pytest.raises(ValueError, match=r"name contains a lone surrogate \(U\+DCFF\) at position 4"):
+        create_key(store, "agent", "desk\udcff")
+    assert store["api_keys"].count_documents({}) == 0
+    assert create_key(store, "agent", "Zo\u00eb \U0001F600")[1]["name"] == "Zo\u00eb \U0001F600"
+
+
 def test_a_token_longer_than_an_hour_is_refused():
     with pytest.raises(ValueError, match="ttl_s"):
         mint_widget_token(SECRET, "C1", ttl_s=3601)

@@ -139,3 +139,12 @@ def wait_for_json(url: str, process: subprocess.Popen, timeout: float) -> dict:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def test_a_key_name_that_is_not_valid_unicode_exits_2_naming_the_option(env: Path):
+    # bytes a terminal sends that are not UTF-8 reach Python as lone surrogates (surrogateescape)
+    made = runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "desk\udcff"])
+
+    said = " ".join(made.output.split())
+    assert made.exit_code == 2 and "--name contains a lone surrogate (U+DCFF) at position 4: send valid Unicode" in said
+    assert "fargo_" not in made.output
