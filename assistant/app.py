@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from assistant import errors
 from assistant.auth import token_secret
 from assistant.console import router as console_router
+from assistant.deps import valid_parameters
 from assistant.http_limits import BodyDeadlineMiddleware
 from assistant.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from assistant.ratelimit import FailureLimiter, RateLimiter
@@ -65,7 +66,7 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
                     runtime.close()
             store.close()
 
-    app = FastAPI(title="Fargo AI", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Fargo AI", version="0.1.0", lifespan=lifespan, dependencies=[Depends(valid_parameters)])
     app.state.settings = settings
     app.state.runtime = app.state.retired_runtime = None
     app.state.live_checked_at = 0.0

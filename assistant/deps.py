@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +15,7 @@ from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
 from assistant.engine import Caller
 from assistant.ratelimit import client_address
 from retrieval.docstore import live_pointer
+from retrieval.text import ERROR_TYPE, text_problem
 from tools.context import NoLiveData
 
 
@@ -121,6 +123,15 @@ def require_roles(*roles: str):
         return caller
 
     return check
+
+
+async def valid_parameters(request: Request) -> None:
+    """422 naming the first path or query parameter whose value is not text fit to store (see retrieval.text)."""
+    for location, items in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
+        for name, value in items:
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                raise RequestValidationError([{"type": ERROR_TYPE, "loc": (location, name), "msg": problem}])
 
 
 Store = Annotated[object, Depends(get_store)]

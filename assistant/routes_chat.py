@@ -18,6 +18,7 @@ from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, LiveRuntime
 from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
 from assistant.slots import find_customer_ids
+from retrieval.text import Text
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -26,7 +27,7 @@ CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     customer_id: str | None = Field(None, pattern=CUSTOMER_ID_PATTERN,
                                     description="The customer an agent acts for; customers never need it.")

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant import audit, handoffs
 from assistant.deps import CurrentCaller, Forbidden, LiveRuntime, StaffCaller, Store
 from assistant.engine import Caller
+from retrieval.text import Readable, Text
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
 DEFAULT_REASON = "asked for a person"
@@ -25,7 +26,7 @@ class HandoffRequest(BaseModel):
 
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
                                    description="The conversation to hand over; a new one when omitted.")
-    reason: str = Field(DEFAULT_REASON, min_length=1, max_length=500)
+    reason: Text = Field(DEFAULT_REASON, min_length=1, max_length=500)
 
 
 class HandoffResponse(BaseModel):
@@ -38,9 +39,9 @@ class QueuedHandoff(BaseModel):
     session_id: str
     customer_id: str | None
     status: str
-    reason: str
+    reason: Readable
     requested_at: str
-    agent_name: str | None = None
+    agent_name: Readable | None = None
 
 
 class HandoffQueue(BaseModel):

@@ -12,14 +12,15 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from assistant.deps import CurrentCaller, LiveRuntime
 from assistant.engine import InputError, TurnResult
 from assistant.routes_chat import CUSTOMER_ID_PATTERN, answer_pieces, event_stream, take_turn, wants_stream
+from retrieval.text import Text
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL = "fargo"
@@ -28,13 +29,22 @@ MODEL = "fargo"
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")  # image and audio parts carry fields Fargo ignores
 
-    type: str
-    text: str | None = None
+    type: Text
+    text: Text | None = None
+
+
+def _content_form(content: Any) -> str:
+    return "parts" if isinstance(content, list) else "string"
+
+
+# A string or a list of parts, as in OpenAI's API; the tag picks the form, so an error names only that form's problem
+Content = Annotated[Annotated[Text, Tag("string")] | Annotated[list[ContentPart], Tag("parts")],
+                    Discriminator(_content_form)]
 
 
 class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[ContentPart] | None = None
+    content: Content | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):

@@ -443,6 +443,110 @@ def test_json_logs_redact_personal_data():
     assert "C0000042" not in line["message"] and "jane.doe@example.com" not in line["message"]
 
 
+# --- hostile text -----------------------------------------------------------------------------------------------------
+
+
+def post_raw_json(client, path: str, body: dict, headers: dict[str, str]):
+    """The body as json.dumps writes it: a lone surrogate travels as its \\u escape, as an attacker would send it."""
+    return client.post(path, content=json.dumps(body), headers=headers | {"Content-Type": "application/json"})
+
+
+def completion_asking(content) -> dict:
+    return {"model": "fargo", "messages": [{"role": "user", "content": content}]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "problem"),
+    [("/v1/chat", {"message": "hello \ud83d"}, "message", "lone surrogate (U+D83D) at position 6"),
+     ("/v1/chat", {"message": "hello \uffff"}, "message", "noncharacter (U+FFFF) at position 6"),
+     ("/v1/chat", {"message": "hello \U0010ffff"}, "message", "noncharacter (U+10FFFF) at position 6"),
+     ("/v1/chat", {"message": "hello\x00"}, "message", "control character (U+0000) at position 5"),
+     ("/v1/chat/completions", completion_asking("hello \ud83d"), "messages.0.content.string",
+      "lone surrogate (U+D83D) at position 6"),
+     ("/v1/chat/completions", completion_asking([{"type": "text", "text": "hi \udc00"}]),
+      "messages.0.content.parts.0.text", "lone surrogate (U+DC00) at position 3"),
+     ("/v1/handoffs", {"reason": "urgent \ud83d"}, "reason", "lone surrogate (U+D83D) at position 7"),
+     ("/v1/feedback", {"session_id": "abc", "rating": "down", "comment": "bad \ud83d"}, "comment",
+      "lone surrogate (U+D83D) at position 4")],
+)
+def test_text_that_is_not_valid_unicode_is_422_naming_the_field_and_the_code_point(client, keys, customers, path,
+                                                                                    body, field, problem):
+    answer = post_raw_json(client, path, body, widget_token(client, keys, customers[0]))
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request" and error["field"] == field
+    assert error["message"].startswith(f"{field}: contains a {problem}: ")
+
+
+def test_emoji_and_any_script_chat_and_come_back_exactly_in_the_history(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    message = "\U0001F600 \U0001F44D\U0001F3FD 你好 שלום مرحبا 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"
+
+    answer = post_raw_json(client, "/v1/chat", {"message": message}, me)
+
+    assert answer.status_code == 200, answer.text
+    history = client.get(f"/v1/sessions/{answer.json()['session_id']}", headers=me).json()
+    assert history["turns"][0]["text"] == message
+
+
+@pytest.mark.parametrize(("query", "code_point"), [("%F4%8F%BF%BF", "U+10FFFF"), ("loan%00", "U+0000"),
+                                                   ("%EF%BF%BE", "U+FFFE")])
+def test_a_search_for_noncharacters_or_controls_is_422_naming_q(client, keys, query, code_point):
+    answer = client.get(f"/v1/products/search?q={query}", headers=bearer(keys["developer"]))
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "q" and code_point in answer.json()["error"]["message"]
+
+
+def test_an_audit_filter_with_a_control_character_is_422_naming_it(client, keys):
+    answer = client.get("/v1/audit?customer_id=C1%07", headers=bearer(keys["admin"]))
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "customer_id"
+
+
+def test_a_refused_message_to_a_handed_off_conversation_is_not_stored(client, keys, customers):
+    me = widget_token(client, keys, customers[0])
+    session_id = client.post("/v1/handoffs", json={}, headers=me).json()["session_id"]
+    before = client.get(f"/v1/sessions/{session_id}", headers=me).json()["turns"]
+
+    answer = post_raw_json(client, "/v1/chat/completions", completion_asking("still there? \ud83d") | {
+        "session_id": session_id}, me)
+
+    assert answer.status_code == 422
+    after = client.get(f"/v1/sessions/{session_id}", headers=me)
+    assert after.status_code == 200 and after.json()["turns"] == before
+
+
+def test_a_session_and_hand_off_stored_with_a_lone_surrogate_read_back_with_a_replacement_character(bank, client,
+                                                                                                   keys, customers):
+    """Text stored before input was checked: the history and the queue show U+FFFD in its place instead of a 500."""
+    from assistant import handoffs
+    from assistant.sessions import Session
+
+    sessions = bank[1].engine.sessions
+    session = Session("storedbeforecheck", f"customer:{customers[0]}", customers[0], created_at="2026-01-01T00:00:00")
+    session.turns.append({"role": "user", "text": "hello \ud83d", "at": 1.0})
+    sessions.save(session)
+    handoffs.request_handoff(client.app.state.store, session, "hello \ud83d")
+
+    history = client.get("/v1/sessions/storedbeforecheck", headers=widget_token(client, keys, customers[0]))
+    queue = client.get("/v1/handoffs", headers=bearer(keys["agent"]))
+
+    assert history.status_code == 200 and history.json()["turns"][0]["text"] == "hello \ufffd"
+    assert queue.status_code == 200
+    assert {"session_id": "storedbeforecheck", "reason": "hello \ufffd"}.items() <= next(
+        row for row in queue.json()["handoffs"] if row["session_id"] == "storedbeforecheck").items()
+
+
+@pytest.mark.parametrize("authorization", [b"Bearer fwt.xx.\xff", b"Bearer fwt.\xff\xfe.c2ln", b"Bearer fargo_\xff",
+                                           b"Bearer \xc3\xa9t\xc3\xa9", b"Bearer fwt.e30.\xe9\xe9\xe9"])
+def test_a_credential_with_non_ascii_bytes_gets_401(client, authorization):
+    answer = client.get("/v1/products/search", params={"q": "loan"}, headers={"Authorization": authorization})
+
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"]["type"] == "unauthorized" and answer.headers["WWW-Authenticate"] == "Bearer"
+
+
 # --- OpenAI compatibility ---------------------------------------------------------------------------------------------
 
 
@@ -499,6 +603,20 @@ def test_the_openai_client_sees_a_clear_error_for_another_model(served):
     client = OpenAI(base_url=base_url, api_key=key, max_retries=0)
     with pytest.raises(UnprocessableEntityError, match="fargo"):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_uvicorn_answers_a_widget_token_with_a_non_ascii_signature_with_401(served):
+    import http.client
+
+    base_url, _ = served
+    connection = http.client.HTTPConnection(base_url.split("/")[2], timeout=10)
+    connection.putrequest("GET", "/v1/products/search?q=loan")
+    connection.putheader("Authorization", b"Bearer fwt.xx.\xff")
+    connection.endheaders()
+    answer = connection.getresponse()
+
+    assert answer.status == 401 and b"unauthorized" in answer.read()
+    connection.close()
 
 
 # --- failures ---------------------------------------------------------------------------------------------------------
