@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -21,6 +22,7 @@ from assistant import handoffs
 from assistant.engine import InputError
 from assistant.sessions import SessionNotFound
 from retrieval.errors import StoreError
+from retrieval.text import readable, text_problem
 from tools.context import NoLiveData
 
 log = logging.getLogger("fargo.console")
@@ -63,7 +65,8 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     waiting = handoffs.queue(request.app.state.store, (handoffs.WAITING,)) if user else []
     page = templates().get_template(template).render(user=user, waiting_count=len(waiting),
                                                      path=request.url.path, **context)
-    return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+    # readable: text stored before input was checked may hold a lone surrogate, which UTF-8 cannot encode
+    return HTMLResponse(readable(page), status_code=status, headers=SECURITY_HEADERS)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -76,11 +79,16 @@ def login_url(request: Request) -> str:
 
 
 async def form_fields(request: Request) -> dict[str, str]:
-    """The fields of a url-encoded form post (the console's forms send nothing else)."""
+    """The fields of a url-encoded form post (the console's forms send nothing else); InputError naming the first
+    field whose value is not text fit to store."""
     if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
         return {}
     body = (await request.body()).decode("utf-8", errors="replace")
-    return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=20))
+    fields = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=20))
+    for name, value in fields.items():
+        if (problem := text_problem(value)) is not None:
+            raise InputError(f"{name} {problem}")
+    return fields
 
 
 def words(value) -> str:
@@ -136,6 +144,9 @@ def _as_page_error(request: Request, exc: Exception) -> PageError:
         return PageError(409, "Hand-off not available", str(exc))
     if isinstance(exc, InputError):
         return PageError(422, "Please check what you entered", str(exc))
+    if isinstance(exc, RequestValidationError):
+        problems = "; ".join(f"{problem['loc'][-1]} {problem['msg']}" for problem in exc.errors()[:5])
+        return PageError(422, "Please check what you entered", problems)
     if isinstance(exc, NoLiveData):
         return PageError(503, "No data yet", "No ingestion run has completed yet: run fargo ingest.")
     if isinstance(exc, StoreError):

@@ -409,3 +409,67 @@ def test_an_unknown_hand_off_is_a_404_page(agent):
     page = agent.get("/console/handoffs/nope")
 
     assert page.status_code == 404 and "There is no hand-off for conversation nope." in page.text
+
+
+# --- hostile text -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "code_point"), [("%F4%8F%BF%BF", "U+10FFFF"), ("Wri%EF%BF%BE", "U+FFFE"),
+                                                   ("Wri%00", "U+0000"), ("%ED%A0%BD%F4%8F%BF%BF", "U+10FFFF")])
+def test_a_search_for_noncharacters_or_controls_is_a_422_page_naming_them(agent, query, code_point):
+    page = agent.get(f"/console/customers?q={query}")
+
+    assert page.status_code == 422 and "Please check what you entered" in page.text
+    assert "q contains a " in page.text and code_point in page.text
+
+
+def test_a_chat_panel_question_with_a_noncharacter_is_refused_and_nothing_is_stored(app, agent, family_customer):
+    customer_id, _ = family_customer
+    page = agent.get(f"/console/customers/{customer_id}")
+    before = app.state.store["sessions"].count_documents({})
+
+    asked = agent.post(f"/console/customers/{customer_id}/chat",
+                       data={"message": "what card \uffff?", "session_id": "", "csrf_token": csrf_of(page.text)})
+
+    assert asked.status_code == 422
+    assert "message contains a noncharacter (U+FFFF) at position 10: remove it" in asked.text
+    assert app.state.store["sessions"].count_documents({}) == before
+
+
+def test_a_sign_in_with_a_control_character_is_refused_naming_the_field(app):
+    page = sign_in_attempt(browser(app), "fargo_\x1bkey")
+
+    assert page.status_code == 422 and "api_key contains a control character (U+001B) at position 6" in page.text
+
+
+def test_a_hand_off_reply_with_a_nul_is_refused_and_not_sent(app, keys, agent):
+    session_id, me = customer_asks_for_a_person(app, keys, "help please")
+    queue = agent.get("/console/handoffs")
+    agent.post(f"/console/handoffs/{session_id}/pick-up", data={"csrf_token": csrf_of(queue.text)})
+    conversation = agent.get(f"/console/handoffs/{session_id}")
+
+    replied = agent.post(f"/console/handoffs/{session_id}/reply",
+                         data={"reply": "Hi\x00there", "csrf_token": csrf_of(conversation.text)})
+
+    assert replied.status_code == 422 and "reply contains a control character (U+0000) at position 2" in replied.text
+    turns = TestClient(app).get(f"/v1/sessions/{session_id}", headers=me).json()["turns"]
+    assert all(turn["role"] != "agent" for turn in turns)
+
+
+def test_pages_show_a_conversation_stored_with_a_lone_surrogate_with_a_replacement_character(app, bank, agent):
+    """Text stored before input was checked: the customer, hand-off queue and conversation pages still show."""
+    from assistant import handoffs
+    from assistant.sessions import Session
+
+    customer_id = first_customer(app)["_id"]
+    session = Session("consolestoredbeforecheck", f"customer:{customer_id}", customer_id,
+                      created_at="2026-01-01T00:00:00")
+    session.turns.append({"role": "user", "text": "hello \ud83d there", "at": 1.0})
+    bank[1].engine.sessions.save(session)
+    handoffs.request_handoff(app.state.store, session, "hello \ud83d there")
+
+    pages = [agent.get(f"/console/customers/{customer_id}?session=consolestoredbeforecheck"),
+             agent.get("/console/handoffs"), agent.get("/console/handoffs/consolestoredbeforecheck")]
+
+    for page in pages:
+        assert page.status_code == 200 and "hello \ufffd there" in page.text
