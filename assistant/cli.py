@@ -243,8 +243,8 @@ def train_intents_command(
                                                       "again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
-    from assistant.intent_finetune import FinetuneConfig
     from assistant.intents import TrainingDataError, load_examples, save_model, train_intents
+    from assistant.intents.finetune import FinetuneConfig
     from assistant.runtime import shipped_intents_path
     from retrieval.embeddings import get_embedder
 
@@ -272,8 +272,8 @@ def eval_intents_command(
                                                              "(0: frozen).")] = 0,
 ) -> None:
     """Train on a public benchmark's train split and report its test figures and the training time."""
-    from assistant.intent_benchmarks import evaluate
-    from assistant.intent_finetune import FinetuneConfig
+    from assistant.intents.benchmarks import evaluate
+    from assistant.intents.finetune import FinetuneConfig
 
     if dataset not in ("banking77", "clinc150"):
         raise fail(f"--dataset must be banking77 or clinc150, not {dataset!r}")
