@@ -26,8 +26,10 @@ is `<timestamp>.` followed by the body and requests older than
 `signature_max_age_s` are refused, which stops replays (a replay is harmless
 anyway: its event ids are duplicates).
 
-Post text is untrusted: it is validated as a string of bounded length, stored
-and returned as text, and nothing here or in the worker follows what it says.
+Post text is untrusted: it is validated as a string of bounded length that is
+valid Unicode (`retrieval.text`: no lone surrogates, noncharacters or control
+characters, in any field or query parameter), stored and returned as text, and
+nothing here or in the worker follows what it says.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
 from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts
 from retrieval.leads import leads_by_product as count_leads_by_product
+from retrieval.text import Text
 
 log = logging.getLogger("fargo.campaign_server")
 
@@ -154,12 +157,12 @@ def as_secrets(secrets: Mapping[str, SecretStr | str] | None) -> dict[str, Secre
 class IncomingEvent(CampaignEvent):
     """A campaign event as a sender posts it; extra fields are refused."""
 
-    event_id: str = Field(min_length=1, max_length=128)
-    campaign_id: str = Field(min_length=1, max_length=64)
-    platform: str = Field(min_length=1, max_length=32)
-    author_handle: str = Field(min_length=1, max_length=128)
-    customer_id: str | None = Field(None, max_length=64)
-    text: str = Field("", max_length=MAX_TEXT_CHARS)
+    event_id: Text = Field(min_length=1, max_length=128)
+    campaign_id: Text = Field(min_length=1, max_length=64)
+    platform: Text = Field(min_length=1, max_length=32)
+    author_handle: Text = Field(min_length=1, max_length=128)
+    customer_id: Text | None = Field(None, max_length=64)
+    text: Text = Field("", max_length=MAX_TEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -409,9 +412,9 @@ def create_campaign_app(
     def get_leads(
         request: Request,
         agent: Agent,
-        campaign_id: str | None = None,
-        product_id: str | None = None,
-        customer_id: str | None = None,
+        campaign_id: Text | None = None,
+        product_id: Text | None = None,
+        customer_id: Text | None = None,
         min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> LeadsOut:
@@ -422,7 +425,7 @@ def create_campaign_app(
 
     @app.get("/v1/campaign/{campaign_id}/summary", response_model=CampaignSummaryOut, tags=["campaign"])
     def get_summary(
-        request: Request, agent: Agent, campaign_id: Annotated[str, Path(min_length=1, max_length=64)]
+        request: Request, agent: Agent, campaign_id: Annotated[Text, Path(min_length=1, max_length=64)]
     ) -> CampaignSummaryOut:
         """Leads by product, top needs (known customers and anonymous authors) and events per day."""
         return campaign_summary(request.app.state.store, campaign_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 
@@ -244,6 +245,40 @@ def test_text_is_kept_exactly_as_sent(client: TestClient, settings: Settings):
     assert claim.events[0].event["text"] == hostile
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [("text", "Lisbon \uffff", "noncharacter (U+FFFF) at position 7"),
+     ("text", "Lisbon\x00", "control character (U+0000) at position 6"),
+     ("author_handle", "user\U0010ffff", "noncharacter (U+10FFFF) at position 4"),
+     ("campaign_id", "CMP\x1b01", "control character (U+001B) at position 3")],
+)
+def test_an_event_with_text_that_is_not_valid_unicode_is_refused_naming_the_field(client, settings, field, value,
+                                                                                 problem):
+    response = post(client, [event(1, **{field: value}), event(2)])
+
+    assert response.status_code == 202
+    [error] = response.json()["errors"]
+    assert error["index"] == 0 and error["field"] == field and problem in error["reason"]
+    assert queued(settings)["pending"] == 1
+
+
+def test_an_event_text_with_a_lone_surrogate_is_refused_and_nothing_is_queued(client, settings):
+    body = json.dumps({"events": [event(1, text="Lisbon \ud83d")]}).encode()
+
+    response = client.post("/v1/campaign/events", content=body, headers=signed_headers(body))
+
+    assert response.status_code == 400 and "surrogate" in response.json()["detail"]
+    assert queued(settings)["pending"] == 0
+
+
+def test_emoji_and_any_script_in_an_event_are_kept_exactly(client, settings):
+    text = "Lisbon \U0001F30D\U0001F1F5\U0001F1F9 你好 שלום مرحبا"
+    post(client, [event(1, text=text)])
+
+    with CampaignQueue.open(settings.data_dir) as queue:
+        assert queue.claim(10).events[0].event["text"] == text
+
+
 # --- agent endpoints ---------------------------------------------------------------------------------
 
 
@@ -357,3 +392,15 @@ def test_the_summary_counts_leads_by_product_needs_and_daily_volume(store_settin
     assert summary["top_needs"] == [{"need": "travel", "customers": 1, "anonymous": 1},
                                     {"need": "no fees", "customers": 0, "anonymous": 1}]
     assert summary["volume"] == [{"day": "2026-05-01", "events": 2}, {"day": "2026-05-02", "events": 1}]
+
+
+
+@pytest.mark.parametrize("query", ["customer_id=C1%00", "campaign_id=%EF%BF%BF", "product_id=P%0B"])
+def test_a_leads_filter_that_is_not_valid_unicode_is_422(settings: Settings, query):
+    add_key(settings, "k-agent", "agent")
+    for client in client_for(settings):
+        response = client.get(f"/v1/campaign/leads?{query}", headers={"Authorization": "Bearer k-agent"})
+        summary = client.get("/v1/campaign/CMP%EF%BF%BF/summary", headers={"Authorization": "Bearer k-agent"})
+
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", query.split("=")[0]]
+    assert summary.status_code == 422 and "U+FFFF" in summary.json()["detail"][0]["msg"]
