@@ -12,10 +12,19 @@ or on a documented response that does not match its schema.
 - The second swaps about half of the generated customer and session ids for
   ones that exist, so requests reach the tools and the stored sessions, not
   only the 404s.
+- The third does the same, starts some bodies from requests that succeed,
+  and puts one hostile character into one string of the path, the query and
+  the body: a lone surrogate (bodies only: a JSON escape such as "\\ud83d"
+  carries one, a URL cannot), a character beyond U+FFFF, a noncharacter or a
+  control character. Schemathesis's own strings are what UTF-8 can encode,
+  astral characters included, never a lone surrogate.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import operator
 from dataclasses import dataclass
 
 import pytest
@@ -31,6 +40,12 @@ from assistant.settings import Settings
 from ingested_bank import build_app
 
 EXAMPLES_PER_OPERATION = 25
+ASTRAL = st.characters(min_codepoint=0x10000)
+LONE_SURROGATE = st.characters(categories=["Cs"])
+NONCHARACTER = st.sampled_from(["\ufffe", "\uffff", "\ufdd0", "\U0001fffe", "\U0010ffff"])
+CONTROL = st.characters(categories=["Cc"])
+HOSTILE_IN_URLS = st.one_of(ASTRAL, NONCHARACTER, CONTROL)
+HOSTILE_IN_JSON = st.one_of(LONE_SURROGATE, HOSTILE_IN_URLS)
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 schema = schemathesis.openapi.from_dict(create_app(Settings(data_dir="unused")).openapi())
@@ -87,4 +102,62 @@ def test_boundary_and_malformed_requests_never_get_a_server_error(case, served_a
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
 def test_requests_about_existing_customers_and_sessions_answer_as_documented(case, data, served_app, known):
     point_some_ids_at_known_records(case, data.draw, known)
+    case.call_and_validate(app=served_app, headers=known.headers, checks=CHECKS)
+
+
+# A body each operation answers with success (ids are pointed at existing records as above), so that hostile text
+# put into its strings gets past validation into the turn, the search and the stores.
+WORKING_BODIES = {
+    ("POST", "/v1/chat"): {"message": "what card suits my spending?"},
+    ("POST", "/v1/chat/completions"): {"model": "fargo", "messages": [{"role": "user", "content": "what is a HELOC?"}]},
+    ("POST", "/v1/handoffs"): {"reason": "I need help with a payment", "session_id": "any"},
+    ("POST", "/v1/feedback"): {"session_id": "any", "rating": "up", "comment": "helpful, thanks"},
+}
+
+
+def start_some_bodies_from_working_ones(case, draw) -> None:
+    working = WORKING_BODIES.get((case.method, case.path))
+    if working is not None and isinstance(case.body, dict) and draw(st.booleans()):
+        case.body.clear()
+        case.body.update(copy.deepcopy(working))
+
+
+def string_places(value, place=()):
+    """Where the strings inside `value` are, as paths of keys and indexes."""
+    if isinstance(value, str):
+        yield place
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from string_places(item, (*place, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from string_places(item, (*place, key))
+
+
+def salt_one_string(container, draw, characters) -> None:
+    """Put a character from `characters` at a random place in one of the strings of a generated dict or list.
+
+    In place: schemathesis takes in-place edits as the case's values, while a new value assigned to the case is
+    checked against the schema again by a validator that cannot take lone surrogates.
+    """
+    if not isinstance(container, (dict, list)) or not (places := list(string_places(container))):
+        return
+    # longest first: hypothesis leans to the first choice, and the longest string is most likely free text
+    places.sort(key=lambda place: -len(functools.reduce(operator.getitem, place, container)))
+    *parents, last = draw(st.sampled_from(places))
+    holder = functools.reduce(operator.getitem, parents, container)
+    at = draw(st.integers(0, len(holder[last])))
+    holder[last] = holder[last][:at] + draw(characters) + holder[last][at:]
+
+
+@schema.parametrize()
+@schema.given(data=st.data())
+@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
+def test_strings_beyond_the_bmp_with_lone_surrogates_or_noncharacters_never_get_a_server_error(case, data, served_app,
+                                                                                               known):
+    start_some_bodies_from_working_ones(case, data.draw)
+    point_some_ids_at_known_records(case, data.draw, known)
+    salt_one_string(case.path_parameters, data.draw, HOSTILE_IN_URLS)
+    salt_one_string(case.query, data.draw, HOSTILE_IN_URLS)
+    salt_one_string(case.body, data.draw, HOSTILE_IN_JSON)
     case.call_and_validate(app=served_app, headers=known.headers, checks=CHECKS)
