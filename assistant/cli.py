@@ -199,7 +199,7 @@ def campaign_server(
     port: Annotated[int | None, typer.Option(help="Port (default FARGO_CAMPAIGN_PORT).")] = None,
 ) -> None:
     """Serve POST /v1/campaign/events (HMAC-signed batches, durable queue) and the agents' lead endpoints."""
-    from ingest.campaign_server import serve_campaign
+    from assistant.campaign.server import serve_campaign
 
     serve_campaign(settings_or_exit(), host=host, port=port)
 
@@ -207,7 +207,7 @@ def campaign_server(
 @app.command("campaign-worker")
 def campaign_worker() -> None:
     """Process queued campaign events in batches into outreach leads (stops after the batch on Ctrl-C)."""
-    from ingest.campaign_worker import run_campaign_worker
+    from assistant.campaign.worker import run_campaign_worker
 
     run_campaign_worker(settings_or_exit())
 
@@ -341,8 +341,8 @@ def up(
     """Run Fargo: on first run make and load a demo bank, then serve the HTTP API."""
     import uvicorn
 
-    from assistant.app import create_app
-    from assistant.http_limits import server_options
+    from assistant.api.app import create_app
+    from assistant.api.http_limits import server_options
 
     settings = settings_or_exit()
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
@@ -353,7 +353,7 @@ def up(
     if needs_first_ingest(settings):
         with progress_bars() as progress:
             run_ingest_now(settings, mode="full", progress=progress)
-    from assistant.observability import configure_json_logging
+    from assistant.api.observability import configure_json_logging
 
     print_demo_credentials(settings)
     consumer = start_background_consumer(make_huey(settings))

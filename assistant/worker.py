@@ -40,7 +40,7 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 
     queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
 
-    from ingest.campaign_worker import register_campaign_tasks
+    from assistant.campaign.worker import register_campaign_tasks
 
     register_campaign_tasks(queue, settings)
 

@@ -30,9 +30,9 @@ import httpx
 import orjson
 
 from assistant.settings import Settings
-from ingest.campaign_queue import CampaignQueue
-from ingest.campaign_server import sign
-from ingest.campaign_worker import open_campaign_worker
+from assistant.campaign.queue import CampaignQueue
+from assistant.campaign.server import sign
+from assistant.campaign.worker import open_campaign_worker
 from ingest.loader import load_directory
 from ingest.synth import synthesize
 from retrieval.docstore import open_store
@@ -87,7 +87,7 @@ def free_port() -> int:
 def serve(settings: Settings, port: int, queue_limit: int) -> None:
     import uvicorn
 
-    from ingest.campaign_server import create_campaign_app
+    from assistant.campaign.server import create_campaign_app
 
     app = create_campaign_app(settings, secrets={SOURCE: SECRET}, queue_limit=queue_limit)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -245,7 +245,7 @@ def serve(data_dir: str, source_dir: str, port: int) -> None:
     """The subprocess: the app on 127.0.0.1:port, one uvicorn worker, no access log."""
     import uvicorn
 
-    from assistant.app import create_app
+    from assistant.api.app import create_app
 
     app = create_app(Settings(data_dir=data_dir, source_dir=source_dir), requests_per_minute=REQUESTS_PER_MINUTE)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from assistant.app import create_app
+from assistant.api.app import create_app
 from assistant.auth import create_key, demo_customer_id
 from assistant.settings import Settings
 from assistant.worker import run_ingest_now

@@ -372,9 +372,6 @@ def campaign_insights(ctx: ToolContext, customer_id: str, k: int = 3) -> list[Ca
     return _one_per_product(leads)[:k]
 
 
-_may_offer = may_offer  # the name ingest.campaign_worker imports today
-
-
 def _one_per_product(leads: list[CampaignLead]) -> list[CampaignLead]:
     """The best lead of each product (one product may feature in several campaigns)."""
     best: dict[str, CampaignLead] = {}

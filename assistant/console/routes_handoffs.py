@@ -8,7 +8,7 @@ from assistant import audit, handoffs
 from assistant.console.guard import PostedForm, SignedIn
 from assistant.console.sessions import ConsoleUser
 from assistant.console.web import ConsoleRoute, redirect, render
-from assistant.deps import get_runtime
+from assistant.api.deps import get_runtime
 from assistant.engine import InputError
 
 router = APIRouter(route_class=ConsoleRoute)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.routes_chat import CUSTOMER_ID_PATTERN
+from assistant.api.chat import CUSTOMER_ID_PATTERN
 
 MAX_QUERY_CHARS = 100
 MAX_RESULTS = 25

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assistant.app import create_app
+from assistant.api.app import create_app
 from assistant.runtime import Runtime
 from assistant.settings import Settings
 from live_app import make_bank

@@ -21,7 +21,7 @@ from assistant.auth import (
     token_secret,
     verify_key,
 )
-from assistant.ratelimit import FailureLimiter, RateLimiter, client_address
+from assistant.api.ratelimit import FailureLimiter, RateLimiter, client_address
 from assistant.settings import Settings
 
 SECRET = b"s" * 32

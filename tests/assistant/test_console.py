@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from assistant.auth import create_key, mint_widget_token, revoke_key
 from assistant.console.sessions import CONSOLE_SESSIONS, SESSION_COOKIE
-from assistant.app import create_app
+from assistant.api.app import create_app
 from ingested_bank import build_app
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant import handoffs
-from assistant.app import create_app
+from assistant.api.app import create_app
 from assistant.auth import create_key, mint_widget_token
 from assistant.engine import Caller
 from live_app import make_bank

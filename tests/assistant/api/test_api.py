@@ -12,9 +12,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from assistant.app import create_app
+from assistant.api.app import create_app
 from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
-from assistant.observability import JsonFormatter
+from assistant.api.observability import JsonFormatter
 from assistant.settings import Settings
 from ingested_bank import build_app
 
@@ -119,7 +119,7 @@ def test_a_customer_chats_and_continues_the_session(client, keys, customers):
 
 
 def test_a_chat_answer_is_the_documented_chat_response_as_json(client, keys, customers):
-    from assistant.routes_chat import ChatResponse
+    from assistant.api.chat import ChatResponse
 
     answer = client.post("/v1/chat", json={"message": "what card suits my spending?"},
                          headers=widget_token(client, keys, customers[0]))

@@ -51,9 +51,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from assistant.http_limits import DEFAULT_BODY_TIMEOUT_S, BodyDeadlineMiddleware, server_options
-from assistant.ratelimit import AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_S, FailureLimiter, client_address
-from ingest.campaign_queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
+from assistant.api.http_limits import DEFAULT_BODY_TIMEOUT_S, BodyDeadlineMiddleware, server_options
+from assistant.api.ratelimit import AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_S, FailureLimiter, client_address
+from assistant.campaign.queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
 from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
 from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts

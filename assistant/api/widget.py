@@ -9,10 +9,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.auth import MAX_TOKEN_TTL_S, demo_customer_id, mint_widget_token
-from assistant.errors import NotFound
+from assistant.api.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-WIDGET_DIR = Path(__file__).resolve().parents[1] / "web_widget"  # installed beside assistant/
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "web_widget"  # installed beside assistant/
 WIDGET_CACHE = "public, max-age=300"
 # The demo page loads only what this server serves: no CDN, no inline script.
 DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

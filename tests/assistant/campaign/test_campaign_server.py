@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.settings import Settings
-from ingest.campaign_queue import CampaignQueue
-from ingest.campaign_server import create_campaign_app, sign
+from assistant.campaign.queue import CampaignQueue
+from assistant.campaign.server import create_campaign_app, sign
 from retrieval.docstore import open_store
 
 SECRET = "s3cret-for-tests"

@@ -21,8 +21,8 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from assistant.settings import Settings
-from ingest.campaign_queue import CampaignQueue
-from ingest.campaign_worker import (
+from assistant.campaign.queue import CampaignQueue
+from assistant.campaign.worker import (
     CampaignWorker,
     open_campaign_worker,
     register_campaign_tasks,
@@ -159,7 +159,7 @@ def test_a_customer_id_from_a_source_not_trusted_with_it_is_ignored_and_the_hand
 def test_only_a_trusted_source_may_attach_its_event_to_a_customer_end_to_end(bank: Settings):
     from fastapi.testclient import TestClient
 
-    from ingest.campaign_server import create_campaign_app, sign
+    from assistant.campaign.server import create_campaign_app, sign
 
     naming_c2 = [event(1, handle="someone-else", customer_id="C2"), event(2, handle="ann.travels")]
     app = create_campaign_app(bank, secrets={"social-relay": "s1", "bank-crm": "s2"}, trusted_sources=["bank-crm"])

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 import pytest
 import uvicorn
 
-from assistant.app import create_app
-from assistant.http_limits import server_options
+from assistant.api.app import create_app
+from assistant.api.http_limits import server_options
 from assistant.settings import Settings
-from ingest.campaign_server import create_campaign_app
+from assistant.campaign.server import create_campaign_app
 
 DEADLINE_S = 0.5
 MARGIN_S = 2.0

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import audit
 from assistant.auth import MAX_TOKEN_TTL_S, mint_widget_token
-from assistant.errors import NotFound
-from assistant.deps import AdminCaller, BackendCaller, Store
-from assistant.routes_chat import CUSTOMER_ID_PATTERN
+from assistant.api.errors import NotFound
+from assistant.api.deps import AdminCaller, BackendCaller, Store
+from assistant.api.chat import CUSTOMER_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
 from assistant.engine import Caller
-from assistant.ratelimit import client_address
+from assistant.api.ratelimit import client_address
 from retrieval.docstore import live_pointer
 from retrieval.text import ERROR_TYPE, text_problem
 from tools.context import NoLiveData

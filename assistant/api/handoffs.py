@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, Forbidden, LiveRuntime, StaffCaller, Store
+from assistant.api.deps import CurrentCaller, Forbidden, LiveRuntime, StaffCaller, Store
 from assistant.engine import Caller
 from retrieval.text import Readable, Text
 

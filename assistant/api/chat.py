@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, LiveRuntime
+from assistant.api.deps import CurrentCaller, LiveRuntime
 from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
 from assistant.slots import find_customer_ids
 from retrieval.text import Text

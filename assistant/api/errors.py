@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import audit
 from assistant.auth import AuthError, KeyNotFound, TokenSecretMissing
-from assistant.deps import Forbidden, RateLimited
+from assistant.api.deps import Forbidden, RateLimited
 from assistant.engine import InputError, PermissionDenied, SessionCustomerConflict
 from assistant.handoffs import HandoffConflict, HandoffNotFound
 from assistant.sessions import SessionNotFound

@@ -44,11 +44,11 @@ from typing import Any
 
 from pymongo import ReplaceOne
 
-from ingest.campaign_queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
+from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
-from tools.campaign import NeedMatch, event_signals, handle_spellings, infer_needs
-from tools.campaign import _may_offer as may_offer  # the tool's offer rules, so its leads and these agree
+# may_offer: the tool's offer rules, so its leads and these agree
+from tools.campaign import NeedMatch, event_signals, handle_spellings, infer_needs, may_offer
 from tools.eligibility import may_profile
 
 log = logging.getLogger("fargo.campaign_worker")

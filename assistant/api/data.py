@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.deps import CurrentCaller, LiveRuntime, Store
+from assistant.api.deps import CurrentCaller, LiveRuntime, Store
 from assistant.disclosure import shown_to_customer
 from assistant.engine import AGENT_ROLES, Caller, PermissionDenied, check_session_access
-from assistant.errors import NotFound
-from assistant.routes_chat import CUSTOMER_ID_PATTERN
+from assistant.api.errors import NotFound
+from assistant.api.chat import CUSTOMER_ID_PATTERN
 from assistant.sessions import Session
 from retrieval.records import ProductCategory
 from retrieval.text import Readable, Text

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.python import asgi
 
-from assistant.app import create_app
+from assistant.api.app import create_app
 from assistant.auth import create_key
 from assistant.settings import Settings
 from ingested_bank import build_app

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from assistant.observability import PROMETHEUS_CONTENT_TYPE
+from assistant.api.observability import PROMETHEUS_CONTENT_TYPE
 from retrieval.docstore import live_pointer
 from retrieval.errors import StoreError
 

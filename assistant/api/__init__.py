@@ -1,0 +1,1 @@
+"""The HTTP API: the app factory, its dependencies and error handling, and the routes per resource."""
