@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from assistant.engine import Caller
+from assistant.callers import Caller
 
 AUDIT = "audit"
-STAFF_ROLES = frozenset({"agent", "admin"})
 
 
 def who(caller: Caller) -> str:
@@ -23,7 +22,7 @@ def record(store, caller: Caller, customer_id: str | None, action: str, allowed:
 
 def record_if_staff(store, caller: Caller, customer_ids, action: str) -> None:
     """Staff reading customers' data is logged; a customer reading their own is not."""
-    if caller.role in STAFF_ROLES:
+    if caller.is_staff:
         for customer_id in dict.fromkeys(cid for cid in customer_ids if cid):
             record(store, caller, customer_id, action, allowed=True)
 

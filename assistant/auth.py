@@ -19,11 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.engine import Caller
+from assistant.callers import KEY_ROLES, Caller, Role
 from retrieval.text import text_problem
 from tools.eligibility import may_profile
 
-KEY_ROLES = ("developer", "agent", "admin")
 KEY_PREFIX = "fargo_"
 TOKEN_PREFIX = "fwt."
 MAX_TOKEN_TTL_S = 3600
@@ -53,14 +52,14 @@ def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store, role: str, name: str) -> tuple[str, dict]:
+def create_key(store, role: Role | str, name: str) -> tuple[str, dict]:
     """A new API key: (the plaintext, shown once, and the stored record, which holds only its hash)."""
     if role not in KEY_ROLES:
         raise ValueError(f"role must be one of {', '.join(KEY_ROLES)}, not {role!r}")
     if (problem := text_problem(name)) is not None:
         raise ValueError(f"name {problem}")
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = {"_id": key_id(plaintext), "role": role, "name": name, "created_at": _now(), "revoked": False}
+    record = {"_id": key_id(plaintext), "role": Role(role).value, "name": name, "created_at": _now(), "revoked": False}
     store[API_KEYS].insert_one(record)
     return plaintext, record
 
@@ -172,7 +171,7 @@ def authenticate(store, secret: bytes | Callable[[], bytes], authorization: str 
         raise AuthError("malformed credential: API keys and widget tokens are ASCII")
     if credential.startswith(TOKEN_PREFIX):
         signing_secret = secret() if callable(secret) else secret
-        return Caller(role="customer", customer_id=read_widget_token(signing_secret, credential))
+        return Caller(role=Role.customer, customer_id=read_widget_token(signing_secret, credential))
     record = verify_key(store, credential)
     if record is None:
         raise AuthError("API key is not valid or has been revoked")
@@ -191,7 +190,7 @@ def ensure_demo_credentials(store, settings, ttl_s: int = MAX_TOKEN_TTL_S) -> tu
     path = Path(settings.data_dir) / DEMO_CREDENTIALS_FILE
     agent_key = json.loads(path.read_text()).get("agent_key") if path.exists() else None
     if agent_key is None or verify_key(store, agent_key) is None:
-        agent_key, _ = create_key(store, "agent", "demo agent")
+        agent_key, _ = create_key(store, Role.agent, "demo agent")
         _write_private(path, json.dumps({"agent_key": agent_key}))
     token, _ = mint_widget_token(token_secret(settings), demo_customer_id(store), ttl_s)
     return agent_key, token

@@ -296,8 +296,10 @@ def keys_create(
     from assistant.auth import create_key
     from retrieval.docstore import open_store
 
-    if role not in ("developer", "agent", "admin"):
-        raise fail(f"--role must be developer, agent or admin, not {role!r}")
+    from assistant.callers import KEY_ROLES
+
+    if role not in KEY_ROLES:
+        raise fail(f"--role must be {', '.join(KEY_ROLES[:-1])} or {KEY_ROLES[-1]}, not {role!r}")
     with open_store(settings_or_exit()) as store:
         try:
             plaintext, record = create_key(store, role, name)

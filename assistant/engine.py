@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from assistant.callers import STAFF_ROLES, Caller, Role
 from assistant.compose import render_answer
 from assistant.disclosure import shown_to_customer
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
@@ -28,7 +29,6 @@ MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
 HANDOFF_INTENTS = {"account_servicing", "talk_to_human"}
 SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
-AGENT_ROLES = {"agent", "admin"}
 RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", "sibling": "siblings"}
 
 
@@ -46,17 +46,6 @@ class PermissionDenied(EngineError):
 
 class SessionCustomerConflict(EngineError):
     """The turn asks about a customer other than the one its session is about."""
-
-
-@dataclass(frozen=True)
-class Caller:
-    role: str  # "customer" | "agent" | "admin" | "developer"
-    customer_id: str | None = None  # for a customer: the only customer they may see
-    key_id: str | None = None
-
-    @property
-    def owner(self) -> str:
-        return f"customer:{self.customer_id}" if self.role == "customer" else f"key:{self.key_id}"
 
 
 @dataclass
@@ -129,19 +118,19 @@ class Engine:
         """The session to continue, once `check_session_access` allows it; a new one when session_id is None
         (a customer's is about them, anyone else's about no one until a turn names a customer)."""
         if session_id is None:
-            return self.sessions.new(caller.owner, caller.customer_id if caller.role == "customer" else None)
+            return self.sessions.new(caller.owner, caller.customer_id if caller.role is Role.customer else None)
         session = self.sessions.get(session_id)
         check_session_access(caller, session)
         return session
 
     def _subject(self, caller: Caller, session: Session, customer_id: str | None, slots) -> str | None:
         """Whose data this turn may read."""
-        if caller.role == "customer":
+        if caller.role is Role.customer:
             asked = customer_id or next(iter(slots.customer_ids), None)
             if asked and asked != caller.customer_id:
                 raise PermissionDenied("a customer can only ask about their own accounts")
             return caller.customer_id
-        if caller.role in AGENT_ROLES:
+        if caller.role in STAFF_ROLES:
             asked = customer_id or next(iter(slots.customer_ids), None)
             if asked and session.customer_id and asked != session.customer_id:
                 raise SessionCustomerConflict(
@@ -161,10 +150,10 @@ class Engine:
             return Plan(intent)
         if intent == "product_question":
             return self._search(message, subject, slots, embedding)
-        if intent == "campaign_insight" and caller.role not in AGENT_ROLES:
+        if intent == "campaign_insight" and caller.role not in STAFF_ROLES:
             return Plan("refused", {"message": "Campaign insights are for bank staff. I can recommend products for you instead."})
         if subject is None:
-            who = "Which customer? Give me their customer id (like C0000123)." if caller.role in AGENT_ROLES else (
+            who = "Which customer? Give me their customer id (like C0000123)." if caller.role in STAFF_ROLES else (
                 "I need to know who you are to recommend products: sign in through your bank's app."
             )
             return Plan("refused", {"message": who})
@@ -292,7 +281,7 @@ class Engine:
 def check_session_access(caller: Caller, session: Session) -> None:
     """Who may read or continue a session: staff any (audited by the routes), a customer only the sessions they
     opened, which are about them, a developer key only its own sessions, which hold no customer."""
-    if caller.role in AGENT_ROLES:
+    if caller.role in STAFF_ROLES:
         return
     if session.owner != caller.owner:
         raise PermissionDenied("this session belongs to someone else")

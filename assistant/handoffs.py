@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from assistant.engine import Caller, InputError
+from assistant.callers import Caller
+from assistant.engine import InputError
 from assistant.sessions import Session, SessionStore
 
 HANDOFFS = "handoffs"

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.engine import Caller
+from assistant.callers import Caller
 from assistant.runtime import Runtime
 from bench.chat_load import Traffic, make_bank
 

@@ -16,7 +16,8 @@ from pydantic_core import to_json
 
 from assistant import audit, handoffs
 from assistant.api.deps import CurrentCaller, LiveRuntime
-from assistant.engine import MAX_MESSAGE_CHARS, Caller, TurnResult
+from assistant.callers import Caller, Role
+from assistant.engine import MAX_MESSAGE_CHARS, TurnResult
 from assistant.slots import find_customer_ids
 from retrieval.text import Text
 
@@ -67,14 +68,14 @@ def turn(store, runtime, caller: Caller, message: str, session_id: str | None, c
 
     A customer whose conversation is with a person (a hand-off) talks to that person, not to the engine.
     """
-    if caller.role == "customer" and session_id is not None:
+    if caller.role is Role.customer and session_id is not None:
         relayed = _relay_to_person(store, runtime, caller, message, session_id)
         if relayed is not None:
             return relayed
     result = runtime.engine.turn(caller, message, session_id, customer_id)
     if result.handoff:
         handoffs.request_handoff(store, runtime.engine.sessions.get(result.session_id), message)
-    if caller.role in audit.STAFF_ROLES:
+    if caller.is_staff:
         # a follow-up ("why?") calls no tool but still shows the session's customer's data
         audit.record_if_staff(store, caller, [*subjects_of(result, customer_id), result.customer_id], "chat")
     return result

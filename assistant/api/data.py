@@ -13,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from assistant import audit, handoffs
 from assistant.api.deps import CurrentCaller, LiveRuntime, Store
 from assistant.disclosure import shown_to_customer
-from assistant.engine import AGENT_ROLES, Caller, PermissionDenied, check_session_access
+from assistant.callers import STAFF_ROLES, Caller, Role
+from assistant.engine import PermissionDenied, check_session_access
 from assistant.api.errors import NotFound
 from assistant.api.chat import CUSTOMER_ID_PATTERN
 from assistant.sessions import Session
@@ -79,9 +80,9 @@ class FeedbackResponse(BaseModel):
 
 def check_may_read(store, caller: Caller, customer_id: str | None, action: str) -> None:
     """A customer reads only their own data; staff read anyone's, audited; developers read none."""
-    if caller.role == "customer" and caller.customer_id == customer_id:
+    if caller.role is Role.customer and caller.customer_id == customer_id:
         return
-    if caller.role in AGENT_ROLES:
+    if caller.role in STAFF_ROLES:
         audit.record(store, caller, customer_id, action, allowed=True)
         return
     raise PermissionDenied("you may not read this customer's data")
@@ -91,7 +92,7 @@ def check_may_read_session(store, caller: Caller, session: Session) -> None:
     """Whoever may continue a session may read it (`engine.check_session_access`); staff reading a session they did
     not open is audited."""
     check_session_access(caller, session)
-    if caller.role in AGENT_ROLES and session.owner != caller.owner:
+    if caller.role in STAFF_ROLES and session.owner != caller.owner:
         audit.record(store, caller, session.customer_id, "session", allowed=True)
 
 
@@ -111,14 +112,14 @@ async def recommendations(customer_id: CustomerId, request: Request, caller: Cur
 def recommendations_shown(runtime, caller: Caller, customer_id: str, kind: Kind, k: int) -> list[dict]:
     tools = runtime.engine.tools
     shown = [rec.to_dict() for rec in tools.call(TOOL_OF_KIND[kind], runtime.ctx, customer_id, k=k)]
-    return shown_to_customer(shown, tools, runtime.ctx, customer_id) if caller.role == "customer" else shown
+    return shown_to_customer(shown, tools, runtime.ctx, customer_id) if caller.role is Role.customer else shown
 
 
 @router.get("/products/search", response_model=SearchResponse)
 async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Query(min_length=1, max_length=500)],
                  category: ProductCategory | None = None, k: Annotated[int, Query(ge=1, le=20)] = 5):
     """Products and FAQ answers for a question; for a signed-in customer, whether they are eligible."""
-    customer_id = caller.customer_id if caller.role == "customer" else None
+    customer_id = caller.customer_id if caller.role is Role.customer else None
     hits = await run_in_threadpool(runtime.engine.tools.call, "search_products", runtime.ctx, q,
                                    customer_id=customer_id, category=category, k=k)
     return SearchResponse(query=q, hits=[runtime.engine.tools.hit_dict(hit) for hit in hits])

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
-from assistant.engine import Caller
+from assistant.callers import Caller, Role
 from assistant.api.ratelimit import client_address
 from retrieval.docstore import live_pointer
 from retrieval.text import ERROR_TYPE, text_problem
@@ -116,7 +116,7 @@ async def current_caller(request: Request,
     return caller
 
 
-def require_roles(*roles: str):
+def require_roles(*roles: Role):
     async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.role not in roles:
             raise Forbidden(f"this needs a key with role {' or '.join(roles)}")
@@ -137,6 +137,6 @@ async def valid_parameters(request: Request) -> None:
 Store = Annotated[object, Depends(get_store)]
 LiveRuntime = Annotated[object, Depends(live_runtime)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-StaffCaller = Annotated[Caller, Depends(require_roles("agent", "admin"))]
-AdminCaller = Annotated[Caller, Depends(require_roles("admin"))]
-BackendCaller = Annotated[Caller, Depends(require_roles("developer", "admin"))]
+StaffCaller = Annotated[Caller, Depends(require_roles(Role.agent, Role.admin))]
+AdminCaller = Annotated[Caller, Depends(require_roles(Role.admin))]
+BackendCaller = Annotated[Caller, Depends(require_roles(Role.developer, Role.admin))]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
 from assistant.api.deps import CurrentCaller, Forbidden, LiveRuntime, StaffCaller, Store
-from assistant.engine import Caller
+from assistant.callers import Caller, Role
 from retrieval.text import Readable, Text
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
@@ -49,11 +49,11 @@ class HandoffQueue(BaseModel):
 
 
 def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: str) -> tuple[dict, str]:
-    if caller.role == "developer":
+    if caller.role is Role.developer:
         raise Forbidden("hand-offs are for a customer's conversation: use the customer's widget token")
     session = runtime.engine.session_for(caller, session_id)
     handoff = handoffs.ask_for_person(store, runtime.engine.sessions, session, reason)
-    if caller.role in audit.STAFF_ROLES:
+    if caller.is_staff:
         audit.record_if_staff(store, caller, [session.customer_id], "handoff")
     return handoff, session.turns[-1]["text"]
 

@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass
 
 from assistant.auth import API_KEYS, TOKEN_PREFIX, verify_key
-from assistant.engine import Caller
+from assistant.callers import STAFF_ROLES, Caller, Role
 
 CONSOLE_SESSIONS = "console_sessions"
 SESSION_COOKIE = "fargo_console"
 SESSION_TTL_S = 8 * 3600
-CONSOLE_ROLES = ("agent", "admin")
 
 
 class SignInRefused(Exception):
@@ -43,7 +42,7 @@ class ConsoleUser:
 
     @property
     def is_admin(self) -> bool:
-        return self.caller.role == "admin"
+        return self.caller.role is Role.admin
 
 
 def staff_key(store, credential: str) -> dict:
@@ -56,7 +55,7 @@ def staff_key(store, credential: str) -> dict:
     record = verify_key(store, credential)
     if record is None:
         raise SignInRefused("That API key is not valid or has been revoked.", 401)
-    if record["role"] not in CONSOLE_ROLES:
+    if record["role"] not in STAFF_ROLES:
         raise SignInRefused(f"A {record['role']} key cannot open the console: it is for agents and admins.", 403)
     return record
 
@@ -81,7 +80,7 @@ def signed_in_user(store, cookie: str | None, now: float | None = None) -> Conso
     if session is None or session["expires_at"] <= (time.time() if now is None else now):
         return None
     key = store[API_KEYS].find_one({"_id": session["key_id"]})
-    if key is None or key.get("revoked") or key["role"] not in CONSOLE_ROLES:
+    if key is None or key.get("revoked") or key["role"] not in STAFF_ROLES:
         return None
     caller = Caller(role=key["role"], key_id=key["_id"])
     return ConsoleUser(caller, key.get("name") or key["role"], session["csrf_token"], session["_id"])

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from assistant.engine import Caller, InputError, PermissionDenied, SessionCustomerConflict
+from assistant.callers import Caller
+from assistant.engine import InputError, PermissionDenied, SessionCustomerConflict
 from assistant.followups import yearly_cost
 from assistant.runtime import Runtime
 from assistant.settings import Settings

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from assistant import handoffs
 from assistant.api.app import create_app
 from assistant.auth import create_key, mint_widget_token
-from assistant.engine import Caller
+from assistant.callers import Caller
 from live_app import make_bank
 
 
