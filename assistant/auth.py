@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.callers import KEY_ROLES, Caller, Role
+from retrieval.errors import FargoError
 from retrieval.text import text_problem
 from tools.eligibility import may_profile
 
@@ -33,16 +34,26 @@ API_KEYS = "api_keys"
 DEMO_HOUSEHOLDS_CONSIDERED = 20
 
 
-class AuthError(Exception):
+class AuthError(FargoError):
     """The caller could not be identified; the message says why (never echoes the credential)."""
 
+    status = 401
+    kind = "unauthorized"
 
-class KeyNotFound(LookupError):
-    pass
+    def http_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
-class TokenSecretMissing(RuntimeError):
+class KeyNotFound(FargoError, LookupError):
+    status = 404
+    kind = "not_found"
+
+
+class TokenSecretMissing(FargoError, RuntimeError):
     """Widget tokens need a signing secret outside demo mode."""
+
+    status = 503
+    kind = "not_configured"
 
 
 # --- API keys -------------------------------------------------------------------------------------

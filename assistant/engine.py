@@ -24,6 +24,7 @@ from assistant.compose import render_answer
 from assistant.disclosure import shown_to_customer
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
 from assistant.sessions import Session, SessionStore
+from retrieval.errors import FargoError
 
 MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
@@ -32,20 +33,28 @@ SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
 RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", "sibling": "siblings"}
 
 
-class EngineError(Exception):
+class EngineError(FargoError):
     """A turn cannot be taken; the message says what to change."""
 
 
 class InputError(EngineError, ValueError):
-    pass
+    status = 422
+    kind = "invalid_request"
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message, field=field or ("customer_id" if "customer" in message else "message"))
 
 
 class PermissionDenied(EngineError):
-    pass
+    status = 403
+    kind = "permission_denied"
 
 
 class SessionCustomerConflict(EngineError):
     """The turn asks about a customer other than the one its session is about."""
+
+    status = 409
+    kind = "conflict"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from assistant.callers import Caller
 from assistant.engine import InputError
 from assistant.sessions import Session, SessionStore
+from retrieval.errors import FargoError
 
 HANDOFFS = "handoffs"
 WAITING, ACTIVE, CLOSED = "waiting", "active", "closed"
@@ -25,12 +26,16 @@ QUEUED_NOTE = "I've asked a colleague to join. Please stay here: a person will a
 RELAYED_NOTE = "Your message is with {agent}; they will answer here."
 
 
-class HandoffNotFound(LookupError):
-    pass
+class HandoffNotFound(FargoError, LookupError):
+    status = 404
+    kind = "not_found"
 
 
-class HandoffConflict(Exception):
+class HandoffConflict(FargoError):
     """The hand-off is not in a state that allows this (taken by someone else, or closed)."""
+
+    status = 409
+    kind = "conflict"
 
 
 def get(store, session_id: str) -> dict | None:

@@ -16,12 +16,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from retrieval.errors import FargoError
+
 MAX_TURNS_KEPT = 200
 SAME_AS_TURN = "recommendations_as_in_turn"  # stored instead of "recommendations": the kept turn holding the same list
 
 
-class SessionNotFound(LookupError):
-    pass
+class SessionNotFound(FargoError, LookupError):
+    status = 404
+    kind = "not_found"
 
 
 @dataclass

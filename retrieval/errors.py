@@ -8,6 +8,7 @@ never carry credentials: every message passes through `redact`.
 from __future__ import annotations
 
 import sqlite3
+import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -38,6 +39,14 @@ class FargoError(Exception):
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
 
+    @property
+    def public_message(self) -> str:
+        """What a client is told."""
+        return self.message
+
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(math.ceil(self.retry_after_s))} if self.retry_after_s is not None else {}
+
 
 class StoreError(FargoError):
     """Something went wrong in the document store."""
@@ -45,6 +54,10 @@ class StoreError(FargoError):
     status = 503
     kind = "store_unavailable"
     retry_after_s = 5
+
+    @property
+    def public_message(self) -> str:
+        return f"the document store failed: {self.message}"
 
 
 class DuplicateKeyError(StoreError):

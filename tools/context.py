@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import networkx as nx
 
 from retrieval.docstore import DocumentStore, live_pointer
+from retrieval.errors import FargoError
 from retrieval.graph import GraphStats, load_graph
 
 if TYPE_CHECKING:  # Chroma and the model's libraries are slow to import; a context needs neither to be built
@@ -31,8 +32,16 @@ if TYPE_CHECKING:  # Chroma and the model's libraries are slow to import; a cont
 T = TypeVar("T")
 
 
-class NoLiveData(RuntimeError):
+class NoLiveData(FargoError, RuntimeError):
     """No ingestion run has completed yet, so there is nothing to recommend from."""
+
+    status = 503
+    kind = "no_data"
+    retry_after_s = 60
+
+    @property
+    def public_message(self) -> str:
+        return "no data yet: run fargo ingest"
 
 
 @dataclass

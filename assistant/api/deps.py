@@ -15,11 +15,15 @@ from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
 from assistant.callers import Caller, Role
 from assistant.api.ratelimit import client_address
 from retrieval.docstore import live_pointer
+from retrieval.errors import FargoError
 from retrieval.text import ERROR_TYPE, text_problem
 from tools.context import NoLiveData
 
 
-class RateLimited(Exception):
+class RateLimited(FargoError):
+    status = 429
+    kind = "rate_limited"
+
     def __init__(self, retry_after_s: float, what: str = "too many requests"):
         super().__init__(f"{what}: retry in {math.ceil(retry_after_s)} s")
         self.retry_after_s = retry_after_s
@@ -28,8 +32,11 @@ class RateLimited(Exception):
 TOO_MANY_FAILURES = "too many failed credentials from this address"
 
 
-class Forbidden(Exception):
+class Forbidden(FargoError):
     """The caller is known but may not do this."""
+
+    status = 403
+    kind = "permission_denied"
 
 
 async def get_store(request: Request):

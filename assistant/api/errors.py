@@ -7,7 +7,6 @@ so OpenAI clients show the message too.
 from __future__ import annotations
 
 import logging
-import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,19 +14,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import audit
-from assistant.auth import AuthError, KeyNotFound, TokenSecretMissing
-from assistant.api.deps import Forbidden, RateLimited
-from assistant.engine import InputError, PermissionDenied, SessionCustomerConflict
-from assistant.handoffs import HandoffConflict, HandoffNotFound
-from assistant.sessions import SessionNotFound
-from retrieval.errors import StoreError
-from tools.context import NoLiveData
+from assistant.engine import PermissionDenied
+from retrieval.errors import FargoError
 
 log = logging.getLogger("fargo.api")
 
 
-class NotFound(LookupError):
-    pass
+class NotFound(FargoError, LookupError):
+    status = 404
+    kind = "not_found"
 
 
 def error_response(status: int, kind: str, message: str, field: str | None = None, headers=None) -> JSONResponse:
@@ -50,52 +45,22 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     return error_response(422, "invalid_request", message, field)
 
 
-async def _input(request: Request, exc: InputError) -> JSONResponse:
-    field = getattr(exc, "field", None) or ("customer_id" if "customer" in str(exc) else "message")
-    return error_response(422, "invalid_request", str(exc), field)
+async def _fargo(request: Request, exc: FargoError) -> JSONResponse:
+    """Every Fargo error kind answers with its own status, type, field and headers."""
+    if isinstance(exc, PermissionDenied):
+        _audit_denial(request)
+    if exc.status == 500:
+        return await _unexpected(request, exc)
+    if exc.status >= 500:
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+    return error_response(exc.status, exc.kind, exc.public_message, exc.field, exc.http_headers() or None)
 
 
-async def _permission(request: Request, exc: PermissionDenied) -> JSONResponse:
+def _audit_denial(request: Request) -> None:
     caller = getattr(request.state, "caller", None)
     if caller is not None:
         audit.record(request.app.state.store, caller, getattr(request.state, "asked_customer", None),
                      f"{request.method} {request.url.path}", allowed=False)
-    return error_response(403, "permission_denied", str(exc))
-
-
-async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-    return error_response(403, "permission_denied", str(exc))
-
-
-async def _auth(request: Request, exc: AuthError) -> JSONResponse:
-    return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
-
-
-async def _rate(request: Request, exc: RateLimited) -> JSONResponse:
-    return error_response(429, "rate_limited", str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after_s))})
-
-
-async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
-    # str() of a LookupError's KeyError-style message adds quotes around it: take the message itself
-    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    return error_response(404, "not_found", message)
-
-
-async def _conflict(request: Request, exc: HandoffConflict | SessionCustomerConflict) -> JSONResponse:
-    return error_response(409, "conflict", str(exc))
-
-
-async def _no_data(request: Request, exc: NoLiveData) -> JSONResponse:
-    return error_response(503, "no_data", "no data yet: run fargo ingest", headers={"Retry-After": "60"})
-
-
-async def _store(request: Request, exc: StoreError) -> JSONResponse:
-    log.error("store error on %s: %s", request.url.path, exc)
-    return error_response(503, "store_unavailable", f"the document store failed: {exc}", headers={"Retry-After": "5"})
-
-
-async def _secret(request: Request, exc: TokenSecretMissing) -> JSONResponse:
-    return error_response(503, "not_configured", str(exc))
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -109,19 +74,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(InputError, _input)
-    app.add_exception_handler(PermissionDenied, _permission)
-    app.add_exception_handler(Forbidden, _forbidden)
-    app.add_exception_handler(AuthError, _auth)
-    app.add_exception_handler(RateLimited, _rate)
-    app.add_exception_handler(SessionNotFound, _not_found)
-    app.add_exception_handler(KeyNotFound, _not_found)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(HandoffNotFound, _not_found)
-    app.add_exception_handler(HandoffConflict, _conflict)
-    app.add_exception_handler(SessionCustomerConflict, _conflict)
-    app.add_exception_handler(NoLiveData, _no_data)
-    app.add_exception_handler(StoreError, _store)
-    app.add_exception_handler(TokenSecretMissing, _secret)
+    app.add_exception_handler(FargoError, _fargo)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
