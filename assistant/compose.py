@@ -1,5 +1,7 @@
 """Template answers: Jinja2 templates in `prompts/answers/` render the tool results as text.
 
+`environment()` is the one template environment for `prompts/`: the answers and the LLM's system prompt.
+
 Phrasing varies between turns (`pick` chooses among variants), but it is
 seeded by the session and turn, so the same turn always reads the same way.
 """

@@ -16,10 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from langchain_core.exceptions import ModelTimeoutError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -32,6 +30,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
+from assistant.compose import environment
 from assistant.grounding import as_recommendation, check_grounding
 from assistant.redaction import (
     CUSTOMER,
@@ -330,22 +329,9 @@ def _customer_ids_named(raw_args: Mapping, args: Mapping) -> list[str]:
     return named
 
 
-@lru_cache(maxsize=1)
-def _prompt_environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("prompts", ""),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # a plain-text prompt, never HTML
-    )
-    env.globals["money"] = lambda value: f"${value:,.0f}"
-    return env
-
-
 def _system_prompt(caller_role: str, customer_id: str | None, template_answer: str,
                    recommendations: list[Recommendation]) -> str:
-    template = _prompt_environment().get_template("system.j2")
+    template = environment().get_template("system.j2")
     return template.render(
         caller_role=caller_role,
         customer_ref=customer_id,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.console.web import money
 from assistant.sessions import SessionNotFound
+from retrieval.formats import money
 from retrieval.leads import find_leads
 
 RECOMMENDATION_TOOLS = (("personal", "recommend_personal", "For the customer"),
@@ -58,7 +58,9 @@ def spending(customer: dict, features: dict | None) -> dict | None:
     """The chart and its table: spend per category per month over the features' 12 months."""
     if not features or not features.get("spend_by_month"):
         return None
-    from assistant.console import charts  # matplotlib takes half a second to import: only a customer page pays it
+    from assistant.console import (
+        charts,  # matplotlib takes half a second to import: only a customer page pays it
+    )
 
     months, series = features["months"], charts.top_spending(features["spend_by_month"])
     label = (f"Spending by category per month, {charts.month_label(months[0])} to {charts.month_label(months[-1])},"

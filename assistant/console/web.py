@@ -22,6 +22,7 @@ from assistant import handoffs
 from assistant.engine import InputError
 from assistant.sessions import SessionNotFound
 from retrieval.errors import StoreError
+from retrieval.formats import money
 from retrieval.text import readable, text_problem
 from tools.context import NoLiveData
 
@@ -94,10 +95,6 @@ async def form_fields(request: Request) -> dict[str, str]:
 def words(value) -> str:
     """An identifier-like value as words: 'health_data' -> 'health data'."""
     return "" if value is None else str(value).replace("_", " ")
-
-
-def money(value) -> str:
-    return "" if value is None else f"${value:,.0f}"
 
 
 def ago(iso_time: str | None, now: datetime | None = None) -> str:
