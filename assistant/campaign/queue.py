@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from retrieval.errors import FargoError
+
 QUEUE_FILE_NAME = "campaign_queue.db"
 DEFAULT_LIMIT = 100_000
 DEFAULT_LEASE_S = 60.0
@@ -57,11 +59,15 @@ CREATE INDEX IF NOT EXISTS events_by_status ON events (status, seq);
 """
 
 
-class QueueFull(RuntimeError):
+class QueueFull(FargoError, RuntimeError):
     """The queue holds as many unprocessed events as it may; the sender should retry later."""
 
+    status = 429
+    kind = "queue_full"
+
     def __init__(self, depth: int, limit: int, retry_after_s: int):
-        super().__init__(f"the campaign queue is full ({depth:,} of {limit:,} events waiting)")
+        super().__init__(f"the campaign queue is full ({depth:,} of {limit:,} events waiting); "
+                         f"retry after {retry_after_s} s")
         self.depth = depth
         self.limit = limit
         self.retry_after_s = retry_after_s

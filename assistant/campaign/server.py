@@ -15,9 +15,15 @@
   `campaign_trusted_sources` may name an event's `customer_id`; from any other
   source such an event is refused per item (field `customer_id`).
 - `GET /v1/campaign/leads` and `GET /v1/campaign/{campaign_id}/summary`, for
-  the agent console, behind `require_agent`; an address that sent
-  `auth_failure_limit` bad keys within `auth_failure_window_s` gets 429 with
-  Retry-After until the window has passed.
+  the agent console, behind `require_staff`: the main API's credentials
+  (`assistant.auth.authenticate`), open to staff (agent and admin keys), 403
+  for developer keys and widget tokens; an address that sent
+  `auth_failure_limit` bad credentials within `auth_failure_window_s` gets 429
+  with Retry-After until the window has passed.
+
+Every error is answered in the main API's shape, {"error": {"type", "message",
+"field"?}}, by one handler over `FargoError`; per-item event errors are part of
+the 202/422 result, not an error answer.
 
 Signing: `X-Fargo-Source: <source>` names the sender, whose shared secret signs
 the raw body: `X-Fargo-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
@@ -34,13 +40,14 @@ nothing here or in the worker follows what it says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -48,14 +55,20 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.api.errors import error_response
 from assistant.api.http_limits import DEFAULT_BODY_TIMEOUT_S, BodyDeadlineMiddleware, server_options
 from assistant.api.ratelimit import AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_S, FailureLimiter, client_address
-from assistant.campaign.queue import DEFAULT_LIMIT, CampaignQueue, QueueFull
+from assistant.auth import AuthError, TokenSecretMissing, authenticate, token_secret
+from assistant.callers import STAFF_ROLES, Caller
+from assistant.campaign.queue import DEFAULT_LIMIT, CampaignQueue
 from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
+from retrieval.errors import FargoError
 from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts
 from retrieval.leads import leads_by_product as count_leads_by_product
 from retrieval.text import Text
@@ -73,43 +86,58 @@ DEFAULT_MAX_EVENTS = 1_000
 DEFAULT_RETRY_AFTER_S = 5
 DEFAULT_SIGNATURE_MAX_AGE_S = 300
 MAX_TEXT_CHARS = 5_000
-AGENT_ROLE = "agent"
+STAFF_ONLY = "this needs a key with role agent or admin"
+STORE_DOWN = "the document store is not answering; try again shortly"
+INTERNAL_ERROR = "something went wrong on our side; it has been logged"
+HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}
 CUSTOMER_ID_REFUSED = ("this source may not name customers (FARGO_CAMPAIGN_TRUSTED_SOURCES): leave customer_id "
                        "out or null, and the author is found by their social handle")
 
-AgentKeyVerifier = Callable[[str], "str | None"]  # API key -> role, or None for an unknown or revoked key
+
+# --- domain errors, each one HTTP answer (status, type, Retry-After from FargoError) ----------------
 
 
-# --- domain errors, each one HTTP answer -------------------------------------------------------
+class Unauthenticated(FargoError):
+    """An event batch that is unsigned or badly signed."""
+
+    status = 401
+    kind = "unauthorized"
 
 
-class CampaignRequestError(Exception):
-    status_code = 400
+class BadCredential(FargoError):
+    """No usable credential on a staff endpoint; answered with WWW-Authenticate: Bearer."""
 
-    def __init__(self, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.headers = dict(headers or {})
+    status = 401
+    kind = "unauthorized"
 
 
-class Unauthenticated(CampaignRequestError):
-    status_code = 401
+class Forbidden(FargoError):
+    status = 403
+    kind = "permission_denied"
 
 
-class Forbidden(CampaignRequestError):
-    status_code = 403
+class TooManyFailures(FargoError):
+    status = 429
+    kind = "rate_limited"
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"too many failed API keys from this address: retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
-class TooManyFailures(CampaignRequestError):
-    status_code = 429
+class BodyTooLarge(FargoError):
+    status = 413
+    kind = "payload_too_large"
 
 
-class BodyTooLarge(CampaignRequestError):
-    status_code = 413
+class MalformedBody(FargoError):
+    status = 400
+    kind = "invalid_request"
 
 
-class MalformedBody(CampaignRequestError):
-    status_code = 400
+class NotConfigured(FargoError):
+    status = 503
+    kind = "not_configured"
 
 
 # --- signatures (pure) -------------------------------------------------------------------------
@@ -222,46 +250,33 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-# --- agent auth --------------------------------------------------------------------------------
+# --- staff auth ----------------------------------------------------------------------------------
 
 
-def store_key_verifier(store) -> AgentKeyVerifier:
-    """Keys as the store's `api_keys` collection holds them: {_id: sha256 hex of the key, role, revoked}."""
+def require_staff(request: Request) -> Caller:
+    """Dependency: the caller behind the main API's credentials, if staff (agent or admin); 401 without a valid
+    one, 403 for a developer key or a widget token.
 
-    def verify(key: str) -> str | None:
-        document = store["api_keys"].find_one({"_id": hashlib.sha256(key.encode()).hexdigest()})
-        if document is None or document.get("revoked"):
-            return None
-        return document.get("role")
-
-    return verify
-
-
-def require_agent(request: Request) -> str:
-    """Dependency: a Bearer key whose role is agent; 401 without a valid key, 403 for another role.
-
-    An address that sent too many bad keys lately gets 429 before any key is checked."""
-    failures, address = request.app.state.auth_failures, client_address(request.client.host if request.client else None)
+    An address that sent too many bad credentials lately gets 429 before any credential is checked."""
+    state = request.app.state
+    failures, address = state.auth_failures, client_address(request.client.host if request.client else None)
     wait = math.ceil(failures.wait(address))
     if wait > 0:
-        raise TooManyFailures(f"too many failed API keys from this address: retry in {wait} s",
-                              {"Retry-After": str(wait)})
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+        raise TooManyFailures(wait)
+    try:
+        caller = authenticate(state.store, state.token_secret, request.headers.get("authorization"))
+    except AuthError as exc:
         if "authorization" in request.headers:  # a credential that failed, not a request that sent none
             failures.failed(address)
-        raise Unauthenticated("an agent API key is required: Authorization: Bearer <key>",
-                              {"WWW-Authenticate": "Bearer"})
-    role = request.app.state.verify_agent_key(key.strip())
-    if role is None:
-        failures.failed(address)
-        raise Unauthenticated("unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
-    if role != AGENT_ROLE:
-        raise Forbidden(f"this needs an agent key; this key's role is {role!r}")
-    return role
+        raise BadCredential(str(exc)) from None
+    except TokenSecretMissing as exc:
+        raise NotConfigured(str(exc)) from None
+    if caller.role not in STAFF_ROLES:
+        raise Forbidden(f"{STAFF_ONLY}, not {caller.role}")
+    return caller
 
 
-Agent = Annotated[str, Depends(require_agent)]
+Staff = Annotated[Caller, Depends(require_staff)]
 
 
 # --- response models -----------------------------------------------------------------------------
@@ -348,7 +363,6 @@ def create_campaign_app(
     settings: Any,
     *,
     secrets: Mapping[str, SecretStr | str] | None = None,
-    verify_agent_key: AgentKeyVerifier | None = None,
     queue_limit: int | None = None,
     max_body_bytes: int | None = None,
     max_events_per_request: int | None = None,
@@ -373,7 +387,6 @@ def create_campaign_app(
         store.ensure_indexes()
         queue = CampaignQueue.open(settings.data_dir, limit=limit, retry_after_s=retry_after)
         app.state.store, app.state.queue = store, queue
-        app.state.verify_agent_key = verify_agent_key or store_key_verifier(store)
         try:
             yield
         finally:
@@ -382,6 +395,7 @@ def create_campaign_app(
 
     app = FastAPI(title="Fargo AI campaign server", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.token_secret = functools.cache(lambda: token_secret(settings))
     app.state.auth_failures = FailureLimiter(_setting(settings, "auth_failure_limit", None, AUTH_FAILURE_LIMIT),
                                              _setting(settings, "auth_failure_window_s", None, AUTH_FAILURE_WINDOW_S))
     app.add_middleware(BodyDeadlineMiddleware,
@@ -389,7 +403,7 @@ def create_campaign_app(
     add_error_handlers(app)
 
     @app.post("/v1/campaign/events", status_code=202, response_model=IngestAnswer, tags=["campaign"],
-              responses={400: {}, 401: {}, 413: {}, 422: {}, 429: {}})
+              responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 429: {}})
     async def post_events(request: Request) -> Any:
         """Accept a signed batch of campaign events; good events are queued durably before the answer."""
         source = request.headers.get(SOURCE_HEADER, "").strip()
@@ -411,7 +425,7 @@ def create_campaign_app(
     @app.get("/v1/campaign/leads", response_model=LeadsOut, tags=["campaign"])
     def get_leads(
         request: Request,
-        agent: Agent,
+        staff: Staff,
         campaign_id: Text | None = None,
         product_id: Text | None = None,
         customer_id: Text | None = None,
@@ -425,7 +439,7 @@ def create_campaign_app(
 
     @app.get("/v1/campaign/{campaign_id}/summary", response_model=CampaignSummaryOut, tags=["campaign"])
     def get_summary(
-        request: Request, agent: Agent, campaign_id: Annotated[Text, Path(min_length=1, max_length=64)]
+        request: Request, staff: Staff, campaign_id: Annotated[Text, Path(min_length=1, max_length=64)]
     ) -> CampaignSummaryOut:
         """Leads by product, top needs (known customers and anonymous authors) and events per day."""
         return campaign_summary(request.app.state.store, campaign_id)
@@ -439,19 +453,49 @@ def create_campaign_app(
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(CampaignRequestError)
-    async def request_error(request: Request, exc: CampaignRequestError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+    """Every error answer in the main API's shape: {"error": {"type", "message", "field"?}}."""
+    app.add_exception_handler(FargoError, fargo_error)
+    app.add_exception_handler(RequestValidationError, invalid_parameters)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
 
-    @app.exception_handler(StoreError)
-    async def store_error(request: Request, exc: StoreError) -> JSONResponse:
-        log.error("document store: %s", exc)
-        return JSONResponse({"detail": "the document store is not answering; try again shortly"}, status_code=503)
 
-    @app.exception_handler(QueueFull)
-    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse({"detail": f"{exc}; retry after {exc.retry_after_s} s"}, status_code=429,
-                            headers={"Retry-After": str(exc.retry_after_s)})
+async def fargo_error(request: Request, exc: FargoError) -> JSONResponse:
+    if exc.status >= 500:
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+    return error_response(exc.status, exc.kind, client_message(exc), exc.field, error_headers(exc) or None)
+
+
+def client_message(exc: FargoError) -> str:
+    """The message a client sees: a store's and an internal error's text are for operators only."""
+    if isinstance(exc, StoreError):
+        return STORE_DOWN
+    return INTERNAL_ERROR if exc.status == 500 else exc.message
+
+
+def error_headers(exc: FargoError) -> dict[str, str]:
+    headers = {} if exc.retry_after_s is None else {"Retry-After": str(math.ceil(exc.retry_after_s))}
+    if isinstance(exc, BadCredential):
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
+async def invalid_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming the first bad parameter (the message lists up to five)."""
+    problems = exc.errors()
+    fields = [".".join(str(part) for part in problem["loc"][1:]) or str(problem["loc"][0]) for problem in problems]
+    message = "; ".join(f"{field}: {problem['msg']}" for field, problem in zip(fields[:5], problems))
+    return error_response(422, "invalid_request", message, fields[0] if fields else None)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", INTERNAL_ERROR)
 
 
 def campaign_summary(store, campaign_id: str) -> CampaignSummaryOut:

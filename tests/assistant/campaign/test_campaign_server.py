@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -11,10 +10,14 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.auth import (TOKEN_PREFIX, TokenSecretMissing, create_key, mint_widget_token, revoke_key,
+                           token_secret)
 from assistant.settings import Settings
+from assistant.campaign import server
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.server import create_campaign_app, sign
 from retrieval.docstore import open_store
+from retrieval.errors import StoreUnavailable
 
 SECRET = "s3cret-for-tests"
 OTHER_SECRET = "another-secret"
@@ -73,6 +76,14 @@ def queued(settings: Settings) -> dict[str, int]:
         return queue.counts()
 
 
+def error_of(response) -> dict:
+    """The {"error": {...}} body every error answer has (the main API's shape), checked and unwrapped."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) <= {"type", "message", "field"} and body["error"]["type"] and body["error"]["message"]
+    return body["error"]
+
+
 # --- accepting events ------------------------------------------------------------------------------
 
 
@@ -106,7 +117,8 @@ def test_unsigned_or_badly_signed_batches_get_401_and_queue_nothing(client, sett
     response = client.post("/v1/campaign/events", content=body_of([event(1)]), headers=headers)
 
     assert response.status_code == 401
-    assert response.json()["detail"]
+    assert error_of(response)["type"] == "unauthorized"
+    assert "www-authenticate" not in response.headers
     assert queued(settings)["pending"] == 0
 
 
@@ -130,7 +142,7 @@ def test_a_timestamped_signature_must_be_fresh(client: TestClient):
     moved_answer = client.post("/v1/campaign/events", content=body, headers=moved)
 
     assert fresh_answer.status_code == 202
-    assert stale_answer.status_code == 401 and "clock" in stale_answer.json()["detail"]
+    assert stale_answer.status_code == 401 and "clock" in error_of(stale_answer)["message"]
     assert moved_answer.status_code == 401
 
 
@@ -144,7 +156,7 @@ def test_a_timestamp_that_is_not_recent_unix_seconds_gets_401_naming_the_header(
     response = client.post("/v1/campaign/events", content=body, headers=headers)
 
     assert response.status_code == 401
-    assert "x-fargo-timestamp" in response.json()["detail"].lower()
+    assert "x-fargo-timestamp" in error_of(response)["message"].lower()
     assert queued(settings)["pending"] == 0
 
 
@@ -181,7 +193,7 @@ def test_a_batch_with_only_bad_events_gets_422(client: TestClient):
     response = post(client, [event(1, type="poke")])
 
     assert response.status_code == 422
-    assert response.json()["rejected"] == 1
+    assert response.json()["rejected"] == 1 and response.json()["errors"][0]["field"] == "type"
 
 
 def test_a_duplicate_event_id_is_accepted_but_stored_once(client: TestClient, settings: Settings):
@@ -202,14 +214,17 @@ def test_a_full_queue_answers_429_with_retry_after_and_keeps_nothing_of_the_batc
 
         assert response.status_code == 429
         assert response.headers["Retry-After"] == "7"
-        assert "full" in response.json()["detail"]
+        assert error_of(response) == {"type": "queue_full",
+                                      "message": "the campaign queue is full (2 of 3 events waiting); retry after 7 s"}
     assert queued(settings)["pending"] == 2
 
 
 def test_a_body_over_the_limit_gets_413(settings: Settings):
     for client in client_for(settings, max_body_bytes=2_000):
         big = body_of([event(n) for n in range(30)])
-        assert post(client, [event(n) for n in range(30)]).status_code == 413
+        response = post(client, [event(n) for n in range(30)])
+        assert response.status_code == 413
+        assert error_of(response) == {"type": "payload_too_large", "message": "the body is larger than 2,000 bytes"}
 
         # A chunked upload declares no length; it is cut off once it passes the limit.
         chunks = (big[i:i + 500] for i in range(0, len(big), 500))
@@ -222,7 +237,8 @@ def test_too_many_events_in_one_request_get_413(settings: Settings):
     for client in client_for(settings, max_events_per_request=5):
         response = post(client, [event(n) for n in range(6)])
         assert response.status_code == 413
-        assert "at most 5 events" in response.json()["detail"]
+        assert error_of(response)["type"] == "payload_too_large"
+        assert "at most 5 events" in error_of(response)["message"]
 
 
 @pytest.mark.parametrize(
@@ -233,7 +249,7 @@ def test_malformed_bodies_get_400_with_a_message(client: TestClient, body: bytes
     response = client.post("/v1/campaign/events", content=body, headers=signed_headers(body))
 
     assert response.status_code == 400
-    assert message in response.json()["detail"]
+    assert error_of(response)["type"] == "invalid_request" and message in error_of(response)["message"]
 
 
 def test_text_is_kept_exactly_as_sent(client: TestClient, settings: Settings):
@@ -267,7 +283,7 @@ def test_an_event_text_with_a_lone_surrogate_is_refused_and_nothing_is_queued(cl
 
     response = client.post("/v1/campaign/events", content=body, headers=signed_headers(body))
 
-    assert response.status_code == 400 and "surrogate" in response.json()["detail"]
+    assert response.status_code == 400 and "surrogate" in error_of(response)["message"]
     assert queued(settings)["pending"] == 0
 
 
@@ -282,10 +298,17 @@ def test_emoji_and_any_script_in_an_event_are_kept_exactly(client, settings):
 # --- agent endpoints ---------------------------------------------------------------------------------
 
 
-def add_key(settings: Settings, key: str, role: str, revoked: bool = False) -> None:
+def add_key(settings: Settings, role: str, revoked: bool = False) -> str:
+    """A new API key made as `fargo keys create` makes it (revoked as `fargo keys revoke` does, if asked)."""
     with open_store(settings) as store:
-        store["api_keys"].insert_one({"_id": hashlib.sha256(key.encode()).hexdigest(), "role": role,
-                                      "revoked": revoked})
+        key, record = create_key(store, role, f"test {role}")
+        if revoked:
+            revoke_key(store, record["_id"])
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def add_lead(settings: Settings, **changes) -> None:
@@ -302,56 +325,126 @@ def add_lead(settings: Settings, **changes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "role", "revoked", "status"),
-    [(None, None, False, 401), ("wrong", None, False, 401), ("k-dev", "developer", False, 403),
-     ("k-admin", "admin", False, 403), ("k-old", "agent", True, 401), ("k-agent", "agent", False, 200)],
-    ids=["no-key", "unknown-key", "developer", "admin", "revoked-agent", "agent"],
+    ("role", "revoked", "status"),
+    [(None, False, 401), ("developer", False, 403), ("admin", False, 200), ("agent", True, 401),
+     ("admin", True, 401), ("agent", False, 200)],
+    ids=["unknown-key", "developer", "admin", "revoked-agent", "revoked-admin", "agent"],
 )
-def test_leads_need_an_agent_key(store_settings: Settings, key, role, revoked, status):
-    if role is not None:
-        add_key(store_settings, key, role, revoked)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+def test_leads_and_summaries_are_for_staff_keys(store_settings: Settings, role, revoked, status):
+    key = add_key(store_settings, role, revoked) if role else "fargo_not-a-key"
     for client in client_for(store_settings):
-        assert client.get("/v1/campaign/leads", headers=headers).status_code == status
-        assert client.get("/v1/campaign/CMP01/summary", headers=headers).status_code == status
+        assert client.get("/v1/campaign/leads", headers=bearer(key)).status_code == status
+        assert client.get("/v1/campaign/CMP01/summary", headers=bearer(key)).status_code == status
+
+
+def test_an_admin_key_reads_the_leads_an_agent_reads(settings: Settings):
+    add_lead(settings)
+    admin, agent = add_key(settings, "admin"), add_key(settings, "agent")
+    for client in client_for(settings):
+        as_admin = client.get("/v1/campaign/leads", headers=bearer(admin))
+        as_agent = client.get("/v1/campaign/leads", headers=bearer(agent))
+
+    assert as_admin.status_code == 200
+    assert [lead["lead_id"] for lead in as_admin.json()["leads"]] == ["C1:P010:CMP01"]
+    assert as_admin.json() == as_agent.json()
+
+
+def test_a_developer_key_gets_403_in_the_api_error_shape(settings: Settings):
+    developer = add_key(settings, "developer")
+    for client in client_for(settings):
+        response = client.get("/v1/campaign/leads", headers=bearer(developer))
+
+    assert response.status_code == 403
+    assert error_of(response) == {"type": "permission_denied",
+                                  "message": "this needs a key with role agent or admin, not developer"}
+
+
+def test_a_revoked_key_gets_401_asking_for_a_bearer_credential(settings: Settings):
+    revoked = add_key(settings, "agent", revoked=True)
+    for client in client_for(settings):
+        response = client.get("/v1/campaign/CMP01/summary", headers=bearer(revoked))
+
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert error_of(response) == {"type": "unauthorized", "message": "API key is not valid or has been revoked"}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic Z3Vlc3M="}, {"Authorization": "Bearer "}],
+                         ids=["none", "basic", "empty-bearer"])
+def test_a_request_without_a_bearer_credential_gets_401_in_the_api_error_shape(settings: Settings, headers):
+    for client in client_for(settings):
+        response = client.get("/v1/campaign/leads", headers=headers)
+
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert error_of(response)["type"] == "unauthorized" and "Authorization: Bearer" in error_of(response)["message"]
+
+
+def test_a_widget_token_is_a_customer_and_gets_403_and_a_forged_one_401(settings: Settings):
+    token, _ = mint_widget_token(token_secret(settings), "C1", ttl_s=600)
+    forged, _ = mint_widget_token(b"not the bank's secret" * 2, "C1", ttl_s=600)
+    for client in client_for(settings):
+        valid = client.get("/v1/campaign/leads", headers=bearer(token))
+        invalid = client.get("/v1/campaign/leads", headers=bearer(forged))
+
+    assert token.startswith(TOKEN_PREFIX)
+    assert valid.status_code == 403 and error_of(valid)["type"] == "permission_denied"
+    assert invalid.status_code == 401 and error_of(invalid)["type"] == "unauthorized"
+
+
+def test_a_widget_token_where_no_token_secret_is_configured_gets_503_naming_the_setting(settings, monkeypatch):
+    token, _ = mint_widget_token(token_secret(settings), "C1", ttl_s=600)
+
+    def unset(settings):
+        raise TokenSecretMissing("set FARGO_TOKEN_SECRET (at least 32 random characters) to issue widget tokens")
+
+    monkeypatch.setattr(server, "token_secret", unset)
+    for client in client_for(settings):
+        response = client.get("/v1/campaign/leads", headers=bearer(token))
+
+    assert response.status_code == 503
+    assert error_of(response)["type"] == "not_configured" and "FARGO_TOKEN_SECRET" in error_of(response)["message"]
 
 
 def test_an_address_sending_many_bad_agent_keys_gets_429_even_with_a_good_one(store_settings: Settings):
-    add_key(store_settings, "k-agent", "agent")
+    agent = add_key(store_settings, "agent")
     settings = store_settings.model_copy(update={"auth_failure_limit": 3})
     for client in client_for(settings):
         elsewhere = TestClient(client.app, client=("198.51.100.20", 40000))
         unsigned = [client.get("/v1/campaign/leads").status_code for _ in range(5)]
         refused = [client.get("/v1/campaign/leads", headers={"Authorization": value}).status_code
                    for value in ("Bearer guess-1", "Bearer guess-2", "Basic Z3Vlc3M=")]
-        blocked = client.get("/v1/campaign/leads", headers={"Authorization": "Bearer k-agent"})
-        other = elsewhere.get("/v1/campaign/leads", headers={"Authorization": "Bearer k-agent"})
+        blocked = client.get("/v1/campaign/leads", headers=bearer(agent))
+        other = elsewhere.get("/v1/campaign/leads", headers=bearer(agent))
 
     assert unsigned == [401] * 5 and refused == [401] * 3
     assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 60
-    assert "too many failed API keys" in blocked.json()["detail"]
+    assert error_of(blocked)["type"] == "rate_limited" and "too many failed API keys" in error_of(blocked)["message"]
     assert other.status_code == 200
 
 
-def test_the_agent_key_check_can_be_injected(settings: Settings):
-    seen = []
+def test_a_store_that_is_down_gets_503_in_the_api_error_shape_without_its_details(settings, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise StoreUnavailable("MongoDB at db1.bank.internal:27017 is unreachable")
 
-    def verify(key: str) -> str | None:
-        seen.append(key)
-        return "agent" if key == "letmein" else None
+    monkeypatch.setattr(server, "find_leads", unreachable)
+    agent = add_key(settings, "agent")
+    for client in client_for(settings):
+        response = client.get("/v1/campaign/leads", headers=bearer(agent))
 
-    for client in client_for(settings, verify_agent_key=verify):
-        assert client.get("/v1/campaign/leads", headers={"Authorization": "Bearer letmein"}).status_code == 200
-        assert client.get("/v1/campaign/leads", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert seen == ["letmein", "nope"]
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert error_of(response) == {"type": "store_unavailable", "message": server.STORE_DOWN}
+
+
+def test_an_unknown_path_gets_404_in_the_api_error_shape(client: TestClient):
+    response = client.get("/v1/campaign/nowhere/at/all")
+
+    assert response.status_code == 404 and error_of(response)["type"] == "not_found"
 
 
 def test_leads_come_best_first_with_post_text_as_plain_text(store_settings: Settings):
-    add_key(store_settings, "k-agent", "agent")
+    auth = bearer(add_key(store_settings, "agent"))
     add_lead(store_settings)
     add_lead(store_settings, _id="C2:P047:CMP01", customer_id="C2", product_id="P047", score=0.4)
     add_lead(store_settings, _id="C3:P010:CMP02", customer_id="C3", campaign_id="CMP02", score=0.9)
-    auth = {"Authorization": "Bearer k-agent"}
 
     for client in client_for(store_settings):
         leads = client.get("/v1/campaign/leads", params={"campaign_id": "CMP01"}, headers=auth).json()["leads"]
@@ -364,7 +457,7 @@ def test_leads_come_best_first_with_post_text_as_plain_text(store_settings: Sett
 
 
 def test_the_summary_counts_leads_by_product_needs_and_daily_volume(store_settings: Settings):
-    add_key(store_settings, "k-agent", "agent")
+    agent = add_key(store_settings, "agent")
     add_lead(store_settings)
     add_lead(store_settings, _id="C2:P010:CMP01", customer_id="C2", score=0.6)
     add_lead(store_settings, _id="C2:P047:CMP01", customer_id="C2", product_id="P047",
@@ -382,7 +475,7 @@ def test_the_summary_counts_leads_by_product_needs_and_daily_volume(store_settin
         store["campaign_events"].insert_many(events)
 
     for client in client_for(store_settings):
-        summary = client.get("/v1/campaign/CMP01/summary", headers={"Authorization": "Bearer k-agent"}).json()
+        summary = client.get("/v1/campaign/CMP01/summary", headers=bearer(agent)).json()
 
     assert summary["events"] == 3 and summary["anonymous_events"] == 2
     assert summary["leads_by_product"] == [
@@ -396,11 +489,13 @@ def test_the_summary_counts_leads_by_product_needs_and_daily_volume(store_settin
 
 
 @pytest.mark.parametrize("query", ["customer_id=C1%00", "campaign_id=%EF%BF%BF", "product_id=P%0B"])
-def test_a_leads_filter_that_is_not_valid_unicode_is_422(settings: Settings, query):
-    add_key(settings, "k-agent", "agent")
+def test_a_leads_filter_that_is_not_valid_unicode_is_422_naming_it(settings: Settings, query):
+    agent = add_key(settings, "agent")
     for client in client_for(settings):
-        response = client.get(f"/v1/campaign/leads?{query}", headers={"Authorization": "Bearer k-agent"})
-        summary = client.get("/v1/campaign/CMP%EF%BF%BF/summary", headers={"Authorization": "Bearer k-agent"})
+        response = client.get(f"/v1/campaign/leads?{query}", headers=bearer(agent))
+        summary = client.get("/v1/campaign/CMP%EF%BF%BF/summary", headers=bearer(agent))
 
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", query.split("=")[0]]
-    assert summary.status_code == 422 and "U+FFFF" in summary.json()["detail"][0]["msg"]
+    assert response.status_code == 422
+    assert error_of(response)["type"] == "invalid_request" and error_of(response)["field"] == query.split("=")[0]
+    assert summary.status_code == 422
+    assert error_of(summary)["field"] == "campaign_id" and "U+FFFF" in error_of(summary)["message"]
