@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.engine import Engine
 from assistant.sessions import SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
+
+if TYPE_CHECKING:  # imported when a Runtime opens, not when this module is imported
+    from retrieval.docstore import DocumentStore
+    from retrieval.embeddings import Embedder
+    from retrieval.vectors import VectorIndexes
+    from tools.context import ToolContext
 
 
 def shipped_intents_path() -> Path:
@@ -36,10 +43,10 @@ def intent_classifier(settings: Settings, embedder):
 @dataclass
 class Runtime:
     settings: Settings
-    store: object
-    vectors: object
-    embedder: object
-    ctx: object
+    store: DocumentStore
+    vectors: VectorIndexes
+    embedder: Embedder
+    ctx: ToolContext
     engine: Engine
 
     @classmethod

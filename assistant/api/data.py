@@ -11,18 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit, handoffs
-from assistant.api.deps import CurrentCaller, LiveRuntime, Store
-from assistant.disclosure import shown_to_customer
-from assistant.callers import STAFF_ROLES, Caller, Role
-from assistant.engine import PermissionDenied, check_session_access
-from assistant.api.errors import NotFound
 from assistant.api.chat import CUSTOMER_ID_PATTERN
+from assistant.api.deps import CurrentCaller, LiveRuntime, Store
+from assistant.api.errors import NotFound
+from assistant.callers import STAFF_ROLES, Caller, Role
+from assistant.disclosure import shown_to_customer
+from assistant.engine import PermissionDenied, check_session_access
 from assistant.sessions import Session
 from retrieval.records import ProductCategory
 from retrieval.text import Readable, Text
 
 router = APIRouter(prefix="/v1", tags=["data"])
-Runtime = LiveRuntime
 CustomerId = Annotated[str, Path(pattern=CUSTOMER_ID_PATTERN)]
 
 
@@ -97,7 +96,7 @@ def check_may_read_session(store, caller: Caller, session: Session) -> None:
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsResponse)
-async def recommendations(customer_id: CustomerId, request: Request, caller: CurrentCaller, runtime: Runtime,
+async def recommendations(customer_id: CustomerId, request: Request, caller: CurrentCaller, runtime: LiveRuntime,
                           kind: Kind = Kind.personal, k: Annotated[int, Query(ge=1, le=20)] = 5):
     """Ranked products for one customer, each with reasons and the stored evidence behind them (for the customer,
     a relative's id only when that relative shares with them)."""
@@ -116,7 +115,7 @@ def recommendations_shown(runtime, caller: Caller, customer_id: str, kind: Kind,
 
 
 @router.get("/products/search", response_model=SearchResponse)
-async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Query(min_length=1, max_length=500)],
+async def search(caller: CurrentCaller, runtime: LiveRuntime, q: Annotated[str, Query(min_length=1, max_length=500)],
                  category: ProductCategory | None = None, k: Annotated[int, Query(ge=1, le=20)] = 5):
     """Products and FAQ answers for a question; for a signed-in customer, whether they are eligible."""
     customer_id = caller.customer_id if caller.role is Role.customer else None
@@ -127,7 +126,7 @@ async def search(caller: CurrentCaller, runtime: Runtime, q: Annotated[str, Quer
 
 @router.get("/sessions/{session_id}", response_model=SessionResponse)
 async def session_history(session_id: Annotated[str, Path(max_length=64)], request: Request, caller: CurrentCaller,
-                          runtime: Runtime):
+                          runtime: LiveRuntime):
     """A conversation's turns: for the caller who opened it, if it is about no one else, or for staff (audited)."""
     session = await run_in_threadpool(runtime.engine.sessions.get, session_id)
     request.state.asked_customer = session.customer_id
@@ -139,7 +138,7 @@ async def session_history(session_id: Annotated[str, Path(max_length=64)], reque
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)
-async def feedback(body: FeedbackRequest, request: Request, caller: CurrentCaller, store: Store, runtime: Runtime):
+async def feedback(body: FeedbackRequest, request: Request, caller: CurrentCaller, store: Store, runtime: LiveRuntime):
     """A thumbs up or down on an answer (or on one product in it), kept for tuning."""
     session = await run_in_threadpool(runtime.engine.sessions.get, body.session_id)
     request.state.asked_customer = session.customer_id

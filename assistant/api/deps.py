@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from assistant.api.ratelimit import client_address
 from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
 from assistant.callers import Caller, Role
-from assistant.api.ratelimit import client_address
-from retrieval.docstore import live_pointer
+from assistant.runtime import Runtime
+from retrieval.docstore import DocumentStore, live_pointer
 from retrieval.errors import FargoError
 from retrieval.text import ERROR_TYPE, text_problem
 from tools.context import NoLiveData
@@ -141,8 +142,8 @@ async def valid_parameters(request: Request) -> None:
                 raise RequestValidationError([{"type": ERROR_TYPE, "loc": (location, name), "msg": problem}])
 
 
-Store = Annotated[object, Depends(get_store)]
-LiveRuntime = Annotated[object, Depends(live_runtime)]
+Store = Annotated[DocumentStore, Depends(get_store)]
+LiveRuntime = Annotated[Runtime, Depends(live_runtime)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 StaffCaller = Annotated[Caller, Depends(require_roles(Role.agent, Role.admin))]
 AdminCaller = Annotated[Caller, Depends(require_roles(Role.admin))]
