@@ -499,7 +499,7 @@ def berka_task(x, y, seed: int, test_share: float, iterations: int = BOOSTING_IT
     """Split, pick Fargo's model on a validation split of the training part, score everything on the test part."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):  # OpenMP threads on a busy 2-core machine made boosting ~10x slower
+    with threadpool_limits(limits=1):  # OpenMP threads fight for a busy machine's cores and slow boosting down
         return _berka_task(x, y, seed, test_share, iterations)
 
 
