@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from assistant.settings import Settings, SettingsError, load_settings
 
@@ -149,8 +155,8 @@ def ingest(
     full: Annotated[bool, typer.Option("--full/--incremental", help="Recompute everything, or only what changed.")] = True,
 ) -> None:
     """Run the ingestion job now: load -> features -> indexes -> graph, then switch the service over."""
-    from ingest.jobs import IngestError
     from assistant.worker import run_ingest_now
+    from ingest.jobs import IngestError
     from retrieval.docstore import StoreError
 
     settings = settings_or_exit()
@@ -221,7 +227,11 @@ def eval_recommend(
     data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
 ) -> None:
     """Evaluate the recommendation tools against popularity and random baselines (embedded stores in a temp dir)."""
-    from assistant.evaluation import evaluate_berka, evaluate_recommendations, format_report
+    from assistant.evaluation import (
+        evaluate_berka,
+        evaluate_recommendations,
+        format_report,
+    )
 
     if dataset == "synthetic":
         report = evaluate_recommendations(settings_or_exit(), customers=customers, holdouts=holdouts, seed=seed,
@@ -243,7 +253,12 @@ def train_intents_command(
                                                       "again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
-    from assistant.intents import TrainingDataError, load_examples, save_model, train_intents
+    from assistant.intents import (
+        TrainingDataError,
+        load_examples,
+        save_model,
+        train_intents,
+    )
     from assistant.intents.finetune import FinetuneConfig
     from assistant.runtime import shipped_intents_path
     from retrieval.embeddings import get_embedder
@@ -294,9 +309,8 @@ def keys_create(
 ) -> None:
     """Create an API key; its plaintext is printed once and stored only as a hash."""
     from assistant.auth import create_key
-    from retrieval.docstore import open_store
-
     from assistant.callers import KEY_ROLES
+    from retrieval.docstore import open_store
 
     if role not in KEY_ROLES:
         raise fail(f"--role must be {', '.join(KEY_ROLES[:-1])} or {KEY_ROLES[-1]}, not {role!r}")

@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 
 from retrieval.records import GROUND_TRUTH_DIR
+
 # Hold-outs opened their latest account within the window the personal tool calls recent: "what they opened
 # next" is a recent opening, not an account from years ago that merely happens to be their newest.
 from tools.personal import RECENT_DAYS

@@ -99,7 +99,9 @@ class LLMResponder:
         """A responder over `ChatOpenAI` at the configured endpoint; None when no LLM is configured."""
         if not settings.llm_enabled:
             return None
-        from langchain_openai import ChatOpenAI  # imported only when an LLM is configured
+        from langchain_openai import (
+            ChatOpenAI,  # imported only when an LLM is configured
+        )
 
         api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         chat_model = ChatOpenAI(

@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 import orjson
 
-from assistant.settings import Settings
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.server import sign
 from assistant.campaign.worker import open_campaign_worker
+from assistant.settings import Settings
 from ingest.loader import load_directory
 from ingest.synth import synthesize
 from retrieval.docstore import open_store

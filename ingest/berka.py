@@ -57,7 +57,15 @@ from pathlib import Path
 
 import orjson
 
-from retrieval.records import TRANSACTION_COLUMNS, Account, Customer, KycDocument, Product, Record, Transaction
+from retrieval.records import (
+    TRANSACTION_COLUMNS,
+    Account,
+    Customer,
+    KycDocument,
+    Product,
+    Record,
+    Transaction,
+)
 
 Progress = Callable[[str, int, int], None]
 

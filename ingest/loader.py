@@ -24,8 +24,8 @@ import orjson
 from pydantic import ValidationError
 from pymongo import ReplaceOne
 
-from retrieval.records import SOURCES, Source
 from ingest.sources import RawLine, SourceFileError, check_parseable, read_lines
+from retrieval.records import SOURCES, Source
 
 BATCH_SIZE = 1000
 TRANSACTION_CHUNK = 20_000

@@ -13,7 +13,12 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from retrieval.errors import DuplicateKeyError, StoreError, StoreUnavailable, UnsupportedQuery
+from retrieval.errors import (
+    DuplicateKeyError,
+    StoreError,
+    StoreUnavailable,
+    UnsupportedQuery,
+)
 from retrieval.mongo_compat import (
     BulkWriteResult,
     Collection,

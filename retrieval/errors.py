@@ -7,8 +7,8 @@ never carry credentials: every message passes through `redact`.
 
 from __future__ import annotations
 
-import sqlite3
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 

@@ -44,7 +44,15 @@ from urllib.parse import unquote
 import bson
 import neosqlite
 from neosqlite.objectid import ObjectId as NeoObjectId
-from pymongo import DeleteMany, DeleteOne, InsertOne, MongoClient, ReplaceOne, UpdateMany, UpdateOne
+from pymongo import (
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    MongoClient,
+    ReplaceOne,
+    UpdateMany,
+    UpdateOne,
+)
 from pymongo.errors import PyMongoError
 
 from retrieval.errors import (

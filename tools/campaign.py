@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from retrieval.docstore import handle_filter
-from retrieval.leads import LeadFacts, LeadSignal, combined_score, render_opening_line, render_reason, strongest
+from retrieval.leads import (
+    LeadFacts,
+    LeadSignal,
+    combined_score,
+    render_opening_line,
+    render_reason,
+    strongest,
+)
 from tools.eligibility import check, may_profile
 from tools.evidence import field_evidence
 from tools.spec import tool

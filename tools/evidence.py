@@ -21,7 +21,7 @@ Where evidence points:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -109,3 +109,14 @@ def _graph_attribute(graph, record_id: str, path: str) -> Any:
     if record_id in graph:
         return value_at(graph.nodes[record_id], path)
     raise EvidenceNotFound(f"the graph has no relationship or person {record_id!r}")
+
+
+def unique_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
+    """`evidence` without repeats (the same field of the same record), in order."""
+    seen, unique = set(), []
+    for item in evidence:
+        key = (item.collection, item.record_id, item.field)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique

@@ -39,7 +39,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrieval.graph import ADULT_AGE, RELATIONS, ContextStat, RelativeView, relatives_of
+from retrieval.graph import (
+    ADULT_AGE,
+    RELATIONS,
+    ContextStat,
+    RelativeView,
+    relatives_of,
+)
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.spec import tool

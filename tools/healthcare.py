@@ -38,10 +38,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from retrieval.formats import money
 from retrieval.graph import RelativeView, relatives_of
 from tools.eligibility import check, credit_score_inputs, may_profile
-from retrieval.formats import money
-from tools.evidence import GRAPH, field_evidence
+from tools.evidence import GRAPH, field_evidence, unique_evidence
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -259,7 +259,7 @@ def _recommendation(scored: Scored) -> Recommendation:
         category=service["kind"],
         score=round(sum(components.values()), 4),
         reasons=list(dict.fromkeys(signal.reason for signal in signals)),
-        evidence=_unique(item for signal in signals for item in signal.evidence),
+        evidence=unique_evidence(item for signal in signals for item in signal.evidence),
         components={name: round(weight, 4) for name, weight in components.items()},
         estimated_annual_value=scored.value or None,
     )
@@ -467,14 +467,3 @@ def _located(signals: list[Signal], service: Mapping, profile: HealthProfile, sa
         return [*signals, location]
     scaled = [Signal(s.component, s.weight * OTHER_CITY_WEIGHT, s.reason, s.evidence) for s in signals]
     return [*scaled, Signal("location", 0.0, f"It is in {service['city']}, not in your city ({city}).", evidence)]
-
-
-def _unique(evidence: Iterable[Evidence]) -> list[Evidence]:
-    seen, unique = set(), []
-    for item in evidence:
-        key = (item.collection, item.record_id, item.field)
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
-    return unique
-

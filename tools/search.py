@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.records import ProductCategory
 from retrieval.lexical import BM25, reciprocal_rank_fusion
+from retrieval.records import ProductCategory
 from tools.eligibility import why_not
 from tools.evidence import field_evidence
 from tools.spec import tool

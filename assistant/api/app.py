@@ -18,19 +18,23 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from assistant.api import errors
-from assistant.auth import token_secret
-from assistant.console import router as console_router
-from assistant.api.deps import valid_parameters
-from assistant.api.http_limits import BodyDeadlineMiddleware
-from assistant.api.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
-from assistant.api.ratelimit import FailureLimiter, RateLimiter
-from assistant.api.tokens import router as auth_router
 from assistant.api.chat import router as chat_router
 from assistant.api.data import router as data_router
+from assistant.api.deps import valid_parameters
 from assistant.api.handoffs import router as handoff_router
-from assistant.api.ops import router as ops_router
+from assistant.api.http_limits import BodyDeadlineMiddleware
+from assistant.api.observability import (
+    BodyLimitMiddleware,
+    Metrics,
+    ObservabilityMiddleware,
+)
 from assistant.api.openai_compat import router as openai_router
+from assistant.api.ops import router as ops_router
+from assistant.api.ratelimit import FailureLimiter, RateLimiter
+from assistant.api.tokens import router as auth_router
 from assistant.api.widget import router as widget_router
+from assistant.auth import token_secret
+from assistant.console import router as console_router
 from assistant.settings import Settings
 from retrieval.docstore import open_store
 

@@ -17,9 +17,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from assistant.api.chat import (
+    CUSTOMER_ID_PATTERN,
+    answer_pieces,
+    event_stream,
+    take_turn,
+    wants_stream,
+)
 from assistant.api.deps import CurrentCaller, LiveRuntime
 from assistant.engine import InputError, TurnResult
-from assistant.api.chat import CUSTOMER_ID_PATTERN, answer_pieces, event_stream, take_turn, wants_stream
 from retrieval.text import Text
 
 router = APIRouter(prefix="/v1", tags=["openai"])

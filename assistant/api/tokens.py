@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant import audit
-from assistant.auth import MAX_TOKEN_TTL_S, mint_widget_token
-from assistant.api.errors import NotFound
-from assistant.api.deps import AdminCaller, BackendCaller, Store
 from assistant.api.chat import CUSTOMER_ID_PATTERN
+from assistant.api.deps import AdminCaller, BackendCaller, Store
+from assistant.api.errors import NotFound
+from assistant.auth import MAX_TOKEN_TTL_S, mint_widget_token
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 

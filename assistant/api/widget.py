@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from assistant.auth import MAX_TOKEN_TTL_S, demo_customer_id, mint_widget_token
 from assistant.api.errors import NotFound
+from assistant.auth import MAX_TOKEN_TTL_S, demo_customer_id, mint_widget_token
 
 router = APIRouter(include_in_schema=False)
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "web_widget"  # installed beside assistant/

@@ -61,16 +61,30 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.api.errors import error_response
-from assistant.api.http_limits import DEFAULT_BODY_TIMEOUT_S, BodyDeadlineMiddleware, server_options
-from assistant.api.ratelimit import AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_S, FailureLimiter, client_address
+from assistant.api.http_limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    BodyDeadlineMiddleware,
+    server_options,
+)
+from assistant.api.ratelimit import (
+    AUTH_FAILURE_LIMIT,
+    AUTH_FAILURE_WINDOW_S,
+    FailureLimiter,
+    client_address,
+)
 from assistant.auth import AuthError, TokenSecretMissing, authenticate, token_secret
 from assistant.callers import STAFF_ROLES, Caller
 from assistant.campaign.queue import DEFAULT_LIMIT, CampaignQueue
-from retrieval.records import CampaignEvent
 from retrieval.docstore import StoreError, iso_datetime, open_store
 from retrieval.errors import FargoError
-from retrieval.leads import anonymous_event_count, event_volume_by_day, find_leads, need_counts
+from retrieval.leads import (
+    anonymous_event_count,
+    event_volume_by_day,
+    find_leads,
+    need_counts,
+)
 from retrieval.leads import leads_by_product as count_leads_by_product
+from retrieval.records import CampaignEvent
 from retrieval.text import Text
 
 log = logging.getLogger("fargo.campaign_server")

@@ -47,8 +47,15 @@ from pymongo import ReplaceOne
 from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
+
 # may_offer: the tool's offer rules, so its leads and these agree
-from tools.campaign import NeedMatch, event_signals, handle_spellings, infer_needs, may_offer
+from tools.campaign import (
+    NeedMatch,
+    event_signals,
+    handle_spellings,
+    infer_needs,
+    may_offer,
+)
 from tools.eligibility import may_profile
 
 log = logging.getLogger("fargo.campaign_worker")

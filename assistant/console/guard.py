@@ -7,7 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from assistant import audit
-from assistant.console.sessions import SESSION_COOKIE, ConsoleUser, csrf_matches, signed_in_user
+from assistant.console.sessions import (
+    SESSION_COOKIE,
+    ConsoleUser,
+    csrf_matches,
+    signed_in_user,
+)
 from assistant.console.web import LoginRequired, PageError, form_fields
 
 

@@ -7,13 +7,13 @@ import re
 from fastapi import APIRouter, Request, Response
 
 from assistant import audit
+from assistant.api.chat import CUSTOMER_ID_PATTERN
+from assistant.api.deps import get_runtime
 from assistant.console import customer_view
 from assistant.console.guard import PostedForm, SignedIn
 from assistant.console.search import SearchInputError, find_customers
 from assistant.console.web import ConsoleRoute, PageError, redirect, render
-from assistant.api.deps import get_runtime
 from assistant.engine import InputError, SessionCustomerConflict
-from assistant.api.chat import CUSTOMER_ID_PATTERN
 
 router = APIRouter(route_class=ConsoleRoute)
 

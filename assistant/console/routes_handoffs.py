@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from assistant import audit, handoffs
+from assistant.api.deps import get_runtime
 from assistant.console.guard import PostedForm, SignedIn
 from assistant.console.sessions import ConsoleUser
 from assistant.console.web import ConsoleRoute, redirect, render
-from assistant.api.deps import get_runtime
 from assistant.engine import InputError
 
 router = APIRouter(route_class=ConsoleRoute)

@@ -8,12 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from assistant.api.ratelimit import client_address
 from assistant.console.guard import PostedForm
 from assistant.console.sessions import (
-    SESSION_COOKIE, SESSION_TTL_S, SignInRefused, close_session, csrf_matches, open_session, signed_in_user, staff_key,
+    SESSION_COOKIE,
+    SESSION_TTL_S,
+    SignInRefused,
+    close_session,
+    csrf_matches,
+    open_session,
+    signed_in_user,
+    staff_key,
 )
 from assistant.console.web import HOME, ConsoleRoute, form_fields, redirect, render
-from assistant.api.ratelimit import client_address
 
 router = APIRouter(route_class=ConsoleRoute)
 LOGIN_COOKIE = "fargo_console_login"  # the sign-in form's CSRF token, before any session exists

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from http import HTTPStatus
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
@@ -14,9 +14,9 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 from jinja2 import Environment, FileSystemLoader
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from assistant import handoffs
 from assistant.engine import InputError

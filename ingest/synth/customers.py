@@ -12,7 +12,12 @@ from random import Random
 
 from ingest.synth.needs import NEED_BY_NAME, NEEDS
 from ingest.synth.people import Person, add_years
-from ingest.synth.tables import HANDLE_NOUNS, HANDLE_WORDS, KYC_DOC_TYPES, PHOTO_SUFFIXES
+from ingest.synth.tables import (
+    HANDLE_NOUNS,
+    HANDLE_WORDS,
+    KYC_DOC_TYPES,
+    PHOTO_SUFFIXES,
+)
 
 PLATFORMS = ("twitter", "instagram", "facebook", "linkedin", "tiktok")
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")

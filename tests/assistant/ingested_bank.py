@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from live_app import make_bank
+
 from assistant.api.app import create_app
 from assistant.runtime import Runtime
 from assistant.settings import Settings
-from live_app import make_bank
 
 CUSTOMERS = 120
 SEED = 5

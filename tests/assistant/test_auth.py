@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+from assistant.api.ratelimit import FailureLimiter, RateLimiter, client_address
 from assistant.auth import (
     AuthError,
     KeyNotFound,
@@ -21,7 +22,6 @@ from assistant.auth import (
     token_secret,
     verify_key,
 )
-from assistant.api.ratelimit import FailureLimiter, RateLimiter, client_address
 from assistant.settings import Settings
 
 SECRET = b"s" * 32

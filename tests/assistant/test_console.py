@@ -7,11 +7,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from ingested_bank import build_app
 
+from assistant.api.app import create_app
 from assistant.auth import create_key, mint_widget_token, revoke_key
 from assistant.console.sessions import CONSOLE_SESSIONS, SESSION_COOKIE
-from assistant.api.app import create_app
-from ingested_bank import build_app
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 SESSION_FIELD = re.compile(r'name="session_id" value="([^"]*)"')

@@ -10,10 +10,10 @@ import re
 
 import httpx
 import pytest
+from live_app import make_bank, serve
 from playwright.sync_api import expect
 
 from assistant.auth import mint_widget_token
-from live_app import make_bank, serve
 
 XSS_POST = ('I travel a lot and want travel rewards with no foreign transaction fees '
             '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>')

@@ -6,7 +6,6 @@ import numpy as np
 import orjson
 import pytest
 
-from assistant.settings import Settings
 from assistant import evaluation
 from assistant.evaluation import (
     Case,
@@ -28,6 +27,7 @@ from assistant.evaluation import (
     tool_block,
     write_holdout_copy,
 )
+from assistant.settings import Settings
 from ingest.synth import synthesize
 
 BERKA = Path("/work/shared/datasets/berka_pkdd99")

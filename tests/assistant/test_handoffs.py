@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from live_app import make_bank
 
 from assistant import handoffs
 from assistant.api.app import create_app
 from assistant.auth import create_key, mint_widget_token
 from assistant.callers import Caller
-from live_app import make_bank
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from retrieval.docstore import live_pointer, open_store
 from assistant.settings import Settings
+from retrieval.docstore import live_pointer, open_store
 
 BERKA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "berka_pkdd99"
 

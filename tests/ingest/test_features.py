@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from ingest.features import CustomerRecords, compute_features, life_stage, month_keys, trend
+from ingest.features import (
+    CustomerRecords,
+    compute_features,
+    life_stage,
+    month_keys,
+    trend,
+)
 
 AS_OF = date(2026, 10, 31)
 

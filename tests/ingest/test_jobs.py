@@ -10,10 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from assistant.settings import Settings
-from ingest.jobs import IngestError, IngestJob, list_runs
-from assistant.settings import parse_cron
+from assistant.settings import Settings, parse_cron
 from assistant.worker import make_huey, run_ingest_now
+from ingest.jobs import IngestError, IngestJob, list_runs
 from ingest.synth import synthesize
 from retrieval.docstore import live_pointer, open_store
 from retrieval.embeddings import get_embedder

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from ingest.loader import load_directory
-from retrieval.records import TRANSACTION_COLUMNS
 from ingest.sources import SourceFileError
+from retrieval.records import TRANSACTION_COLUMNS
 
 
 def write_jsonl(path: Path, rows: list[dict | str]) -> None:

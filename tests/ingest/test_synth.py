@@ -14,7 +14,12 @@ from ingest.synth import DEFAULT_AS_OF, synthesize
 from ingest.synth import bank as synth_bank
 from ingest.synth.catalogue import faq_documents, healthcare_services, products
 from ingest.synth.people import add_years
-from retrieval.records import GROUND_TRUTH_DIR, SOURCES, TRANSACTION_COLUMNS, ProductCategory
+from retrieval.records import (
+    GROUND_TRUTH_DIR,
+    SOURCES,
+    TRANSACTION_COLUMNS,
+    ProductCategory,
+)
 
 CUSTOMERS = 300
 INVERSE = {"spouse": "spouse", "parent": "child", "child": "parent", "sibling": "sibling"}

@@ -19,7 +19,6 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo import errors as pymongo_errors
 
 from assistant.settings import Settings
-from retrieval.records import SOURCES
 from retrieval.docstore import (
     INDEXES,
     DuplicateKeyError,
@@ -33,6 +32,7 @@ from retrieval.docstore import (
     open_store,
 )
 from retrieval.errors import map_error, translate_errors
+from retrieval.records import SOURCES
 
 
 def ids(documents) -> list:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from retrieval.leads import LeadFacts, LeadSignal, as_plain_text, find_leads, merge_lead, save_signals
+from retrieval.leads import (
+    LeadFacts,
+    LeadSignal,
+    as_plain_text,
+    find_leads,
+    merge_lead,
+    save_signals,
+)
 
 NOW = datetime(2026, 5, 3, tzinfo=UTC)
 FACTS = LeadFacts("Ann", True, "Voyager Travel Card", "Fly Further")

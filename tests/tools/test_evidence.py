@@ -9,11 +9,11 @@ from datetime import date
 import numpy as np
 import pytest
 
-from retrieval.records import Product
+from retrieval.formats import money
 from retrieval.graph import build_graph, graph_tfidf
+from retrieval.records import Product
 from retrieval.vectors import VectorHit
 from tools.context import ToolContext
-from retrieval.formats import money
 from tools.evidence import EvidenceNotFound, field_evidence, resolve, value_at
 from tools.personal import recommend_personal
 from tools.types import Evidence, EvidenceKind

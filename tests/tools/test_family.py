@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from retrieval.graph import context_of, build_graph, graph_tfidf
+from retrieval.graph import build_graph, context_of, graph_tfidf
 from tools.context import ToolContext
 from tools.evidence import resolve
 from tools.family import recommend_family

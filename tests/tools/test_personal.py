@@ -16,14 +16,20 @@ import pytest
 
 from assistant.settings import Settings
 from ingest.jobs import index_items
-from retrieval.records import Product
 from retrieval.docstore import open_store
 from retrieval.embeddings import get_embedder
 from retrieval.graph import build_graph, graph_tfidf
+from retrieval.records import Product
 from retrieval.vectors import VectorIndexes
 from tools.context import ToolContext
 from tools.eligibility import check, credit_score_inputs
-from tools.personal import CoHolding, estimate_annual_value, goal_similarities, goal_sources, recommend_personal
+from tools.personal import (
+    CoHolding,
+    estimate_annual_value,
+    goal_similarities,
+    goal_sources,
+    recommend_personal,
+)
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"

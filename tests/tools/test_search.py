@@ -15,10 +15,10 @@ import pytest
 
 from assistant.settings import Settings
 from ingest.jobs import index_items
-from retrieval.records import FaqDocument, Product
 from retrieval.docstore import open_store
 from retrieval.embeddings import get_embedder
 from retrieval.graph import graph_tfidf
+from retrieval.records import FaqDocument, Product
 from retrieval.vectors import VectorIndexes
 from tools.context import ToolContext
 from tools.evidence import resolve

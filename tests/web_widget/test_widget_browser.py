@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import expect
-
 from live_app import make_bank, serve
+from playwright.sync_api import expect
 
 QUESTION = "what card suits my spending?"
 XSS_NAME_SUFFIX = ' <img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'

@@ -50,13 +50,28 @@ the eligibility rules let them have, each citing that count and nothing of their
 
 from tools.personal.coholding import PEER_PRIOR, CoHolding, coholding
 from tools.personal.goals import (
-    GOAL_EXAMPLES, GOAL_FLOOR, GOAL_FULL, GoalSource, goal_closeness, goal_products, goal_similarities, goal_sources,
+    GOAL_EXAMPLES,
+    GOAL_FLOOR,
+    GOAL_FULL,
+    GoalSource,
+    goal_closeness,
+    goal_products,
+    goal_similarities,
+    goal_sources,
     likely_goals,
 )
 from tools.personal.models import RECENT_DAYS, LiveModels, live_models
 from tools.personal.ranking import (
-    LIKELY_GOAL_FULL, LOOKALIKE_FULL, MAX_PER_CATEGORY, MIN_REASON, OPENER_FULL, PEER_SCALE, VALUE_SCALE, WEIGHTS,
-    Signals, recommend_personal,
+    LIKELY_GOAL_FULL,
+    LOOKALIKE_FULL,
+    MAX_PER_CATEGORY,
+    MIN_REASON,
+    OPENER_FULL,
+    PEER_SCALE,
+    VALUE_SCALE,
+    WEIGHTS,
+    Signals,
+    recommend_personal,
 )
 from tools.personal.value import Estimate, estimate_annual_value
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.campaign import statement_vectors
 from retrieval.formats import money
+from tools.campaign import statement_vectors
 from tools.evidence import field_evidence
 from tools.lookalike import Trait
 from tools.personal.models import live_models

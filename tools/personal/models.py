@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 
 from tools.eligibility import OPTED_OUT_OF_PROFILING
 from tools.evidence import opened_lately
-from tools.lookalike import GoalPropensity, Lookalikes, NextProducts, SpendingShares, trait_keys
+from tools.lookalike import (
+    GoalPropensity,
+    Lookalikes,
+    NextProducts,
+    SpendingShares,
+    trait_keys,
+)
 
 if TYPE_CHECKING:
     from tools.context import ToolContext

@@ -13,12 +13,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tools.eligibility import check, credit_score_inputs, may_profile
-from tools.evidence import ACCOUNT_OPENINGS, field_evidence, opened_lately_field
+from tools.evidence import (
+    ACCOUNT_OPENINGS,
+    field_evidence,
+    opened_lately_field,
+    unique_evidence,
+)
 from tools.lookalike import Trait, goal_words, traits_of
 from tools.personal.coholding import coholding
-from tools.personal.goals import GoalSource, goal_closeness, goal_similarities, goal_sources, likely_goals
+from tools.personal.goals import (
+    GoalSource,
+    goal_closeness,
+    goal_similarities,
+    goal_sources,
+    likely_goals,
+)
 from tools.personal.models import RECENT_DAYS, live_models
-from tools.personal.value import category_words, estimate_annual_value, unique_evidence
+from tools.personal.value import category_words, estimate_annual_value
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 

@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tools.eligibility import credit_score_inputs
 from retrieval.formats import money
-from tools.evidence import field_evidence
+from tools.eligibility import credit_score_inputs
+from tools.evidence import field_evidence, unique_evidence
 from tools.lookalike import HEALTH_SPEND, NOT_CARD_SPEND
 from tools.types import Evidence, EvidenceKind
 
@@ -273,14 +273,3 @@ def _employer_match(product, features, accounts, catalogue) -> Estimate | None:
     reason = (f"You put {amounts} toward the long term in the last 12 months; paid into {product['name']}, "
               f"its {match * 100:g}% employer match would add about {money(value)} a year.")
     return Estimate(float(value), evidence, reason)
-
-
-def unique_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
-    """`evidence` without repeats (the same field of the same record), in order."""
-    seen, unique = set(), []
-    for item in evidence:
-        key = (item.collection, item.record_id, item.field)
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
-    return unique

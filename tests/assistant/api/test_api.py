@@ -11,12 +11,12 @@ import time
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from ingested_bank import build_app
 
 from assistant.api.app import create_app
-from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
 from assistant.api.observability import JsonFormatter
+from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
 from assistant.settings import Settings
-from ingested_bank import build_app
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import uvicorn
 
 from assistant.api.app import create_app
 from assistant.api.http_limits import server_options
-from assistant.settings import Settings
 from assistant.campaign.server import create_campaign_app
+from assistant.settings import Settings
 
 DEADLINE_S = 0.5
 MARGIN_S = 2.0

@@ -31,13 +31,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from ingested_bank import build_app
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.python import asgi
 
 from assistant.api.app import create_app
 from assistant.auth import create_key
 from assistant.settings import Settings
-from ingested_bank import build_app
 
 EXAMPLES_PER_OPERATION = 25
 ASTRAL = st.characters(min_codepoint=0x10000)

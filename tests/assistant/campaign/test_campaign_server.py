@@ -10,12 +10,18 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.auth import (TOKEN_PREFIX, TokenSecretMissing, create_key, mint_widget_token, revoke_key,
-                           token_secret)
-from assistant.settings import Settings
+from assistant.auth import (
+    TOKEN_PREFIX,
+    TokenSecretMissing,
+    create_key,
+    mint_widget_token,
+    revoke_key,
+    token_secret,
+)
 from assistant.campaign import server
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.server import create_campaign_app, sign
+from assistant.settings import Settings
 from retrieval.docstore import open_store
 from retrieval.errors import StoreUnavailable
 

@@ -20,7 +20,6 @@ import pytest
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from assistant.settings import Settings
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.worker import (
     CampaignWorker,
@@ -28,6 +27,7 @@ from assistant.campaign.worker import (
     register_campaign_tasks,
     run_campaign_worker,
 )
+from assistant.settings import Settings
 from retrieval.docstore import open_store
 
 CUSTOMERS = [
