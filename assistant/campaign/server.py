@@ -62,19 +62,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.api.errors import error_response
 from assistant.api.http_limits import (
-    DEFAULT_BODY_TIMEOUT_S,
     BodyDeadlineMiddleware,
     server_options,
 )
 from assistant.api.ratelimit import (
-    AUTH_FAILURE_LIMIT,
-    AUTH_FAILURE_WINDOW_S,
     FailureLimiter,
     client_address,
 )
 from assistant.auth import AuthError, TokenSecretMissing, authenticate, token_secret
 from assistant.callers import STAFF_ROLES, Caller
-from assistant.campaign.queue import DEFAULT_LIMIT, CampaignQueue
+from assistant.campaign.queue import CampaignQueue
+from assistant.settings import Settings
 from retrieval.docstore import StoreError, iso_datetime, open_store
 from retrieval.errors import FargoError
 from retrieval.leads import (
@@ -365,16 +363,13 @@ def lead_out(document: Mapping[str, Any]) -> LeadOut:
 # --- the app -------------------------------------------------------------------------------------
 
 
-def _setting(settings: Any, name: str, given: Any, default: Any) -> Any:
-    """An explicit argument wins, then the settings field (once it exists), then the default."""
-    if given is not None:
-        return given
-    value = getattr(settings, name, None)
+def _given(value: Any, default: Any) -> Any:
+    """An explicit argument, else `default` (the settings field, or the module's constant)."""
     return default if value is None else value
 
 
 def create_campaign_app(
-    settings: Any,
+    settings: Settings,
     *,
     secrets: Mapping[str, SecretStr | str] | None = None,
     queue_limit: int | None = None,
@@ -385,13 +380,13 @@ def create_campaign_app(
     trusted_sources: Collection[str] | None = None,
 ) -> FastAPI:
     """Build the campaign server; the queue and the store open in the lifespan."""
-    source_secrets = as_secrets(_setting(settings, "campaign_secrets", secrets, {}))
-    limit = _setting(settings, "campaign_queue_limit", queue_limit, DEFAULT_LIMIT)
-    body_limit = _setting(settings, "campaign_max_body_bytes", max_body_bytes, DEFAULT_MAX_BODY_BYTES)
-    max_events = _setting(settings, "campaign_max_events", max_events_per_request, DEFAULT_MAX_EVENTS)
-    retry_after = _setting(settings, "campaign_retry_after_s", retry_after_s, DEFAULT_RETRY_AFTER_S)
-    max_age = _setting(settings, "campaign_signature_max_age_s", signature_max_age_s, DEFAULT_SIGNATURE_MAX_AGE_S)
-    naming_sources = frozenset(_setting(settings, "campaign_trusted_sources", trusted_sources, ()))
+    source_secrets = as_secrets(_given(secrets, settings.campaign_secrets))
+    limit = _given(queue_limit, settings.campaign_queue_limit)
+    body_limit = _given(max_body_bytes, DEFAULT_MAX_BODY_BYTES)
+    max_events = _given(max_events_per_request, DEFAULT_MAX_EVENTS)
+    retry_after = _given(retry_after_s, DEFAULT_RETRY_AFTER_S)
+    max_age = _given(signature_max_age_s, DEFAULT_SIGNATURE_MAX_AGE_S)
+    naming_sources = frozenset(_given(trusted_sources, settings.campaign_trusted_sources))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -410,10 +405,10 @@ def create_campaign_app(
     app = FastAPI(title="Fargo AI campaign server", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
-    app.state.auth_failures = FailureLimiter(_setting(settings, "auth_failure_limit", None, AUTH_FAILURE_LIMIT),
-                                             _setting(settings, "auth_failure_window_s", None, AUTH_FAILURE_WINDOW_S))
+    app.state.auth_failures = FailureLimiter(settings.auth_failure_limit,
+                                             settings.auth_failure_window_s)
     app.add_middleware(BodyDeadlineMiddleware,
-                       timeout_s=_setting(settings, "request_body_timeout_s", None, DEFAULT_BODY_TIMEOUT_S))
+                       timeout_s=settings.request_body_timeout_s)
     add_error_handlers(app)
 
     @app.post("/v1/campaign/events", status_code=202, response_model=IngestAnswer, tags=["campaign"],
@@ -529,7 +524,7 @@ def campaign_summary(store, campaign_id: str) -> CampaignSummaryOut:
 DEFAULT_PORT = 8001
 
 
-def serve_campaign(settings: Any, host: str | None = None, port: int | None = None) -> None:
+def serve_campaign(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the campaign server with uvicorn (`fargo campaign-server`); blocks until stopped."""
     import uvicorn
 

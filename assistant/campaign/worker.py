@@ -45,6 +45,7 @@ from typing import Any
 from pymongo import ReplaceOne
 
 from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
+from assistant.settings import Settings
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
 
@@ -310,15 +311,13 @@ class CampaignWorker:
 # --- running it ----------------------------------------------------------------------------------------
 
 
-def _setting(settings: Any, name: str, given: Any, default: Any) -> Any:
-    if given is not None:
-        return given
-    value = getattr(settings, name, None)
+def _given(value: Any, default: Any) -> Any:
+    """An explicit argument, else `default` (the settings field, or the module's constant)."""
     return default if value is None else value
 
 
 @contextmanager
-def open_campaign_worker(settings: Any, *, embedder=None, batch_size: int | None = None,
+def open_campaign_worker(settings: Settings, *, embedder=None, batch_size: int | None = None,
                          batch_window_s: float | None = None, lease_s: float | None = None,
                          fault: Fault | None = None,
                          trusted_sources: Collection[str] | None = None) -> Iterator[CampaignWorker]:
@@ -333,15 +332,15 @@ def open_campaign_worker(settings: Any, *, embedder=None, batch_size: int | None
         store.ensure_indexes()
         yield CampaignWorker(
             store, queue, embedder,
-            batch_size=_setting(settings, "campaign_batch_size", batch_size, DEFAULT_BATCH_SIZE),
-            batch_window_s=_setting(settings, "campaign_batch_window_s", batch_window_s, DEFAULT_BATCH_WINDOW_S),
-            lease_s=_setting(settings, "campaign_lease_s", lease_s, DEFAULT_LEASE_S),
+            batch_size=_given(batch_size, settings.campaign_batch_size),
+            batch_window_s=_given(batch_window_s, settings.campaign_batch_window_s),
+            lease_s=_given(lease_s, DEFAULT_LEASE_S),
             fault=fault,
-            trusted_sources=_setting(settings, "campaign_trusted_sources", trusted_sources, ()),
+            trusted_sources=_given(trusted_sources, settings.campaign_trusted_sources),
         )
 
 
-def run_campaign_worker(settings: Any, *, stop: threading.Event | None = None, exit_when_idle: bool = False,
+def run_campaign_worker(settings: Settings, *, stop: threading.Event | None = None, exit_when_idle: bool = False,
                         embedder=None, **options: Any) -> int:
     """The long-running worker (`fargo campaign-worker`): drain until `stop` is set or (without a `stop`
     of the caller's) SIGTERM/SIGINT arrives, finishing the batch in hand; or until idle, if asked."""
@@ -366,7 +365,7 @@ def _stop_on_signals(stop: threading.Event | None) -> Iterator[threading.Event]:
             posix_signal.signal(signum, handler)
 
 
-def register_campaign_tasks(huey, settings: Any, *, budget_s: float = HUEY_DRAIN_BUDGET_S, embedder=None) -> None:
+def register_campaign_tasks(huey, settings: Settings, *, budget_s: float = HUEY_DRAIN_BUDGET_S, embedder=None) -> None:
     """Let a huey consumer (`fargo worker`) drain the campaign queue: every minute, for up to `budget_s`.
 
     The task expires if it cannot start within its minute, so a consumer busy with a long ingestion
