@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import time
@@ -42,6 +43,22 @@ class AuthError(FargoError):
 
     def http_headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(FargoError):
+    """The caller is known but may not do this."""
+
+    status = 403
+    kind = "permission_denied"
+
+
+class RateLimited(FargoError):
+    status = 429
+    kind = "rate_limited"
+
+    def __init__(self, retry_after_s: float, what: str = "too many requests"):
+        super().__init__(f"{what}: retry in {math.ceil(retry_after_s)} s")
+        self.retry_after_s = retry_after_s
 
 
 class KeyNotFound(FargoError, LookupError):

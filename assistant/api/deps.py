@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Annotated
 
@@ -12,32 +11,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.ratelimit import client_address
-from assistant.auth import TOKEN_PREFIX, AuthError, authenticate
+from assistant.auth import TOKEN_PREFIX, AuthError, Forbidden, RateLimited, authenticate
 from assistant.callers import Caller, Role
 from assistant.runtime import Runtime
 from retrieval.docstore import DocumentStore, live_pointer
-from retrieval.errors import FargoError
 from retrieval.text import ERROR_TYPE, text_problem
 from tools.context import NoLiveData
 
-
-class RateLimited(FargoError):
-    status = 429
-    kind = "rate_limited"
-
-    def __init__(self, retry_after_s: float, what: str = "too many requests"):
-        super().__init__(f"{what}: retry in {math.ceil(retry_after_s)} s")
-        self.retry_after_s = retry_after_s
-
-
 TOO_MANY_FAILURES = "too many failed credentials from this address"
-
-
-class Forbidden(FargoError):
-    """The caller is known but may not do this."""
-
-    status = 403
-    kind = "permission_denied"
 
 
 async def get_store(request: Request):

@@ -37,7 +37,7 @@ def _field_of(loc) -> str:
     return ".".join(parts) or str(loc[-1])
 
 
-async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
     field = _field_of(first["loc"])
@@ -45,12 +45,12 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     return error_response(422, "invalid_request", message, field)
 
 
-async def _fargo(request: Request, exc: FargoError) -> JSONResponse:
+async def fargo_error(request: Request, exc: FargoError) -> JSONResponse:
     """Every Fargo error kind answers with its own status, type, field and headers."""
     if isinstance(exc, PermissionDenied):
         _audit_denial(request)
     if exc.status == 500:
-        return await _unexpected(request, exc)
+        return await unexpected_error(request, exc)
     if exc.status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
     return error_response(exc.status, exc.kind, exc.public_message, exc.field, exc.http_headers() or None)
@@ -67,13 +67,13 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, "http_error", str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(FargoError, _fargo)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(FargoError, fargo_error)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected_error)

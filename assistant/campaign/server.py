@@ -44,7 +44,6 @@ import functools
 import hashlib
 import hmac
 import logging
-import math
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -60,6 +59,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.api import errors as api_errors
 from assistant.api.errors import error_response
 from assistant.api.http_limits import (
     BodyDeadlineMiddleware,
@@ -69,7 +69,7 @@ from assistant.api.ratelimit import (
     FailureLimiter,
     client_address,
 )
-from assistant.auth import AuthError, TokenSecretMissing, authenticate, token_secret
+from assistant.auth import AuthError, Forbidden, RateLimited, authenticate, token_secret
 from assistant.callers import STAFF_ROLES, Caller
 from assistant.campaign.queue import CampaignQueue
 from assistant.settings import Settings
@@ -100,7 +100,6 @@ DEFAULT_SIGNATURE_MAX_AGE_S = 300
 MAX_TEXT_CHARS = 5_000
 STAFF_ONLY = "this needs a key with role agent or admin"
 STORE_DOWN = "the document store is not answering; try again shortly"
-INTERNAL_ERROR = "something went wrong on our side; it has been logged"
 HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}
 CUSTOMER_ID_REFUSED = ("this source may not name customers (FARGO_CAMPAIGN_TRUSTED_SOURCES): leave customer_id "
                        "out or null, and the author is found by their social handle")
@@ -116,27 +115,6 @@ class Unauthenticated(FargoError):
     kind = "unauthorized"
 
 
-class BadCredential(FargoError):
-    """No usable credential on a staff endpoint; answered with WWW-Authenticate: Bearer."""
-
-    status = 401
-    kind = "unauthorized"
-
-
-class Forbidden(FargoError):
-    status = 403
-    kind = "permission_denied"
-
-
-class TooManyFailures(FargoError):
-    status = 429
-    kind = "rate_limited"
-
-    def __init__(self, retry_after_s: int):
-        super().__init__(f"too many failed API keys from this address: retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
-
-
 class BodyTooLarge(FargoError):
     status = 413
     kind = "payload_too_large"
@@ -145,11 +123,6 @@ class BodyTooLarge(FargoError):
 class MalformedBody(FargoError):
     status = 400
     kind = "invalid_request"
-
-
-class NotConfigured(FargoError):
-    status = 503
-    kind = "not_configured"
 
 
 # --- signatures (pure) -------------------------------------------------------------------------
@@ -272,17 +245,15 @@ def require_staff(request: Request) -> Caller:
     An address that sent too many bad credentials lately gets 429 before any credential is checked."""
     state = request.app.state
     failures, address = state.auth_failures, client_address(request.client.host if request.client else None)
-    wait = math.ceil(failures.wait(address))
+    wait = failures.wait(address)
     if wait > 0:
-        raise TooManyFailures(wait)
+        raise RateLimited(wait, "too many failed API keys from this address")
     try:
         caller = authenticate(state.store, state.token_secret, request.headers.get("authorization"))
-    except AuthError as exc:
+    except AuthError:
         if "authorization" in request.headers:  # a credential that failed, not a request that sent none
             failures.failed(address)
-        raise BadCredential(str(exc)) from None
-    except TokenSecretMissing as exc:
-        raise NotConfigured(str(exc)) from None
+        raise
     if caller.role not in STAFF_ROLES:
         raise Forbidden(f"{STAFF_ONLY}, not {caller.role}")
     return caller
@@ -464,47 +435,22 @@ def create_campaign_app(
 def add_error_handlers(app: FastAPI) -> None:
     """Every error answer in the main API's shape: {"error": {"type", "message", "field"?}}."""
     app.add_exception_handler(FargoError, fargo_error)
-    app.add_exception_handler(RequestValidationError, invalid_parameters)
+    app.add_exception_handler(RequestValidationError, api_errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected_error)
+    app.add_exception_handler(Exception, api_errors.unexpected_error)
 
 
 async def fargo_error(request: Request, exc: FargoError) -> JSONResponse:
-    if exc.status >= 500:
-        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
-    return error_response(exc.status, exc.kind, client_message(exc), exc.field, error_headers(exc) or None)
-
-
-def client_message(exc: FargoError) -> str:
-    """The message a client sees: a store's and an internal error's text are for operators only."""
+    """As the main API answers, but a store's text is for operators only: senders are told to retry."""
     if isinstance(exc, StoreError):
-        return STORE_DOWN
-    return INTERNAL_ERROR if exc.status == 500 else exc.message
-
-
-def error_headers(exc: FargoError) -> dict[str, str]:
-    headers = {} if exc.retry_after_s is None else {"Retry-After": str(math.ceil(exc.retry_after_s))}
-    if isinstance(exc, BadCredential):
-        headers["WWW-Authenticate"] = "Bearer"
-    return headers
-
-
-async def invalid_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming the first bad parameter (the message lists up to five)."""
-    problems = exc.errors()
-    fields = [".".join(str(part) for part in problem["loc"][1:]) or str(problem["loc"][0]) for problem in problems]
-    message = "; ".join(f"{field}: {problem['msg']}" for field, problem in zip(fields[:5], problems))
-    return error_response(422, "invalid_request", message, fields[0] if fields else None)
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+        return error_response(exc.status, exc.kind, STORE_DOWN, headers=exc.http_headers())
+    return await api_errors.fargo_error(request, exc)
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
-
-
-async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", INTERNAL_ERROR)
 
 
 def campaign_summary(store, campaign_id: str) -> CampaignSummaryOut:
