@@ -17,6 +17,8 @@ import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.settings import Settings
+
 DEFAULT_BODY_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5
 CONNECTION_CLOSE = (b"connection", b"close")
@@ -74,19 +76,21 @@ class BodyDeadlineMiddleware:
         except RequestBodyTimeout as timeout:
             if started:
                 raise
-            await self._timed_out(send, timeout)
-
-    @staticmethod
-    async def _timed_out(send: Send, timeout: RequestBodyTimeout) -> None:
-        body = json.dumps({"error": {"type": "request_timeout", "message": timeout.detail}}).encode()
-        await send({"type": "http.response.start", "status": 408,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                CONNECTION_CLOSE]})
-        await send({"type": "http.response.body", "body": body})
+            await send_error(send, 408, "request_timeout", timeout.detail, CONNECTION_CLOSE)
 
 
-def server_options(settings: Any) -> dict[str, Any]:
+
+async def send_error(send: Send, status: int, kind: str, message: str, *headers: tuple[bytes, bytes]) -> None:
+    """An error answer in the API's shape, sent from a middleware (before or outside any route)."""
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.run keyword arguments: X-Forwarded-For believed only from `trusted_proxies` (by default from
     nobody, so the connection's peer is the client), and the keep-alive wait between requests."""
-    proxies = list(getattr(settings, "trusted_proxies", None) or [])
+    proxies = list(settings.trusted_proxies)
     return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None, "timeout_keep_alive": KEEP_ALIVE_S}

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.api.http_limits import send_error
 from assistant.redaction import redact
 
 access_log = logging.getLogger("fargo.access")
@@ -167,8 +168,4 @@ class BodyLimitMiddleware:
                 await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"error": {"type": "request_too_large",
-                                     "message": f"request body is over {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "request_too_large", f"request body is over {self.max_bytes} bytes")
