@@ -190,6 +190,23 @@ class ProductCategory(StrEnum):
     healthcare = "healthcare"
 
 
+class RateType(StrEnum):
+    fixed = "fixed"
+    variable = "variable"
+
+
+class RiskLevel(StrEnum):
+    """How much of the money put in can be lost, least first (`RISK_ORDER`)."""
+
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+RISK_ORDER = tuple(RiskLevel)
+
+
 class ProductTerms(Record):
     """Numbers a value estimate can use; rates are fractions (0.035 = 3.5%)."""
 
@@ -206,6 +223,8 @@ class ProductTerms(Record):
     coverage: float | None = Field(None, ge=0)
     premium_monthly: float | None = Field(None, ge=0)
     employer_match: float | None = Field(None, ge=0, le=1)
+    rate_type: RateType | None = Field(None, description="whether the rate can change during the term")
+    risk_level: RiskLevel | None = Field(None, description="none for insured deposits up to high for self-directed trading")
 
 
 class Eligibility(Record):
