@@ -21,6 +21,13 @@ gets CITY_BONUS, one elsewhere counts OTHER_CITY_WEIGHT of its match and
 needs a specialty match at all, so every same-city provider ranks above every
 provider in another city. A service is only recommended with a reason.
 
+Care asked for by name: `specialties_in` reads the specialties a customer
+names in plain words ("a dentist near me", "physio after knee surgery"), and
+`recommend_healthcare(specialty=...)` then answers with the partner providers
+of that specialty only, those in the customer's city first, each with its
+city and specialty as evidence. It reads the city alone: no disclosure, so no
+health data, and nothing is scored but the place.
+
 Health data: a health disclosure is used only when it carries
 `explicit_consent` AND the customer's `consent.health_data` is true;
 otherwise it is ignored entirely, never matched and never quoted. Medical and
@@ -34,6 +41,7 @@ and neither is a protected attribute.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -138,7 +146,9 @@ class Scored:
 
 
 @tool
-def recommend_healthcare(ctx: ToolContext, customer_id: str, k: int = 5) -> list[Recommendation]:
+def recommend_healthcare(
+    ctx: ToolContext, customer_id: str, k: int = 5, specialty: str | None = None
+) -> list[Recommendation]:
     """Recommend health plans, HSAs, medical financing and partner providers near the customer, best first.
 
     Uses their age, dependants, children under 18, the last 12 months' medical and pharmacy spending and its
@@ -146,15 +156,23 @@ def recommend_healthcare(ctx: ToolContext, customer_id: str, k: int = 5) -> list
     city (providers there come first, matched to what they need: pediatrics for young children, the specialty a
     disclosed condition calls for). Reasons quote the figures; an HSA's estimated yearly tax saving assumes a 22%
     marginal tax rate. At most two services of one kind; empty when there is no current profile, the customer
-    opted out of profiling, or nothing fits.
+    opted out of profiling, or nothing fits. With a specialty: only partner providers of it, those in the
+    customer's city first, then those elsewhere; empty when the bank has no partner of that specialty.
 
     Args:
         customer_id: The customer the recommendations are for: always the current customer.
+        specialty: The kind of care the customer asked for by name, when they ask for a doctor or practice:
+            one of family_medicine, obstetrics, pediatrics, cardiology, orthopedics, dentistry, geriatrics,
+            dermatology, ophthalmology, mental_health, physical_therapy. Leave empty for plans, HSAs, financing
+            and providers matched to their profile.
     """
     features = ctx.features(customer_id)
     customer = ctx.customer(customer_id) or {}
     if k < 1 or features is None or not may_profile(customer):
         return []
+    asked = known_specialty(specialty)
+    if asked:
+        return providers_of(ctx.healthcare_services, ctx.products, asked, health_view(features), k)
     profile = HealthProfile(
         features=health_view(features),
         disclosed=tuple(usable_disclosures(customer, ctx.store["disclosures"].find({"customer_id": customer_id}))),
@@ -467,3 +485,152 @@ def _located(signals: list[Signal], service: Mapping, profile: HealthProfile, sa
         return [*signals, location]
     scaled = [Signal(s.component, s.weight * OTHER_CITY_WEIGHT, s.reason, s.evidence) for s in signals]
     return [*scaled, Signal("location", 0.0, f"It is in {service['city']}, not in your city ({city}).", evidence)]
+
+
+# care asked for by name ----------------------------------------------------------------------------------
+
+
+def providers_of(
+    services: Iterable[Mapping], catalogue: Mapping[str, Mapping], specialty: str, features: Mapping, k: int
+) -> list[Recommendation]:
+    """Up to k partner providers of `specialty` the customer may use: those in their city first, then the others."""
+    city = features.get("city")
+    providers = [service for service in sorted(services, key=lambda service: service["_id"])
+                 if service["kind"] == "provider" and service.get("specialty") == specialty
+                 and _eligible(service, catalogue, features)]
+    local = [service for service in providers if city and service.get("city") == city]
+    elsewhere = [service for service in providers if service not in local]
+    return [_asked_for(service, features, local=service in local, any_local=bool(local))
+            for service in [*local, *elsewhere]][:k]
+
+
+def _asked_for(service: Mapping, features: Mapping, *, local: bool, any_local: bool) -> Recommendation:
+    """A provider of the specialty asked for, placed as `_located` places one: need 1, and the city bonus or not."""
+    city = features.get("city")
+    if local:
+        where = f"in {city}, your city"
+    elif not city:
+        where = f"in {service['city']}; we have no city on file for you"
+    elif any_local:
+        where = f"in {service['city']}, not in your city ({city})"
+    else:
+        where = f"in {service['city']}; no partner of this kind in your city yet"
+    evidence = [_service_evidence(service, "specialty", "specialty"), _service_evidence(service, "city", "city")]
+    if city:
+        evidence.append(field_evidence(EvidenceKind.profile_field, "features", features, "city", "your city"))
+    components = {"need": 1.0 if local else OTHER_CITY_WEIGHT, "location": CITY_BONUS if local else 0.0}
+    return Recommendation(
+        product_id=service["_id"],
+        name=service["name"],
+        category=service["kind"],
+        score=round(sum(components.values()), 4),
+        reasons=[f"{service['name']} is a partner {_words(service['specialty'])} practice {where}."],
+        evidence=evidence,
+        components=components,
+    )
+
+
+def known_specialty(asked: str | None) -> str | None:
+    """The specialty `asked` names, as a provider record spells it ("Physical therapy", "dentist"), else None."""
+    if not asked or not asked.strip():
+        return None
+    spelled = re.sub(r"[\s-]+", "_", asked.strip().lower())
+    if spelled in SPECIALTIES:
+        return spelled
+    named = specialties_in(asked)
+    return named[0] if named else None
+
+
+# Each specialty's words, in three strengths: the practitioner or practice named ("a dentist"), a complaint
+# or situation that calls for it ("toothache"), and a general visit ("a checkup") that counts only when
+# nothing else is named. A named one comes before a hinted one, so "my elderly mum needs a cardiologist" is
+# cardiology first; within a strength the first mentioned comes first. A message about cover or cost ("does
+# the plan cover glasses?") asks for a plan, not a provider: there only care named outright counts.
+_COVER = (r"(?!(?:\s*(?:and|&)\s*(?:vision|eye|dental))?"
+          r"\s+(?:insurance|plans?|cover(?:age)?|polic(?:y|ies)|benefits?|plus))")
+_FINANCE_TOPIC = (r"(?!\s+(?:about|for|with|at|in)\s+(?:my\s+|our\s+|the\s+|a\s+|an\s+|your\s+)?(?:loans?|mortgages?|"
+                  r"accounts?|cards?|bills?|payments?|claims?|plans?|insurance|polic(?:y|ies)|cover(?:age)?|finances|"
+                  r"money|budget|debts?|savings|investments?|hsa|options|bank|branch))")
+_NOT_BODY_THERAPY = r"(?<!physical )(?<!physio )(?<!occupational )(?<!speech )(?<!massage )(?<!retail )"
+_NOT_MONEY_COUNSEL = r"(?<!financial )(?<!credit )(?<!debt )(?<!career )(?<!legal )(?<!budget )(?<!mortgage )"
+_CHILD = r"(?:sons?|daughters?|kids?|child|children|bab(?:y|ies)|toddlers?|little one|boy|girl)"
+_OLDER_RELATIVE = r"(?:parents?|mother|father|mum|mom|dad|grandparents?|grandmother|grandfather|grandma|grandpa)"
+
+NAMED_CARE = {
+    "dentistry": (r"dentists?", r"dentistry", r"dental" + _COVER, r"orthodontists?", r"dental hygienists?"),
+    "cardiology": (r"cardiologists?", r"cardiology", r"cardiac (?:doctors?|specialists?|clinic)",
+                   r"heart (?:doctors?|docs?|specialists?|surgeons?|clinic)"),
+    "pediatrics": (r"p(?:a|ae|e)diatricians?", r"p(?:a|ae|e)diatrics?",
+                   _CHILD + r"(?:'s|s'|'|s)? (?:doctors?|docs?|physicians?|clinics?)",
+                   r"(?:doctors?|docs?) for (?:my|our) (?:[\w-]+ ){0,3}?" + _CHILD),
+    "obstetrics": (r"ob[ /-]?gyns?", r"obstetricians?", r"obstetrics?", r"gyn(?:a|ae|e)cologists?",
+                   r"gyn(?:a|ae|e)cology", r"midwi(?:fe|ves|fery)", r"fertility (?:clinics?|specialists?|doctors?)",
+                   r"pregnancy (?:check[ -]?ups?|scans?|appointments?|visits?|care|doctors?)"),
+    "mental_health": (_NOT_BODY_THERAPY + r"therap(?:y|ies|ists?)", _NOT_MONEY_COUNSEL + r"counsel(?:l)?(?:ing|ors?)",
+                      r"psychologists?", r"psychiatrists?", r"psychiatry", r"psychotherap(?:y|ists?)",
+                      r"mental health" + _COVER),
+    "physical_therapy": (r"physio(?:s|therapy|therapists?)?", r"physical therap(?:y|ies|ists?)",
+                         r"rehab(?:ilitation)? (?:after|following|post)",
+                         r"(?:post[ -]?(?:op|operative|surgery|surgical)|physical|sports|injury) rehab(?:ilitation)?",
+                         r"(?:knee|hip|shoulder|back) rehab(?:ilitation)?"),
+    "ophthalmology": (r"eye (?:doctors?|docs?|specialists?|surgeons?|clinics?|exams?|tests?|checks?|check[ -]?ups?)",
+                      r"eye care" + _COVER, r"optometrists?", r"optometry", r"opticians?",
+                      r"op(?:h)?thalmologists?", r"op(?:h)?thalmology"),
+    "dermatology": (r"dermatologists?", r"dermatology", r"skin (?:doctors?|docs?|specialists?|clinics?|checks?)"),
+    "orthopedics": (r"orthop(?:a|ae|e)dics?", r"orthop(?:a|ae|e)dists?",
+                    r"bone (?:doctors?|docs?|specialists?)",
+                    r"(?:knee|hip|shoulder|spine|spinal|ankle|elbow|wrist|foot|hand|joint) (?:surgeons?|specialists?)"),
+    "family_medicine": (r"gps?", r"g\.p\.", r"general practitioners?", r"primary care", r"pcp",
+                        r"family (?:doctors?|docs?|physicians?|medicine|practice|practitioners?)"),
+    "geriatrics": (r"geriatrics?", r"geriatricians?", r"gerontologists?",
+                   r"(?:elder|elderly|senior|aged|old[ -]age) care" + _COVER),
+}
+HINTED_CARE = {
+    "dentistry": (r"tooth ?aches?", r"teeth", r"tooth", r"root canals?", r"cavit(?:y|ies)"),
+    "cardiology": (r"chest pains?", r"palpitations", r"arrhythmias?", r"irregular heart ?beat",
+                   r"heart (?:problems?|conditions?|issues?|disease|murmur|checks?|health)"),
+    "pediatrics": (r"well[ -]child",),
+    "obstetrics": (r"(?:pre|ante)[ -]?natal",),
+    "mental_health": (r"anxiety", r"depression", r"depressed", r"panic attacks?", r"ptsd",
+                      r"(?:someone|somebody) to talk to" + _FINANCE_TOPIC),
+    "physical_therapy": (),
+    "ophthalmology": (r"glasses", r"spectacles", r"contact lenses", r"eyesight", r"cataracts?", r"glaucoma",
+                      r"blurr(?:y|ed) vision", r"vision (?:tests?|checks?|problems?|exams?)"),
+    "dermatology": (r"rash(?:es)?", r"acne", r"eczema", r"psoriasis", r"rosacea", r"moles?",
+                    r"skin (?:conditions?|problems?|issues?|cancer)"),
+    "orthopedics": (r"bones?", r"broken (?:arm|leg|wrist|ankle)", r"fractures?d?", r"joints",
+                    r"joint (?:pain|replacements?|problems?|injur(?:y|ies)|surgery)", r"arthritis",
+                    r"torn (?:acl|ligaments?|meniscus)", r"ligaments?",
+                    r"(?:knee|hip|shoulder|acl|ankle) (?:surgery|replacements?|injur(?:y|ies)|pain)"),
+    "family_medicine": (),
+    "geriatrics": (r"(?:elderly|ageing|aging|older|old) " + _OLDER_RELATIVE, r"care for (?:my|our) " + _OLDER_RELATIVE),
+}
+GENERAL_CARE = {
+    "family_medicine": (r"check[ -]?ups?", r"(?:annual|yearly) physicals?", r"physical exams?", r"health checks?"),
+}
+SPECIALTIES = tuple(NAMED_CARE)
+_ABOUT_COVER = re.compile(r"\b(?:insurance|insured|plans?|cover(?:s|ed|age)?|polic(?:y|ies)|premiums?|hsas?|"
+                          r"financ(?:e|ing)|afford|pay for|costs?|deductibles?|reimburse\w*)\b", re.IGNORECASE)
+
+
+def _compiled(table: Mapping[str, tuple[str, ...]]) -> dict[str, re.Pattern]:
+    return {name: re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
+            for name, words in table.items() if words}
+
+
+_NAMED, _HINTED, _GENERAL = _compiled(NAMED_CARE), _compiled(HINTED_CARE), _compiled(GENERAL_CARE)
+
+
+def specialties_in(text: str) -> list[str]:
+    """The provider specialties `text` asks for in plain words, the most explicit first; [] when it names none."""
+    text = re.sub(r"\s+", " ", (text or "").replace("\u2019", "'"))
+    if _ABOUT_COVER.search(text):
+        return _mentioned(_NAMED, text)
+    found = [*_mentioned(_NAMED, text), *_mentioned(_HINTED, text)] or _mentioned(_GENERAL, text)
+    return list(dict.fromkeys(found))
+
+
+def _mentioned(patterns: Mapping[str, re.Pattern], text: str) -> list[str]:
+    """The specialties whose words occur in `text`, in the order they are first mentioned."""
+    first = {name: match.start() for name, pattern in patterns.items() if (match := pattern.search(text))}
+    return sorted(first, key=first.__getitem__)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
+from ingest.synth.catalogue import healthcare_services
 from retrieval.graph import build_graph, graph_tfidf
 from tools.context import ToolContext
 from tools.evidence import resolve
-from tools.healthcare import ASSUMED_MARGINAL_TAX_RATE, recommend_healthcare
+from tools.healthcare import (
+    ASSUMED_MARGINAL_TAX_RATE,
+    recommend_healthcare,
+    specialties_in,
+)
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"
@@ -87,13 +94,13 @@ def _disclosure(disclosure_id, customer_id, kind, topic, text, consent=True) -> 
             "topic": topic, "text": text, "disclosed_at": "2026-09-01", "explicit_consent": consent}
 
 
-def _context(store, customers, features, disclosures=(), links=()) -> ToolContext:
+def _context(store, customers, features, disclosures=(), links=(), services=SERVICES) -> ToolContext:
     store["products"].insert_many([
         {"_id": pid, "product_id": pid, "name": name, "category": "healthcare", "description": name,
          "eligibility": eligibility}
         for pid, name, eligibility in PRODUCTS
     ])
-    store["healthcare_services"].insert_many(SERVICES)
+    store["healthcare_services"].insert_many(list(services))
     store["customers"].insert_many(customers)
     store["features"].insert_many(features)
     if disclosures:
@@ -270,3 +277,173 @@ def test_the_catalogue_is_the_contexts_a_replaced_provider_shows_from_the_next_c
     assert _ids(recommend_healthcare(ctx, "C100")) == before  # the live context answers from its own run's data
     next_run = ToolContext(store, None, None, ctx.graph, ctx.graph_stats, RUN_ID)
     assert _ids(recommend_healthcare(next_run, "C100")) == [pid if pid != "S101" else "S108" for pid in before]
+
+
+# --- care asked for by name ---------------------------------------------------------------------------
+
+CARE_IN_PLAIN_WORDS = [
+    ("a dentist near me", "dentistry"),
+    ("Are there dentists in Austin?", "dentistry"),
+    ("I'm due a dental cleaning", "dentistry"),
+    ("I've had a toothache for a week", "dentistry"),
+    ("my teeth hurt", "dentistry"),
+    ("I need a cardiologist in my city", "cardiology"),
+    ("a heart doctor for my dad", "cardiology"),
+    ("I keep getting chest pains", "cardiology"),
+    ("a pediatrician for my son", "pediatrics"),
+    ("we're looking for a paediatrician", "pediatrics"),
+    ("a kids’ doctor", "pediatrics"),
+    ("a doctor for my 4 year old daughter", "pediatrics"),
+    ("I need an OB/GYN", "obstetrics"),
+    ("an obgyn please", "obstetrics"),
+    ("somewhere for prenatal visits", "obstetrics"),
+    ("antenatal appointments", "obstetrics"),
+    ("a midwife", "obstetrics"),
+    ("where can I go for pregnancy check-ups?", "obstetrics"),
+    ("a gynaecologist", "obstetrics"),
+    ("someone to talk to about my anxiety", "mental_health"),
+    ("I think I need a therapist", "mental_health"),
+    ("counselling for my depression", "mental_health"),
+    ("a counselor", "mental_health"),
+    ("a psychiatrist", "mental_health"),
+    ("physio after knee surgery", "physical_therapy"),
+    ("a physiotherapist", "physical_therapy"),
+    ("physical therapy", "physical_therapy"),
+    ("a physical therapist, not a talking one", "physical_therapy"),
+    ("rehab after surgery", "physical_therapy"),
+    ("an eye doctor", "ophthalmology"),
+    ("an optometrist", "ophthalmology"),
+    ("I need new glasses", "ophthalmology"),
+    ("an ophthalmologist", "ophthalmology"),
+    ("a skin doctor", "dermatology"),
+    ("dermatologists near me", "dermatology"),
+    ("I have a rash that won't go away", "dermatology"),
+    ("help with my acne", "dermatology"),
+    ("someone for my bones and joints", "orthopedics"),
+    ("an orthopaedic surgeon", "orthopedics"),
+    ("an orthopedist", "orthopedics"),
+    ("a knee surgeon", "orthopedics"),
+    ("a GP", "family_medicine"),
+    ("a family doctor", "family_medicine"),
+    ("primary care near me", "family_medicine"),
+    ("I'm due a checkup", "family_medicine"),
+    ("an annual check-up", "family_medicine"),
+    ("elderly care for my mum", "geriatrics"),
+    ("a geriatrician", "geriatrics"),
+    ("care for my elderly father", "geriatrics"),
+]
+
+
+@pytest.mark.parametrize(("text", "specialty"), CARE_IN_PLAIN_WORDS)
+def test_care_named_in_plain_words_is_recognised_as_its_specialty(text, specialty):
+    assert specialties_in(text)[0] == specialty
+
+
+@pytest.mark.parametrize("text", [
+    "open a joint account with my wife",
+    "I'd like financial counselling about my debts",
+    "credit counseling",
+    "do you have dental insurance?",
+    "I want a dental and vision plan",
+    "Does the plan cover glasses?",
+    "is there someone to talk to about my mortgage?",
+    "I want to talk to someone at the bank",
+    "I lost my sunglasses",
+    "what health plan should I get?",
+    "",
+])
+def test_words_that_ask_for_no_care_name_no_specialty(text):
+    assert specialties_in(text) == []
+
+
+def test_care_named_outright_comes_before_care_hinted_at():
+    assert specialties_in("my elderly mum needs a cardiologist") == ["cardiology", "geriatrics"]
+    assert specialties_in("physio after knee surgery")[0] == "physical_therapy"
+    assert specialties_in("a dental checkup") == ["dentistry"]  # a checkup alone is a family doctor's
+    assert specialties_in("I need a dentist, does my plan cover it?") == ["dentistry"]
+
+
+def _austin_and_denver(store, **customer) -> ToolContext:
+    return _context(store, [_customer("C7", 38, "Austin", **customer), _customer("C8", 38, "Denver", **customer)],
+                    [_features("C7", 38, "Austin", dependants=1), _features("C8", 38, "Denver", dependants=1)])
+
+
+def test_specialty_asked_for_gives_its_partner_providers_the_customers_city_first(store):
+    ctx = _austin_and_denver(store)
+    local, remote = recommend_healthcare(ctx, "C7", specialty="obstetrics")
+    assert (local.product_id, remote.product_id) == ("S102", "S103")
+    assert local.category == remote.category == "provider"
+    assert local.reasons == ["Austin Women's Health is a partner obstetrics practice in Austin, your city."]
+    elsewhere = "Lakeshore Obstetrics is a partner obstetrics practice in Chicago, not in your city (Austin)."
+    assert remote.reasons == [elsewhere]
+    assert local.score > remote.score
+    assert local.evidence == [
+        Evidence(EvidenceKind.document_passage, "healthcare_services", "S102", "specialty", "obstetrics",
+                 "Austin Women's Health: specialty"),
+        Evidence(EvidenceKind.document_passage, "healthcare_services", "S102", "city", "Austin",
+                 "Austin Women's Health: city"),
+        _evidence("city", "Austin", "your city", record="C7"),
+    ]
+    for evidence in (e for r in (local, remote) for e in r.evidence):
+        assert resolve(ctx, evidence) == evidence.value
+
+
+def test_with_no_partner_in_the_customers_city_the_others_say_so(store):
+    ctx = _austin_and_denver(store)
+    recommendations = recommend_healthcare(ctx, "C8", specialty="obstetrics")
+    assert _ids(recommendations) == ["S102", "S103"]
+    assert recommendations[1].reasons == [
+        "Lakeshore Obstetrics is a partner obstetrics practice in Chicago; no partner of this kind in your city yet."]
+    assert _ids(recommend_healthcare(ctx, "C8", k=1, specialty="obstetrics")) == ["S102"]
+
+
+def test_the_specialty_may_come_spelled_as_the_customer_said_it(store):
+    ctx = _austin_and_denver(store)
+    assert _ids(recommend_healthcare(ctx, "C7", specialty="Family medicine")) == ["S105", "S107"]
+    assert _ids(recommend_healthcare(ctx, "C7", specialty="paediatrician")) == ["S101", "S104"]
+
+
+def test_the_columbus_customer_asking_for_physio_gets_the_columbus_practice_first(store):
+    catalogue = [record.model_dump(mode="json") for record in healthcare_services()]
+    services = [{**record, "_id": record["service_id"]} for record in catalogue]
+    ctx = _context(store, [_customer("C9", 52, "Columbus")], [_features("C9", 52, "Columbus")], services=services)
+    recommendations = recommend_healthcare(ctx, "C9", specialty=specialties_in("physio after knee surgery")[0])
+    assert [(r.product_id, r.name) for r in recommendations] == [
+        ("S038", "Buckeye Physical Therapy"), ("S021", "Coastal Physical Therapy")]
+    assert recommendations[0].reasons == [
+        "Buckeye Physical Therapy is a partner physical therapy practice in Columbus, your city."]
+
+
+def test_a_specialty_search_needs_no_health_data_and_quotes_no_disclosure(store):
+    ctx = _expecting_parent(store, health_data=False)
+    assert _ids(recommend_healthcare(ctx, "C100", specialty="obstetrics")) == ["S102", "S103"]
+    with_consent = _expecting_parent_again(store)
+    recommendations = recommend_healthcare(with_consent, "C101", specialty="obstetrics")
+    assert _ids(recommendations) == ["S102", "S103"]
+    assert not any(PREGNANCY in reason for r in recommendations for reason in r.reasons)
+    assert all(e.collection != "disclosures" for r in recommendations for e in r.evidence)
+
+
+def _expecting_parent_again(store) -> ToolContext:
+    """C101: C100's twin with the same disclosure, consented, in a store that already holds the catalogue."""
+    store["customers"].insert_one(_customer("C101", 34, "Austin"))
+    store["features"].insert_one(_features("C101", 34, "Austin", dependants=2))
+    store["disclosures"].insert_one(_disclosure("D101", "C101", "health", "pregnancy", PREGNANCY))
+    return ToolContext(store, None, None, build_graph([], [], {}), None, RUN_ID)
+
+
+def test_a_customer_who_opted_out_of_profiling_gets_no_providers_either(store):
+    ctx = _austin_and_denver(store, profiling=False)
+    assert recommend_healthcare(ctx, "C7", specialty="obstetrics") == []
+
+
+def test_an_unknown_specialty_gets_the_recommendations_it_gets_today(store):
+    ctx = _expecting_parent(store)
+    today = recommend_healthcare(ctx, "C100")
+    assert recommend_healthcare(ctx, "C100", specialty="oncology") == today
+    assert recommend_healthcare(ctx, "C100", specialty="") == today
+
+
+def test_a_specialty_no_partner_practises_gives_nothing_rather_than_something_else(store):
+    ctx = _austin_and_denver(store)
+    assert recommend_healthcare(ctx, "C7", specialty="cardiology") == []

@@ -13,7 +13,7 @@ from tools.spec import REGISTRY, ToolSpecError, spec_of, tool
 EXPECTED_ARGUMENTS = {
     "recommend_personal": ({"customer_id"}, {"category"}),
     "recommend_family": ({"customer_id"}, {"relations"}),
-    "recommend_healthcare": ({"customer_id"}, set()),
+    "recommend_healthcare": ({"customer_id"}, {"specialty"}),
     "search_products": ({"query"}, {"customer_id", "category"}),
     "campaign_insights": ({"customer_id"}, set()),
 }
@@ -58,8 +58,8 @@ def test_a_bound_tool_calls_the_function_with_the_context_and_returns_its_result
         def to_dict(self):
             return {"product_id": "P001", "name": "Everyday Checking", "reasons": ["fits"]}
 
-    def fake_healthcare(ctx, customer_id, k=5):
-        seen.append((ctx, customer_id, k))
+    def fake_healthcare(ctx, customer_id, k=5, specialty=None):
+        seen.append((ctx, customer_id, k, specialty))
         return [Result()]
 
     monkeypatch.setitem(TOOLS, "recommend_healthcare", replace(TOOLS["recommend_healthcare"], function=fake_healthcare))
@@ -67,7 +67,7 @@ def test_a_bound_tool_calls_the_function_with_the_context_and_returns_its_result
     bound = {t.name: t for t in langchain_tools(ctx)}["recommend_healthcare"]
     message = bound.invoke({"type": "tool_call", "id": "call-1", "name": "recommend_healthcare",
                             "args": {"customer_id": "C0000001"}})
-    assert seen == [(ctx, "C0000001", 5)]
+    assert seen == [(ctx, "C0000001", 5, None)]
     assert "Everyday Checking" in message.content and len(message.artifact) == 1
 
 
