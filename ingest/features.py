@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from jinja2 import Environment, StrictUndefined
 
@@ -18,6 +18,7 @@ from retrieval.graph import age_on
 
 MONTHS = 12
 RECENT_MONTHS = 3
+MIN_TREND_MONTHS = 3  # fewer whole months observed show no direction, only noise
 INCOME_CATEGORIES = {"payroll", "salary", "income", "pension"}
 
 LIFE_STAGES = (
@@ -80,6 +81,49 @@ def monthly_spend(buckets: list[dict], months: list[str]) -> tuple[dict[str, lis
     return {category: [round(v, 2) for v in values] for category, values in sorted(spend.items())}, income
 
 
+def as_date(value: date | str | None) -> date | None:
+    """A stored date (a date, a datetime or an ISO string) as a date; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def joined_on(records: CustomerRecords) -> date | None:
+    """When the customer's history with the bank starts: the earliest of customer_since, an account opening
+    and a transaction; None when nothing says."""
+    dates = [as_date(records.customer.get("customer_since"))]
+    dates += [as_date(account.get("opened_at")) for account in records.accounts]
+    dates += [as_date(txn.get("date")) for bucket in records.transaction_buckets for txn in bucket["transactions"]]
+    known = [day for day in dates if day is not None]
+    return min(known) if known else None
+
+
+def observed_months(months: list[str], joined: date | None) -> int:
+    """How many of `months` (oldest first) the customer was with the bank in, the month they joined included."""
+    if joined is None:
+        return len(months)
+    return sum(1 for month in months if month >= f"{joined.year:04d}-{joined.month:02d}")
+
+
+def whole_observed_months(months: list[str], joined: date | None) -> int:
+    """Observed months without a part-month of joining inside the window: half a month would look like a rise."""
+    observed = observed_months(months, joined)
+    joined_part_way = joined is not None and joined.day > 1 and 0 < observed < len(months)
+    return observed - 1 if joined_part_way else observed
+
+
+def spend_trends(spend: dict[str, list[float]], whole_months: int) -> dict[str, float]:
+    """Each category's slope over the last `whole_months` months only: months before the customer joined are
+    not zero spend, they are unknown."""
+    if whole_months < MIN_TREND_MONTHS:
+        return {category: 0.0 for category in spend}
+    return {category: trend(values[-whole_months:]) for category, values in spend.items()}
+
+
 def trend(values: list[float]) -> float:
     """Least-squares slope in dollars per month."""
     n = len(values)
@@ -104,7 +148,8 @@ def compute_features(records: CustomerRecords, as_of: date, product_names: dict[
     months = month_keys(as_of)
     spend, income = monthly_spend(records.transaction_buckets, months)
     spend_12m = {category: round(sum(values), 2) for category, values in spend.items()}
-    trends = {category: trend(values) for category, values in spend.items()}
+    joined = joined_on(records)
+    trends = spend_trends(spend, whole_observed_months(months, joined))
     open_accounts = [acc for acc in records.accounts if acc.get("status", "open") == "open"]
     goals = sorted({d["topic"] for d in records.disclosures if d["kind"] != "health"})
     features = {
@@ -119,6 +164,7 @@ def compute_features(records: CustomerRecords, as_of: date, product_names: dict[
         "declared_income": customer["annual_income"],
         "income_estimate": income_estimate(income),
         "months": months,
+        "months_observed": observed_months(months, joined),  # spend_12m covers only these; fewer for a new customer
         "spend_by_month": spend,
         "spend_12m": spend_12m,
         "spend_trend": trends,

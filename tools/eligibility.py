@@ -41,7 +41,8 @@ PROTECTED_ATTRIBUTES = frozenset({
 # The only feature fields a credit, pricing or ranking score may read.
 SCORING_FIELDS = (
     "customer_id", "as_of", "age", "life_stage", "occupation", "declared_income", "income_estimate",
-    "deposit_balance", "spend_12m", "spend_trend", "products_held", "goals", "kyc_verified", "risk_appetite",
+    "deposit_balance", "months_observed", "spend_12m", "spend_trend", "products_held", "goals", "kyc_verified",
+    "risk_appetite",
 )
 
 # The customers who withdrew consent to profiling (those `may_profile` refuses), as a store query.

@@ -104,11 +104,11 @@ class BagOfWordsEmbedder:
 
 
 def _features(customer_id, *, age=40, held=(), spend=None, trend=None, income=90000.0, kyc=True,
-              risk="medium", marital="married") -> dict:
+              risk="medium", marital="married", months=12) -> dict:
     return {"_id": f"{RUN_ID}:{customer_id}", "run_id": RUN_ID, "customer_id": customer_id, "as_of": AS_OF.isoformat(),
             "age": age, "life_stage": "established", "marital_status": marital, "dependants": 0,
             "occupation": "Teacher", "declared_income": income, "income_estimate": income - 10000,
-            "spend_12m": spend or {}, "spend_trend": trend or {}, "deposit_balance": 6500.0,
+            "months_observed": months, "spend_12m": spend or {}, "spend_trend": trend or {}, "deposit_balance": 6500.0,
             "products_held": sorted(held), "goals": [], "kyc_verified": kyc, "risk_appetite": risk,
             "profile_summary": f"{age}-year-old {marital} teacher in Austin (established)."}
 
@@ -271,6 +271,26 @@ def test_employer_match_applies_to_what_the_customer_already_invests():
                       "Solo 401(k), its 25% employer match would add about $1,200 a year.")
     assert [(e.field, e.value) for e in evidence] == [("spend_12m.brokerage_transfer", 4800.0),
                                                     ("terms.employer_match", 0.25)]
+
+
+def test_a_card_for_a_customer_who_joined_five_months_ago_is_valued_on_a_year_of_their_spending():
+    # $300 a month on groceries since joining: $1,500 seen, $3,600 a year
+    features = _features("C9", spend={"groceries": 1500.0}, months=5)
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_CASH"], features, catalogue=CATALOGUE)
+    assert value == round(3600 * 0.03)  # 108, where the 5 months alone would say 45
+    assert reason == ("You spent $1,500 on groceries in the 5 months since you joined; at 3% cash back there, "
+                      "this card returns about $108 a year, with no annual fee.")
+    assert ("months_observed", 5) in [(e.field, e.value) for e in evidence]
+
+
+def test_employer_match_for_a_customer_who_joined_five_months_ago_is_on_a_year_of_contributions():
+    features = _features("C9", spend={"brokerage_transfer": 2000.0}, months=5)
+    value, evidence, reason = estimate_annual_value(CATALOGUE["P_SOLO"], features, catalogue=CATALOGUE)
+    assert value == 2000 * 12 / 5 * 0.25  # 1,200
+    assert reason == ("You put $2,000 in brokerage transfers toward the long term in the 5 months since you joined; "
+                      "paid into Solo 401(k), its 25% employer match would add about $1,200 a year.")
+    assert [(e.field, e.value) for e in evidence] == [("spend_12m.brokerage_transfer", 2000.0),
+                                                    ("months_observed", 5), ("terms.employer_match", 0.25)]
 
 
 def test_products_without_a_dollar_figure_have_no_estimate():

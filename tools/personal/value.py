@@ -27,6 +27,7 @@ DEBT_TAKEOVER_PHRASES = {"balance transfer": {"card"}, "consolidat": {"card", "l
 MORTGAGE_REFINANCE_PHRASE = "refinanc"
 # Money already put away for the long term; emergency savings are not retirement contributions.
 MATCHED_CONTRIBUTIONS = ("brokerage_transfer",)
+YEAR = 12  # months; spend_12m covers at most this many
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,15 @@ def estimate_annual_value(
 ) -> tuple[float, list[Evidence], str]:
     """Dollars a year `product` is worth to the customer, the evidence used and a sentence saying so.
 
-    Cards: rewards on the last 12 months' card spend beyond what the customer's
-    current cards already earn, minus fees. Deposits and annuities: the extra
+    Cards: rewards on a year's card spend beyond what the customer's current
+    cards already earn, minus fees; a year's spend is the last 12 months', or
+    for a customer who joined within them, their spend annualised from the
+    months they have been with the bank. Deposits and annuities: the extra
     interest on balances now earning a lower APY. Balance transfers,
     consolidation and mortgage refinancing: interest saved on debts held at a
     higher APR. Retirement plans with an employer match: the match on what the
-    customer already puts into investments. (0.0, [], "") when
+    customer already puts into investments in a year (annualised the same
+    way). (0.0, [], "") when
     nothing can be estimated. `accounts` are the customer's account records and
     `catalogue` maps product ids to product records (for what they hold).
     """
@@ -75,6 +79,35 @@ def spend_evidence(features: Mapping, category: str) -> Evidence:
     """The customer's spend in `category` over the last 12 months, as evidence."""
     label = f"{category_words(category)} spend, last 12 months"
     return field_evidence(EvidenceKind.transaction_aggregate, "features", features, f"spend_12m.{category}", label)
+
+
+def months_observed(features: Mapping) -> int:
+    """How many of the last 12 months the customer's spend covers: fewer when they joined within them.
+
+    Feature documents from before the field existed count as a whole year.
+    """
+    return min(max(int(features.get("months_observed") or YEAR), 1), YEAR)
+
+
+def annual_spend(spent: float, features: Mapping) -> float:
+    """A year's worth of `spent` (a spend_12m figure): scaled up from the months observed when fewer than 12."""
+    return spent * YEAR / months_observed(features)
+
+
+def spend_period(features: Mapping) -> str:
+    """The time a spend_12m figure covers, as words after "You spent $X on travel"."""
+    months = months_observed(features)
+    if months == YEAR:
+        return "in the last 12 months"
+    return "in the month since you joined" if months == 1 else f"in the {months} months since you joined"
+
+
+def observed_evidence(features: Mapping) -> list[Evidence]:
+    """Evidence for the months an annualised figure is scaled from; none when a whole year was observed."""
+    if months_observed(features) == YEAR:
+        return []
+    label = "months of the last 12 with the bank"
+    return [field_evidence(EvidenceKind.profile_field, "features", features, "months_observed", label)]
 
 
 def _terms_evidence(product: Mapping, path: str, label: str) -> Evidence:
@@ -133,7 +166,7 @@ def _card_rewards(product, features, accounts, catalogue) -> Estimate | None:
             continue
         best_held = max(held, key=lambda card: _cash_rate(_terms(card), category), default=None)
         held_rate = _cash_rate(_terms(best_held), category) if best_held else 0.0
-        gain = spent * (_cash_rate(terms, category) - held_rate)
+        gain = annual_spend(spent, features) * (_cash_rate(terms, category) - held_rate)
         if gain <= 0:
             continue
         gains[category] = gain
@@ -144,6 +177,7 @@ def _card_rewards(product, features, accounts, catalogue) -> Estimate | None:
     if not gains:
         return None
     fee = (terms.get("annual_fee") or 0.0) + 12 * (terms.get("monthly_fee") or 0.0)
+    evidence += observed_evidence(features)
     evidence.append(_terms_evidence(product, "point_value", "dollars per point"))
     if terms.get("annual_fee"):
         evidence.append(_terms_evidence(product, "annual_fee", "annual fee"))
@@ -158,7 +192,7 @@ def _card_reason(product, features, gains, held, value, fee) -> str:
     # the value sums every category; the reason names the largest and says the others count too
     others = len(gains) - 1
     also = f" (and more in {others} other {'category' if others == 1 else 'categories'})" if others else ""
-    opening = f"You spent {money(spent)} on {category_words(top)}{also} in the last 12 months; at {rate}"
+    opening = f"You spent {money(spent)} on {category_words(top)}{also} {spend_period(features)}; at {rate}"
     if value <= 0:
         return f"{opening}, this card's extra rewards would not cover its {money(fee)} annual fee."
     versus = f" more than your {held[0]['name']}" if len(held) == 1 else " more than your current cards" if held else ""
@@ -265,11 +299,12 @@ def _employer_match(product, features, accounts, catalogue) -> Estimate | None:
     paid = [category for category in MATCHED_CONTRIBUTIONS if spend.get(category, 0) > 0]
     if product.get("category") != "retirement" or match <= 0 or not paid:
         return None
-    contributions = min(sum(spend[category] for category in paid), terms.get("max_amount") or math.inf)
+    yearly = annual_spend(sum(spend[category] for category in paid), features)
+    contributions = min(yearly, terms.get("max_amount") or math.inf)
     value = round(contributions * match)
-    evidence = [spend_evidence(features, category) for category in paid]
+    evidence = [spend_evidence(features, category) for category in paid] + observed_evidence(features)
     evidence.append(_terms_evidence(product, "employer_match", "employer match"))
     amounts = " and ".join(f"{money(spend[category])} in {category_words(category)}s" for category in paid)
-    reason = (f"You put {amounts} toward the long term in the last 12 months; paid into {product['name']}, "
+    reason = (f"You put {amounts} toward the long term {spend_period(features)}; paid into {product['name']}, "
               f"its {match * 100:g}% employer match would add about {money(value)} a year.")
     return Estimate(float(value), evidence, reason)
