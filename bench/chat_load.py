@@ -152,7 +152,7 @@ TAILS = ("", "", "", " please", " thanks", "??", " :)", " asap", "?")
 def intent_examples(path: Path | None = None) -> dict[str, list[str]]:
     """The shipped labelled examples by intent, without those naming a customer id."""
     from assistant.runtime import shipped_intents_path
-    from assistant.slots import find_customer_ids
+    from tools.requests.slots import find_customer_ids
 
     examples: dict[str, list[str]] = {}
     for line in (path or shipped_intents_path()).read_text().splitlines():

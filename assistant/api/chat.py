@@ -18,7 +18,7 @@ from assistant import audit, handoffs
 from assistant.api.deps import CurrentCaller, LiveRuntime
 from assistant.callers import Caller, Role
 from assistant.engine import MAX_MESSAGE_CHARS, TurnResult
-from assistant.slots import find_customer_ids
+from tools.requests.slots import find_customer_ids
 from retrieval.text import Text
 
 router = APIRouter(prefix="/v1", tags=["chat"])

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.slots import (
+from tools.requests.slots import (
     extract_slots,
     find_amounts,
     find_city,

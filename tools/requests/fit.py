@@ -1,0 +1,170 @@
+"""Honouring a request: hard constraints filter, the stated need comes first, personal signals order within it.
+
+`violations(product, constraints)` says, in words, every constraint a product
+breaks. `fit_request` takes the products a tool may offer with their personal
+scores and returns what to show: the products that answer the request's need
+or named product type and break no constraint, the strongest need first and
+personal scores ordering near-equals; a product that merely scores well for the
+customer never goes above one that answers what they asked. When every product
+that answers the need breaks a constraint, the closest ones are returned with
+`unmet` naming what they break, so the answer can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from retrieval.records import RISK_ORDER
+from tools.evidence import field_evidence
+from tools.requests.model import Constraints, Request
+from tools.types import Evidence, EvidenceKind
+
+PERSONAL_WEIGHT = 0.15  # how much the customer's own signals move a product among those answering the need
+CATEGORY_NEED = 0.25  # the need score of a product of a type the request names ("a card"), below any stated need
+STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
+BUSINESS_SEGMENT = "small_business"
+RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
+RISKY_CATEGORIES = frozenset({"investment", "retirement", "education_savings"})
+REQUEST_REASON = "It fits what you asked"
+UNMET_PREFIX = "Closest to what you asked"
+
+
+@dataclass(frozen=True)
+class Fitted:
+    product: Mapping
+    need: float
+    personal: float
+    phrase: str
+    unmet: tuple[str, ...] = ()
+
+    @property
+    def product_id(self) -> str:
+        return self.product["_id"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    shown: list[Fitted] = field(default_factory=list)
+    unmet: bool = False  # nothing answering the need met every constraint: `shown` are the closest
+
+
+def is_business_product(product: Mapping) -> bool:
+    return BUSINESS_SEGMENT in (product.get("target_segments") or ())
+
+
+def violations(product: Mapping, constraints: Constraints) -> list[str]:
+    """What `product` breaks of `constraints`, each in a few words ("a $95 annual fee")."""
+    terms, category = product.get("terms") or {}, product.get("category")
+    broken = []
+    if constraints.max_annual_fee is not None and (terms.get("annual_fee") or 0) > constraints.max_annual_fee:
+        broken.append(f"a ${terms['annual_fee']:,.0f} annual fee")
+    if constraints.max_monthly_fee is not None and (terms.get("monthly_fee") or 0) > constraints.max_monthly_fee:
+        broken.append(f"a ${terms['monthly_fee']:,.0f} monthly fee")
+    if constraints.rate_type and terms.get("rate_type") != constraints.rate_type:
+        broken.append(f"a {terms['rate_type']} rate" if terms.get("rate_type") else "no set rate type")
+    broken += _risk_violations(terms, category, constraints.max_risk)
+    broken += _term_violations(terms, category, constraints.term_months)
+    broken += _amount_violations(terms, category, constraints.amount)
+    if constraints.categories and category not in constraints.categories:
+        broken.append(f"it is not one of the kinds you asked for ({category})")
+    if category in constraints.excluded_categories:
+        broken.append(f"it is {category}, which you ruled out")
+    return broken
+
+
+def _risk_violations(terms: Mapping, category: str | None, max_risk: str | None) -> list[str]:
+    if not max_risk:
+        return []
+    level = terms.get("risk_level")
+    if level is None:
+        unknown_is_risky = category in RISKY_CATEGORIES and RISK_ORDER.index(max_risk) <= 1
+        return ["its risk depends on what it is invested in"] if unknown_is_risky else []
+    return [f"{level} risk"] if RISK_ORDER.index(level) > RISK_ORDER.index(max_risk) else []
+
+
+def _term_violations(terms: Mapping, category: str | None, months: int | None) -> list[str]:
+    term = terms.get("term_months")
+    if not months or term is None:
+        return []
+    if category in ("loan", "mortgage") and term < months:
+        return [f"terms of at most {term} months"]
+    if category in ("deposit", "retirement") and abs(term - months) > max(3, months // 4):
+        return [f"a fixed term of {term} months"]
+    return []
+
+
+def _amount_violations(terms: Mapping, category: str | None, amount: float | None) -> list[str]:
+    if amount is None:
+        return []
+    if category in ("loan", "mortgage") and terms.get("max_amount") and terms["max_amount"] < amount:
+        return [f"lends at most ${terms['max_amount']:,.0f}"]
+    if category == "deposit" and (terms.get("min_balance") or 0) > amount:
+        return [f"needs ${terms['min_balance']:,.0f} to open"]
+    return []
+
+
+def conditions(request: Request | None) -> bool:
+    """Whether `request` says anything that changes a personal ranking."""
+    return request is not None and bool(request.needs or request.categories or request.constraints)
+
+
+def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int) -> Answer:
+    """What to show for `request` among `products` (eligible, not held), given each one's personal score."""
+    relevant = _relevant(request, products)
+    if not relevant:
+        relevant = [(product, 0.0, "") for product in products]  # no need stated: the constraints still hold
+    top_personal = max((personal.get(product["_id"], 0.0) for product, _, _ in relevant), default=0.0) or 1.0
+    fitted = [Fitted(product, need, max(0.0, personal.get(product["_id"], 0.0)) / top_personal, phrase,
+                     tuple(violations(product, request.constraints)))
+              for product, need, phrase in relevant]
+    fitted.sort(key=lambda item: (-(item.need + PERSONAL_WEIGHT * item.personal), item.product_id))
+    passing = [item for item in fitted if not item.unmet]
+    if not request.needs and not request.categories:
+        passing = [item for item in passing if item.personal > 0]
+    if passing:
+        return Answer(passing[:k])
+    closest = sorted(fitted, key=lambda item: (len(item.unmet), -(item.need + PERSONAL_WEIGHT * item.personal)))
+    return Answer(closest[:min(k, 2)], unmet=True)
+
+
+def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mapping, float, str]]:
+    """The products answering the request's need or named type, with their need score and matched phrase."""
+    named = set(request.categories) | set(request.constraints.categories)
+    chosen = []
+    for product in products:
+        need, phrase = request.need_score(product["_id"]), request.need_phrase(product["_id"])
+        if named:
+            if product.get("category") in named:
+                need = max(need, CATEGORY_NEED)
+            elif need < STRONG_NEED:
+                continue
+        if need > 0:
+            chosen.append((product, need, phrase))
+    return chosen
+
+
+def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
+    """Why the product answers the request, quoting the catalogue's own words for what it is for."""
+    said = request.constraints.words()
+    meets = f", and it meets what you set: {', '.join(said)}" if said else ""
+    if phrase and phrase != product["name"]:
+        reason = f'{REQUEST_REASON}: it is for "{phrase}"{meets}.'
+        statements = product.get("need_statements") or []
+        path = f"need_statements.{statements.index(phrase)}" if phrase in statements else "description"
+    else:
+        reason = f"{REQUEST_REASON}: it is one of our {_category_plural(product.get('category', ''))}{meets}."
+        path = "category"
+    evidence = [field_evidence(EvidenceKind.product_terms, "products", product, path, f"what {product['name']} is for")]
+    return reason, evidence
+
+
+def unmet_reason(item: Fitted) -> str:
+    return f"{UNMET_PREFIX}, but it has {' and '.join(item.unmet)}."
+
+
+def _category_plural(category: str) -> str:
+    return {"deposit": "bank accounts", "card": "cards", "loan": "loans", "mortgage": "mortgages",
+            "investment": "investments", "retirement": "retirement accounts",
+            "education_savings": "education savings plans", "insurance": "insurance policies",
+            "healthcare": "health products"}.get(category, "products")

@@ -1,0 +1,145 @@
+"""Which catalogue products a request asks for: its one embedding and its words against each product's purpose.
+
+A product's purpose is its name and need statements (the catalogue's words for
+what it is for) and its indexed text (name, description and needs). Three
+signals, each in [0, 1]:
+
+- meaning: the cosine of the request's embedding with the closest of those,
+  rescaled between NEED_FLOOR (says nothing) and NEED_FULL (plainly the same need);
+- life events: a keyword rule the request fires ("we got a kitten" fires pet)
+  stands for a plain statement of its need, matched the same way, discounted;
+- words: BM25 over the same texts, relative to the best product, for the
+  rare terms a sentence model blurs ("HELOC", "Coverdell", "529").
+
+A product's need score is the strongest meaning or life-event match, lifted by
+its word match; those within NEED_MARGIN of the best are the request's needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from retrieval.lexical import BM25
+from tools.campaign import fired_rules, statement_vectors
+from tools.requests.model import NeedHit
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
+NEED_FLOOR = 0.30  # MiniLM cosine at or below which a request says nothing about a product
+NEED_FULL = 0.8  # ... at or above which it plainly states the product's need
+TEXT_DISCOUNT = 0.9  # the whole indexed text is diluted by its description: its match counts a little less
+RULE_DISCOUNT = 0.8  # a life-event keyword is weaker than the request's own wording
+WORD_WEIGHT = 0.25  # how much the word match lifts a product's meaning match
+MIN_NEED = 0.3  # a need score below this is no need at all
+NEED_MARGIN = 0.35  # products this far below the best are a different need
+MAX_NEEDS = 8
+LEXICON_KEY = "tools.requests.lexicon"
+PURPOSES_KEY = "tools.requests.purposes"
+
+
+def purpose_texts(product: Mapping) -> list[str]:
+    return [product["name"], *(product.get("need_statements") or ())]
+
+
+def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
+    """The products `text` asks for, best first (at most MAX_NEEDS); empty without an embedder or a need."""
+    if embedding is None or ctx.embedder is None or not ctx.products:
+        return ()
+    purposes = _purposes(ctx)
+    query = _unit(np.asarray(embedding, dtype=np.float32).reshape(-1))
+    meaning, phrases = _meaning(ctx, purposes, query)
+    events = _life_events(ctx, purposes, text)
+    words = _words(ctx, text, purposes.ids)
+    scores = np.maximum(meaning, events) * (1.0 + WORD_WEIGHT * words)
+    scores = np.clip(scores, 0.0, 1.0)
+    best = float(scores.max(initial=0.0))
+    if best < MIN_NEED:
+        return ()
+    order = np.argsort(-scores, kind="stable")
+    return tuple(NeedHit(purposes.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
+                 if scores[j] >= max(MIN_NEED, best - NEED_MARGIN))
+
+
+@dataclass(frozen=True)
+class _Purposes:
+    """Every product's purpose texts as unit vectors, one row per text; `columns[row]` is its product's position."""
+
+    ids: list[str]
+    columns: np.ndarray
+    phrases: list[str]
+    vectors: np.ndarray
+
+    def best_per_product(self, scores: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        best = np.full(len(self.ids), -1.0, dtype=np.float32)
+        phrase = [""] * len(self.ids)
+        for row in np.argsort(-scores, kind="stable"):
+            column = self.columns[row]
+            if best[column] < 0:
+                best[column], phrase[column] = scores[row], self.phrases[row]
+        return np.maximum(best, 0.0), phrase
+
+
+def _purposes(ctx: ToolContext) -> _Purposes:
+    def build() -> _Purposes:
+        ids = sorted(ctx.products)
+        owners = [(column, phrase) for column, product_id in enumerate(ids)
+                  for phrase in purpose_texts(ctx.products[product_id])]
+        vectors = _unit_rows(statement_vectors(ctx.embedder, [phrase for _, phrase in owners]))
+        return _Purposes(ids, np.array([column for column, _ in owners]), [phrase for _, phrase in owners], vectors)
+    return ctx.memo(PURPOSES_KEY, build)
+
+
+def _meaning(ctx: ToolContext, purposes: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    similarity, phrases = purposes.best_per_product(purposes.vectors @ query)
+    if ctx.vectors is not None:
+        indexed, matrix = ctx.index_vectors("products")
+        column = {product_id: j for j, product_id in enumerate(purposes.ids)}
+        text_scores = (_unit_rows(np.asarray(matrix, dtype=np.float32)) @ query) * TEXT_DISCOUNT
+        for k, product_id in enumerate(indexed):
+            if product_id in column:
+                similarity[column[product_id]] = max(similarity[column[product_id]], text_scores[k])
+    return _rescaled(similarity), phrases
+
+
+def _life_events(ctx: ToolContext, purposes: _Purposes, text: str) -> np.ndarray:
+    statements = [statement for rule in fired_rules(text) for statement in rule.statements]
+    if not statements:
+        return np.zeros(len(purposes.ids), dtype=np.float32)
+    rules = _unit_rows(statement_vectors(ctx.embedder, statements))
+    best, _ = purposes.best_per_product((purposes.vectors @ rules.T).max(axis=1))
+    return _rescaled(best) * RULE_DISCOUNT
+
+
+def _words(ctx: ToolContext, text: str, ids: Sequence[str]) -> np.ndarray:
+    scores = lexicon(ctx).scores(text)
+    top = max(scores.values(), default=0.0)
+    if top <= 0:
+        return np.zeros(len(ids), dtype=np.float32)
+    return np.array([scores.get(product_id, 0.0) / top for product_id in ids], dtype=np.float32)
+
+
+def lexicon(ctx: ToolContext) -> BM25:
+    """BM25 over each product's name, description and need statements, built once per context."""
+    return ctx.memo(LEXICON_KEY, lambda: BM25({
+        product_id: " ".join([*purpose_texts(product), product.get("description", "")])
+        for product_id, product in sorted(ctx.products.items())
+    }))
+
+
+def _rescaled(similarity: np.ndarray) -> np.ndarray:
+    return np.clip((similarity - NEED_FLOOR) / (NEED_FULL - NEED_FLOOR), 0.0, 1.0)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)

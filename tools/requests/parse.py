@@ -1,0 +1,217 @@
+"""The parts of a request read from its words alone: constraints, relatives and their ages, life events, business.
+
+Pure functions over the text; the catalogue match is `tools.requests.needs`.
+Numbers ("$15k", "30 grand") come from `tools.requests.slots`; ages and counts
+said in words ("in their eighties", "my two kids") are read here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tools.campaign import fired_rules
+from tools.requests.model import Constraints, StatedRelative
+from tools.requests.slots import find_amounts, find_relations
+
+_FEE_WORDS = r"(?:fees?|charges?)"
+_NO = r"(?:no|zero|\$0|0|without(?:\s+an?|\s+the|\s+any)?|free of|don'?t (?:want|like)(?: to pay)?(?:\s+an?|\s+any)?|(?:won'?t|will not|wouldn'?t|refuse to) pay(?:\s+an?|\s+any)?|not paying(?:\s+an?|\s+any)?|avoid(?:\s+an?|\s+any)?|hate(?:\s+paying)?|never pay(?:\s+an?|\s+any)?)"
+_ANNUAL_FEE = re.compile(
+    rf"\b{_NO}\s+(?:\w+\s+)?(?:annual|yearly|year|anual)\s+{_FEE_WORDS}|\b(?:annual|yearly)[- ]fee[- ]free\b"
+    r"|\bno[- ]annual[- ]fee\b|\bwithout paying (?:a|an) (?:annual|yearly) fee\b",
+    re.IGNORECASE)
+_MONTHLY_FEE = re.compile(
+    rf"\b{_NO}\s+(?:\w+\s+)?(?:monthly|maintenance|account|service)\s+{_FEE_WORDS}|\bmonthly[- ]fee[- ]free\b",
+    re.IGNORECASE)
+_ANY_FEE = re.compile(
+    rf"\b{_NO}\s+(?:any\s+|hidden\s+)?{_FEE_WORDS}\b|\bfee[- ]?free\b|\bno[- ]fee\b|\bfees?\s+(?:are\s+)?(?:a\s+)?no[- ]go\b"
+    r"|\bfree (?:checking|account|card)\b",
+    re.IGNORECASE)
+_FIXED = re.compile(
+    r"\bfixed(?:[- ]rate|\s+(?:apr|interest|payments?|monthly payments?))?\b|\block(?:ed)?[- ]in\b|\block in\b"
+    r"|\brate (?:that )?(?:won'?t|doesn'?t|does not|can'?t|cannot|will not|never) (?:change|go up|move|jump)"
+    r"|\bsame (?:monthly )?payment\b|\bpredictable (?:monthly )?payments?\b|\bstable (?:rate|payments?)\b",
+    re.IGNORECASE)
+_VARIABLE = re.compile(r"\b(?:variable|adjustable|floating)(?:[- ]rate)?\b|\barms?\b(?=.*\b(?:mortgage|rate|loan)\b)", re.IGNORECASE)
+_NO_RISK = re.compile(
+    r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
+    r"|\bnot (?:to )?lose (?:a (?:penny|cent|dime)|any)|\bfdic\b|\binsured deposits?\b|\bguaranteed\b|\bprotect(?:ed)? (?:my |the )?"
+    r"(?:principal|capital)\b|\bdon'?t want to lose\b|\bzero chance of losing\b",
+    re.IGNORECASE)
+_LOW_RISK = re.compile(
+    r"\blow(?:er)?[- ]risk\b|\bless risk(?:y)?\b|\bminimal risk\b|\bwithout (?:much|too much|a lot of) risk\b|\bconservative\b"
+    r"|\bsafe(?:r|st)?\b|\bnot (?:too |very |that )?risky\b|\bnothing (?:too )?risky\b|\bcautious\b|\brisk[- ]averse\b"
+    r"|\bsteady\b|\blow volatility\b|\bsleep at night\b",
+    re.IGNORECASE)
+_MEDIUM_RISK = re.compile(r"\b(?:moderate|medium|some|a bit of)\s+risk\b|\bbalanced\b", re.IGNORECASE)
+
+_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "eighteen": 18, "twenty": 20,
+                "thirty": 30}
+_COUNT = r"(?P<count>\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|eighteen|twenty|thirty)"
+_TERM = re.compile(
+    rf"\b(?:for|over|term of|lasting|lock(?:ed)? (?:it |in |up )?(?:for)?)\s+(?:about\s+|around\s+|roughly\s+)?{_COUNT}\s+"
+    r"(?P<unit>years?|yrs?|months?)\b(?!\s+old)"
+    rf"|\b(?P<count2>\d{{1,2}})[- ](?P<unit2>year|yr|month)(?![- ]olds?\b)\b(?!\s+old)",
+    re.IGNORECASE)
+_HORIZON = re.compile(
+    rf"\b(?:in|within|by|after)\s+(?:the\s+)?(?:next\s+)?{_COUNT}\s+(?P<unit>years?|yrs?|months?)\b"
+    r"|\bnext (?P<unit2>year|month|summer|spring|fall|autumn|winter)\b",
+    re.IGNORECASE)
+_SEASON_MONTHS = {"summer": 9, "spring": 6, "fall": 12, "autumn": 12, "winter": 12}
+
+_ONLY_CATEGORY = re.compile(r"\bonly\b|\bjust\b|\bnothing but\b|\bstrictly\b", re.IGNORECASE)
+_NOT_CATEGORY = {
+    "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market)\b", re.IGNORECASE),
+    "card": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:credit )?cards?\b", re.IGNORECASE),
+    "loan": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:loans?|debt|borrow\w*)\b", re.IGNORECASE),
+    "insurance": re.compile(r"\b(?:no|not|don'?t want|without)\b[^.?!]{0,12}\binsurance\b", re.IGNORECASE),
+}
+
+_DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixties": 65, "seventies": 75,
+            "eighties": 82, "nineties": 92, "teens": 15}
+_RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|girl|baby|toddler|teen|teenager|"
+                  r"mom|mum|mother|dad|father|parents?|mama|papa|wife|husband|spouse|partner|brother|sister|"
+                  r"grandson|granddaughter|grandkids?|grandchild(?:ren)?|twins|stepson|stepdaughter|niece|nephew)")
+_AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD}))?", re.IGNORECASE)
+_AGE_AFTER = re.compile(
+    rf"\b(?P<who>{_RELATIVE_WORD})\b[^.?!\d]{{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
+    r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$))", re.IGNORECASE)
+_DECADE = re.compile(r"\b(?:in|into)\s+(?:his|her|their|my|the)\s+(?:early\s+|mid[- ]|late\s+)?"
+                     r"(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|teens|[2-9]0s)\b", re.IGNORECASE)
+_SITUATION_AGES = (
+    (re.compile(r"\bnewborn\b|\bbaby\b|\bon the way\b|\bexpecting\b|\bjust born\b", re.IGNORECASE), "child", 0),
+    (re.compile(r"\btoddler\b", re.IGNORECASE), "child", 2),
+    (re.compile(r"\bteen(?:ager)?s?\b|\bhigh school\b|\blearning to drive\b|\bdriver'?s licen[cs]e\b", re.IGNORECASE), "child", 16),
+    (re.compile(r"\b(?:starting|off to|going to|heading to|in|at) (?:college|uni|university)\b|\bfreshman\b", re.IGNORECASE), "child", 18),
+    (re.compile(r"\bgrand(?:son|daughter|kids?|child(?:ren)?)\b", re.IGNORECASE), "child", 8),
+)
+_COUNTED = re.compile(rf"\b{_COUNT}\s+(?:\w+\s+)?(?:kids|children|sons|daughters|boys|girls|grandkids|grandchildren)\b", re.IGNORECASE)
+_BUSINESS = re.compile(
+    r"\b(?:my|our|the|a|new|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|firm|practice|startup|"
+    r"start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
+    r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
+    r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b(?:1099|contractor)\b|\bgig work\b|\bgig\b",
+    re.IGNORECASE)
+
+
+def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
+    """The hard limits `text` states; `categories` are the product types it names (for "only savings accounts")."""
+    annual = 0.0 if _ANNUAL_FEE.search(text) else None
+    monthly = 0.0 if _MONTHLY_FEE.search(text) else None
+    if _ANY_FEE.search(text) and annual is None and monthly is None:
+        annual = monthly = 0.0
+    return Constraints(
+        max_annual_fee=annual,
+        max_monthly_fee=monthly,
+        rate_type="variable" if _VARIABLE.search(text) else "fixed" if _FIXED.search(text) else None,
+        max_risk=_risk(text),
+        term_months=_term_months(text),
+        amount=_amount(text),
+        horizon_months=_horizon_months(text),
+        categories=categories if categories and _ONLY_CATEGORY.search(text) else (),
+        excluded_categories=tuple(category for category, pattern in _NOT_CATEGORY.items()
+                                  if pattern.search(text) and category not in categories),
+    )
+
+
+def _risk(text: str) -> str | None:
+    if _NO_RISK.search(text):
+        return "none"
+    if _LOW_RISK.search(text):
+        return "low"
+    if _MEDIUM_RISK.search(text):
+        return "medium"
+    return None
+
+
+def _count(raw: str) -> int:
+    raw = raw.lower()
+    return int(raw) if raw.isdigit() else _COUNT_WORDS.get(raw, 1)
+
+
+def _term_months(text: str) -> int | None:
+    match = _TERM.search(text)
+    if match is None:
+        return None
+    count = _count(match.group("count") or match.group("count2"))
+    unit = (match.group("unit") or match.group("unit2")).lower()
+    months = count * (12 if unit.startswith(("year", "yr")) else 1)
+    return months if 0 < months <= 600 else None
+
+
+def _horizon_months(text: str) -> float | None:
+    match = _HORIZON.search(text)
+    if match is None:
+        return None
+    season = (match.group("unit2") or "").lower()
+    if season:
+        return {"year": 12.0, "month": 1.0}.get(season, float(_SEASON_MONTHS.get(season, 12)))
+    count = _count(match.group("count"))
+    return float(count * (12 if match.group("unit").lower().startswith(("year", "yr")) else 1))
+
+
+def _amount(text: str) -> float | None:
+    sums = [amount for amount in find_amounts(text) if amount.per is None]
+    return max((amount.value for amount in sums), default=None)
+
+
+def relatives_in(text: str) -> tuple[StatedRelative, ...]:
+    """The relatives `text` is about, with the age and count it states ("my 12-year-old" -> child aged 12)."""
+    relations = find_relations(text)
+    ages = _stated_ages(text)
+    count = _stated_count(text)
+    found: dict[str, StatedRelative] = {}
+    for relation in relations:
+        found[relation] = StatedRelative(relation, ages.get(relation), count if relation == "child" else 1)
+    for relation, age in ages.items():
+        found.setdefault(relation, StatedRelative(relation, age, count if relation == "child" else 1))
+    return tuple(found.values())
+
+
+def _stated_ages(text: str) -> dict[str, int]:
+    ages: dict[str, int] = {}
+    for match in _AGE_BEFORE.finditer(text):
+        relation = _relation_of(match.group("who")) or "child"
+        ages.setdefault(relation, int(match.group("age")))
+    for match in _AGE_AFTER.finditer(text):
+        relation = _relation_of(match.group("who"))
+        age = int(match.group("age"))
+        if relation and age <= 110:
+            ages.setdefault(relation, age)
+    decade = _DECADE.search(text)
+    if decade:
+        word = decade.group("decade").lower()
+        age = _DECADES.get(word) or int(word[0]) * 10 + 2
+        relation = next(iter(find_relations(text)), "parent")
+        ages.setdefault(relation, age)
+    for pattern, relation, age in _SITUATION_AGES:
+        if pattern.search(text) and (relation in find_relations(text) or pattern.pattern.startswith(r"\bgrand")):
+            ages.setdefault(relation, age)
+    return ages
+
+
+def _relation_of(word: str | None) -> str | None:
+    if not word:
+        return None
+    lowered = word.lower()
+    if lowered.startswith("grand") or lowered in ("niece", "nephew", "twins", "boy", "girl"):
+        return "child"
+    found = find_relations(lowered)
+    return found[0] if found else None
+
+
+def _stated_count(text: str) -> int:
+    if re.search(r"\btwins\b", text, re.IGNORECASE):
+        return 2
+    match = _COUNTED.search(text)
+    return max(1, _count(match.group("count"))) if match else 1
+
+
+def life_events_in(text: str) -> tuple[str, ...]:
+    """The life events `text` tells of, as need-rule names ("we got a kitten" -> pet)."""
+    return tuple(rule.name for rule in fired_rules(text))
+
+
+def about_business(text: str) -> bool:
+    return bool(_BUSINESS.search(text))
+

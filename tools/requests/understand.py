@@ -1,0 +1,33 @@
+"""Reading one turn into a `Request`: what it asks for, in which terms, for whom."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tools.requests.model import Request
+from tools.requests.needs import match_needs
+from tools.requests.parse import (
+    about_business,
+    constraints_in,
+    life_events_in,
+    relatives_in,
+)
+from tools.requests.slots import find_product_categories
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
+
+def understand(ctx: ToolContext | None, text: str, embedding=None) -> Request:
+    """The request in `text`; its needs only when `embedding` (the turn's one embedding) and `ctx` are given."""
+    categories = tuple(find_product_categories(text))
+    needs = match_needs(ctx, text, embedding) if ctx is not None else ()
+    return Request(
+        text=text,
+        needs=needs,
+        categories=categories,
+        constraints=constraints_in(text, categories),
+        relatives=relatives_in(text),
+        life_events=life_events_in(text),
+        business=about_business(text),
+    )
