@@ -44,10 +44,18 @@ from retrieval.graph import (
     RELATIONS,
     ContextStat,
     RelativeView,
+    life_stage_band,
     relatives_of,
 )
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
+from tools.requests.fit import (
+    conditions,
+    fit_request,
+    is_business_product,
+    request_reason,
+)
+from tools.requests.model import Request, StatedRelative
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -107,7 +115,8 @@ class RelativeProfile:
 
 @tool
 def recommend_family(
-    ctx: ToolContext, customer_id: str, relations: Sequence[str] | None = None, k: int = 3
+    ctx: ToolContext, customer_id: str, relations: Sequence[str] | None = None, k: int = 3,
+    request: Request | None = None,
 ) -> list[Recommendation]:
     """Recommend products for the customer's spouse, children or parents, each marked with who it is for.
 
@@ -125,20 +134,117 @@ def recommend_family(
         relations: Whom to recommend for: any of spouse, child, parent, sibling (plurals accepted). Empty means
             spouse, children and parents.
     """
-    wanted = _relations(relations)
+    stated = {relative.relation: relative for relative in (request.relatives if request else ())}
+    wanted = _relations(relations if relations is not None or not stated else list(stated))
     if k < 1 or not may_profile(ctx.customer(customer_id) or {}):
         return []
     views = relatives_of(ctx.graph, customer_id, wanted, as_of=ctx.as_of)
     views.sort(key=lambda view: wanted.index(view.relation))  # stable: graph order within a relation
-    return [
-        recommendation
-        for view in views
-        for recommendation in (
-            # adults, customers or not, can open products themselves; a minor's are opened by the parent
-            recommend_for_relative(ctx, view, k) if view.age is None or view.age >= ADULT_AGE
-            else recommend_on_behalf(ctx, customer_id, view, k)
-        )
-    ]
+    views = _as_stated(views, stated, wanted)
+    pool = len(ctx.products) if conditions(request) else k + len(views) * k  # room to skip what others were given
+    per_relative = []
+    for view in views:
+        recs = (recommend_for_relative(ctx, view, pool) if view.age is None or view.age >= ADULT_AGE
+                else recommend_on_behalf(ctx, customer_id, view, pool))  # a minor's are opened by the parent
+        if conditions(request):
+            recs = _for_request(ctx, customer_id, request, view, recs, pool)
+        per_relative.append(recs)
+    return _once_each(per_relative, stated, k)
+
+
+def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], wanted: Sequence[str]) -> list[RelativeView]:
+    """The relatives to answer for: those on file, except that a relative the request describes with an age is
+    the one on file in that age band, or, when none is, the relative as described (not on file)."""
+    chosen = []
+    for relation in wanted:
+        on_file = [view for view in views if view.relation == relation]
+        said = stated.get(relation)
+        if said is None or said.age is None:
+            chosen.extend(on_file)
+            continue
+        band = life_stage_band(said.age, relation)
+        matching = [view for view in on_file if view.age_band == band]
+        chosen.extend(matching or [_described(said, band)])
+    return chosen
+
+
+def _described(relative: StatedRelative, band: str) -> RelativeView:
+    return RelativeView(relative_id="", relation=relative.relation, is_customer=False, age=relative.age,
+                        age_band=band, consent_to_share=False, relationship_id="")
+
+
+def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: RelativeView,
+                 recs: list[Recommendation], k: int) -> list[Recommendation]:
+    """The relative's products that answer the request, need first, each led by the reason it does."""
+    by_product = {rec.product_id: rec for rec in recs}
+    candidates = [ctx.products[product_id] for product_id in by_product]
+    candidates += [product for hit in request.needs
+                   if hit.product_id not in by_product and (product := ctx.products.get(hit.product_id))
+                   and _fits_relative(ctx, customer_id, product, view)]
+    answer = fit_request(request, candidates, {pid: rec.score for pid, rec in by_product.items()}, k)
+    shown = []
+    for item in answer.shown:
+        reason, evidence = request_reason(request, item.product, item.phrase)
+        rec = by_product.get(item.product_id) or _described_recommendation(item.product, view)
+        rec.reasons = [reason, *rec.reasons]
+        rec.evidence = [*evidence, *rec.evidence]
+        rec.components = {**rec.components, "request": round(item.need, 4)}
+        shown.append(rec)
+    return shown
+
+
+def _fits_relative(ctx: ToolContext, customer_id: str, product: Mapping, view: RelativeView) -> bool:
+    """Whether the product can be opened for this relative: by their age, or for a minor by the customer on their
+    behalf (a kind ON_BEHALF allows, which the customer qualifies for)."""
+    if view.age is None:
+        return False
+    if view.age >= ADULT_AGE:
+        return not age_failures(product, view.age) and not is_business_product(product)
+    kind, features = ON_BEHALF.get(view.relation), ctx.features(customer_id)
+    return (kind is not None and product.get("category") in kind.categories and features is not None
+            and not check(product, credit_score_inputs(features)))
+
+
+def _described_recommendation(product: Mapping, view: RelativeView) -> Recommendation:
+    who = f"your {view.relation} (aged {view.age_band})"
+    opened = " opened in your name" if view.age is not None and view.age < ADULT_AGE else ""
+    return Recommendation(
+        product_id=product["_id"], name=product["name"], category=product["category"], score=0.0,
+        reasons=[f"For {who}{opened}: checked against its age limits."],
+        evidence=[field_evidence(EvidenceKind.product_terms, "products", product, "eligibility", "age limits")],
+        for_person=view.relative_id or None, relation=view.relation, age_band=view.age_band,
+    )
+
+
+def _once_each(per_relative: list[list[Recommendation]], stated: Mapping[str, StatedRelative],
+               k: int) -> list[Recommendation]:
+    """Up to k products per relative, each product once in the answer: one that suits several relatives of one
+    relation is one card for all of them ("one for each of your two children"); a relative of another relation
+    gets their next best instead."""
+    kept: dict[str, Recommendation] = {}
+    sharing: dict[str, int] = {}
+    for recs in per_relative:
+        given = 0
+        for rec in recs:
+            if given == k:
+                break
+            first = kept.get(rec.product_id)
+            if first is None:
+                kept[rec.product_id], sharing[rec.product_id] = rec, 1
+                given += 1
+            elif first.relation == rec.relation:
+                sharing[rec.product_id] += 1
+                given += 1
+    for product_id, rec in kept.items():
+        said = stated.get(rec.relation or "")
+        many = max(sharing[product_id], said.count if said else 1)
+        if many > 1 and rec.relation:
+            rec.reasons = [f"One for each of your {_number(many)} {PLURALS[rec.relation]}.", *rec.reasons]
+    return list(kept.values())
+
+
+def _number(count: int) -> str:
+    return {2: "two", 3: "three", 4: "four", 5: "five"}.get(count, str(count))
 
 
 def _relations(relations: Sequence[str] | None) -> list[str]:
@@ -221,7 +327,7 @@ def _recommendation(product: Mapping, stat: ContextStat, profile: RelativeProfil
         evidence=[*_edge_evidence(view), *_statistic_evidence(stat), *_consented_evidence(profile)],
         components={"tfidf": round(stat.tfidf, 4), "tf": round(stat.tf, 4), "idf": round(stat.idf, 4),
                     "lift": round(stat.lift, 4)},
-        for_person=view.relative_id,
+        for_person=view.relative_id or None,
         relation=view.relation,
         age_band=view.age_band,
     )
@@ -237,10 +343,10 @@ def _on_behalf_recommendation(product: Mapping, stat: ContextStat, view: Relativ
         reasons=[statistic_reason(product["name"], stat, view),
                  f"For your {view.relation} (aged {view.age_band}), opened in your name: you qualify and do not "
                  "hold it yet."],
-        evidence=[_relation_evidence(view), *_statistic_evidence(stat), *_requester_evidence(requester)],
+        evidence=[*_relation_evidence(view), *_statistic_evidence(stat), *_requester_evidence(requester)],
         components={"tfidf": round(stat.tfidf, 4), "tf": round(stat.tf, 4), "idf": round(stat.idf, 4),
                     "lift": round(stat.lift, 4)},
-        for_person=view.relative_id,
+        for_person=view.relative_id or None,
         relation=view.relation,
         age_band=view.age_band,
     )
@@ -272,13 +378,17 @@ def _times(lift: float) -> str:
     return f"{lift:.0f}x" if lift >= 10 or round(lift, 1) == round(lift) else f"{lift:.1f}x"
 
 
-def _relation_evidence(view: RelativeView) -> Evidence:
-    return Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "relation", view.relation, "relation to you")
+def _relation_evidence(view: RelativeView) -> list[Evidence]:
+    if not view.relationship_id:  # a relative the customer described who is not on file
+        return []
+    return [Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "relation", view.relation, "relation to you")]
 
 
 def _edge_evidence(view: RelativeView) -> list[Evidence]:
+    if not view.relationship_id:
+        return []
     return [
-        _relation_evidence(view),
+        *_relation_evidence(view),
         Evidence(EvidenceKind.graph_edge, GRAPH, view.relationship_id, "consent_to_share", view.consent_to_share,
                  "shares their accounts with you"),
     ]

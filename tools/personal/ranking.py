@@ -30,6 +30,15 @@ from tools.personal.goals import (
 )
 from tools.personal.models import RECENT_DAYS, live_models
 from tools.personal.value import category_words, estimate_annual_value
+from tools.requests.fit import (
+    PERSONAL_WEIGHT,
+    conditions,
+    fit_request,
+    is_business_product,
+    request_reason,
+    unmet_reason,
+)
+from tools.requests.model import Request
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -46,6 +55,8 @@ LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hol
 LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words ask for the product, counting fully
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 3  # in an answer across categories
+MAX_PERSONAL_REASONS = 2  # after the reason a product answers the request
+BUSINESS_OCCUPATIONS = frozenset({"Small Business Owner", "Self-Employed", "Freelancer"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,8 @@ class Signals:
 
 
 @tool
-def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category: str | None = None) -> list[Recommendation]:
+def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category: str | None = None,
+                       request: Request | None = None) -> list[Recommendation]:
     """Recommend products for the customer from their own spending, goals and what similar customers hold.
 
     Use for 'what card suits me', 'how can I save more'. Ranks the products the customer is eligible for and
@@ -88,11 +100,14 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
     if k < 1 or features is None:
         return []
     view = credit_score_inputs(features)
-    candidates = _candidates(ctx, view, category)
+    candidates = _candidates(ctx, view, category, business=request is not None and request.business)
     if not candidates:
         return []
     customer = ctx.customer(customer_id) or {"_id": customer_id}
     if not may_profile(customer):
+        if conditions(request):
+            popular = {rec.product_id: rec for rec in _opened_most_lately(ctx, candidates, len(candidates), len(candidates))}
+            return _for_request(request, candidates, popular, k)
         return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
     signals = _signals(ctx, customer, view, candidates)
     ranked = [
@@ -100,6 +115,8 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
         for column, product in enumerate(candidates)
         if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
     ]
+    if conditions(request):
+        return _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k)
     # The value part saturates, so among equal scores the larger dollar figure goes first.
     ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
     return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
@@ -131,13 +148,44 @@ def _popular(product: Mapping, opened: int, total: int) -> Recommendation:
                           components={"opened_lately": round(share, 4)})
 
 
-def _candidates(ctx: ToolContext, features: Mapping, category: str | None) -> list[dict]:
+def _candidates(ctx: ToolContext, features: Mapping, category: str | None, business: bool = False) -> list[dict]:
+    """Eligible products; business products only for a customer with a business signal or a business request."""
+    business = business or has_business(features, ctx.products)
     return [
         product
         for _, product in sorted(ctx.products.items())
         if (category is None or product.get("category") == category)
+        and (business or not is_business_product(product))
         and not check(product, features)
     ]
+
+
+def has_business(features: Mapping, products: Mapping[str, Mapping]) -> bool:
+    """The customer runs a business: their occupation says so, or they hold a business product."""
+    held = features.get("products_held") or ()
+    return (features.get("occupation") or "") in BUSINESS_OCCUPATIONS or any(
+        is_business_product(products.get(product_id) or {}) for product_id in held)
+
+
+def _for_request(request: Request, candidates: Sequence[Mapping], scored: Mapping, k: int) -> list[Recommendation]:
+    """The candidates that answer the request, each led by the reason it answers it (see tools.requests.fit)."""
+    answer = fit_request(request, candidates, {pid: item.score for pid, item in scored.items()}, k)
+    shown = []
+    for item in answer.shown:
+        reason, evidence = request_reason(request, item.product, item.phrase)
+        personal = scored.get(item.product_id)
+        if personal is None:
+            rec = Recommendation(product_id=item.product_id, name=item.product["name"],
+                                 category=item.product["category"], score=0.0)
+        else:
+            rec = personal if isinstance(personal, Recommendation) else personal.recommendation()
+        lead = [unmet_reason(item)] if answer.unmet else []
+        rec.reasons = [*lead, reason, *rec.reasons[:MAX_PERSONAL_REASONS]]
+        rec.evidence = unique_evidence([*evidence, *rec.evidence])
+        rec.components = {**rec.components, "request": round(item.need, 4)}
+        rec.score = round(item.need + PERSONAL_WEIGHT * item.personal, 4)
+        shown.append(rec)
+    return shown
 
 
 def _signals(ctx: ToolContext, customer: Mapping, features: Mapping, candidates: Sequence[Mapping]) -> Signals:
