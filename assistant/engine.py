@@ -17,7 +17,7 @@ customer in it is refused (`SessionCustomerConflict`) and changes nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.callers import STAFF_ROLES, Caller, Role
 from assistant.compose import render_answer
@@ -25,12 +25,19 @@ from assistant.disclosure import shown_to_customer
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
+from tools.healthcare import specialties_in
+from tools.requests import Request, understand
+from tools.requests.fit import UNMET_PREFIX, conditions
 
 MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
 HANDOFF_INTENTS = {"account_servicing", "talk_to_human"}
 SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
 RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", "sibling": "siblings"}
+ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a constraint
+# A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
+NEED_OVERRIDE = 0.75
+UNSURE = 0.6
 
 
 class EngineError(FargoError):
@@ -90,7 +97,7 @@ class Engine:
         self.embedder = embedder
         self.tools = tools  # assistant.toolbox.Toolbox: the tool functions by name
         self.llm = llm
-        from assistant.slots import extract_slots
+        from tools.requests.slots import extract_slots
 
         self.read_slots = slot_reader or extract_slots
 
@@ -101,16 +108,19 @@ class Engine:
         session = self.session_for(caller, session_id)
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
-        followup = detect_followup(message, session.state, list(slots.relations))
-        if followup is not None:  # answered from the session: no embedding needed
+        said = understand(None, message)  # its words only: a follow-up needs no embedding
+        followup = detect_followup(message, session.state, list(slots.relations), refines=bool(said.constraints))
+        if followup is not None:  # answered from the session
             intent, confidence = f"followup:{followup.kind}", 1.0
-            plan = self._follow_up(followup, session, subject, slots)
+            plan = self._follow_up(followup, session, subject, slots, said)
         else:
             embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
+            request = understand(self.ctx, message, embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
-            confidence = prediction.confidence
-            plan = self._plan(intent, caller, subject, message, slots, embedding)
+            specialty = next(iter(specialties_in(message)), None)
+            intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty)
+            plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
         if session.opened_by_customer:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         seed = f"{session.session_id}:{len(session.turns)}"
@@ -152,7 +162,8 @@ class Engine:
         return None  # developers: product questions only, no customer data
 
     # -- planning ---------------------------------------------------------------------------------------------------
-    def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding) -> Plan:
+    def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding,
+              request: Request | None = None, specialty: str | None = None) -> Plan:
         if intent in HANDOFF_INTENTS:
             return Plan("handoff", handoff=True)
         if intent in SMALL_TALK:
@@ -167,24 +178,36 @@ class Engine:
             )
             return Plan("refused", {"message": who})
         if intent == "personal_recommendation":
-            category = next(iter(slots.product_categories), None)
-            return self._recommend("recommend_personal", "personal_recommendation", subject, category=category)
+            return self._personal(subject, request or understand(None, message))
         if intent == "family_recommendation":
-            return self._family(subject, list(slots.relations))
+            return self._family(subject, list(slots.relations), request)
         if intent == "healthcare":
-            return self._recommend("recommend_healthcare", "healthcare", subject)
+            return self._recommend("recommend_healthcare", "healthcare", subject, specialty=specialty)
         if intent == "campaign_insight":
             return self._recommend("campaign_insights", "campaign_insight", subject)
         return Plan("out_of_scope")
 
-    def _recommend(self, tool: str, template: str, subject: str, **arguments) -> Plan:
+    def _recommend(self, tool: str, template: str, subject: str, request: Request | None = None, **arguments) -> Plan:
         arguments = {key: value for key, value in arguments.items() if value is not None}
-        recs = self.tools.call(tool, self.ctx, subject, **arguments)
+        extra = {"request": request} if conditions(request) else {}
+        recs = self.tools.call(tool, self.ctx, subject, **arguments, **extra)
         shown = [rec.to_dict() for rec in recs]
-        return Plan(template, {"recs": shown}, shown, [_call(tool, customer_id=subject, **arguments)])
+        call = _call(tool, customer_id=subject, **arguments)
+        if extra:
+            call["arguments"]["request"] = request.to_dict()
+        context = {"recs": shown, "asked": request.constraints.words() if extra else [],
+                   "unmet": any(rec["reasons"][0].startswith(UNMET_PREFIX) for rec in shown)}
+        return Plan(template, context, shown, [call])
 
-    def _family(self, subject: str, relations: list[str]) -> Plan:
-        plan = self._recommend("recommend_family", "family_recommendation", subject, relations=relations or None)
+    def _personal(self, subject: str, request: Request) -> Plan:
+        named = request.categories if len(request.categories) == 1 else ()
+        k = ANSWER_SIZE if conditions(request) else None
+        return self._recommend("recommend_personal", "personal_recommendation", subject, request,
+                               category=next(iter(named), None), k=k)
+
+    def _family(self, subject: str, relations: list[str], request: Request | None = None) -> Plan:
+        plan = self._recommend("recommend_family", "family_recommendation", subject, request,
+                               relations=relations or None)
         plan.context["relation_words"] = " and ".join(RELATION_WORDS.get(r, r) for r in relations)
         plan.context["no_relatives"] = not plan.recommendations and not self.tools.has_relatives(self.ctx, subject, relations)
         return plan
@@ -199,11 +222,19 @@ class Engine:
         return Plan("product_question", {"hits": shown}, [], [call])
 
     # -- follow-ups -------------------------------------------------------------------------------------------------
-    def _follow_up(self, followup: FollowUp, session: Session, subject: str | None, slots) -> Plan:
+    def _follow_up(self, followup: FollowUp, session: Session, subject: str | None, slots, said: Request) -> Plan:
         state = session.state
         shown = state.get("recommendations", [])
         if followup.kind == "why":
-            return Plan("explain", {"recs": shown}, shown)
+            picked = pick_shown(shown, followup.position) if followup.position else None
+            recs = [picked] if picked else shown
+            return Plan("explain", {"recs": recs}, recs)
+        if followup.kind == "compare":
+            picked = [rec for position in followup.positions if (rec := pick_shown(shown, position))]
+            rows = [(rec, self.ctx.products.get(rec["product_id"]) or {}) for rec in picked]
+            return Plan("compare", {"rows": rows}, picked)
+        if followup.kind in ("else", "refine"):
+            return self._again(state, subject, said, exclude_shown=followup.kind == "else")
         if followup.kind == "details":
             rec = pick_shown(shown, followup.position or 1)
             product = self.ctx.products.get(rec["product_id"]) if rec else None
@@ -211,8 +242,27 @@ class Engine:
         if followup.kind == "relative":
             if subject is None:
                 return Plan("refused", {"message": "Which customer? Give me their customer id."})
-            return self._family(subject, list(slots.relations))
+            return self._family(subject, list(slots.relations), said)
         return self._cheaper(state, shown, subject)
+
+    def _again(self, state: dict, subject: str | None, said: Request, exclude_shown: bool) -> Plan:
+        """The last request again: refined by the constraints this turn adds, or without what was shown already."""
+        tool, arguments = state.get("tool"), dict(state.get("arguments") or {})
+        if subject is None or tool is None:
+            return Plan("explain", {"recs": []})
+        arguments.pop("customer_id", None)
+        before = Request.from_dict(arguments.pop("request", None) or {})
+        request = replace(before, constraints=before.constraints.merged(said.constraints))
+        seen = set(state.get("seen") or []) if exclude_shown else set()
+        arguments["k"] = ANSWER_SIZE + len(seen)
+        recs = self.tools.call(tool, self.ctx, subject, **arguments, request=request)
+        shown = [rec.to_dict() for rec in recs if rec.product_id not in seen][:ANSWER_SIZE]
+        call = _call(tool, customer_id=subject, **arguments)
+        call["arguments"]["request"] = request.to_dict()
+        template = state.get("template", "personal_recommendation")
+        context = {"recs": shown, "relation_words": "", "no_relatives": False, "asked": request.constraints.words(),
+                   "unmet": any(rec["reasons"][0].startswith(UNMET_PREFIX) for rec in shown)}
+        return Plan(template, context, shown, [call])
 
     def _cheaper(self, state: dict, shown: list[dict], subject: str | None) -> Plan:
         tool, arguments = state["tool"], dict(state.get("arguments") or {})
@@ -220,6 +270,8 @@ class Engine:
             return Plan("explain", {"recs": []})
         ceiling = min(yearly_cost(self.ctx.products.get(rec["product_id"], {})) for rec in shown)
         arguments.pop("customer_id", None)
+        if arguments.get("request") is not None:
+            arguments["request"] = Request.from_dict(arguments["request"])
         arguments["k"] = 25
         candidates = self.tools.call(tool, self.ctx, subject, **arguments)
         cheaper = [rec for rec in candidates if yearly_cost(self.ctx.products.get(rec.product_id, {})) < ceiling][:3]
@@ -277,14 +329,45 @@ class Engine:
         )
         if plan.tool_calls and plan.recommendations:
             call = plan.tool_calls[0]
+            seen = session.state.get("seen", []) if intent.startswith("followup:") else []
             session.state = {
                 "intent": intent, "template": plan.template, "tool": call["name"], "arguments": call["arguments"],
                 "recommendations": plan.recommendations,
+                "seen": list(dict.fromkeys([*seen, *(rec["product_id"] for rec in plan.recommendations)])),
             }
         elif not intent.startswith("followup:"):
             session.state = {"intent": intent, "recommendations": [], "tool": None}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         self.sessions.save(session)
+
+
+def routed_intent(intent: str, confidence: float, request: Request, products, specialty: str | None = None
+                  ) -> tuple[str, float]:
+    """The intent to act on: what the request plainly states outweighs a classification that does not fit it.
+
+    Care named by kind ("a dentist near me") is healthcare; a request with a product type and a constraint ("only
+    cards with no yearly fee") asks for products, not about one; a plain need for a product outside healthcare
+    ("we're redoing the bathroom, how do I pay for it?") is not a health question; a need with no relative named is
+    not about the family. Talking to a person is never overridden.
+    """
+    if intent in {"talk_to_human", "campaign_insight"}:
+        return intent, confidence
+    recommending = "family_recommendation" if any(r.age is not None for r in request.relatives) else "personal_recommendation"
+    if specialty and intent in SMALL_TALK | {"personal_recommendation", "product_question", "account_servicing"}:
+        return "healthcare", confidence
+    if intent == "product_question" and request.categories and request.constraints:
+        return recommending, confidence
+    top = request.needs[0] if request.needs else None
+    if top is None or top.score < NEED_OVERRIDE:
+        return intent, confidence
+    category = (products.get(top.product_id) or {}).get("category")
+    if intent in SMALL_TALK | {"account_servicing"} and confidence < UNSURE:
+        return recommending, top.score
+    if intent == "healthcare" and category != "healthcare" and not specialty and "healthcare" not in request.categories:
+        return recommending, top.score
+    if intent == "family_recommendation" and not request.relatives:
+        return "personal_recommendation", confidence
+    return intent, confidence
 
 
 def check_session_access(caller: Caller, session: Session) -> None:

@@ -12,45 +12,83 @@ from dataclasses import dataclass
 
 RECOMMENDING_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
 
-_WHY = re.compile(r"^\W*(why|how come|explain|what makes (it|them|that|those)|on what basis|reasons?)\b", re.I)
-_SHORT_WHY = re.compile(r"^\W*(why( (that|this|those|these|them|it)( one)?)?|how come|explain( (that|this|it))?|reasons?)\W*$", re.I)
-_ABOUT_RELATIVE = re.compile(r"^\W*(and |ok,? |okay,? )?(what|how) about\b|^\W*and (for )?(my|our)\b|\bfor my\b.*\?\s*$", re.I)
-_MORE_ABOUT = re.compile(r"\b(tell me more|more (details|info|information)|details|more about|what is|what's|explain)\b", re.I)
+_WHY = re.compile(r"^\W*(why|how come|explain|what makes (it|them|that|those)|on what basis|reasons?)\b", re.IGNORECASE)
+_SHORT_WHY = re.compile(r"^\W*(why( (that|this|those|these|them|it)( one)?)?|how come|explain( (that|this|it))?|reasons?)\W*$", re.IGNORECASE)
+_ABOUT_RELATIVE = re.compile(r"^\W*(and |ok,? |okay,? )?(what|how) about\b|^\W*and (for )?(my|our)\b|\bfor my\b.*\?\s*$", re.IGNORECASE)
+_MORE_ABOUT = re.compile(r"\b(tell me more|more (details|info|information)|details|more about|what is|what's|explain)\b", re.IGNORECASE)
 _CHEAPER = re.compile(
     r"\b(anything|something|any|one|options?|cards?|products?)\s+(cheaper|less expensive|more affordable)\b"
     r"|\bcheaper\b|\b(lower|smaller|no) (annual )?fees?\b|\bwithout (an |the )?(annual )?fee\b",
-    re.I,
+    re.IGNORECASE,
 )
 ORDINALS = {
     "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
     "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
 }
-_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|that one|this one|it)\b", re.I)
-_NUMBER_REF = re.compile(r"\b(?:number|no\.?|#)\s*(\d)\b|\boption\s+(\d)\b", re.I)
+_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|that one|this one|it)\b", re.IGNORECASE)
+_NUMBER_REF = re.compile(r"\b(?:number|no\.?|#)\s*(\d)\b|\boption\s+(\d)\b", re.IGNORECASE)
+
+
+_COMPARE = re.compile(r"\b(compare|comparison|side by side|side-by-side|difference between|differ|versus|vs\.?)\b", re.IGNORECASE)
+_ELSE = re.compile(
+    r"^\W*(?:(?:and|ok|okay|hmm|so|well)\W+)?(?:(?:anything|something|what) else\b|(?:show me |any |got any |are there |"
+    r"give me )?(?:other|more|different) (?:options|ones|choices|products|suggestions|ideas|cards|accounts)\b"
+    r"|show me (?:more|others|something different)\b|none of (?:these|those|them)\b|not (?:these|those)\b)",
+    re.IGNORECASE)
+_EXPLICIT_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b|\b(?:number|no\.?|#|option)\s*(\d)\b",
+                               re.IGNORECASE)
+_FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    kind: str  # "why" | "relative" | "details" | "cheaper"
-    position: int | None = None  # 1-based, for "details"; -1 means the last one shown
+    kind: str  # "why" | "relative" | "details" | "cheaper" | "compare" | "else" | "refine"
+    position: int | None = None  # 1-based, for "details" and an ordinal "why"; -1 means the last one shown
+    positions: tuple[int, ...] = ()  # for "compare"
 
 
-def detect_followup(message: str, state: dict, relations: list[str]) -> FollowUp | None:
-    """Read `message` as a follow-up to the last turn, or return None."""
+def detect_followup(message: str, state: dict, relations: list[str], refines: bool = False) -> FollowUp | None:
+    """Read `message` as a follow-up to the last turn, or return None; `refines` says the message states a
+    constraint ("only ones without an annual fee", "something lower risk")."""
     shown = state.get("recommendations") or []
     if not state.get("intent"):
         return None
     text = message.strip()
+    short = len(text.split()) <= 12
     if shown and (_SHORT_WHY.match(text) or (_WHY.match(text) and len(text.split()) <= 8)):
-        return FollowUp("why")
-    if relations and _ABOUT_RELATIVE.search(text) and len(text.split()) <= 10:
+        return FollowUp("why", explicit_ordinals(text)[0] if explicit_ordinals(text) else None)
+    if shown and _COMPARE.search(text) and short:
+        return FollowUp("compare", positions=compared_positions(text))
+    if relations and _ABOUT_RELATIVE.search(text) and len(text.split()) <= 14:
         return FollowUp("relative")
+    if shown and _ELSE.search(text) and short:
+        return FollowUp("else")
+    if shown and refines and short:
+        return FollowUp("refine")
     if shown and _CHEAPER.search(text) and len(text.split()) <= 10:
         return FollowUp("cheaper")
     position = ordinal_reference(text)
     if shown and position is not None and _MORE_ABOUT.search(text):
         return FollowUp("details", position)
     return None
+
+
+def explicit_ordinals(text: str) -> list[int]:
+    """The positions `text` names outright ("the first and the third" -> [1, 3]; "number 2" -> [2])."""
+    found = []
+    for match in _EXPLICIT_ORDINAL.finditer(text):
+        word = (match.group(1) or "").lower()
+        found.append(-1 if word == "last" else ORDINALS[word] if word else int(match.group(2)))
+    return list(dict.fromkeys(found))
+
+
+def compared_positions(text: str) -> tuple[int, ...]:
+    """Which shown items to compare: "the first two" -> (1, 2), "1 and 3" -> (1, 3); the first two by default."""
+    first_n = _FIRST_N.search(text)
+    if first_n:
+        return tuple(range(1, ORDINALS.get(first_n.group(1).lower(), int(first_n.group(1)) if first_n.group(1).isdigit() else 2) + 1))
+    named = explicit_ordinals(text) or [int(d) for d in re.findall(r"\b([1-5])\b", text)]
+    return tuple(named) if len(named) >= 2 else (1, 2)
 
 
 def ordinal_reference(text: str) -> int | None:

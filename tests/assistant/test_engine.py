@@ -248,7 +248,8 @@ def family(runtime) -> tuple[str, set[str], set[str]]:
 
     for doc in runtime.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)]):
         views = {view.relative_id: view for view in runtime.engine.tools.relatives(runtime.ctx, doc["_id"])}
-        recommended = {rec.for_person for rec in recommend_family(runtime.ctx, doc["_id"])}
+        # one product is shown once in an answer, so a relative's own products are what the answer can name them by
+        recommended = {rec.for_person for rec in recommend_family(runtime.ctx, doc["_id"]) if rec.for_person}
         private = {rid for rid in recommended if not views[rid].consent_to_share and views[rid].is_customer}
         sharing = {rid for rid in recommended if views[rid].consent_to_share}
         if private and sharing:
