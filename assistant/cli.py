@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -300,6 +301,36 @@ def eval_intents_command(
                       progress=typer.echo)
     for key, value in result.items():
         typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+
+
+@eval_app.command("requests")
+def eval_requests_command(
+    split: Annotated[str, typer.Option(help="dev, test or all.")] = "test",
+    reuse: Annotated[bool, typer.Option(help="Run on the bank in FARGO_DATA_DIR (ingested on first use) instead "
+                                             "of a fresh demo bank in a temporary folder.")] = False,
+    failures: Annotated[bool, typer.Option(help="Also print each case that failed a check.")] = False,
+) -> None:
+    """Replay the shipped labelled requests through the engine and report whether the answers fit them."""
+    from assistant.request_eval import (
+        CaseError,
+        evaluate_on_demo_bank,
+        format_report,
+        temporary_settings,
+    )
+
+    if split not in ("dev", "test", "all"):
+        raise fail(f"--split must be dev, test or all, not {split!r}")
+    settings = settings_or_exit()
+    if not reuse:
+        settings = temporary_settings(settings)
+    try:
+        report = evaluate_on_demo_bank(settings, split, progress=typer.echo)
+    except CaseError as error:
+        raise fail(str(error)) from error
+    typer.echo(format_report(report))
+    if failures:
+        for failure in report["failures"]:
+            typer.echo(json.dumps(failure))
 
 
 @keys_app.command("create")
