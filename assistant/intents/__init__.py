@@ -20,7 +20,7 @@ from assistant.intents.examples import (
     load_examples,
 )
 from assistant.intents.storage import ModelError, load_latest, load_model, save_model
-from assistant.intents.training import train_default, train_intents
+from assistant.intents.training import current_model, train_default, train_intents
 
 __all__ = [
     "INTENT_LABELS",
@@ -34,6 +34,7 @@ __all__ = [
     "IntentPrediction",
     "ModelError",
     "TrainingDataError",
+    "current_model",
     "load_examples",
     "load_latest",
     "load_model",

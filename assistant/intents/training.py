@@ -13,6 +13,11 @@ MiniLM encoder is first fine-tuned on the training examples and its embeddings
 replace the frozen ones. Such a model embeds each message itself, a second
 encoder pass beside the shared embedding, so it is an option for large labelled
 sets (the public benchmarks), not the default.
+
+The model Fargo serves (`train_default`, kept current by `current_model`) trains
+on the shipped set plus a fixed sample of public banking and chit-chat data for
+`account_servicing` and `out_of_scope` (`public_examples`), when those datasets
+lie beside the repository.
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ from assistant.intents.classifier import (
     softmax,
 )
 from assistant.intents.examples import TRAINING_DATA_PATH, data_hash, load_examples
-from assistant.intents.storage import MODEL_FORMAT
+from assistant.intents.public_examples import (
+    DEFAULT_SAMPLE,
+    PUBLIC_DATASETS_ROOT,
+    PublicSample,
+    add_public_examples,
+    public_examples,
+)
+from assistant.intents.storage import MODEL_FORMAT, load_latest, save_model
 
 if TYPE_CHECKING:
     from assistant.intents.finetune import FinetuneConfig, FinetunedEncoder
@@ -307,6 +319,61 @@ def held_out_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict:
         metrics["out_of_scope_recall"] = round(float((predicted[is_oos] == OUT_OF_SCOPE).mean()), 4)
     return metrics
 
-def train_default(embedder: Embedder, path: str | Path = TRAINING_DATA_PATH, **kwargs) -> IntentClassifier:
-    """Train on Fargo's own labelled set (or another file in the same format)."""
-    return train_intents(load_examples(path), embedder, **kwargs)
+
+SHIPPED = "shipped"  # `training_data.source` of a model trained on Fargo's own set
+
+
+def default_examples(
+    path: str | Path = TRAINING_DATA_PATH,
+    datasets_root: str | Path | None = PUBLIC_DATASETS_ROOT,
+    sample: PublicSample = DEFAULT_SAMPLE,
+) -> tuple[list[tuple[str, str]], int]:
+    """The file's examples plus the public sample for the labels it has (none with `datasets_root=None`);
+    returns (examples, how many of them are public)."""
+    examples = load_examples(path)
+    if datasets_root is None:
+        return examples, 0
+    labels = {label for _, label in examples}
+    combined = add_public_examples(examples, public_examples(datasets_root, labels, sample))
+    return combined, len(combined) - len(examples)
+
+
+def train_default(
+    embedder: Embedder,
+    path: str | Path = TRAINING_DATA_PATH,
+    *,
+    datasets_root: str | Path | None = PUBLIC_DATASETS_ROOT,
+    **kwargs,
+) -> IntentClassifier:
+    """Train on Fargo's own labelled set (or another file in the same format) and the public sample.
+
+    The model's `training_data` metadata says which file (`SHIPPED` for Fargo's own) and how many
+    public examples it trained on, so `current_model` can tell when the shipped set has changed.
+    """
+    examples, public = default_examples(path, datasets_root)
+    classifier = train_intents(examples, embedder, **kwargs)
+    shipped = Path(path).resolve() == TRAINING_DATA_PATH
+    classifier.metadata["training_data"] = {"source": SHIPPED if shipped else str(path), "public_examples": public}
+    return classifier
+
+
+def current_model(data_dir: str | Path, embedder: Embedder) -> IntentClassifier:
+    """The newest saved model, or a new one trained on the shipped set (and saved) when that model is missing
+    or was trained on an older version of the shipped set.
+
+    A model trained on a bank's own file is kept as it is. One saved before models recorded their
+    `training_data` counts as trained on the shipped set: that is what the service trained on its own.
+    """
+    classifier = load_latest(data_dir, embedder)
+    if classifier is not None and not _outdated_default(classifier):
+        return classifier
+    classifier = train_default(embedder)
+    save_model(classifier, data_dir)
+    return classifier
+
+
+def _outdated_default(classifier: IntentClassifier) -> bool:
+    source = classifier.metadata.get("training_data", {}).get("source", SHIPPED)
+    if source != SHIPPED or classifier.encoder is not None:  # a fine-tuned model was trained on purpose
+        return False
+    return classifier.metadata.get("data_hash") != data_hash(default_examples()[0])
