@@ -16,6 +16,7 @@ customer in it is refused (`SessionCustomerConflict`) and changes nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 
@@ -27,7 +28,7 @@ from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand
-from tools.requests.fit import UNMET_PREFIX, conditions
+from tools.requests.fit import UNMET_PREFIX, conditions, violations
 
 MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
@@ -38,6 +39,10 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 # A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
 NEED_OVERRIDE = 0.75
 UNSURE = 0.6
+PLAIN_NEED = 0.9
+FAMILY_WORDS = re.compile(r"\b(?:family|families|relatives?|loved ones|household|folks)\b", re.IGNORECASE)
+PAYING = re.compile(r"\b(?:pay(?:ing|ment)?s?|cost\w*|afford\w*|financ\w*|bills?|premiums?|covers?|coverage|insurance|"
+                    r"plans?|upfront|over time|installments?)\b", re.IGNORECASE)
 
 
 class EngineError(FargoError):
@@ -119,7 +124,9 @@ class Engine:
             request = understand(self.ctx, message, embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             specialty = next(iter(specialties_in(message)), None)
-            intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty)
+            browsing = subject is not None and not names_a_product(message, self.ctx.products)
+            intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty,
+                                               browsing)
             plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
         if session.opened_by_customer:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
@@ -189,7 +196,8 @@ class Engine:
 
     def _recommend(self, tool: str, template: str, subject: str, request: Request | None = None, **arguments) -> Plan:
         arguments = {key: value for key, value in arguments.items() if value is not None}
-        extra = {"request": request} if conditions(request) else {}
+        asks = conditions(request) or (request is not None and bool(request.relatives))
+        extra = {"request": request} if asks and self.tools.takes_request(tool) else {}
         recs = self.tools.call(tool, self.ctx, subject, **arguments, **extra)
         shown = [rec.to_dict() for rec in recs]
         call = _call(tool, customer_id=subject, **arguments)
@@ -227,6 +235,8 @@ class Engine:
         shown = state.get("recommendations", [])
         if followup.kind == "why":
             picked = pick_shown(shown, followup.position) if followup.position else None
+            if followup.position and picked is None:  # "why the third one?" after two
+                return Plan("details", {"product": None, "rec": None, "shown": len(shown)})
             recs = [picked] if picked else shown
             return Plan("explain", {"recs": recs}, recs)
         if followup.kind == "compare":
@@ -242,7 +252,8 @@ class Engine:
         if followup.kind == "relative":
             if subject is None:
                 return Plan("refused", {"message": "Which customer? Give me their customer id."})
-            return self._family(subject, list(slots.relations), said)
+            before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+            return self._family(subject, list(slots.relations), replace(said, needs=before.needs))
         return self._cheaper(state, shown, subject)
 
     def _again(self, state: dict, subject: str | None, said: Request, exclude_shown: bool) -> Plan:
@@ -252,10 +263,16 @@ class Engine:
             return Plan("explain", {"recs": []})
         arguments.pop("customer_id", None)
         before = Request.from_dict(arguments.pop("request", None) or {})
-        request = replace(before, constraints=before.constraints.merged(said.constraints))
         seen = set(state.get("seen") or []) if exclude_shown else set()
+        request = replace(before, constraints=before.constraints.merged(said.constraints),
+                          exclude=tuple(sorted(set(before.exclude) | seen)))
         arguments["k"] = ANSWER_SIZE + len(seen)
-        recs = self.tools.call(tool, self.ctx, subject, **arguments, request=request)
+        if self.tools.takes_request(tool):
+            recs = self.tools.call(tool, self.ctx, subject, **arguments, request=request)
+        else:  # a tool that does not rank for a request: its results are only checked against the constraints
+            arguments["k"] = 25
+            recs = [rec for rec in self.tools.call(tool, self.ctx, subject, **arguments)
+                    if not violations(self.ctx.products.get(rec.product_id) or {}, request.constraints)]
         shown = [rec.to_dict() for rec in recs if rec.product_id not in seen][:ANSWER_SIZE]
         call = _call(tool, customer_id=subject, **arguments)
         call["arguments"]["request"] = request.to_dict()
@@ -313,6 +330,8 @@ class Engine:
                  "components": r.get("components", {}), "for_person": r.get("for_person")}
                 for r in plan.recommendations
             ],
+            "hits": [{"product_id": hit.get("product_id"), "name": hit.get("title") or hit.get("name")}
+                     for hit in plan.context.get("hits") or () if hit.get("product_id")],
             "answer_source": "llm" if llm_outcome is not None and llm_outcome.used_llm else "template",
             "llm_fallback_reason": getattr(llm_outcome, "fallback_reason", None),
             "handoff": plan.handoff,
@@ -341,21 +360,24 @@ class Engine:
         self.sessions.save(session)
 
 
-def routed_intent(intent: str, confidence: float, request: Request, products, specialty: str | None = None
-                  ) -> tuple[str, float]:
+def routed_intent(intent: str, confidence: float, request: Request, products, specialty: str | None = None,
+                  browsing: bool = False) -> tuple[str, float]:
     """The intent to act on: what the request plainly states outweighs a classification that does not fit it.
 
-    Care named by kind ("a dentist near me") is healthcare; a request with a product type and a constraint ("only
-    cards with no yearly fee") asks for products, not about one; a plain need for a product outside healthcare
+    Care named by kind ("a dentist near me") is healthcare, unless the request is about paying for it; a request
+    with a product type and a constraint ("only cards with no yearly fee"), or a customer browsing a type ("what
+    mortgages do you have?", `browsing`), asks for products, not about one; a plain need for a product outside healthcare
     ("we're redoing the bathroom, how do I pay for it?") is not a health question; a need with no relative named is
     not about the family. Talking to a person is never overridden.
     """
     if intent in {"talk_to_human", "campaign_insight"}:
         return intent, confidence
     recommending = "family_recommendation" if any(r.age is not None for r in request.relatives) else "personal_recommendation"
-    if specialty and intent in SMALL_TALK | {"personal_recommendation", "product_question", "account_servicing"}:
+    paying = bool(PAYING.search(request.text))
+    if specialty and not paying and intent in SMALL_TALK | {"personal_recommendation", "product_question",
+                                                            "account_servicing"}:
         return "healthcare", confidence
-    if intent == "product_question" and request.categories and request.constraints:
+    if intent == "product_question" and request.categories and (request.constraints or browsing):
         return recommending, confidence
     top = request.needs[0] if request.needs else None
     if top is None or top.score < NEED_OVERRIDE:
@@ -363,11 +385,19 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
     category = (products.get(top.product_id) or {}).get("category")
     if intent in SMALL_TALK | {"account_servicing"} and confidence < UNSURE:
         return recommending, top.score
-    if intent == "healthcare" and category != "healthcare" and not specialty and "healthcare" not in request.categories:
+    if intent == "healthcare" and (not specialty or paying) and (category != "healthcare" or top.score >= PLAIN_NEED):
+        # a plain need for a product (a payment plan for a bill, a plan for a parent) is answered by the products
+        # that meet it; the healthcare tool's own ranking reads health data for the general question
         return recommending, top.score
-    if intent == "family_recommendation" and not request.relatives:
+    if intent == "family_recommendation" and not request.relatives and not FAMILY_WORDS.search(request.text):
         return "personal_recommendation", confidence
     return intent, confidence
+
+
+def names_a_product(message: str, products) -> bool:
+    """Whether `message` names one of the catalogue's products ("the Voyager Travel Rewards Card")."""
+    text = message.lower()
+    return any(product["name"].lower() in text for product in products.values())
 
 
 def check_session_access(caller: Caller, session: Session) -> None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 RECOMMENDING_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
 
-_WHY = re.compile(r"^\W*(why|how come|explain|what makes (it|them|that|those)|on what basis|reasons?)\b", re.IGNORECASE)
+_WHY = re.compile(
+    r"^\W*(?:(?:and|so|ok|okay|but|hmm)\W+)?(why|how come|explain|what makes (it|them|that|those|this|the \w+(?: one)?|#\d|number \d)"
+    r"|on what basis|reasons?)\b", re.IGNORECASE)
 _SHORT_WHY = re.compile(r"^\W*(why( (that|this|those|these|them|it)( one)?)?|how come|explain( (that|this|it))?|reasons?)\W*$", re.IGNORECASE)
 _ABOUT_RELATIVE = re.compile(r"^\W*(and |ok,? |okay,? )?(what|how) about\b|^\W*and (for )?(my|our)\b|\bfor my\b.*\?\s*$", re.IGNORECASE)
 _MORE_ABOUT = re.compile(r"\b(tell me more|more (details|info|information)|details|more about|what is|what's|explain)\b", re.IGNORECASE)
@@ -33,9 +35,9 @@ _COMPARE = re.compile(r"\b(compare|comparison|side by side|side-by-side|differen
 _ELSE = re.compile(
     r"^\W*(?:(?:and|ok|okay|hmm|so|well)\W+)?(?:(?:anything|something|what) else\b|(?:show me |any |got any |are there |"
     r"give me )?(?:other|more|different) (?:options|ones|choices|products|suggestions|ideas|cards|accounts)\b"
-    r"|show me (?:more|others|something different)\b|none of (?:these|those|them)\b|not (?:these|those)\b)",
+    r"|show me (?:some )?(?:more|others|something different)\b|none of (?:these|those|them)\b|not (?:these|those)\b)",
     re.IGNORECASE)
-_EXPLICIT_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b|\b(?:number|no\.?|#|option)\s*(\d)\b",
+_EXPLICIT_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b|(?:\b(?:number|no\.?|option)|#)\s*(\d)\b",
                                re.IGNORECASE)
 _FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 

@@ -9,7 +9,9 @@ demo bank. The report gives, per split and per kind of case:
 
 - hit@3: a fitting product among the first three shown; top-1: the first one fits;
 - constraint violations: shown products breaking a constraint the case states
-  (checked here from the catalogue's terms, independently of the tools);
+  (checked here from the catalogue's terms, independently of the tools), apart
+  from those the answer itself presents as the closest to a constraint nothing
+  met ("closest": counted on their own);
 - out of place: answers showing a product the case lists as out of place;
 - duplicates: answers showing one product twice;
 - reasons tied: the share of shown reasons that tie to the request (the
@@ -38,7 +40,8 @@ SPLITS = ("dev", "test")
 KINDS = ("need", "category", "constraint", "relative", "life_event", "care", "business", "followup")
 HIT_K = 3
 RISK_ORDER = ("none", "low", "medium", "high")
-TIED_MARKERS = ("It fits what you asked", "Closest to what you asked", "You told us", " a year")
+CLOSEST = "Closest to what you asked"
+TIED_MARKERS = ("It fits what you asked", CLOSEST, "You told us", " a year")
 
 Progress = Callable[[str], None]
 
@@ -74,6 +77,7 @@ class Outcome:
     duplicates: list[str]
     followup_ok: bool | None
     previous: list[str] = field(default_factory=list)
+    declared: int = 0  # products shown as the closest to a constraint none met, said so in their first reason
 
     @property
     def reasons_tied(self) -> tuple[int, int]:
@@ -119,11 +123,13 @@ def load_profiles(path: Path = PROFILES_PATH) -> dict[str, dict]:
 
 
 def profile_customers(store, profiles: Mapping[str, Mapping], as_of: date) -> dict[str, str]:
-    """The first customer (by id) who fits each profile and allows profiling; a profile nobody fits is left out."""
+    """The first customer (by id) who fits each profile, allows profiling and has verified identity (without it
+    most products are closed to them); a profile nobody fits is left out."""
     children = {doc["customer_id"] for doc in store["relationships"].find({"relation": "child"})}
+    verified = {doc["customer_id"] for doc in store["kyc_documents"].find({"status": "verified"})}
     chosen: dict[str, str] = {}
     for customer in sorted(store["customers"].find({}), key=lambda doc: doc["_id"]):
-        if not (customer.get("consent") or {}).get("profiling", True):
+        if not (customer.get("consent") or {}).get("profiling", True) or customer["_id"] not in verified:
             continue
         for name, profile in profiles.items():
             if name not in chosen and _fits_profile(customer, profile, as_of, customer["_id"] in children):
@@ -193,14 +199,18 @@ def judge(case: Case, catalogue: Mapping[str, Mapping], shown: list[str], reason
           previous: list[str], explained: list[str]) -> Outcome:
     structural = case.followup.get("kind") in ("why_one", "compare")
     labelled = bool(case.fits) and not structural
+    # a product the answer itself presents as falling short ("Closest to what you asked, but it has ...") is
+    # counted apart from a silent violation
+    declared = [bool(reasons) and reasons[0].startswith(CLOSEST) for reasons in reasons] + [False] * len(shown)
     top = shown[:HIT_K]
     return Outcome(
         case=case, shown=shown, reasons=reasons, intent=intent,
         hit=any(product in case.fits for product in top) if labelled else None,
         top1=bool(shown) and shown[0] in case.fits if labelled else None,
-        violations=[f"{product}: {', '.join(broken)}" for product in shown
-                    if (broken := constraint_violations(catalogue.get(product, {}), case.constraints))]
+        violations=[f"{product}: {', '.join(broken)}" for product, said in zip(shown, declared, strict=False)
+                    if not said and (broken := constraint_violations(catalogue.get(product, {}), case.constraints))]
         if not structural else [],
+        declared=sum(declared) if not structural else 0,
         out_of_place=[product for product in shown if product in case.out_of_place],
         duplicates=duplicates(shown),
         followup_ok=followup_ok(case, previous, shown, explained),
@@ -295,6 +305,7 @@ def _figures(outcomes: Sequence[Outcome]) -> dict:
         "hit@3": _share(sum(o.hit for o in labelled), len(labelled)),
         "top1": _share(sum(o.top1 for o in labelled), len(labelled)),
         "constraint_violations": sum(len(o.violations) for o in outcomes),
+        "declared_closest": sum(o.declared for o in outcomes),
         "out_of_place_answers": _share(sum(bool(o.out_of_place) for o in outcomes), len(outcomes)),
         "duplicate_answers": sum(bool(o.duplicates) for o in outcomes),
         "reasons_tied": _share(sum(t for t, _ in tied), reasons),
@@ -315,12 +326,13 @@ def _failure(outcome: Outcome) -> dict:
 
 
 def format_report(report: Mapping) -> str:
-    lines = [f"{'':18}{'cases':>6}{'hit@3':>8}{'top-1':>8}{'viol.':>7}{'misfit':>8}{'dupl.':>6}{'tied':>7}"
-             f"{'follow':>8}{'empty':>6}"]
+    lines = [f"{'':18}{'cases':>6}{'hit@3':>8}{'top-1':>8}{'viol.':>7}{'closest':>8}{'misfit':>8}{'dupl.':>6}"
+             f"{'tied':>7}{'follow':>8}{'empty':>6}"]
     rows = [(name, report[name]) for name in ("all", *SPLITS)] + list(report["kinds"].items())
     for name, figures in rows:
         lines.append(f"{name:18}{figures['cases']:>6}{_pct(figures['hit@3']):>8}{_pct(figures['top1']):>8}"
-                     f"{figures['constraint_violations']:>7}{_pct(figures['out_of_place_answers']):>8}"
+                     f"{figures['constraint_violations']:>7}{figures['declared_closest']:>8}"
+                     f"{_pct(figures['out_of_place_answers']):>8}"
                      f"{figures['duplicate_answers']:>6}{_pct(figures['reasons_tied']):>7}"
                      f"{_pct(figures['followups_ok']):>8}{figures['empty_answers']:>6}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 
@@ -22,6 +23,10 @@ class Toolbox:
             return self.functions[name](ctx, *args, **kwargs)
         finally:
             self.on_timing(name, time.perf_counter() - started)
+
+    def takes_request(self, name: str) -> bool:
+        """Whether the tool ranks for a `tools.requests.Request` (takes a `request` argument)."""
+        return "request" in inspect.signature(self.functions[name]).parameters
 
     @staticmethod
     def relatives(ctx, customer_id: str, relations=None) -> list:

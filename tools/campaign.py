@@ -91,7 +91,9 @@ NEED_RULES: tuple[NeedRule, ...] = (
           r"first (?:home|house|place|apartment)|new (?:home|house)|closed on (?:our|my|the) (?:home|house|place)"
           r"|closing on|house[- ]hunting|home ?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment|mortgage",
           "I'm buying my first home and need a mortgage", "I need insurance for my new home"),
-    _rule("renovation", r"renovat\w*|remodel\w*|contractors?|home repairs?|new roof",
+    _rule("renovation", r"renovat\w*|remodel\w*|contractors?|home repairs?|new roof|home improvements?"
+          r"|redo(?:ing)? (?:the |our |my )?(?:bathroom|kitchen|basement|house|home|roof)"
+          r"|(?:bathroom|kitchen|basement|attic) (?:reno\w*|redo|makeover|upgrade)|fix(?:ing)? up (?:the|our|my) (?:house|home|place)",
           "I'm renovating my home and need to pay for the repairs"),
     _rule("new_baby", r"baby|babies|expecting|pregnan\w*|trimester|nursery|newborn|maternity",
           "we're having a baby and want to plan for the costs", "life insurance to protect my growing family"),
@@ -110,6 +112,14 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I'm buying a car and need car financing", "insurance for my new car"),
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
     _rule("pet", r"puppy|kitten|my dog|my cat|vet bills?", "insurance for my pet"),
+    _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
+          r"|left my job|old (?:employer'?s )?401\(?k\)?", "I changed jobs and want to roll over my old 401(k)"),
+    _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
+          "insurance for my apartment"),
+    _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)",
+          "somewhere safe to keep a large sum of money"),
+    _rule("teen_driver", r"learning to drive|learner'?s permit|driver'?s licen[cs]e|teen driver|started driving",
+          "insurance for my new car"),
 )
 
 

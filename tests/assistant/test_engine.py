@@ -286,3 +286,87 @@ def test_an_agent_sees_which_relative_each_family_recommendation_is_for(runtime,
     turn = runtime.engine.turn(AGENT, "what could their family use?", customer_id=customer)
 
     assert private & {rec["for_person"] for rec in turn.recommendations}
+
+
+# --- answering the request, not only its intent ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adult_customer(runtime) -> str:
+    """A non-business customer aged 25-55 earning 50k+ who allows profiling and holds no card."""
+    for doc in runtime.store["customers"].find({}, sort=[("_id", 1)]):
+        features = runtime.ctx.features(doc["_id"]) or {}
+        held = {runtime.ctx.products[p]["category"] for p in features.get("products_held") or ()}
+        if (25 <= features.get("age", 0) <= 55 and doc["annual_income"] >= 50_000 and "card" not in held
+                and doc.get("occupation") != "Small Business Owner" and doc["consent"]["profiling"]):
+            return doc["_id"]
+    pytest.fail("the synthetic bank has no adult non-business customer without a card")
+
+
+def shown_products(runtime, turn) -> list[dict]:
+    return [runtime.ctx.products[rec["product_id"]] for rec in turn.recommendations]
+
+
+def test_a_need_in_the_message_decides_the_products(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "We're saving for our wedding next summer")
+    assert turn.intent == "personal_recommendation"
+    assert "P005" in [rec["product_id"] for rec in turn.recommendations[:3]]  # the Goal Saver, made for it
+    reasons = turn.recommendations[0]["reasons"]
+    assert any(reason.startswith("It fits what you asked") for reason in reasons[:2])  # after its yearly value
+
+
+def test_a_fee_constraint_is_a_constraint_not_a_preference(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "Only cards with no yearly fee")
+    products = shown_products(runtime, turn)
+    assert products and all(p["category"] == "card" and not p["terms"].get("annual_fee") for p in products)
+    assert "no annual fee" in turn.answer
+
+
+def test_business_products_do_not_go_to_a_customer_with_no_business(runtime, adult_customer):
+    for message in ("what card would suit me?", "any loan ideas for me?", "what should I get?"):
+        turn = runtime.engine.turn(as_customer(adult_customer), message)
+        assert not [p for p in shown_products(runtime, turn) if "small_business" in p.get("target_segments", [])]
+
+
+def test_a_childs_stated_age_decides_what_is_offered_for_them(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "My 12-year-old wants to start saving")
+    assert turn.intent == "family_recommendation" and turn.recommendations
+    assert {rec["age_band"] for rec in turn.recommendations} == {"6-12"}
+    categories = {p["category"] for p in shown_products(runtime, turn)}
+    assert categories <= {"education_savings", "deposit", "insurance"}
+    ids = [rec["product_id"] for rec in turn.recommendations]
+    assert len(ids) == len(set(ids))
+
+
+def test_why_the_third_one_explains_that_one_only(runtime, married_customer):
+    first = runtime.engine.turn(as_customer(married_customer), "what should I get?")
+    assert len(first.recommendations) >= 3
+    why = runtime.engine.turn(as_customer(married_customer), "why the third one?", session_id=first.session_id)
+    assert [rec["product_id"] for rec in why.recommendations] == [first.recommendations[2]["product_id"]]
+    assert first.recommendations[0]["name"] not in why.answer
+
+
+def test_a_constraint_after_a_list_refines_it_and_something_else_shows_new_ones(runtime, adult_customer):
+    first = runtime.engine.turn(as_customer(adult_customer), "I want a credit card")
+    refined = runtime.engine.turn(as_customer(adult_customer), "something without an annual fee",
+                                  session_id=first.session_id)
+    assert refined.intent == "followup:refine" and refined.recommendations
+    assert all(not p["terms"].get("annual_fee") and p["category"] == "card" for p in shown_products(runtime, refined))
+    other = runtime.engine.turn(as_customer(adult_customer), "anything else?", session_id=first.session_id)
+    assert other.intent == "followup:else"
+    assert not {r["product_id"] for r in other.recommendations} & {
+        r["product_id"] for r in first.recommendations + refined.recommendations}
+
+
+def test_compare_the_first_two_shows_their_terms_side_by_side(runtime, adult_customer):
+    first = runtime.engine.turn(as_customer(adult_customer), "I want a credit card")
+    compared = runtime.engine.turn(as_customer(adult_customer), "compare the first two", session_id=first.session_id)
+    assert [r["product_id"] for r in compared.recommendations] == [r["product_id"] for r in first.recommendations[:2]]
+    assert "annual fee" in compared.answer and all(r["name"] in compared.answer for r in first.recommendations[:2])
+
+
+def test_a_plain_need_outweighs_an_off_topic_intent(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "We're redoing the bathroom, how do I pay for it?")
+    assert turn.intent == "personal_recommendation"
+    assert {p["category"] for p in shown_products(runtime, turn)} <= {"loan", "mortgage"}
+

@@ -56,6 +56,8 @@ LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words 
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 3  # in an answer across categories
 MAX_PERSONAL_REASONS = 2  # after the reason a product answers the request
+HELD_MARGIN = 0.1  # a held product answers the request better than anything new by this much: say they have it
+TOLD_US = "You told us"  # how a reason quoting the customer's own disclosure starts (tools.personal.goals)
 BUSINESS_OCCUPATIONS = frozenset({"Small Business Owner", "Self-Employed", "Freelancer"})
 
 
@@ -107,7 +109,7 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
     if not may_profile(customer):
         if conditions(request):
             popular = {rec.product_id: rec for rec in _opened_most_lately(ctx, candidates, len(candidates), len(candidates))}
-            return _for_request(request, candidates, popular, k)
+            return _with_held(ctx, request, view, _for_request(request, candidates, popular, k), k)
         return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
     signals = _signals(ctx, customer, view, candidates)
     ranked = [
@@ -116,7 +118,8 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
         if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
     ]
     if conditions(request):
-        return _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k)
+        shown = _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k)
+        return _with_held(ctx, request, view, shown, k)
     # The value part saturates, so among equal scores the larger dollar figure goes first.
     ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
     return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
@@ -160,6 +163,34 @@ def _candidates(ctx: ToolContext, features: Mapping, category: str | None, busin
     ]
 
 
+def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: list[Recommendation],
+               k: int) -> list[Recommendation]:
+    """When what the request asks for most plainly is a product the customer already holds, say so first."""
+    held = set(features.get("products_held") or ())
+    top = request.needs[0] if request.needs else None
+    if top is None or top.product_id not in held or top.product_id in request.exclude:
+        return shown
+    best_shown = max((rec.components.get("request", 0.0) for rec in shown), default=0.0)
+    if top.score < best_shown + HELD_MARGIN:
+        return shown
+    product = ctx.products[top.product_id]
+    reason = f'You already have {product["name"]} with us, and it is for "{top.phrase}".'
+    evidence = [field_evidence(EvidenceKind.profile_field, "features", features, "products_held", "products you hold")]
+    already = Recommendation(product_id=top.product_id, name=product["name"], category=product["category"],
+                             score=round(top.score, 4), reasons=[reason], evidence=evidence,
+                             components={"request": round(top.score, 4), "held": 1.0})
+    return [already, *shown][:k]
+
+
+def _connected(rec: Recommendation) -> list[str]:
+    """The personal reasons to keep after the request's: the product's yearly value from the customer's own figures
+    and goals they told us first, then at most one other, MAX_PERSONAL_REASONS in all."""
+    valued = rec.reasons[:1] if rec.estimated_annual_value else []
+    told = [reason for reason in rec.reasons if reason.startswith(TOLD_US) and reason not in valued]
+    others = [reason for reason in rec.reasons if reason not in valued and reason not in told][:1]
+    return [*valued, *told, *others][:MAX_PERSONAL_REASONS]
+
+
 def has_business(features: Mapping, products: Mapping[str, Mapping]) -> bool:
     """The customer runs a business: their occupation says so, or they hold a business product."""
     held = features.get("products_held") or ()
@@ -180,7 +211,10 @@ def _for_request(request: Request, candidates: Sequence[Mapping], scored: Mappin
         else:
             rec = personal if isinstance(personal, Recommendation) else personal.recommendation()
         lead = [unmet_reason(item)] if answer.unmet else []
-        rec.reasons = [*lead, reason, *rec.reasons[:MAX_PERSONAL_REASONS]]
+        kept = _connected(rec)
+        # the yearly value is the figure shown beside the name, so its explanation stays first (after a shortfall)
+        valued = kept[:1] if rec.estimated_annual_value else []
+        rec.reasons = [*lead, *valued, reason, *kept[len(valued):]]
         rec.evidence = unique_evidence([*evidence, *rec.evidence])
         rec.components = {**rec.components, "request": round(item.need, 4)}
         rec.score = round(item.need + PERSONAL_WEIGHT * item.personal, 4)

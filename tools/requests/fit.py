@@ -22,6 +22,8 @@ from tools.types import Evidence, EvidenceKind
 
 PERSONAL_WEIGHT = 0.15  # how much the customer's own signals move a product among those answering the need
 CATEGORY_NEED = 0.25  # the need score of a product of a type the request names ("a card"), below any stated need
+STATED_NEED = 0.6  # a request whose closest product scores less states no need in particular ("ideas for my family")
+NEED_MARGIN = 0.35  # products this far below the best one offered answer a different need
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
@@ -105,12 +107,17 @@ def _amount_violations(terms: Mapping, category: str | None, amount: float | Non
 
 
 def conditions(request: Request | None) -> bool:
-    """Whether `request` says anything that changes a personal ranking."""
-    return request is not None and bool(request.needs or request.categories or request.constraints)
+    """Whether `request` says anything that changes a personal ranking: a need stated plainly enough, a product
+    type, a constraint, or products not to show again."""
+    if request is None:
+        return False
+    stated = bool(request.needs) and request.needs[0].score >= STATED_NEED
+    return stated or bool(request.categories or request.constraints or request.exclude)
 
 
 def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int) -> Answer:
     """What to show for `request` among `products` (eligible, not held), given each one's personal score."""
+    products = [product for product in products if product["_id"] not in request.exclude]
     relevant = _relevant(request, products)
     if not relevant:
         relevant = [(product, 0.0, "") for product in products]  # no need stated: the constraints still hold
@@ -141,7 +148,8 @@ def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mappi
                 continue
         if need > 0:
             chosen.append((product, need, phrase))
-    return chosen
+    best = max((need for _, need, _ in chosen), default=0.0)
+    return [item for item in chosen if item[1] >= best - NEED_MARGIN]
 
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:

@@ -111,6 +111,7 @@ class Request:
     relatives: tuple[StatedRelative, ...] = ()
     life_events: tuple[str, ...] = ()  # NEED_RULES names: wedding, new_baby, pet, business, ...
     business: bool = False  # the request is about the customer's business
+    exclude: tuple[str, ...] = ()  # products not to show again ("something else")
 
     def need_score(self, product_id: str) -> float:
         return next((hit.score for hit in self.needs if hit.product_id == product_id), 0.0)
@@ -146,6 +147,7 @@ class Request:
             constraints=Constraints.from_dict(data.get("constraints") or {}), relatives=tuple(relatives),
             life_events=tuple(str(event) for event in data.get("life_events") or ()),
             business=bool(data.get("business", False)),
+            exclude=tuple(str(product_id) for product_id in data.get("exclude") or ()),
         )
 
 

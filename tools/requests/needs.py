@@ -12,7 +12,8 @@ signals, each in [0, 1]:
   rare terms a sentence model blurs ("HELOC", "Coverdell", "529").
 
 A product's need score is the strongest meaning or life-event match, lifted by
-its word match; those within NEED_MARGIN of the best are the request's needs.
+its word match; every product scoring MIN_NEED or more is one of the request's needs (the tools keep those
+within `tools.requests.fit.NEED_MARGIN` of the best they can offer).
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ TEXT_DISCOUNT = 0.9  # the whole indexed text is diluted by its description: its
 RULE_DISCOUNT = 0.8  # a life-event keyword is weaker than the request's own wording
 WORD_WEIGHT = 0.25  # how much the word match lifts a product's meaning match
 MIN_NEED = 0.3  # a need score below this is no need at all
-NEED_MARGIN = 0.35  # products this far below the best are a different need
-MAX_NEEDS = 8
+MAX_NEEDS = 12
 LEXICON_KEY = "tools.requests.lexicon"
 PURPOSES_KEY = "tools.requests.purposes"
 
@@ -62,7 +62,7 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
         return ()
     order = np.argsort(-scores, kind="stable")
     return tuple(NeedHit(purposes.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
-                 if scores[j] >= max(MIN_NEED, best - NEED_MARGIN))
+                 if scores[j] >= MIN_NEED)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tools.requests.model import Constraints, StatedRelative
 from tools.requests.slots import find_amounts, find_relations
 
 _FEE_WORDS = r"(?:fees?|charges?)"
-_NO = r"(?:no|zero|\$0|0|without(?:\s+an?|\s+the|\s+any)?|free of|don'?t (?:want|like)(?: to pay)?(?:\s+an?|\s+any)?|(?:won'?t|will not|wouldn'?t|refuse to) pay(?:\s+an?|\s+any)?|not paying(?:\s+an?|\s+any)?|avoid(?:\s+an?|\s+any)?|hate(?:\s+paying)?|never pay(?:\s+an?|\s+any)?)"
+_NO = r"(?:no|zero|\$0|0|without(?:\s+an?|\s+the|\s+any)?|free of|don'?t (?:want|like)(?: to pay)?(?:\s+an?|\s+any)?|(?:won'?t|will not|wouldn'?t|refuse to|can'?t|cannot) (?:afford to )?pay(?:\s+an?|\s+any)?|(?:doesn'?t|does not|won'?t|that doesn'?t) charge(?:\s+an?|\s+any|\s+me)?(?:\s+an?)?|not paying(?:\s+an?|\s+any)?|avoid(?:\s+an?|\s+any)?|hate(?:\s+paying)?|never pay(?:\s+an?|\s+any)?)"
 _ANNUAL_FEE = re.compile(
     rf"\b{_NO}\s+(?:\w+\s+)?(?:annual|yearly|year|anual)\s+{_FEE_WORDS}|\b(?:annual|yearly)[- ]fee[- ]free\b"
     r"|\bno[- ]annual[- ]fee\b|\bwithout paying (?:a|an) (?:annual|yearly) fee\b",
@@ -35,7 +35,7 @@ _VARIABLE = re.compile(r"\b(?:variable|adjustable|floating)(?:[- ]rate)?\b|\barm
 _NO_RISK = re.compile(
     r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
     r"|\bnot (?:to )?lose (?:a (?:penny|cent|dime)|any)|\bfdic\b|\binsured deposits?\b|\bguaranteed\b|\bprotect(?:ed)? (?:my |the )?"
-    r"(?:principal|capital)\b|\bdon'?t want to lose\b|\bzero chance of losing\b",
+    r"(?:principal|capital)\b|\bdon'?t want to lose\b|\bzero chance of losing\b|\b(?:don'?t want|no|not) (?:any|even a little) risk\b",
     re.IGNORECASE)
 _LOW_RISK = re.compile(
     r"\blow(?:er)?[- ]risk\b|\bless risk(?:y)?\b|\bminimal risk\b|\bwithout (?:much|too much|a lot of) risk\b|\bconservative\b"
@@ -61,10 +61,14 @@ _SEASON_MONTHS = {"summer": 9, "spring": 6, "fall": 12, "autumn": 12, "winter": 
 
 _ONLY_CATEGORY = re.compile(r"\bonly\b|\bjust\b|\bnothing but\b|\bstrictly\b", re.IGNORECASE)
 _NOT_CATEGORY = {
-    "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market)\b", re.IGNORECASE),
+    "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market|"
+                             r"brokerage)\b", re.IGNORECASE),
     "card": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:credit )?cards?\b", re.IGNORECASE),
     "loan": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:loans?|debt|borrow\w*)\b", re.IGNORECASE),
     "insurance": re.compile(r"\b(?:no|not|don'?t want|without)\b[^.?!]{0,12}\binsurance\b", re.IGNORECASE),
+    "deposit": re.compile(r"\b(?:not|don'?t want)\b(?: just)?(?: an?| another)?\s+(?:savings|checking|bank) account",
+                          re.IGNORECASE),
+    "mortgage": re.compile(r"\b(?:not|no|don'?t want)\b(?: an?| another| a new)?\s+mortgage", re.IGNORECASE),
 }
 
 _DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixties": 65, "seventies": 75,
@@ -96,6 +100,8 @@ _BUSINESS = re.compile(
 
 def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
     """The hard limits `text` states; `categories` are the product types it names (for "only savings accounts")."""
+    excluded = excluded_categories(text)
+    wanted = tuple(category for category in categories if category not in excluded)
     annual = 0.0 if _ANNUAL_FEE.search(text) else None
     monthly = 0.0 if _MONTHLY_FEE.search(text) else None
     if _ANY_FEE.search(text) and annual is None and monthly is None:
@@ -108,10 +114,14 @@ def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
         term_months=_term_months(text),
         amount=_amount(text),
         horizon_months=_horizon_months(text),
-        categories=categories if categories and _ONLY_CATEGORY.search(text) else (),
-        excluded_categories=tuple(category for category, pattern in _NOT_CATEGORY.items()
-                                  if pattern.search(text) and category not in categories),
+        categories=wanted if wanted and (_ONLY_CATEGORY.search(text) or excluded) else (),
+        excluded_categories=excluded,
     )
+
+
+def excluded_categories(text: str) -> tuple[str, ...]:
+    """The product types `text` rules out ("not investments", "not another credit card")."""
+    return tuple(category for category, pattern in _NOT_CATEGORY.items() if pattern.search(text))
 
 
 def _risk(text: str) -> str | None:

@@ -80,7 +80,7 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         ProductCategory.deposit,
         r"savings(?:\s+accounts?)?|saving\s+accounts?|deposits?|cds?|certificates? of deposit|checking(?: accounts?)?"
-        r"|current accounts?|money market|emergency fund",
+        r"|current accounts?|money market|emergency fund|bank accounts?",
     ),
 )
 _CATEGORY_REGEXES = tuple((category, re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)) for category, pattern in _CATEGORY_PATTERNS)

@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 
 def understand(ctx: ToolContext | None, text: str, embedding=None) -> Request:
     """The request in `text`; its needs only when `embedding` (the turn's one embedding) and `ctx` are given."""
-    categories = tuple(find_product_categories(text))
+    named = tuple(find_product_categories(text))
+    constraints = constraints_in(text, named)
+    categories = tuple(category for category in named if category not in constraints.excluded_categories)
     needs = match_needs(ctx, text, embedding) if ctx is not None else ()
     return Request(
         text=text,
         needs=needs,
         categories=categories,
-        constraints=constraints_in(text, categories),
+        constraints=constraints,
         relatives=relatives_in(text),
         life_events=life_events_in(text),
         business=about_business(text),

@@ -1,0 +1,33 @@
+"""Follow-ups read from the message and the last answer: which one, compare which, something else, refine."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.followups import FollowUp, detect_followup
+
+LISTED = {"intent": "personal_recommendation", "recommendations": [{"product_id": p} for p in ("A", "B", "C")]}
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("why the third one?", FollowUp("why", 3)),
+    ("Why number 2", FollowUp("why", 2)),
+    ("why?", FollowUp("why")),
+    ("compare the first two", FollowUp("compare", positions=(1, 2))),
+    ("what's the difference between the first and the third", FollowUp("compare", positions=(1, 3))),
+    ("anything else?", FollowUp("else")),
+    ("show me other options", FollowUp("else")),
+    ("none of those", FollowUp("else")),
+])
+def test_a_follow_up_names_what_it_is_about(message, expected):
+    assert detect_followup(message, LISTED, []) == expected
+
+
+def test_a_constraint_after_a_list_refines_it():
+    assert detect_followup("only ones without an annual fee", LISTED, [], refines=True) == FollowUp("refine")
+    assert detect_followup("only ones without an annual fee", LISTED, [], refines=False) != FollowUp("refine")
+
+
+def test_nothing_listed_means_no_follow_up():
+    assert detect_followup("compare the first two", {"intent": "greeting", "recommendations": []}, []) is None
+    assert detect_followup("anything else?", {}, []) is None

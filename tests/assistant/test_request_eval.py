@@ -1,0 +1,67 @@
+"""The shipped request set and how `fargo eval requests` judges an answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.request_eval import (
+    Case,
+    CaseError,
+    constraint_violations,
+    followup_ok,
+    judge,
+    load_cases,
+    load_profiles,
+    summarise,
+)
+from ingest.synth.catalogue import products
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases()
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return {product.product_id: product.model_dump(mode="json") for product in products()}
+
+
+def test_the_shipped_set_covers_what_the_issue_asks(cases, catalogue):
+    single = [case for case in cases if len(case.turns) == 1]
+    multi = [case for case in cases if len(case.turns) > 1]
+    assert len(single) >= 300 and len(multi) >= 60
+    for kind in ("relative", "constraint", "life_event"):
+        assert sum(kind in case.kinds for case in single) >= 40, kind
+    named = {product for case in cases for product in case.fits}
+    assert {pid for pid in catalogue} <= named  # every product answers some request
+    assert {case.split for case in cases} == {"dev", "test"}
+    assert {case.profile for case in cases} == set(load_profiles())
+
+
+def test_a_bad_case_line_is_named(tmp_path):
+    (tmp_path / "x.jsonl").write_text('{"id": "a", "split": "prod", "profile": "student", "turns": ["hi"]}\n')
+    with pytest.raises(CaseError, match=r"x.jsonl:1: split"):
+        load_cases(tmp_path, profiles=["student"])
+
+
+def test_an_answer_is_judged_on_fit_constraints_misfits_and_duplicates(catalogue):
+    case = Case(id="c", split="test", profile="student", kinds=("constraint",), turns=("no annual fee card",),
+                fits=("P011", "P012"), out_of_place=("P016",), constraints={"max_annual_fee": 0})
+    outcome = judge(case, catalogue, ["P010", "P016", "P011", "P011"], [["You told us: x"]], "personal", [], [])
+    assert outcome.hit and not outcome.top1
+    assert [v.split(":")[0] for v in outcome.violations] == ["P010", "P016"]
+    assert outcome.out_of_place == ["P016"] and outcome.duplicates == ["P011"]
+    report = summarise([outcome])
+    assert report["all"]["hit@3"] == 1.0 and report["all"]["constraint_violations"] == 2
+    assert constraint_violations(catalogue["P029"], {"rate_type": "fixed"}) == ["rate type"]
+
+
+def test_follow_ups_are_judged_on_what_they_say():
+    why = Case(id="w", split="dev", profile="student", kinds=("followup",), turns=("a", "why the 2nd?"),
+               followup={"kind": "why_one", "position": 2})
+    assert followup_ok(why, ["A", "B", "C"], ["B"], ["B"]) is True
+    assert followup_ok(why, ["A", "B", "C"], ["A", "B", "C"], ["A", "B", "C"]) is False
+    other = Case(id="o", split="dev", profile="student", kinds=("followup",), turns=("a", "anything else"),
+                 followup={"kind": "something_else"})
+    assert followup_ok(other, ["A", "B"], ["C"], ["C"]) and not followup_ok(other, ["A", "B"], ["B", "C"], [])

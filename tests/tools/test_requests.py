@@ -1,0 +1,96 @@
+"""Reading a request from its words, and honouring it: constraints, stated relatives, need-first ordering."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.requests.fit import fit_request, violations
+from tools.requests.model import Constraints, NeedHit, Request
+from tools.requests.parse import (
+    about_business,
+    constraints_in,
+    life_events_in,
+    relatives_in,
+)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Only cards with no yearly fee please", {"max_annual_fee": 0.0}),
+    ("i dont want to pay an annual fee", {"max_annual_fee": 0.0}),
+    ("I will not pay a monthly fee for checking", {"max_monthly_fee": 0.0}),
+    ("a fee-free account", {"max_annual_fee": 0.0, "max_monthly_fee": 0.0}),
+    ("I want a fixed rate loan for $15k over 5 years", {"rate_type": "fixed", "amount": 15000.0, "term_months": 60}),
+    ("an adjustable rate mortgage", {"rate_type": "variable"}),
+    ("low risk investments, nothing crazy", {"max_risk": "low"}),
+    ("somewhere I can't lose a penny of it", {"max_risk": "none"}),
+    ("I have cash for a year", {"term_months": 12}),
+])
+def test_constraints_said_in_plain_words_are_read(text, expected):
+    read = constraints_in(text)
+    assert {name: getattr(read, name) for name in expected} == expected
+
+
+def test_a_relatives_age_is_not_a_term_or_an_amount():
+    read = constraints_in("my 12-year-old wants to start saving")
+    assert read.term_months is None and read.amount is None and not read
+
+
+@pytest.mark.parametrize("text, relation, age, count", [
+    ("my 12-year-old wants to start saving", "child", 12, 1),
+    ("my parents are in their eighties, what should they look at?", "parent", 82, 1),
+    ("my mom is 72 and needs help", "parent", 72, 1),
+    ("my two kids are 8 and 10", "child", 8, 2),
+    ("we have twins on the way", "child", 0, 2),
+])
+def test_a_stated_relative_keeps_their_age_and_count(text, relation, age, count):
+    found = {relative.relation: relative for relative in relatives_in(text)}
+    assert (found[relation].age, found[relation].count) == (age, count)
+
+
+def test_life_events_and_business_are_recognised():
+    assert "pet" in life_events_in("we got a kitten")
+    assert "wedding" in life_events_in("We're saving for our wedding next summer")
+    assert about_business("I run my own bakery and need a card")
+    assert not about_business("I need a card for my holidays")
+
+
+CARDS = {
+    "P010": {"_id": "P010", "name": "Travel", "category": "card", "terms": {"annual_fee": 95.0, "rate_type": "variable"}},
+    "P011": {"_id": "P011", "name": "Cash", "category": "card", "terms": {"rate_type": "variable"}},
+    "P012": {"_id": "P012", "name": "Flat", "category": "card", "terms": {"rate_type": "variable"}},
+    "P018": {"_id": "P018", "name": "Loan", "category": "loan", "terms": {"rate_type": "fixed", "max_amount": 40000.0,
+                                                                         "term_months": 60}},
+}
+
+
+def test_a_product_breaking_a_constraint_says_what_it_breaks():
+    assert violations(CARDS["P010"], Constraints(max_annual_fee=0)) == ["a $95 annual fee"]
+    assert violations(CARDS["P018"], Constraints(amount=50000)) == ["lends at most $40,000"]
+    assert violations(CARDS["P018"], Constraints(term_months=84)) == ["terms of at most 60 months"]
+    assert violations(CARDS["P011"], Constraints(max_annual_fee=0)) == []
+
+
+def test_the_stated_need_comes_first_whatever_the_personal_scores():
+    request = Request(needs=(NeedHit("P012", 0.9, "simple cash back"), NeedHit("P011", 0.7, "groceries"), NeedHit("P010", 0.3, "trips")))
+    answer = fit_request(request, list(CARDS.values()), {"P010": 9.0, "P011": 1.0, "P012": 0.1, "P018": 5.0}, 3)
+    # P010 answers another need (too far below the best) and P018 none, however they score for the customer
+    assert [item.product_id for item in answer.shown] == ["P012", "P011"]
+
+
+def test_a_constraint_filters_and_nothing_passing_gives_the_closest_with_why():
+    fee_free = Request(categories=("card",), constraints=Constraints(max_annual_fee=0))
+    shown = fit_request(fee_free, list(CARDS.values()), {"P010": 9.0, "P011": 1.0, "P012": 0.5}, 3)
+    assert [item.product_id for item in shown.shown] == ["P011", "P012"] and not shown.unmet
+    travel_only = Request(needs=(NeedHit("P010", 0.9, "miles"),), constraints=Constraints(max_annual_fee=0))
+    closest = fit_request(travel_only, [CARDS["P010"]], {}, 3)
+    assert closest.unmet and closest.shown[0].unmet == ("a $95 annual fee",)
+
+
+def test_a_request_round_trips_through_its_dict_and_bad_fields_are_named():
+    request = Request(needs=(NeedHit("P012", 0.9, "x"),), categories=("card",),
+                      constraints=Constraints(max_annual_fee=0, max_risk="low"))
+    assert Request.from_dict(request.to_dict()).to_dict() == request.to_dict()
+    with pytest.raises(ValueError, match="max_risk"):
+        Request.from_dict({"constraints": {"max_risk": "yolo"}})
+    with pytest.raises(ValueError, match="categories"):
+        Request.from_dict({"categories": ["crypto"]})
