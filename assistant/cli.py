@@ -254,12 +254,7 @@ def train_intents_command(
                                                       "again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
-    from assistant.intents import (
-        TrainingDataError,
-        load_examples,
-        save_model,
-        train_intents,
-    )
+    from assistant.intents import TrainingDataError, load_examples, save_model, train_default
     from assistant.intents.finetune import FinetuneConfig
     from assistant.runtime import shipped_intents_path
     from retrieval.embeddings import get_embedder
@@ -270,7 +265,7 @@ def train_intents_command(
     except TrainingDataError as exc:
         raise fail(f"{exc}\nFix those rows and run again.") from None
     finetune = FinetuneConfig(epochs=finetune_epochs) if finetune_epochs > 0 else None
-    classifier = train_intents(examples, get_embedder(), finetune=finetune, progress=typer.echo)
+    classifier = train_default(get_embedder(), data or shipped_intents_path(), finetune=finetune, progress=typer.echo)
     path = save_model(classifier, settings.data_dir)
     metrics = classifier.metadata["metrics"]
     trained = classifier.metadata["examples"]

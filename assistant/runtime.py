@@ -30,14 +30,11 @@ def shipped_intents_path() -> Path:
 
 
 def intent_classifier(settings: Settings, embedder):
-    """The latest trained intent model under the data dir; trained from the shipped set on first use."""
-    from assistant.intents import load_examples, load_latest, save_model, train_intents
+    """The latest trained intent model under the data dir; trained from the shipped set (and the public sample) on
+    first use and again when the shipped set has changed since (`assistant.intents.current_model`)."""
+    from assistant.intents import current_model
 
-    classifier = load_latest(settings.data_dir, embedder)
-    if classifier is None:
-        classifier = train_intents(load_examples(shipped_intents_path()), embedder)
-        save_model(classifier, settings.data_dir)
-    return classifier
+    return current_model(settings.data_dir, embedder)
 
 
 @dataclass

@@ -50,6 +50,7 @@ from retrieval.graph import (
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.requests.fit import (
+    STATED_NEED,
     conditions,
     fit_request,
     is_business_product,
@@ -141,12 +142,13 @@ def recommend_family(
     views = relatives_of(ctx.graph, customer_id, wanted, as_of=ctx.as_of)
     views.sort(key=lambda view: wanted.index(view.relation))  # stable: graph order within a relation
     views = _as_stated(views, stated, wanted)
-    pool = len(ctx.products) if conditions(request) else k + len(views) * k  # room to skip what others were given
+    asked = conditions(request, STATED_NEED)
+    pool = len(ctx.products) if asked else k + len(views) * k  # room to skip what others were given
     per_relative = []
     for view in views:
         recs = (recommend_for_relative(ctx, view, pool) if view.age is None or view.age >= ADULT_AGE
                 else recommend_on_behalf(ctx, customer_id, view, pool))  # a minor's are opened by the parent
-        if conditions(request):
+        if asked:
             recs = _for_request(ctx, customer_id, request, view, recs, pool)
         per_relative.append(recs)
     return _once_each(per_relative, stated, k)

@@ -22,7 +22,8 @@ from tools.types import Evidence, EvidenceKind
 
 PERSONAL_WEIGHT = 0.15  # how much the customer's own signals move a product among those answering the need
 CATEGORY_NEED = 0.25  # the need score of a product of a type the request names ("a card"), below any stated need
-STATED_NEED = 0.6  # a request whose closest product scores less states no need in particular ("ideas for my family")
+# for a relative, a need must be this plain: "ideas for my family" comes close to products for families
+STATED_NEED = 0.6
 NEED_MARGIN = 0.35  # products this far below the best one offered answer a different need
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
@@ -106,12 +107,12 @@ def _amount_violations(terms: Mapping, category: str | None, amount: float | Non
     return []
 
 
-def conditions(request: Request | None) -> bool:
-    """Whether `request` says anything that changes a personal ranking: a need stated plainly enough, a product
-    type, a constraint, or products not to show again."""
+def conditions(request: Request | None, plain: float = 0.0) -> bool:
+    """Whether `request` says anything that changes a ranking: a need (its closest product scoring `plain` or
+    more), a product type, a constraint, or products not to show again."""
     if request is None:
         return False
-    stated = bool(request.needs) and request.needs[0].score >= STATED_NEED
+    stated = bool(request.needs) and request.needs[0].score >= plain
     return stated or bool(request.categories or request.constraints or request.exclude)
 
 
