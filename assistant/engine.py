@@ -40,6 +40,14 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 NEED_OVERRIDE = 0.75
 UNSURE = 0.6
 PLAIN_NEED = 0.9
+JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.I)
+# words of a problem with an account the customer has, which a person or the servicing flow should take
+SERVICING = re.compile(
+    r"\b(?:lost|stolen|declined|blocked|frozen|freeze|pin|password|log ?in|locked|refund|dispute|charge ?back|pending|"
+    r"fraud\w*|unauthori[sz]ed|hacked|wrong|error|fail\w*|not working|didn'?t (?:arrive|go through)|cancel\w*|close my|"
+    r"update my|change my|statement|wire|atm|withdraw\w*|exchange rate|top ?up|verify|activate|replace(?:ment)?|"
+    r"direct debit|direct deposit|set up|increase|raise my|limit|address|autopay|pay my bill|routing|overdraft fee|"
+    r"late fee|missing)\b", re.I)
 FAMILY_WORDS = re.compile(r"\b(?:family|families|relatives?|loved ones|household|folks)\b", re.IGNORECASE)
 PAYING = re.compile(r"\b(?:pay(?:ing|ment)?s?|cost\w*|afford\w*|financ\w*|bills?|premiums?|covers?|coverage|insurance|"
                     r"plans?|upfront|over time|installments?)\b", re.IGNORECASE)
@@ -377,20 +385,24 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
     if specialty and not paying and intent in SMALL_TALK | {"personal_recommendation", "product_question",
                                                             "account_servicing"}:
         return "healthcare", confidence
-    if intent == "product_question" and request.categories and (request.constraints or browsing):
+    if intent in ("product_question", "account_servicing") and request.categories and (
+            request.constraints or browsing) and not SERVICING.search(request.text):
         return recommending, confidence
     top = request.needs[0] if request.needs else None
     if top is None or top.score < NEED_OVERRIDE:
         return intent, confidence
     category = (products.get(top.product_id) or {}).get("category")
-    if intent in SMALL_TALK | {"account_servicing"} and confidence < UNSURE:
+    if intent in SMALL_TALK and confidence < UNSURE:
         return recommending, top.score
-    if intent == "healthcare" and (not specialty or paying) and (category != "healthcare" or top.score >= PLAIN_NEED):
+    if intent == "account_servicing" and not SERVICING.search(request.text):
+        return recommending, top.score  # asks for a product, names no problem with an account
+    if intent == "healthcare" and (paying or (not specialty and (category != "healthcare" or top.score >= PLAIN_NEED))):
         # a plain need for a product (a payment plan for a bill, a plan for a parent) is answered by the products
         # that meet it; the healthcare tool's own ranking reads health data for the general question
         return recommending, top.score
-    if intent == "family_recommendation" and not request.relatives and not FAMILY_WORDS.search(request.text):
-        return "personal_recommendation", confidence
+    if intent == "family_recommendation" and not FAMILY_WORDS.search(request.text) and (
+            not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
+        return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
 
 

@@ -74,6 +74,7 @@ MIN_LIFT = 1.1  # a product hardly more common in the context than bank-wide say
 # cars), so only a product markedly more common among them than bank-wide says it is opened for the relative.
 MIN_ON_BEHALF_LIFT = 1.5
 AGE_RULES = frozenset({"min_age", "max_age"})
+MINOR_PRODUCT_AGE = 14  # a product with a minimum age at least this is meant for teens themselves (16+ car cover)
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
 
 
@@ -200,16 +201,24 @@ def _fits_relative(ctx: ToolContext, customer_id: str, product: Mapping, view: R
     behalf (a kind ON_BEHALF allows, which the customer qualifies for)."""
     if view.age is None:
         return False
-    if view.age >= ADULT_AGE:
-        return not age_failures(product, view.age) and not is_business_product(product)
+    if is_business_product(product):
+        return False
+    if holds_it_themselves(product, view):  # an adult, or a teen old enough (a 17-year-old's student checking)
+        return True
     kind, features = ON_BEHALF.get(view.relation), ctx.features(customer_id)
     return (kind is not None and product.get("category") in kind.categories and features is not None
             and not check(product, credit_score_inputs(features)))
 
 
+def holds_it_themselves(product: Mapping, view: RelativeView) -> bool:
+    """The relative is old enough for the product in their own name (most products start at 18)."""
+    return view.age is not None and not age_failures(product, view.age) and (
+        view.age >= ADULT_AGE or (product.get("eligibility") or {}).get("min_age", 0) >= MINOR_PRODUCT_AGE)
+
+
 def _described_recommendation(product: Mapping, view: RelativeView) -> Recommendation:
     who = f"your {view.relation} (aged {view.age_band})"
-    opened = " opened in your name" if view.age is not None and view.age < ADULT_AGE else ""
+    opened = "" if holds_it_themselves(product, view) else " opened in your name"
     return Recommendation(
         product_id=product["_id"], name=product["name"], category=product["category"], score=0.0,
         reasons=[f"For {who}{opened}: checked against its age limits."],
