@@ -37,6 +37,7 @@ from tools.requests.fit import (
     is_business_product,
     request_reason,
     unmet_reason,
+    violations,
 )
 from tools.requests.model import Request
 from tools.spec import tool
@@ -169,6 +170,8 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
     held = set(features.get("products_held") or ())
     top = request.needs[0] if request.needs else None
     if top is None or top.product_id not in held or top.product_id in request.exclude:
+        return shown
+    if violations(ctx.products[top.product_id], request.constraints):
         return shown
     best_shown = max((rec.components.get("request", 0.0) for rec in shown), default=0.0)
     if top.score < best_shown + HELD_MARGIN:

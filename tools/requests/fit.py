@@ -24,7 +24,8 @@ PERSONAL_WEIGHT = 0.15  # how much the customer's own signals move a product amo
 CATEGORY_NEED = 0.25  # the need score of a product of a type the request names ("a card"), below any stated need
 # for a relative, a need must be this plain: "ideas for my family" comes close to products for families
 STATED_NEED = 0.6
-NEED_MARGIN = 0.35  # products this far below the best one offered answer a different need
+NEED_MARGIN = 0.25  # products this far below the best one offered answer a different need
+OTHER_OPTIONS_MARGIN = 0.5  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
@@ -150,7 +151,9 @@ def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mappi
         if need > 0:
             chosen.append((product, need, phrase))
     best = max((need for _, need, _ in chosen), default=0.0)
-    return [item for item in chosen if item[1] >= best - NEED_MARGIN]
+    margin = OTHER_OPTIONS_MARGIN if request.exclude else NEED_MARGIN
+    # a product of the type the request names answers it whatever its need score; others must be close to the best
+    return [item for item in chosen if item[0].get("category") in named or item[1] >= best - margin]
 
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
