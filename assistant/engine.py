@@ -27,7 +27,7 @@ from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_co
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 from tools.healthcare import specialties_in
-from tools.requests import Request, understand
+from tools.requests import Request, understand, with_needs
 from tools.requests.fit import UNMET_PREFIX, conditions, violations
 
 MAX_MESSAGE_CHARS = 2000
@@ -129,7 +129,7 @@ class Engine:
         else:
             embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
-            request = understand(self.ctx, message, embedding)
+            request = with_needs(said, self.ctx, embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             specialty = next(iter(specialties_in(message)), None)
             browsing = subject is not None and not names_a_product(message, self.ctx.products)

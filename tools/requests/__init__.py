@@ -2,6 +2,6 @@
 how the tools honour it (`tools.requests.fit`)."""
 
 from tools.requests.model import Constraints, NeedHit, Request, StatedRelative
-from tools.requests.understand import understand
+from tools.requests.understand import understand, with_needs
 
-__all__ = ["Constraints", "NeedHit", "Request", "StatedRelative", "understand"]
+__all__ = ["Constraints", "NeedHit", "Request", "StatedRelative", "understand", "with_needs"]

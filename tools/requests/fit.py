@@ -25,6 +25,7 @@ CATEGORY_NEED = 0.25  # the need score of a product of a type the request names 
 # for a relative, a need must be this plain: "ideas for my family" comes close to products for families
 STATED_NEED = 0.6
 NEED_MARGIN = 0.25  # products this far below the best one offered answer a different need
+SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a need, not only for a type
 OTHER_OPTIONS_MARGIN = 0.5  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
@@ -152,8 +153,11 @@ def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mappi
             chosen.append((product, need, phrase))
     best = max((need for _, need, _ in chosen), default=0.0)
     margin = OTHER_OPTIONS_MARGIN if request.exclude else NEED_MARGIN
-    # a product of the type the request names answers it whatever its need score; others must be close to the best
-    return [item for item in chosen if item[0].get("category") in named or item[1] >= best - margin]
+    # asked for a type only ("what credit cards would you recommend?"), any product of it answers; asked for a
+    # need ("a card for restaurants"), only those close to the best
+    browsing = best < SPECIFIC_NEED
+    return [item for item in chosen
+            if (browsing and item[0].get("category") in named) or item[1] >= best - margin]
 
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:

@@ -9,7 +9,7 @@ fee") and logged in the turn's explanation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from retrieval.records import RISK_ORDER, ProductCategory, RateType, Relation, RiskLevel
 
@@ -32,7 +32,7 @@ class Constraints:
     excluded_categories: tuple[str, ...] = ()  # never these ("no investments")
 
     def __bool__(self) -> bool:
-        return any(value not in (None, ()) for value in asdict(self).values())
+        return any(getattr(self, name) not in (None, ()) for name in _CONSTRAINT_FIELDS)
 
     def merged(self, newer: Constraints) -> Constraints:
         """These constraints refined by a follow-up's: what the follow-up says wins, the rest stays."""
@@ -81,6 +81,9 @@ class Constraints:
             categories=_categories(data.get("categories"), "categories"),
             excluded_categories=_categories(data.get("excluded_categories"), "excluded_categories"),
         )
+
+
+_CONSTRAINT_FIELDS = tuple(item.name for item in fields(Constraints))
 
 
 @dataclass(frozen=True)

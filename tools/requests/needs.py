@@ -74,13 +74,16 @@ class _Purposes:
     phrases: list[str]
     vectors: np.ndarray
 
+    indexed: np.ndarray  # the products vector index's unit rows, in `ids` order (zero rows for products not in it)
+
     def best_per_product(self, scores: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        best = np.full(len(self.ids), -1.0, dtype=np.float32)
+        """Per product, its best-scoring text's score and the text (the first among equals)."""
+        best = np.full(len(self.ids), -np.inf, dtype=np.float32)
+        np.maximum.at(best, self.columns, scores)
+        winners = np.flatnonzero(scores >= best[self.columns])
         phrase = [""] * len(self.ids)
-        for row in np.argsort(-scores, kind="stable"):
-            column = self.columns[row]
-            if best[column] < 0:
-                best[column], phrase[column] = scores[row], self.phrases[row]
+        for row in winners[::-1]:  # the earliest winning row of a product is written last
+            phrase[self.columns[row]] = self.phrases[row]
         return np.maximum(best, 0.0), phrase
 
 
@@ -90,20 +93,21 @@ def _purposes(ctx: ToolContext) -> _Purposes:
         owners = [(column, phrase) for column, product_id in enumerate(ids)
                   for phrase in purpose_texts(ctx.products[product_id])]
         vectors = _unit_rows(statement_vectors(ctx.embedder, [phrase for _, phrase in owners]))
-        return _Purposes(ids, np.array([column for column, _ in owners]), [phrase for _, phrase in owners], vectors)
+        indexed = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
+        if ctx.vectors is not None:
+            index_ids, matrix = ctx.index_vectors("products")
+            column = {product_id: j for j, product_id in enumerate(ids)}
+            for k, product_id in enumerate(index_ids):
+                if product_id in column:
+                    indexed[column[product_id]] = matrix[k]
+        return _Purposes(ids, np.array([column for column, _ in owners]), [phrase for _, phrase in owners], vectors,
+                         _unit_rows(indexed) * TEXT_DISCOUNT)
     return ctx.memo(PURPOSES_KEY, build)
 
 
 def _meaning(ctx: ToolContext, purposes: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str]]:
     similarity, phrases = purposes.best_per_product(purposes.vectors @ query)
-    if ctx.vectors is not None:
-        indexed, matrix = ctx.index_vectors("products")
-        column = {product_id: j for j, product_id in enumerate(purposes.ids)}
-        text_scores = (_unit_rows(np.asarray(matrix, dtype=np.float32)) @ query) * TEXT_DISCOUNT
-        for k, product_id in enumerate(indexed):
-            if product_id in column:
-                similarity[column[product_id]] = max(similarity[column[product_id]], text_scores[k])
-    return _rescaled(similarity), phrases
+    return _rescaled(np.maximum(similarity, purposes.indexed @ query)), phrases
 
 
 def _life_events(ctx: ToolContext, purposes: _Purposes, text: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tools.requests.model import Request
@@ -16,6 +17,11 @@ from tools.requests.slots import find_product_categories
 
 if TYPE_CHECKING:
     from tools.context import ToolContext
+
+
+def with_needs(request: Request, ctx: ToolContext, embedding) -> Request:
+    """`request` (read from its words) with the catalogue products its embedding asks for."""
+    return replace(request, needs=match_needs(ctx, request.text, embedding))
 
 
 def understand(ctx: ToolContext | None, text: str, embedding=None) -> Request:
