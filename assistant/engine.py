@@ -302,7 +302,7 @@ class Engine:
         cheaper = [rec for rec in candidates if yearly_cost(self.ctx.products.get(rec.product_id, {})) < ceiling][:3]
         shown_now = [rec.to_dict() for rec in cheaper]
         template = state.get("template", "personal_recommendation")
-        context = {"recs": shown_now, "relation_words": "", "no_relatives": False}
+        context = {"recs": shown_now, "relation_words": "", "no_relatives": False, "asked": [], "unmet": False}
         return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)])
 
     # -- LLM, explanation, memory -----------------------------------------------------------------------------------

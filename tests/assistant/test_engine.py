@@ -112,6 +112,16 @@ def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_c
         assert yearly_cost(runtime.ctx.products[rec["product_id"]]) < ceiling
 
 
+def test_a_cheaper_list_is_answered_in_words(runtime, married_customer):
+    from assistant.compose import render_answer
+
+    state = {"tool": "recommend_personal", "arguments": {"customer_id": married_customer},
+             "template": "personal_recommendation"}
+    plan = runtime.engine._cheaper(state, [{"product_id": "P010"}], married_customer)  # a $95 card shown
+    assert plan.recommendations
+    assert plan.recommendations[0]["name"] in render_answer(plan.template, "seed", **plan.context)
+
+
 def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):
     other = next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}) if doc["_id"] != married_customer)
 
