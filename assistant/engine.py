@@ -40,14 +40,19 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 NEED_OVERRIDE = 0.75
 UNSURE = 0.6
 PLAIN_NEED = 0.9
-JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.I)
+JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
 # words of a problem with an account the customer has, which a person or the servicing flow should take
 SERVICING = re.compile(
     r"\b(?:lost|stolen|declined|blocked|frozen|freeze|pin|password|log ?in|locked|refund|dispute|charge ?back|pending|"
     r"fraud\w*|unauthori[sz]ed|hacked|wrong|error|fail\w*|not working|didn'?t (?:arrive|go through)|cancel\w*|close my|"
     r"update my|change my|statement|wire|atm|withdraw\w*|exchange rate|top ?up|verify|activate|replace(?:ment)?|"
     r"direct debit|direct deposit|set up|increase|raise my|limit|address|autopay|pay my bill|routing|overdraft fee|"
-    r"late fee|missing)\b", re.I)
+    r"late fee|missing)\b", re.IGNORECASE)
+BROWSING = re.compile(
+    r"\b(?:do you (?:have|offer|do)|(?:what|which) (?:\w+ ){0,3}(?:do you|are there|are available|could i get|can i get|"
+    r"would you|should i)|show me|tell me about (?:your|ur|the)|options|any good|best)\b", re.IGNORECASE)
+ABOUT_TERMS = re.compile(r"\b(?:fees?|apr|rates?|interest|minimum|penalt\w*|how (?:does|do|long|much|many)|when|limit)\b",
+                         re.IGNORECASE)
 FAMILY_WORDS = re.compile(r"\b(?:family|families|relatives?|loved ones|household|folks)\b", re.IGNORECASE)
 PAYING = re.compile(r"\b(?:pay(?:ing|ment)?s?|cost\w*|afford\w*|financ\w*|bills?|premiums?|covers?|coverage|insurance|"
                     r"plans?|upfront|over time|installments?)\b", re.IGNORECASE)
@@ -132,7 +137,7 @@ class Engine:
             request = with_needs(said, self.ctx, embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             specialty = next(iter(specialties_in(message)), None)
-            browsing = subject is not None and not names_a_product(message, self.ctx.products)
+            browsing = subject is not None and browses(message) and not names_a_product(message, self.ctx.products)
             intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty,
                                                browsing)
             plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
@@ -303,6 +308,8 @@ class Engine:
         shown_now = [rec.to_dict() for rec in cheaper]
         template = state.get("template", "personal_recommendation")
         context = {"recs": shown_now, "relation_words": "", "no_relatives": False, "asked": [], "unmet": False}
+        if arguments.get("request") is not None:  # kept in the session as the plain data it came from
+            arguments["request"] = arguments["request"].to_dict()
         return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)])
 
     # -- LLM, explanation, memory -----------------------------------------------------------------------------------
@@ -404,6 +411,11 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
             not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
         return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
+
+
+def browses(message: str) -> bool:
+    """Whether `message` asks what there is of a kind ("what mortgages do you have?"), not about its terms."""
+    return bool(BROWSING.search(message)) and not ABOUT_TERMS.search(message)
 
 
 def names_a_product(message: str, products) -> bool:

@@ -115,11 +115,13 @@ def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_c
 def test_a_cheaper_list_is_answered_in_words(runtime, married_customer):
     from assistant.compose import render_answer
 
-    state = {"tool": "recommend_personal", "arguments": {"customer_id": married_customer},
+    request = {"categories": ["card"]}  # the last turn asked for a card
+    state = {"tool": "recommend_personal", "arguments": {"customer_id": married_customer, "request": request},
              "template": "personal_recommendation"}
     plan = runtime.engine._cheaper(state, [{"product_id": "P010"}], married_customer)  # a $95 card shown
     assert plan.recommendations
     assert plan.recommendations[0]["name"] in render_answer(plan.template, "seed", **plan.context)
+    json.dumps(plan.tool_calls)  # what the session keeps of the turn is plain data
 
 
 def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):
