@@ -26,6 +26,7 @@ CATEGORY_NEED = 0.25  # the need score of a product of a type the request names 
 STATED_NEED = 0.6
 NEED_MARGIN = 0.25  # products this far below the best one offered answer a different need
 SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a need, not only for a type
+MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.5  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
@@ -119,26 +120,36 @@ def conditions(request: Request | None, plain: float = 0.0) -> bool:
 
 
 def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int) -> Answer:
-    """What to show for `request` among `products` (eligible, not held), given each one's personal score."""
+    """What to show for `request` among `products` (eligible, not held), given each one's personal score.
+
+    The products closest to the stated need come first; when fewer than MIN_OPTIONS of them meet the constraints,
+    the next ones answering it less closely follow (a customer asking for options expects a few)."""
     products = [product for product in products if product["_id"] not in request.exclude]
-    relevant = _relevant(request, products)
-    if not relevant:
-        relevant = [(product, 0.0, "") for product in products]  # no need stated: the constraints still hold
+    close = _fitted(request, _relevant(request, products, NEED_MARGIN), personal)
+    passing = [item for item in close if not item.unmet]
+    if not request.needs and not request.categories:
+        passing = [item for item in passing if item.personal > 0]
+    if passing and len(passing) < min(k, MIN_OPTIONS):
+        shown = {item.product_id for item in passing}
+        wider = _fitted(request, _relevant(request, products, OTHER_OPTIONS_MARGIN), personal)
+        passing += [item for item in wider if not item.unmet and item.product_id not in shown]
+    if passing:
+        return Answer(passing[:k])
+    closest = sorted(close, key=lambda item: (len(item.unmet), -(item.need + PERSONAL_WEIGHT * item.personal)))
+    return Answer(closest[:min(k, 2)], unmet=True)
+
+
+def _fitted(request: Request, relevant: list, personal: Mapping[str, float]) -> list[Fitted]:
+    """The relevant products with their constraint failures, best first: need, then personal scores."""
     top_personal = max((personal.get(product["_id"], 0.0) for product, _, _ in relevant), default=0.0) or 1.0
     fitted = [Fitted(product, need, max(0.0, personal.get(product["_id"], 0.0)) / top_personal, phrase,
                      tuple(violations(product, request.constraints)))
               for product, need, phrase in relevant]
     fitted.sort(key=lambda item: (-(item.need + PERSONAL_WEIGHT * item.personal), item.product_id))
-    passing = [item for item in fitted if not item.unmet]
-    if not request.needs and not request.categories:
-        passing = [item for item in passing if item.personal > 0]
-    if passing:
-        return Answer(passing[:k])
-    closest = sorted(fitted, key=lambda item: (len(item.unmet), -(item.need + PERSONAL_WEIGHT * item.personal)))
-    return Answer(closest[:min(k, 2)], unmet=True)
+    return fitted
 
 
-def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mapping, float, str]]:
+def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> list[tuple[Mapping, float, str]]:
     """The products answering the request's need or named type, with their need score and matched phrase."""
     named = set(request.categories) | set(request.constraints.categories)
     chosen = []
@@ -151,8 +162,10 @@ def _relevant(request: Request, products: Sequence[Mapping]) -> list[tuple[Mappi
                 continue
         if need > 0:
             chosen.append((product, need, phrase))
+    if not chosen:  # no need stated: every product may answer, the constraints still hold
+        return [(product, 0.0, "") for product in products]
     best = max((need for _, need, _ in chosen), default=0.0)
-    margin = OTHER_OPTIONS_MARGIN if request.exclude else NEED_MARGIN
+    margin = OTHER_OPTIONS_MARGIN if request.exclude else margin
     # asked for a type only ("what credit cards would you recommend?"), any product of it answers; asked for a
     # need ("a card for restaurants"), only those close to the best
     browsing = best < SPECIFIC_NEED
