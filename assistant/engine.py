@@ -216,9 +216,7 @@ class Engine:
         call = _call(tool, customer_id=subject, **arguments)
         if extra:
             call["arguments"]["request"] = request.to_dict()
-        context = {"recs": shown, "asked": request.constraints.words() if extra else [],
-                   "unmet": any(rec["reasons"][0].startswith(UNMET_PREFIX) for rec in shown)}
-        return Plan(template, context, shown, [call])
+        return Plan(template, {"recs": shown, **_asked(request if extra else None, shown)}, shown, [call])
 
     def _personal(self, subject: str, request: Request) -> Plan:
         named = request.categories if len(request.categories) == 1 else ()
@@ -290,8 +288,7 @@ class Engine:
         call = _call(tool, customer_id=subject, **arguments)
         call["arguments"]["request"] = request.to_dict()
         template = state.get("template", "personal_recommendation")
-        context = {"recs": shown, "relation_words": "", "no_relatives": False, "asked": request.constraints.words(),
-                   "unmet": any(rec["reasons"][0].startswith(UNMET_PREFIX) for rec in shown)}
+        context = {"recs": shown, "relation_words": "", "no_relatives": False, **_asked(request, shown)}
         return Plan(template, context, shown, [call])
 
     def _cheaper(self, state: dict, shown: list[dict], subject: str | None) -> Plan:
@@ -373,6 +370,13 @@ class Engine:
             session.state = {"intent": intent, "recommendations": [], "tool": None}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         self.sessions.save(session)
+
+
+def _asked(request: Request | None, shown: list[dict]) -> dict:
+    """What a recommendation answer says of the request: the constraints it kept to (none when the tool did not rank
+    for a request) and whether nothing met them (the shown products lead with the shortfall)."""
+    return {"asked": request.constraints.words() if request is not None else [],
+            "unmet": any(rec["reasons"][0].startswith(UNMET_PREFIX) for rec in shown)}
 
 
 def routed_intent(intent: str, confidence: float, request: Request, products, specialty: str | None = None,

@@ -168,7 +168,7 @@ def _amount(text: str) -> float | None:
 def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     """The relatives `text` is about, with the age and count it states ("my 12-year-old" -> child aged 12)."""
     relations = find_relations(text)
-    ages = _stated_ages(text)
+    ages = _stated_ages(text, relations)
     count = _stated_count(text)
     found: dict[str, StatedRelative] = {}
     for relation in relations:
@@ -178,7 +178,8 @@ def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     return tuple(found.values())
 
 
-def _stated_ages(text: str) -> dict[str, int]:
+def _stated_ages(text: str, relations: list[str]) -> dict[str, int]:
+    """The ages `text` states, by relation; `relations` are those it names (`find_relations`)."""
     ages: dict[str, int] = {}
     for match in _AGE_BEFORE.finditer(text):
         relation = _relation_of(match.group("who")) or "child"
@@ -192,10 +193,10 @@ def _stated_ages(text: str) -> dict[str, int]:
     if decade:
         word = decade.group("decade").lower()
         age = _DECADES.get(word) or int(word[0]) * 10 + 2
-        relation = next(iter(find_relations(text)), "parent")
+        relation = next(iter(relations), "parent")
         ages.setdefault(relation, age)
     for pattern, relation, age in _SITUATION_AGES:
-        if pattern.search(text) and (relation in find_relations(text) or pattern.pattern.startswith(r"\bgrand")):
+        if pattern.search(text) and (relation in relations or pattern.pattern.startswith(r"\bgrand")):
             ages.setdefault(relation, age)
     return ages
 
