@@ -148,3 +148,9 @@ def test_a_key_name_that_is_not_valid_unicode_exits_2_naming_the_option(env: Pat
     said = " ".join(made.output.split())
     assert made.exit_code == 2 and "--name contains a lone surrogate (U+DCFF) at position 4: send valid Unicode" in said
     assert "fargo_" not in made.output
+
+
+def test_eval_requests_with_an_unknown_split_exits_2_and_names_the_choices(env: Path):
+    result = runner.invoke(app, ["eval", "requests", "--split", "prod"])
+    assert result.exit_code == 2
+    assert "--split must be dev, test or all" in result.output
