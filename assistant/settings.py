@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     embedding_cache_texts: int = Field(
         4096, ge=0, description="Recent message texts whose embedding is kept (1.5 KiB each); 0 embeds every message."
     )
+    pseudonym_key: SecretStr | None = Field(
+        None, min_length=32, description="Keys the hashes that replace erased customers' ids; demo mode keeps one."
+    )
+    session_retention_days: int = Field(90, ge=1, le=36_500, description="Conversations older than this are purged.")
+    audit_retention_days: int = Field(760, ge=1, le=36_500, description="Audit entries older than this are purged.")
+    campaign_post_retention_days: int = Field(
+        180, ge=1, le=36_500, description="Campaign events (posts) older than this are purged, with their vectors."
+    )
 
     @field_validator("mongodb_uri")
     @classmethod
