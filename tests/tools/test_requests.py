@@ -24,6 +24,18 @@ from tools.requests.parse import (
     ("low risk investments, nothing crazy", {"max_risk": "low"}),
     ("somewhere I can't lose a penny of it", {"max_risk": "none"}),
     ("I have cash for a year", {"term_months": 12}),
+    ("a cashback card for the groceries, but NOT one with an annual fee", {"max_annual_fee": 0.0}),
+    ("a 0% card but not if there's an annual fee", {"max_annual_fee": 0.0, "max_monthly_fee": None}),
+    ("annual fee under 50 bucks", {"max_annual_fee": 50.0, "amount": None}),
+    ("joint checking but we can't swing more than 5 bucks a month in fees", {"max_monthly_fee": 5.0}),
+    ("my bank charges a monthly fee, I want one without", {"max_monthly_fee": 0.0}),
+    ("My old account charges me fees", {"max_annual_fee": None, "max_monthly_fee": None}),
+    ("I don't mind an annual fee if the rewards are good", {"max_annual_fee": None}),
+    ("no foreign transaction fees please", {"max_annual_fee": None, "max_monthly_fee": None}),
+    ("I want the rate fixed for the whole loan, not one of those adjustable ones", {"rate_type": "fixed"}),
+    ("it has to be a fixed rate, no teaser rate that jumps later", {"rate_type": "fixed"}),
+    ("a line of credit against the house, a variable rate is fine by us", {"rate_type": "variable"}),
+    ("I don't want an adjustable rate", {"rate_type": "fixed"}),
 ])
 def test_constraints_said_in_plain_words_are_read(text, expected):
     read = constraints_in(text)

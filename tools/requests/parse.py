@@ -10,28 +10,10 @@ from __future__ import annotations
 import re
 
 from tools.campaign import fired_rules
+from tools.requests.limits import fee_caps, rate_type
 from tools.requests.model import Constraints, StatedRelative
 from tools.requests.slots import find_amounts, find_relations
 
-_FEE_WORDS = r"(?:fees?|charges?)"
-_NO = r"(?:no|zero|\$0|0|without(?:\s+an?|\s+the|\s+any)?|free of|don'?t (?:want|like)(?: to pay)?(?:\s+an?|\s+any)?|(?:won'?t|will not|wouldn'?t|refuse to|can'?t|cannot) (?:afford to )?pay(?:\s+an?|\s+any)?|(?:doesn'?t|does not|won'?t|that doesn'?t) charge(?:\s+an?|\s+any|\s+me)?(?:\s+an?)?|not paying(?:\s+an?|\s+any)?|avoid(?:\s+an?|\s+any)?|hate(?:\s+paying)?|never pay(?:\s+an?|\s+any)?)"
-_ANNUAL_FEE = re.compile(
-    rf"\b{_NO}\s+(?:\w+\s+)?(?:annual|yearly|year|anual)\s+{_FEE_WORDS}|\b(?:annual|yearly)[- ]fee[- ]free\b"
-    r"|\bno[- ]annual[- ]fee\b|\bwithout paying (?:a|an) (?:annual|yearly) fee\b",
-    re.IGNORECASE)
-_MONTHLY_FEE = re.compile(
-    rf"\b{_NO}\s+(?:\w+\s+)?(?:monthly|maintenance|account|service)\s+{_FEE_WORDS}|\bmonthly[- ]fee[- ]free\b",
-    re.IGNORECASE)
-_ANY_FEE = re.compile(
-    rf"\b{_NO}\s+(?:any\s+|hidden\s+)?{_FEE_WORDS}\b|\bfee[- ]?free\b|\bno[- ]fee\b|\bfees?\s+(?:are\s+)?(?:a\s+)?no[- ]go\b"
-    r"|\bfree (?:checking|account|card)\b",
-    re.IGNORECASE)
-_FIXED = re.compile(
-    r"\bfixed(?:[- ]rate|\s+(?:apr|interest|payments?|monthly payments?))?\b|\block(?:ed)?[- ]in\b|\block in\b"
-    r"|\brate (?:that )?(?:won'?t|doesn'?t|does not|can'?t|cannot|will not|never) (?:change|go up|move|jump)"
-    r"|\bsame (?:monthly )?payment\b|\bpredictable (?:monthly )?payments?\b|\bstable (?:rate|payments?)\b",
-    re.IGNORECASE)
-_VARIABLE = re.compile(r"\b(?:variable|adjustable|floating)(?:[- ]rate)?\b|\barms?\b(?=.*\b(?:mortgage|rate|loan)\b)", re.IGNORECASE)
 _NO_RISK = re.compile(
     r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
     r"|\bnot (?:to )?lose (?:a (?:penny|cent|dime)|any)|\bfdic\b|\binsured deposits?\b|\bguaranteed\b|\bprotect(?:ed)? (?:my |the )?"
@@ -63,7 +45,7 @@ _ONLY_CATEGORY = re.compile(r"\bonly\b|\bjust\b|\bnothing but\b|\bstrictly\b", r
 _NOT_CATEGORY = {
     "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market|"
                              r"brokerage)\b", re.IGNORECASE),
-    "card": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:credit )?cards?\b", re.IGNORECASE),
+    "card": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?<!debit )(?:credit )?cards?\b", re.IGNORECASE),
     "loan": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:loans?|debt|borrow\w*)\b", re.IGNORECASE),
     "insurance": re.compile(r"\b(?:no|not|don'?t want|without)\b[^.?!]{0,12}\binsurance\b", re.IGNORECASE),
     "deposit": re.compile(r"\b(?:not|don'?t want)\b(?: just)?(?: an?| another)?\s+(?:savings|checking|bank) account",
@@ -102,17 +84,15 @@ def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
     """The hard limits `text` states; `categories` are the product types it names (for "only savings accounts")."""
     excluded = excluded_categories(text)
     wanted = tuple(category for category in categories if category not in excluded)
-    annual = 0.0 if _ANNUAL_FEE.search(text) else None
-    monthly = 0.0 if _MONTHLY_FEE.search(text) else None
-    if _ANY_FEE.search(text) and annual is None and monthly is None:
-        annual = monthly = 0.0
+    fees = fee_caps(text)
+    capped = {fees.annual, fees.monthly} - {None, 0.0}
     return Constraints(
-        max_annual_fee=annual,
-        max_monthly_fee=monthly,
-        rate_type="variable" if _VARIABLE.search(text) else "fixed" if _FIXED.search(text) else None,
+        max_annual_fee=fees.annual,
+        max_monthly_fee=fees.monthly,
+        rate_type=rate_type(text),
         max_risk=_risk(text),
         term_months=_term_months(text),
-        amount=_amount(text),
+        amount=_amount(text, capped),
         horizon_months=_horizon_months(text),
         categories=wanted if wanted and (_ONLY_CATEGORY.search(text) or excluded) else (),
         excluded_categories=excluded,
@@ -160,8 +140,9 @@ def _horizon_months(text: str) -> float | None:
     return float(count * (12 if match.group("unit").lower().startswith(("year", "yr")) else 1))
 
 
-def _amount(text: str) -> float | None:
-    sums = [amount for amount in find_amounts(text) if amount.per is None]
+def _amount(text: str, fee_caps: set) -> float | None:
+    """The largest sum `text` names, apart from those it sets as a fee cap ("annual fee under 50 bucks")."""
+    sums = [amount for amount in find_amounts(text) if amount.per is None and amount.value not in fee_caps]
     return max((amount.value for amount in sums), default=None)
 
 
