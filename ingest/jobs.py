@@ -19,6 +19,7 @@ from pathlib import Path
 from ingest.features import CustomerRecords, compute_features
 from ingest.loader import batched, ingested_now, load_directory
 from retrieval.docstore import LIVE_POINTER, live_pointer
+from retrieval.privacy import ErasureList
 
 FEATURE_BATCH = 500
 INCREMENTAL_SOURCES = ("customers", "accounts", "disclosures", "kyc_documents", "relationships", "transactions")
@@ -52,6 +53,7 @@ class JobRun:
     ended_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
     watermark: str | None = None  # records ingested after this are new to the run's features
+    skipped_erased: int = 0  # source records about erased customers, not loaded
 
     def document(self) -> dict:
         return {
@@ -66,6 +68,7 @@ class JobRun:
             },
             "errors": self.errors,
             "watermark": self.watermark,
+            "skipped_erased": self.skipped_erased,
         }
 
 
@@ -85,8 +88,10 @@ def list_runs(store, limit: int = 20) -> list[dict]:
 class IngestJob:
     """One run of the ingestion pipeline over an open store, vector indexes and data dir."""
 
-    def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None):
+    def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None,
+                 pseudonym_key: bytes | None = None):
         self.store = store
+        self.pseudonym_key = pseudonym_key  # the erasure list's hash key (retrieval.privacy)
         self.vectors = vectors
         self.graph_dir = Path(graph_dir)
         self.progress = progress or (lambda stage, done, total: None)
@@ -117,7 +122,9 @@ class IngestJob:
         since = previous.get("watermark") if (previous and run.mode == "incremental") else None
         if source_dir is not None:
             with self._stage(run, "load") as stats:
-                summary = load_directory(self.store, source_dir, progress=self.progress)
+                erasures = ErasureList(self.store, self.pseudonym_key)
+                summary = load_directory(self.store, source_dir, progress=self.progress, erasures=erasures)
+                run.skipped_erased = summary.total("erased")
                 stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
                 run.errors.extend(str(rejection) for rejection in summary.rejections[:100])
         run.watermark = ingested_now()

@@ -25,12 +25,14 @@ from pydantic import ValidationError
 from pymongo import ReplaceOne
 
 from ingest.sources import RawLine, SourceFileError, check_parseable, read_lines
+from retrieval.privacy import ErasureList, effective_consent, recorded_consents
 from retrieval.records import SOURCES, Source
 
 BATCH_SIZE = 1000
 TRANSACTION_CHUNK = 20_000
 
 Progress = Callable[[str, int, int], None]
+ERASED: dict = {}  # what `_validate` answers for a record about an erased customer (compared by identity)
 
 # (field, collection it must exist in); list fields are checked item by item.
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -63,6 +65,7 @@ class FileCounts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    erased: int = 0  # skipped: about a customer on the erasure list
 
 
 @dataclass
@@ -92,20 +95,26 @@ def present_sources(directory: Path) -> list[tuple[Source, Path]]:
     return found
 
 
-def load_directory(store, directory: Path, progress: Progress | None = None) -> LoadSummary:
-    """Validate and upsert every known source file in `directory`."""
+def load_directory(store, directory: Path, progress: Progress | None = None,
+                   erasures: ErasureList | None = None) -> LoadSummary:
+    """Validate and upsert every known source file in `directory`, skipping records about erased customers.
+
+    Without `erasures` the store's list is read with no key, which refuses to load once anyone was erased.
+    """
     files = present_sources(Path(directory))
     line_counts = [check_parseable(path, source) for source, path in files]
-    loader = _Loader(store, progress)
+    loader = _Loader(store, progress, erasures if erasures is not None else ErasureList(store, None))
     for (source, path), lines in zip(files, line_counts, strict=True):
         loader.load_file(source, path, lines)
     return loader.summary
 
 
 class _Loader:
-    def __init__(self, store, progress: Progress | None):
+    def __init__(self, store, progress: Progress | None, erasures: ErasureList):
         self.store = store
         self.progress = progress
+        self.erasures = erasures
+        self.consents = recorded_consents(store)
         self.summary = LoadSummary()
         self._known: dict[str, set[str]] = {}
 
@@ -125,7 +134,9 @@ class _Loader:
     def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts) -> Iterator[dict]:
         for raw in read_lines(path):
             record = self._validate(source, raw)
-            if record is None:
+            if record is ERASED:
+                counts.erased += 1
+            elif record is None:
                 counts.rejected += 1
             else:
                 yield record
@@ -141,6 +152,10 @@ class _Loader:
             record = source.model.model_validate(raw.data).model_dump(mode="json")
         except ValidationError as exc:
             return self._reject(source, raw.line, *validation_problem(exc))
+        if self.erasures.covers(record):
+            return ERASED
+        if source.collection == "customers" and record["customer_id"] in self.consents:
+            record["consent"] = effective_consent(record["consent"], self.consents[record["customer_id"]])
         problem = self._dangling_reference(source, record)
         if problem:
             return self._reject(source, raw.line, *problem)

@@ -294,6 +294,21 @@ class VectorIndexes:
                 dropped.append(collection_name)
         return dropped
 
+    def forget(self, name: str, ids: Sequence[str]) -> int:
+        """Delete these items from every version of index `name` (live and kept); returns the versions touched.
+
+        For erasure and retention: an item must go from the rollback versions too."""
+        _check_index(name)
+        if not ids:
+            return 0
+        touched = 0
+        for run_id in self._versions().get(name, {}):
+            collection_name = version_name(name, run_id)
+            with self._using(collection_name, f"cannot delete from {collection_name}"):
+                self._collection(collection_name).delete(ids=list(dict.fromkeys(ids)))
+            touched += 1
+        return touched
+
     # --- querying ----------------------------------------------------------------
 
     def query(
