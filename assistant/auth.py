@@ -161,10 +161,10 @@ def token_secret(settings) -> bytes:
         return value.encode()
     if not settings.demo_mode:
         raise TokenSecretMissing("set FARGO_TOKEN_SECRET (at least 32 random characters) to issue widget tokens")
-    return _demo_secret(Path(settings.data_dir) / SECRET_FILE)
+    return demo_secret(Path(settings.data_dir) / SECRET_FILE)
 
 
-def _demo_secret(path: Path) -> bytes:
+def demo_secret(path: Path) -> bytes:
     if not path.exists():
         _write_private(path, secrets.token_hex(MIN_SECRET_BYTES))
     return path.read_text().strip().encode()

@@ -18,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from assistant.customer_cli import customer_app
 from assistant.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.add_typer(customer_app, name="customer")
 DATASETS_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 console = Console(stderr=True)
@@ -97,14 +99,17 @@ def data_load(
 
 
 def run_load(settings: Settings, directory: Path):
+    from assistant.dsr import pseudonym_key
     from ingest.loader import load_directory
     from ingest.sources import SourceFileError
     from retrieval.docstore import StoreError, open_store
+    from retrieval.privacy import ErasureList
 
     try:
         with open_store(settings) as store, progress_bars() as progress:
             store.ensure_indexes()
-            return load_directory(store, directory, progress=progress)
+            return load_directory(store, directory, progress=progress,
+                                  erasures=ErasureList(store, pseudonym_key(settings)))
     except SourceFileError as exc:
         raise fail(f"{exc}. Nothing was loaded; fix the file and run again.") from None
     except StoreError as exc:

@@ -47,6 +47,7 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 
 def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     """Open the stores, run one ingestion, close them."""
+    from assistant.dsr import pseudonym_key
     from ingest.jobs import IngestJob
     from retrieval.docstore import open_store
     from retrieval.embeddings import get_embedder
@@ -55,7 +56,8 @@ def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     source_dir = settings.resolved_source_dir
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
         store.ensure_indexes()
-        job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault)
+        job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault,
+                        pseudonym_key=pseudonym_key(settings))
         run = job.run(mode=mode, source_dir=source_dir if source_dir and source_dir.is_dir() else None)
     log.info("ingestion run %s %s", run.run_id, run.status)
     return run

@@ -37,7 +37,9 @@ def get_runtime(request: Request):
     if state.runtime is None or _newer_run_is_live(state):
         with state.runtime_lock:
             if state.runtime is None or _newer_run_is_live(state, checked_now=True):
+                revision = (live_pointer(state.store) or {}).get("revised_at")  # read first: a later revision reloads
                 _swap_runtime(state, state.open_runtime(state.settings))
+                state.runtime_revision = revision
     return state.runtime
 
 
@@ -62,7 +64,11 @@ def _newer_run_is_live(state, checked_now: bool = False) -> bool:
         return False
     state.live_checked_at = now
     pointer = live_pointer(state.store)
-    return pointer is not None and pointer["run_id"] != state.runtime.ctx.run_id
+    if pointer is None:
+        return False
+    # a revision of the live data (a customer erased from it) reloads it as a new run does
+    return (pointer["run_id"] != state.runtime.ctx.run_id
+            or pointer.get("revised_at") != getattr(state, "runtime_revision", None))
 
 
 def _swap_runtime(state, runtime) -> None:
