@@ -100,6 +100,7 @@ def data_load(
 
 def run_load(settings: Settings, directory: Path):
     from assistant.dsr import pseudonym_key
+    from assistant.retention import keep_since
     from ingest.loader import load_directory
     from ingest.sources import SourceFileError
     from retrieval.docstore import StoreError, open_store
@@ -109,7 +110,7 @@ def run_load(settings: Settings, directory: Path):
         with open_store(settings) as store, progress_bars() as progress:
             store.ensure_indexes()
             return load_directory(store, directory, progress=progress,
-                                  erasures=ErasureList(store, pseudonym_key(settings)))
+                                  erasures=ErasureList(store, pseudonym_key(settings)), keep_since=keep_since(settings))
     except SourceFileError as exc:
         raise fail(f"{exc}. Nothing was loaded; fix the file and run again.") from None
     except StoreError as exc:

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     session_retention_days: int = Field(90, ge=1, le=36_500, description="Conversations older than this are purged.")
     audit_retention_days: int = Field(760, ge=1, le=36_500, description="Audit entries older than this are purged.")
     campaign_post_retention_days: int = Field(
-        180, ge=1, le=36_500, description="Campaign events (posts) older than this are purged, with their vectors."
+        365, ge=1, le=36_500, description="Campaign events (posts) older than this are purged, with their vectors."
     )
 
     @field_validator("mongodb_uri")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from assistant.settings import Settings, parse_cron
 
 log = logging.getLogger("fargo.scheduler")
+PURGE_CRON = ("30", "3")  # minute, hour: daily, after the nightly ingestion's default 02:00
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -40,6 +41,12 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 
     queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
 
+    @queue.periodic_task(crontab(minute=PURGE_CRON[0], hour=PURGE_CRON[1]), name="purge_expired")
+    def purge_expired() -> None:
+        from assistant.retention import run_purge_now
+
+        log.info("purged what is past retention: %s", run_purge_now(settings).as_dict())
+
     from assistant.campaign.worker import register_campaign_tasks
 
     register_campaign_tasks(queue, settings)
@@ -48,6 +55,7 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     """Open the stores, run one ingestion, close them."""
     from assistant.dsr import pseudonym_key
+    from assistant.retention import keep_since
     from ingest.jobs import IngestJob
     from retrieval.docstore import open_store
     from retrieval.embeddings import get_embedder
@@ -57,7 +65,7 @@ def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
         store.ensure_indexes()
         job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault,
-                        pseudonym_key=pseudonym_key(settings))
+                        pseudonym_key=pseudonym_key(settings), keep_since=keep_since(settings))
         run = job.run(mode=mode, source_dir=source_dir if source_dir and source_dir.is_dir() else None)
     log.info("ingestion run %s %s", run.run_id, run.status)
     return run

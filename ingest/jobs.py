@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from ingest.features import CustomerRecords, compute_features
-from ingest.loader import batched, ingested_now, load_directory
+from ingest.loader import KeepSince, batched, ingested_now, load_directory
 from retrieval.docstore import LIVE_POINTER, live_pointer
 from retrieval.privacy import ErasureList
 
@@ -89,9 +89,10 @@ class IngestJob:
     """One run of the ingestion pipeline over an open store, vector indexes and data dir."""
 
     def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None,
-                 pseudonym_key: bytes | None = None):
+                 pseudonym_key: bytes | None = None, keep_since: KeepSince | None = None):
         self.store = store
         self.pseudonym_key = pseudonym_key  # the erasure list's hash key (retrieval.privacy)
+        self.keep_since = keep_since  # source records older than these are past retention, not loaded
         self.vectors = vectors
         self.graph_dir = Path(graph_dir)
         self.progress = progress or (lambda stage, done, total: None)
@@ -123,7 +124,8 @@ class IngestJob:
         if source_dir is not None:
             with self._stage(run, "load") as stats:
                 erasures = ErasureList(self.store, self.pseudonym_key)
-                summary = load_directory(self.store, source_dir, progress=self.progress, erasures=erasures)
+                summary = load_directory(self.store, source_dir, progress=self.progress, erasures=erasures,
+                                         keep_since=self.keep_since)
                 run.skipped_erased = summary.total("erased")
                 stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
                 run.errors.extend(str(rejection) for rejection in summary.rejections[:100])

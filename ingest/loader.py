@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,9 @@ TRANSACTION_CHUNK = 20_000
 
 Progress = Callable[[str, int, int], None]
 ERASED: dict = {}  # what `_validate` answers for a record about an erased customer (compared by identity)
+EXPIRED: dict = {}  # ... and for a record already past its retention
+# collection -> (its time field, the oldest ISO time kept): older records are not loaded
+KeepSince = Mapping[str, tuple[str, str]]
 
 # (field, collection it must exist in); list fields are checked item by item.
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -66,6 +69,7 @@ class FileCounts:
     unchanged: int = 0
     rejected: int = 0
     erased: int = 0  # skipped: about a customer on the erasure list
+    expired: int = 0  # skipped: already past its retention (`keep_since`)
 
 
 @dataclass
@@ -96,24 +100,25 @@ def present_sources(directory: Path) -> list[tuple[Source, Path]]:
 
 
 def load_directory(store, directory: Path, progress: Progress | None = None,
-                   erasures: ErasureList | None = None) -> LoadSummary:
+                   erasures: ErasureList | None = None, keep_since: KeepSince | None = None) -> LoadSummary:
     """Validate and upsert every known source file in `directory`, skipping records about erased customers.
 
     Without `erasures` the store's list is read with no key, which refuses to load once anyone was erased.
     """
     files = present_sources(Path(directory))
     line_counts = [check_parseable(path, source) for source, path in files]
-    loader = _Loader(store, progress, erasures if erasures is not None else ErasureList(store, None))
+    loader = _Loader(store, progress, erasures if erasures is not None else ErasureList(store, None), keep_since or {})
     for (source, path), lines in zip(files, line_counts, strict=True):
         loader.load_file(source, path, lines)
     return loader.summary
 
 
 class _Loader:
-    def __init__(self, store, progress: Progress | None, erasures: ErasureList):
+    def __init__(self, store, progress: Progress | None, erasures: ErasureList, keep_since: KeepSince):
         self.store = store
         self.progress = progress
         self.erasures = erasures
+        self.keep_since = keep_since
         self.consents = recorded_consents(store)
         self.summary = LoadSummary()
         self._known: dict[str, set[str]] = {}
@@ -136,6 +141,8 @@ class _Loader:
             record = self._validate(source, raw)
             if record is ERASED:
                 counts.erased += 1
+            elif record is EXPIRED:
+                counts.expired += 1
             elif record is None:
                 counts.rejected += 1
             else:
@@ -154,6 +161,10 @@ class _Loader:
             return self._reject(source, raw.line, *validation_problem(exc))
         if self.erasures.covers(record):
             return ERASED
+        if source.collection in self.keep_since:
+            time_field, oldest = self.keep_since[source.collection]
+            if str(record.get(time_field) or "") < oldest:
+                return EXPIRED
         if source.collection == "customers" and record["customer_id"] in self.consents:
             record["consent"] = effective_consent(record["consent"], self.consents[record["customer_id"]])
         problem = self._dangling_reference(source, record)
