@@ -32,6 +32,7 @@ from retrieval.privacy import (
     PseudonymKeyMissing,
     pseudonym,
 )
+from tools.campaign import handle_spellings
 
 PSEUDONYM_KEY_FILE = "pseudonym_key"
 CAMPAIGN_INDEX = "campaign_posts"
@@ -82,9 +83,12 @@ def _handles(customer: dict) -> list[tuple[str, str]]:
 
 
 def _campaign_events(store, customer: dict) -> list[dict]:
-    found = {doc["_id"]: doc for doc in store["campaign_events"].find({"customer_id": customer["_id"]})}
+    """Their posts: by the id a trusted source gave, the author the campaign worker resolved, or their handles."""
+    found = {doc["_id"]: doc for side in ("customer_id", "resolved_customer_id")
+             for doc in store["campaign_events"].find({side: customer["_id"]})}
     for platform, handle in _handles(customer):
-        for doc in store["campaign_events"].find({"platform": platform, "author_handle": handle}):
+        spellings = handle_spellings(handle)
+        for doc in store["campaign_events"].find({"platform": platform, "author_handle": {"$in": spellings}}):
             found[doc["_id"]] = doc
     return list(found.values())
 

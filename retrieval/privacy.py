@@ -69,7 +69,8 @@ def effective_consent(from_source: Mapping[str, bool], recorded: Mapping[str, bo
 
 # -- erasure -----------------------------------------------------------------------------------------------------------
 def handle_key(platform: str, handle: str) -> str:
-    return f"{platform.strip().lower()}:{handle.strip()}"
+    """One spelling per handle: "@Ann.Travels" and "ann.travels" on a platform are the same author."""
+    return f"{platform.strip().lower()}:{handle.strip().lstrip('@').lower()}"
 
 
 class ErasureList:

@@ -48,6 +48,7 @@ from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, Queu
 from assistant.settings import Settings
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
+from retrieval.privacy import ErasureList
 
 # may_offer: the tool's offer rules, so its leads and these agree
 from tools.campaign import (
@@ -103,6 +104,7 @@ class BatchResult:
     known_authors: int = 0
     anonymous: int = 0
     leads_changed: int = 0
+    erased: int = 0  # events by an erased customer, dropped unread
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -207,8 +209,9 @@ class CampaignWorker:
     def __init__(self, store, queue: CampaignQueue, embedder, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  batch_window_s: float = DEFAULT_BATCH_WINDOW_S, lease_s: float = DEFAULT_LEASE_S,
                  fault: Fault | None = None, infer: NeedInference = infer_needs, clock=time.time,
-                 trusted_sources: Collection[str] = ()):
+                 trusted_sources: Collection[str] = (), pseudonym_key: bytes | None = None):
         self.store = store
+        self.pseudonym_key = pseudonym_key  # the erasure list's key (retrieval.privacy), read again every batch
         self.trusted_sources = frozenset(trusted_sources)
         self.queue = queue
         self.embedder = embedder
@@ -272,7 +275,12 @@ class CampaignWorker:
 
     def process(self, claim: Claim) -> BatchResult:
         events = [usable_event(queued, self.trusted_sources) for queued in claim.events]
-        result, started = BatchResult(events=len(events)), time.perf_counter()
+        erasures = ErasureList(self.store, self.pseudonym_key)
+        kept = [event for event in events if not erasures.covers(event)]
+        result, started = BatchResult(events=len(kept), erased=len(events) - len(kept)), time.perf_counter()
+        events = kept
+        if not events:
+            return result
         catalogue = self.catalogue()
         authors = resolve_authors(self.store, events)
         known = {author["_id"] for author in authors.values() if profiled(author)}
@@ -322,6 +330,7 @@ def open_campaign_worker(settings: Settings, *, embedder=None, batch_size: int |
                          fault: Fault | None = None,
                          trusted_sources: Collection[str] | None = None) -> Iterator[CampaignWorker]:
     """A worker over the stores `settings` name; the store and queue close after."""
+    from assistant.dsr import pseudonym_key
     from retrieval.docstore import open_store
 
     if embedder is None:
@@ -337,6 +346,7 @@ def open_campaign_worker(settings: Settings, *, embedder=None, batch_size: int |
             lease_s=_given(lease_s, DEFAULT_LEASE_S),
             fault=fault,
             trusted_sources=_given(trusted_sources, settings.campaign_trusted_sources),
+            pseudonym_key=pseudonym_key(settings),
         )
 
 

@@ -27,8 +27,10 @@ from assistant.campaign.worker import (
     register_campaign_tasks,
     run_campaign_worker,
 )
+from assistant.dsr import pseudonym_key
 from assistant.settings import Settings
 from retrieval.docstore import open_store
+from retrieval.privacy import ErasureList
 
 CUSTOMERS = [
     {"_id": "C1", "customer_id": "C1", "first_name": "Ann", "social_handles": {"instagram": "ann.travels",
@@ -129,6 +131,19 @@ def test_a_customers_post_becomes_a_lead_that_quotes_it(bank: Settings):
     assert lead["opening_line"].startswith("Hi Ann,") and "Voyager Travel Card" in lead["opening_line"]
     assert lead["marketing_consent"] is True
     assert 0 < lead["score"] <= 1
+
+
+def test_posts_by_an_erased_customer_are_dropped_unread_in_any_spelling(embedded_bank: Settings):
+    with open_store(embedded_bank) as store:
+        ErasureList(store, pseudonym_key(embedded_bank)).add("C1", [("instagram", "ann.travels"), ("twitter", "@annt")])
+    enqueue(embedded_bank, [event(1, handle="ANN.TRAVELS"), event(2, handle="annt", platform="twitter"),
+                            event(3, handle="bo.saves")])
+    enqueue(embedded_bank, [event(4, handle="someone-else", customer_id="C1")], source="bank-crm")
+
+    process_all(embedded_bank, trusted_sources=["bank-crm"])
+
+    assert set(stored_events(embedded_bank)) == {"EV00003"}
+    assert {lead["customer_id"] for lead in leads_of(embedded_bank).values()} <= {"C2"}
 
 
 def test_authors_resolve_by_a_trusted_sources_customer_id_or_by_handle_in_any_spelling(bank: Settings):
