@@ -108,8 +108,10 @@ class TurnResult:
 class Engine:
     """Takes turns; holds the long-lived parts (tools' context, classifier, LLM), nothing per request."""
 
-    def __init__(self, ctx, classifier, sessions: SessionStore, embedder, tools, llm=None, slot_reader=None):
+    def __init__(self, ctx, classifier, sessions: SessionStore, embedder, tools, llm=None, slot_reader=None,
+                 normaliser=None):
         self.ctx = ctx
+        self.normalise = normaliser or (lambda text: text)  # tools.requests.normalise.Normaliser
         self.classifier = classifier
         self.sessions = sessions
         self.embedder = embedder
@@ -124,6 +126,7 @@ class Engine:
         started = time.perf_counter()
         message = _checked_message(message)
         session = self.session_for(caller, session_id)
+        typed, message = message, self.normalise(message)  # read as meant; remembered as typed
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
         said = understand(None, message)  # its words only: a follow-up needs no embedding
@@ -145,11 +148,11 @@ class Engine:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         seed = f"{session.session_id}:{len(session.turns)}"
         answer = render_answer(plan.template, seed, **plan.context)
-        llm_outcome = self._phrase(caller, subject, message, session, answer, plan)
+        llm_outcome = self._phrase(caller, subject, typed, session, answer, plan)
         if llm_outcome is not None:
             answer = llm_outcome.text
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
-        self._remember(session, message, answer, intent, plan, subject, explanation)
+        self._remember(session, typed, answer, intent, plan, subject, explanation)
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
                           session.customer_id)
 

@@ -37,6 +37,19 @@ def intent_classifier(settings: Settings, embedder):
     return current_model(settings.data_dir, embedder)
 
 
+def normaliser(products: dict):
+    """Reads customers' shorthand and typos as the catalogue's words and the shipped intents' (English) words; the
+    intents keep their deliberate typos ("anual"), which are no target."""
+    from assistant.intents.examples import load_examples
+    from tools.requests.normalise import Normaliser, english_words, vocabulary_of
+
+    said = vocabulary_of(text for text, _ in load_examples(shipped_intents_path())) & english_words()
+    catalogue = vocabulary_of(text for product in products.values()
+                              for text in (product.get("name"), product.get("description"),
+                                           *(product.get("need_statements") or ())))
+    return Normaliser(said | catalogue)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -64,7 +77,7 @@ class Runtime:
             names = {pid: product["name"] for pid, product in ctx.products.items()}
             llm = LLMResponder.from_settings(settings, langchain_tools(ctx), catalogue_names=names)
             engine = Engine(ctx, intent_classifier(settings, embedder), SessionStore(store), embedder,
-                            toolbox or Toolbox(), llm=llm)
+                            toolbox or Toolbox(), llm=llm, normaliser=normaliser(ctx.products))
         except BaseException:
             store.close()
             raise

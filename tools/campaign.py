@@ -106,8 +106,10 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I have credit card debt at a high interest rate and want to consolidate it"),
     _rule("student_loan", r"student loans?", "my student loan rate is too high and I want to refinance"),
     _rule("cash_back", r"cash ?back|groceries|grocery|gas", "I want cash back on groceries and gas"),
-    _rule("business", r"llc|my (?:own )?business|small business|side hustle|self[- ]employed|start[- ]?up"
-          r"|freelanc\w*|business account", "I'm starting a business and need a business account"),
+    _rule("business", r"llc|(?:my|her|his|our|their) (?:own )?business|small business|side hustle|self[- ]employed"
+          r"|start[- ]?up|freelanc\w*|business account|(?:start|starting|open|opening|launch\w*) (?:a|an|her|his|their|my|our)"
+          r" (?:own )?(?:\w+ )?(?:business|company|shop|bakery|restaurant|salon|cafe|practice)",
+          "I'm starting a business and need a business account"),
     _rule("car", r"new car|used car|car loan|auto loan|buying a car|car payment",
           "I'm buying a car and need car financing", "insurance for my new car"),
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
@@ -118,6 +120,8 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "insurance for my apartment"),
     _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)",
           "somewhere safe to keep a large sum of money"),
+    _rule("long_term_care", r"nursing home|assisted living|in-home care|long[- ]term care|memory care",
+          "long-term care insurance for nursing care"),
     _rule("teen_driver", r"learning to drive|learner'?s permit|driver'?s licen[cs]e|teen driver|started driving",
           "insurance for my new car"),
 )

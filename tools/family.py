@@ -75,6 +75,8 @@ MIN_LIFT = 1.1  # a product hardly more common in the context than bank-wide say
 MIN_ON_BEHALF_LIFT = 1.5
 AGE_RULES = frozenset({"min_age", "max_age"})
 MINOR_PRODUCT_AGE = 14  # a product with a minimum age at least this is meant for teens themselves (16+ car cover)
+# opened once per relative (a 529 plan each); a family health plan or a policy covers them all at once
+PER_PERSON_CATEGORIES = frozenset({"education_savings", "deposit", "card", "loan", "investment", "retirement"})
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
 
 
@@ -93,7 +95,8 @@ class OnBehalf:
 
 
 ON_BEHALF: Mapping[str, OnBehalf] = {  # a relation missing here has nothing opened on their behalf (siblings)
-    "child": OnBehalf(frozenset({"education_savings", "deposit", "insurance"}), frozenset({"families", "new_parents"})),
+    "child": OnBehalf(frozenset({"education_savings", "deposit", "insurance", "healthcare"}),
+                      frozenset({"families", "new_parents"})),
     "spouse": OnBehalf(frozenset({"insurance", "healthcare"}), frozenset({"families", "new_parents"})),
     "parent": OnBehalf(frozenset({"insurance", "healthcare"}), frozenset({"caregivers"})),
 }
@@ -183,7 +186,7 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
     candidates = [ctx.products[product_id] for product_id in by_product]
     candidates += [product for hit in request.needs
                    if hit.product_id not in by_product and (product := ctx.products.get(hit.product_id))
-                   and _fits_relative(ctx, customer_id, product, view)]
+                   and _fits_relative(ctx, customer_id, product, view, request.business)]
     answer = fit_request(request, candidates, {pid: rec.score for pid, rec in by_product.items()}, k)
     shown = []
     for item in answer.shown:
@@ -196,12 +199,14 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
     return shown
 
 
-def _fits_relative(ctx: ToolContext, customer_id: str, product: Mapping, view: RelativeView) -> bool:
+def _fits_relative(ctx: ToolContext, customer_id: str, product: Mapping, view: RelativeView,
+                   business: bool = False) -> bool:
     """Whether the product can be opened for this relative: by their age, or for a minor by the customer on their
-    behalf (a kind ON_BEHALF allows, which the customer qualifies for)."""
+    behalf (a kind ON_BEHALF allows, which the customer qualifies for). Business products only when the request
+    is about a business ("my wife wants to open a bakery")."""
     if view.age is None:
         return False
-    if is_business_product(product):
+    if is_business_product(product) and not (business and view.age >= ADULT_AGE):
         return False
     if holds_it_themselves(product, view):  # an adult, or a teen old enough (a 17-year-old's student checking)
         return True
@@ -250,7 +255,8 @@ def _once_each(per_relative: list[list[Recommendation]], stated: Mapping[str, St
         said = stated.get(rec.relation or "")
         many = max(sharing[product_id], said.count if said else 1)
         if many > 1 and rec.relation:
-            rec.reasons = [f"One for each of your {_number(many)} {PLURALS[rec.relation]}.", *rec.reasons]
+            each = "One for each of" if rec.category in PER_PERSON_CATEGORIES else "It covers"
+            rec.reasons = [f"{each} your {_number(many)} {PLURALS[rec.relation]}.", *rec.reasons]
     return list(kept.values())
 
 

@@ -382,3 +382,49 @@ def test_a_plain_need_outweighs_an_off_topic_intent(runtime, adult_customer):
     assert turn.intent == "personal_recommendation"
     assert {p["category"] for p in shown_products(runtime, turn)} <= {"loan", "mortgage"}
 
+
+
+def test_shorthand_and_typos_are_read_as_meant_and_remembered_as_typed(runtime, adult_customer):
+    typed = "do u guys do morgages? no anual fee pls"
+    turn = runtime.engine.turn(as_customer(adult_customer), typed)
+    assert turn.intent == "personal_recommendation"
+    assert {p["category"] for p in shown_products(runtime, turn)} == {"mortgage"}
+    assert runtime.engine.sessions.get(turn.session_id).turns[0]["text"] == typed
+
+
+def test_a_young_childs_health_cover_and_a_spouses_new_business(runtime, adult_customer):
+    health = runtime.engine.turn(as_customer(adult_customer), "health insurance for our 1 year old and 4 year old")
+    assert {p["category"] for p in shown_products(runtime, health)} <= {"healthcare", "insurance"}
+    assert "P050" in [rec["product_id"] for rec in health.recommendations]  # the family health plan
+    business = runtime.engine.turn(as_customer(adult_customer),
+                                   "my wife is 34 and wants to start her own cleaning business, what would she need")
+    assert business.recommendations and all(
+        "small_business" in p.get("target_segments", []) for p in shown_products(runtime, business)[:1])
+
+
+# --- warm start -------------------------------------------------------------------------------------------------------
+
+
+def texts_embedded_by_first_turn(opened: Runtime, customer_id: str, message: str, monkeypatch) -> int:
+    """How many texts the encoder is given during one turn (the message, and anything built on first use)."""
+    embedder, counted = opened.embedder, []
+    embed, embed_one = embedder.embed, embedder.embed_one
+    monkeypatch.setattr(embedder, "embed", lambda texts, *a, **k: counted.extend(texts) or embed(texts, *a, **k))
+    monkeypatch.setattr(embedder, "embed_one", lambda text: counted.append(text) or embed_one(text))
+    opened.engine.turn(Caller(role="agent", key_id="warm"), message, None, customer_id)
+    monkeypatch.undo()
+    print('EMBEDDED', counted)
+    return len(counted)
+
+
+def test_after_warm_up_a_first_turn_embeds_only_its_message_and_the_warm_up_stored_nothing(runtime, married_customer,
+                                                                                           monkeypatch):
+    sessions = runtime.store["sessions"].count_documents({})
+    with Runtime.open(runtime.settings) as cold, Runtime.open(runtime.settings) as warm:
+        warm.warm_up()
+        assert runtime.store["sessions"].count_documents({}) == sessions
+        cold_texts = texts_embedded_by_first_turn(cold, married_customer, "which card suits my grocery bills?",
+                                                  monkeypatch)
+        warm_texts = texts_embedded_by_first_turn(warm, married_customer, "which card suits my travel bills?",
+                                                  monkeypatch)
+    assert cold_texts > 1 and warm_texts == 1

@@ -73,7 +73,10 @@ _SITUATION_AGES = (
 )
 _COUNTED = re.compile(rf"\b{_COUNT}\s+(?:\w+\s+)?(?:kids|children|sons|daughters|boys|girls|grandkids|grandchildren)\b", re.IGNORECASE)
 _BUSINESS = re.compile(
-    r"\b(?:my|our|the|a|new|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|firm|practice|startup|"
+    r"\b(?:(?:my|our|her|his|their)(?:\s+own)?|(?:start|starting|run|running|open|opening|owns?)\s+an?)\s+(?:small\s+)?\w+\s+"
+    r"(?:business|company|startup)\b"
+    r"|\b(?:my|our|her|his|their|the|a|new|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|"
+    r"firm|practice|startup|"
     r"start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
     r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
     r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b(?:1099|contractor)\b|\bgig work\b|\bgig\b",
