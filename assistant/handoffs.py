@@ -5,7 +5,8 @@ active (an agent picked it up) -> closed. The conversation itself stays in the
 session: an agent's reply is a turn with role "agent", so the widget sees it
 in the session history, and it survives a reload like every other turn.
 While a hand-off is active, the customer's messages go to the agent, not to
-the assistant.
+the assistant. Once it is closed the customer may rate the help they got (1-5):
+the rating is kept in the session document.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ OPEN_STATES = (WAITING, ACTIVE)
 MAX_REPLY_CHARS = 2000
 QUEUED_NOTE = "I've asked a colleague to join. Please stay here: a person will answer in this chat."
 RELAYED_NOTE = "Your message is with {agent}; they will answer here."
+RATING_SCALE = range(1, 6)
 
 
 class HandoffNotFound(FargoError, LookupError):
@@ -144,3 +146,24 @@ def ask_for_person(store, sessions: SessionStore, session: Session, reason: str)
     session.state["handoff"] = True
     sessions.save(session)
     return handoff
+
+
+def rate(store, sessions: SessionStore, session: Session, score: int) -> dict:
+    """The customer's satisfaction with the hand-off that closed last; rating it again replaces the score."""
+    if score not in RATING_SCALE:
+        raise InputError(f"score {score} is outside 1-5", field="score")
+    handoff = get(store, session.session_id)
+    if handoff is None or handoff["status"] != CLOSED:
+        state = "was never handed to a person" if handoff is None else f"is still {handoff['status']}"
+        raise HandoffConflict(f"the conversation {state}: rate it after the hand-off closes")
+    rating = {"score": score, "at": _now(), "handoff_closed_at": handoff["closed_at"]}
+    sessions.set_rating(session, rating)
+    return rating
+
+
+def score_for_last_close(session: Session, handoff: dict | None) -> int | None:
+    """The score given to the hand-off that closed last; None if that one is not rated (an earlier one may be)."""
+    rating = session.rating
+    if rating is None or handoff is None or handoff["status"] != CLOSED:
+        return None
+    return rating["score"] if rating["handoff_closed_at"] == handoff["closed_at"] else None

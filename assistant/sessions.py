@@ -35,6 +35,7 @@ class Session:
     turns: list[dict] = field(default_factory=list)
     state: dict = field(default_factory=dict)
     created_at: str = ""
+    rating: dict | None = None  # the customer's satisfaction after a hand-off: {score, at, handoff_closed_at}
 
     @property
     def opened_by_customer(self) -> bool:
@@ -51,6 +52,7 @@ class Session:
             "state": state,
             "created_at": self.created_at,
             "updated_at": _now(),
+            "rating": self.rating,
         }
 
 
@@ -66,11 +68,17 @@ class SessionStore:
         if doc is None:
             raise SessionNotFound(f"no session {session_id!r}")
         turns, state = _shared_read_back(doc["turns"], doc["state"])
-        return Session(doc["_id"], doc["owner"], doc.get("customer_id"), turns, state, doc["created_at"])
+        return Session(doc["_id"], doc["owner"], doc.get("customer_id"), turns, state, doc["created_at"],
+                       doc.get("rating"))
 
     def save(self, session: Session) -> None:
         # one whole-document write keeps history and follow-up state consistent with each other
         self.collection.replace_one({"_id": session.session_id}, session.document(), upsert=True)
+
+    def set_rating(self, session: Session, rating: dict) -> None:
+        """Only the rating is written: a turn saved meanwhile (an agent's reply) is not overwritten."""
+        self.collection.update_one({"_id": session.session_id}, {"$set": {"rating": rating}})
+        session.rating = rating
 
 
 def _shared_stored_once(turns: list[dict], state: dict) -> tuple[list[dict], dict]:

@@ -62,6 +62,7 @@ class SessionResponse(BaseModel):
     created_at: str
     turns: list[Turn]
     handoff_status: str | None = None  # waiting | active | closed, when the conversation was handed to a person
+    rating: int | None = None  # the customer's 1-5 score for the hand-off that closed last, once given
 
 
 class FeedbackRequest(BaseModel):
@@ -134,7 +135,8 @@ async def session_history(session_id: Annotated[str, Path(max_length=64)], reque
     handoff = await run_in_threadpool(handoffs.get, request.app.state.store, session_id)
     return SessionResponse(session_id=session.session_id, customer_id=session.customer_id,
                            created_at=session.created_at, turns=[Turn(**turn) for turn in session.turns],
-                           handoff_status=handoff["status"] if handoff else None)
+                           handoff_status=handoff["status"] if handoff else None,
+                           rating=handoffs.score_for_last_close(session, handoff))
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)

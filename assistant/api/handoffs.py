@@ -1,14 +1,14 @@
-"""Hand-offs over the API: a customer asks for a person; staff see the queue.
+"""Hand-offs over the API: a customer asks for a person; staff see the queue; the customer rates a closed one.
 
-The agent console picks hand-offs up and replies (assistant/console); the
-widget sees the agent's replies as "agent" turns in GET /v1/sessions/{id}.
+The agent console picks hand-offs up, replies and closes them (assistant/console);
+the widget sees the agent's replies as "agent" turns in GET /v1/sessions/{id}.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -48,6 +48,18 @@ class HandoffQueue(BaseModel):
     handoffs: list[QueuedHandoff]
 
 
+class RatingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(strict=True, ge=1, le=5, description="How satisfied the customer is: 1 (not) to 5 (very).")
+
+
+class RatingResponse(BaseModel):
+    session_id: str
+    score: int
+    at: str
+
+
 def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: str) -> tuple[dict, str]:
     if caller.role is Role.developer:
         raise Forbidden("hand-offs are for a customer's conversation: use the customer's widget token")
@@ -56,6 +68,13 @@ def _hand_over(store, runtime, caller: Caller, session_id: str | None, reason: s
     if caller.is_staff:
         audit.record_if_staff(store, caller, [session.customer_id], "handoff")
     return handoff, session.turns[-1]["text"]
+
+
+def _rate(store, runtime, caller: Caller, session_id: str, score: int) -> dict:
+    if caller.role is not Role.customer:
+        raise Forbidden("only the customer in the conversation rates it: use the customer's widget token")
+    session = runtime.engine.session_for(caller, session_id)
+    return handoffs.rate(store, runtime.engine.sessions, session, score)
 
 
 @router.post("/handoffs", response_model=HandoffResponse, status_code=201)
@@ -71,3 +90,13 @@ async def handoff_queue(caller: StaffCaller, store: Store) -> Any:
     """Open hand-offs, the longest-waiting first."""
     rows = await run_in_threadpool(handoffs.queue, store)
     return HandoffQueue(handoffs=[QueuedHandoff(session_id=row["_id"], **row) for row in rows])
+
+
+@router.post("/sessions/{session_id}/rating", response_model=RatingResponse)
+async def rate_the_handoff(session_id: Annotated[str, Path(max_length=64)], body: RatingRequest, request: Request,
+                           caller: CurrentCaller, store: Store, runtime: LiveRuntime) -> Any:
+    """The customer's one-question satisfaction rating (1-5) after their hand-off closed, kept with the session;
+    409 while the hand-off is open or if there was none."""
+    request.state.asked_customer = caller.customer_id
+    rating = await run_in_threadpool(_rate, store, runtime, caller, session_id, body.score)
+    return RatingResponse(session_id=session_id, score=rating["score"], at=rating["at"])

@@ -107,3 +107,81 @@ def test_a_developer_key_cannot_open_a_hand_off(client):
     answer = client.post("/v1/handoffs", json={}, headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 403
     assert "widget token" in answer.json()["error"]["message"]
+
+
+# --- the customer's rating once the hand-off closes -----------------------------------------------------------------
+
+
+def closed_handoff(client, agent, me: dict[str, str]) -> str:
+    session_id = client.post("/v1/handoffs", json={}, headers=me).json()["session_id"]
+    handoffs.pick_up(client.app.state.store, session_id, agent[1], "Dana")
+    handoffs.close(client.app.state.store, session_id, agent[1])
+    return session_id
+
+
+def test_after_the_hand_off_closes_the_customer_rates_it_and_the_score_is_kept_with_the_session(client, agent):
+    me = customer(client, 0)
+    session_id = closed_handoff(client, agent, me)
+    assert client.get(f"/v1/sessions/{session_id}", headers=me).json()["rating"] is None
+
+    rated = client.post(f"/v1/sessions/{session_id}/rating", json={"score": 4}, headers=me)
+    assert rated.status_code == 200, rated.text
+    assert (rated.json()["session_id"], rated.json()["score"]) == (session_id, 4)
+    stored = client.app.state.store["sessions"].find_one({"_id": session_id})["rating"]
+    assert stored["score"] == 4
+    assert stored["handoff_closed_at"] == handoffs.get(client.app.state.store, session_id)["closed_at"]
+    assert client.get(f"/v1/sessions/{session_id}", headers=me).json()["rating"] == 4
+
+    client.post(f"/v1/sessions/{session_id}/rating", json={"score": 2}, headers=me)  # a change of mind replaces it
+    assert client.app.state.store["sessions"].find_one({"_id": session_id})["rating"]["score"] == 2
+
+
+def test_a_rating_survives_the_next_turn_and_a_new_hand_off_asks_again(client, agent):
+    me = customer(client, 1)
+    session_id = closed_handoff(client, agent, me)
+    client.post(f"/v1/sessions/{session_id}/rating", json={"score": 5}, headers=me)
+    client.post("/v1/chat", json={"message": "what card suits my spending?", "session_id": session_id}, headers=me)
+    assert client.get(f"/v1/sessions/{session_id}", headers=me).json()["rating"] == 5
+
+    client.post("/v1/handoffs", json={"session_id": session_id}, headers=me)
+    handoffs.pick_up(client.app.state.store, session_id, agent[1], "Dana")
+    handoffs.close(client.app.state.store, session_id, agent[1])
+    assert client.get(f"/v1/sessions/{session_id}", headers=me).json()["rating"] is None
+
+
+def test_an_open_or_absent_hand_off_cannot_be_rated(client, agent):
+    me = customer(client, 0)
+    waiting = client.post("/v1/handoffs", json={}, headers=me).json()["session_id"]
+    answer = client.post(f"/v1/sessions/{waiting}/rating", json={"score": 3}, headers=me)
+    assert answer.status_code == 409
+    assert answer.json()["error"]["message"] == "the conversation is still waiting: rate it after the hand-off closes"
+
+    chatted = client.post("/v1/chat", json={"message": "hello"}, headers=me).json()["session_id"]
+    answer = client.post(f"/v1/sessions/{chatted}/rating", json={"score": 3}, headers=me)
+    assert answer.status_code == 409
+    assert "never handed to a person" in answer.json()["error"]["message"]
+    assert client.app.state.store["sessions"].find_one({"_id": waiting})["rating"] is None
+
+
+@pytest.mark.parametrize("body, problem", [
+    ({"score": 0}, "greater than or equal to 1"), ({"score": 6}, "less than or equal to 5"),
+    ({"score": "4"}, "valid integer"), ({"score": 4.5}, "valid integer"), ({}, "required"),
+])
+def test_a_score_outside_1_to_5_is_refused_with_422_naming_the_field(client, agent, body, problem):
+    me = customer(client, 0)
+    session_id = closed_handoff(client, agent, me)
+    answer = client.post(f"/v1/sessions/{session_id}/rating", json=body, headers=me)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "score"
+    assert problem in answer.json()["error"]["message"]
+    assert client.app.state.store["sessions"].find_one({"_id": session_id})["rating"] is None
+
+
+def test_only_the_sessions_own_customer_may_rate_it(client, agent):
+    session_id = closed_handoff(client, agent, customer(client, 0))
+    key, _ = create_key(client.app.state.store, "developer", "backend")
+    for who in (customer(client, 1), agent[0], {"Authorization": f"Bearer {key}"}):
+        answer = client.post(f"/v1/sessions/{session_id}/rating", json={"score": 5}, headers=who)
+        assert answer.status_code == 403, who
+    assert client.post(f"/v1/sessions/{session_id}/rating", json={"score": 5}).status_code == 401
+    assert client.app.state.store["sessions"].find_one({"_id": session_id})["rating"] is None
