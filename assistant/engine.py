@@ -122,7 +122,9 @@ class Engine:
         self.read_slots = slot_reader or extract_slots
 
     # -- the turn --------------------------------------------------------------------------------------------------
-    def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None) -> TurnResult:
+    def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None,
+             phrase: bool = True) -> TurnResult:
+        """One turn; `phrase=False` keeps the template answer even when an LLM is configured (a replayed turn)."""
         started = time.perf_counter()
         message = _checked_message(message)
         session = self.session_for(caller, session_id)
@@ -148,7 +150,7 @@ class Engine:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         seed = f"{session.session_id}:{len(session.turns)}"
         answer = render_answer(plan.template, seed, **plan.context)
-        llm_outcome = self._phrase(caller, subject, typed, session, answer, plan)
+        llm_outcome = self._phrase(caller, subject, typed, session, answer, plan) if phrase else None
         if llm_outcome is not None:
             answer = llm_outcome.text
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)

@@ -6,12 +6,14 @@ nothing here runs at import time.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.callers import Caller, Role
 from assistant.engine import Engine
-from assistant.sessions import SessionStore
+from assistant.sessions import Session, SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
 
@@ -20,6 +22,30 @@ if TYPE_CHECKING:  # imported when a Runtime opens, not when this module is impo
     from retrieval.embeddings import Embedder
     from retrieval.vectors import VectorIndexes
     from tools.context import ToolContext
+
+
+# One conversation touching every kind of turn, so each tool builds its memoised indexes and caches (the catalogue
+# and FAQ matrices, the campaign statements' vectors, the needs lexicon, the goal and co-holding tables).
+WARM_UP_TURNS = (
+    "which credit card suits my spending?", "why the first one?", "tell me more about the second one",
+    "anything cheaper?", "show me other options", "only ones without an annual fee", "what about for my wife?",
+    "what is a HELOC?", "what are the fees on the savings account?", "a health plan for my kids",
+    "I need a dentist", "we are redoing the kitchen, how do I pay for it?", "saving for retirement",
+    "any campaign leads for this customer?", "hello", "thanks", "I lost my card",
+)
+
+
+class ScratchSessions(SessionStore):
+    """Sessions kept in memory for a warm-up conversation: nothing is written to the store."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Session] = {}
+
+    def get(self, session_id: str) -> Session:
+        return self.kept[session_id]
+
+    def save(self, session: Session) -> None:
+        self.kept[session.session_id] = session
 
 
 def shipped_intents_path() -> Path:
@@ -82,6 +108,22 @@ class Runtime:
             store.close()
             raise
         return cls(settings, store, vectors, embedder, ctx, engine)
+
+    def warm_up(self) -> None:
+        """Take `WARM_UP_TURNS` as an agent for the first customer, in a scratch session and without the LLM, and embed
+        every life-event statement, so the first real turn finds every index and cache built (the service does this
+        before it says ready). What one customer's own records say is still embedded on their first turn."""
+        first = self.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=1)
+        customer_id = first[0]["_id"] if first else None
+        engine = copy.copy(self.engine)
+        engine.sessions = ScratchSessions()
+        caller, session_id = Caller(role=Role.agent, key_id="warm-up"), None
+        for message in WARM_UP_TURNS:
+            session_id = engine.turn(caller, message, session_id, customer_id, phrase=False).session_id
+        from tools.campaign import NEED_RULES, statement_vectors
+
+        # the life events' statements are embedded when a message first names the event: all of them now
+        statement_vectors(self.embedder, [statement for rule in NEED_RULES for statement in rule.statements])
 
     def close(self) -> None:
         self.vectors.close()

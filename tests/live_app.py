@@ -64,9 +64,8 @@ def make_bank(root: Path, customers: int = 120, seed: int = 5,
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[Site]:
-    """The app on a free loopback port, served by uvicorn in a thread, with staff keys."""
-    app = create_app(settings, requests_per_minute=10_000)
+def serve_app(app) -> Iterator[str]:
+    """`app` on a free loopback port, served by uvicorn in a thread; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -76,13 +75,21 @@ def serve(settings: Settings) -> Iterator[Site]:
             pytest.fail("uvicorn did not start serving the app")
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    keys = {role: create_key(app.state.store, role, f"browser test {role}")[0]
-            for role in ("agent", "admin", "developer")}
     try:
-        yield Site(f"http://127.0.0.1:{port}", settings, app, keys["agent"], keys["admin"], keys["developer"])
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[Site]:
+    """The app on a free loopback port, served by uvicorn in a thread, with staff keys."""
+    app = create_app(settings, requests_per_minute=10_000)
+    with serve_app(app) as base_url:
+        keys = {role: create_key(app.state.store, role, f"browser test {role}")[0]
+                for role in ("agent", "admin", "developer")}
+        yield Site(base_url, settings, app, keys["agent"], keys["admin"], keys["developer"])
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """The FastAPI app factory: nothing is built at import time.
 
-The lifespan opens the document store (API keys, audit, feedback); the
-Runtime (models, indexes, engine) opens on the first request that needs it, so
-/healthz and /readyz answer before any ingestion run has completed and data
-routes answer 503 "no data yet" until one has.
+The lifespan opens the document store (API keys, audit, feedback) and starts
+opening the Runtime (models, indexes, engine) and warming it up in the
+background (assistant.api.warm), so /healthz answers at once, /readyz once the
+first turn will be as quick as any, and data routes answer 503 "no data yet"
+until an ingestion run has completed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from assistant.api.ops import router as ops_router
 from assistant.api.privacy import router as privacy_router
 from assistant.api.ratelimit import FailureLimiter, RateLimiter
 from assistant.api.tokens import router as auth_router
+from assistant.api.warm import executor as warm_executor
+from assistant.api.warm import start as start_warm_up
 from assistant.api.widget import router as widget_router
 from assistant.auth import token_secret
 from assistant.console import router as console_router
@@ -49,7 +52,13 @@ TURN_THREADS = 16  # threads that take chat turns (the engine is synchronous); a
 def _open_runtime(settings: Settings):
     from assistant.runtime import Runtime
 
-    return Runtime.open(settings)
+    runtime = Runtime.open(settings)
+    try:
+        runtime.warm_up()
+    except BaseException:
+        runtime.close()
+        raise
+    return runtime
 
 
 def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_MINUTE, burst: int | None = None,
@@ -63,9 +72,12 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
         store.ensure_indexes()
         app.state.store = store
         app.state.turn_executor = ThreadPoolExecutor(turn_threads, thread_name_prefix="chat-turn")
+        app.state.warm_executor = warm_executor()
+        start_warm_up(app.state)
         try:
             yield
         finally:
+            app.state.warm_executor.shutdown(wait=True, cancel_futures=True)
             app.state.turn_executor.shutdown(wait=True, cancel_futures=True)
             for runtime in (app.state.runtime, app.state.retired_runtime):
                 if runtime is not None:
@@ -78,6 +90,8 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.live_checked_at = 0.0
     app.state.live_check_interval_s = live_check_interval_s
     app.state.runtime_lock = threading.Lock()
+    app.state.warm_lock = threading.Lock()
+    app.state.warming = None
     app.state.open_runtime = open_runtime
     app.state.limiter = RateLimiter(requests_per_minute, burst)
     app.state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_s)

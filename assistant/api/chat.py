@@ -18,8 +18,8 @@ from assistant import audit, handoffs
 from assistant.api.deps import CurrentCaller, LiveRuntime
 from assistant.callers import Caller, Role
 from assistant.engine import MAX_MESSAGE_CHARS, TurnResult
-from tools.requests.slots import find_customer_ids
 from retrieval.text import Text
+from tools.requests.slots import find_customer_ids
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -60,6 +60,11 @@ async def take_turn(request: Request, runtime, caller: Caller, message: str, ses
     """The engine is synchronous and CPU-bound: the whole turn runs in one of the app's turn threads (one hop)."""
     request.state.asked_customer = asked_customer(caller, message, customer_id)
     call = functools.partial(turn, request.app.state.store, runtime, caller, message, session_id, customer_id)
+    return await in_turn_thread(request, call)
+
+
+async def in_turn_thread(request: Request, call):
+    """`call()` in one of the app's turn threads."""
     return await asyncio.get_running_loop().run_in_executor(request.app.state.turn_executor, call)
 
 

@@ -26,12 +26,16 @@ async def get_store(request: Request):
 
 
 def get_runtime(request: Request):
-    """The Runtime, opened on first use: until an ingestion run completes this raises NoLiveData.
+    return current_runtime(request.app.state)
+
+
+def current_runtime(state):
+    """The Runtime, opened at start-up (assistant.api.warm) or on first use: until an ingestion run completes this
+    raises NoLiveData. A caller arriving while it opens waits for it (the runtime lock).
 
     When a newer ingestion run has gone live (the nightly job), the next request
     opens a Runtime on it: the old run's features are deleted once a new one is live.
     """
-    state = request.app.state
     if state.runtime is None and live_pointer(state.store) is None:
         raise NoLiveData("no ingestion run has completed yet")  # checked first: opening the models is slow
     if state.runtime is None or _newer_run_is_live(state):

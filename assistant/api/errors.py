@@ -1,7 +1,8 @@
 """The one place domain errors become HTTP answers: a status, a type and a clear message, never a trace.
 
 Bodies follow OpenAI's error shape, {"error": {"type", "message", "field"?}},
-so OpenAI clients show the message too.
+so OpenAI clients show the message too; the OpenAI-compatible routes answer in
+exactly OpenAI's shape and statuses (assistant.api.openai_errors).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import audit
+from assistant.api import openai_errors
 from assistant.engine import PermissionDenied
 from retrieval.errors import FargoError
 
@@ -32,6 +34,15 @@ def error_response(status: int, kind: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+def _answer(request: Request, status: int, kind: str, message: str, field: str | None = None,
+            headers=None) -> JSONResponse:
+    """The error in Fargo's shape, or in OpenAI's on the OpenAI-compatible routes (where a bad request is 400)."""
+    if openai_errors.is_openai_route(request):
+        return openai_errors.openai_error(400 if status == 422 else status, message, param=field, code=kind,
+                                          headers=headers)
+    return error_response(status, kind, message, field, headers)
+
+
 def _field_of(loc) -> str:
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[-1])
@@ -39,6 +50,8 @@ def _field_of(loc) -> str:
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
+    if openai_errors.is_openai_route(request):
+        return openai_errors.invalid_request(problems, _field_of)
     first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
     field = _field_of(first["loc"])
     message = "; ".join(f"{_field_of(p['loc'])}: {p['msg']}" for p in problems[:5])
@@ -53,7 +66,7 @@ async def fargo_error(request: Request, exc: FargoError) -> JSONResponse:
         return await unexpected_error(request, exc)
     if exc.status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
-    return error_response(exc.status, exc.kind, exc.public_message, exc.field, exc.http_headers() or None)
+    return _answer(request, exc.status, exc.kind, exc.public_message, exc.field, exc.http_headers() or None)
 
 
 def _audit_denial(request: Request) -> None:
@@ -64,12 +77,12 @@ def _audit_denial(request: Request) -> None:
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return error_response(exc.status_code, "http_error", str(exc.detail), headers=getattr(exc, "headers", None))
+    return _answer(request, exc.status_code, "http_error", str(exc.detail), headers=getattr(exc, "headers", None))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+    return _answer(request, 500, "internal_error", "something went wrong on our side; it has been logged")
 
 
 def install(app: FastAPI) -> None:

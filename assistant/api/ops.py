@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.observability import PROMETHEUS_CONTENT_TYPE
+from assistant.api.warm import engine_readiness
 from retrieval.docstore import live_pointer
 from retrieval.errors import StoreError
 
@@ -32,8 +33,11 @@ def readiness(store) -> tuple[bool, dict[str, str]]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the store answers and an ingestion run has published live data; 503 otherwise."""
+    """Ready when the store answers, an ingestion run has published live data and the engine is open and warm (its
+    models loaded, its indexes built: assistant.api.warm); 503 otherwise."""
     ready, checks = await run_in_threadpool(readiness, request.app.state.store)
+    if ready:
+        ready, checks["engine"] = await engine_readiness(request.app.state)
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)
 
