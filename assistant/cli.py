@@ -304,6 +304,34 @@ def eval_intents_command(
         typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
 
 
+@eval_app.command("disputes")
+def eval_disputes_command(
+    data: Annotated[Path | None, typer.Option(help="JSONL of {text, kind: fraud|dispute|complaint|question}; "
+                                                   "default: the shipped held-out split.")] = None,
+    failures: Annotated[bool, typer.Option(help="Also print each message routed the wrong way.")] = False,
+) -> None:
+    """Recall of disputes and complaints (routed to a person as such) and false hand-offs of ordinary questions."""
+    from assistant.dispute_eval import DISPUTES_PATH, DisputeCaseError, format_report, load_cases, report, route
+    from assistant.intents import current_model
+    from retrieval.embeddings import get_embedder
+
+    path = data or DISPUTES_PATH
+    if not path.is_file():
+        raise fail(f"{path} not found; pass --data pointing at a JSONL file of text and kind")
+    try:
+        cases = load_cases(path)
+    except DisputeCaseError as error:
+        raise fail(f"{error}\nFix those lines and run again.") from None
+    settings = settings_or_exit()
+    embedder = get_embedder()
+    figures = report(route(current_model(settings.data_dir, embedder), embedder, cases))
+    typer.echo(format_report(figures))
+    if failures:
+        for case in figures["failures"]:
+            typer.echo(json.dumps({"text": case.text, "kind": case.kind, "routed": case.intent,
+                                   "handoff_kind": case.handoff_kind}))
+
+
 @eval_app.command("requests")
 def eval_requests_command(
     split: Annotated[str, typer.Option(help="dev, test or all.")] = "test",

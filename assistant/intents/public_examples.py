@@ -9,7 +9,10 @@ licence, CC BY), widens them:
 - BANKING77 (train split): the categories about something wrong with, or done
   to, the customer's own card, account or payment -> `account_servicing`.
   Categories asking what the bank offers (limits, fees, supported currencies,
-  age limits) are left out: Fargo answers those as product questions.
+  age limits) are left out: Fargo answers those as product questions. The
+  categories of a payment the customer did not make (not recognised, a
+  compromised card) -> `fraud`; of one that went wrong (charged twice, an
+  extra charge, the wrong cash) -> `dispute`.
 - NLU++ banking (folds 0-9; 10-19 stay for evaluation): utterances marked with
   a problem or an action on an existing account (lost, not working, change,
   cancel, refund, pin) -> `account_servicing`.
@@ -30,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ACCOUNT_SERVICING = "account_servicing"
+DISPUTE = "dispute"
+FRAUD = "fraud"
 OUT_OF_SCOPE = "out_of_scope"
 PUBLIC_DATASETS_ROOT = Path(__file__).resolve().parents[3] / "shared" / "datasets"  # beside the repository
 
@@ -37,17 +42,22 @@ BANKING77_SERVICING = frozenset({
     "Refund_not_showing_up", "activate_my_card", "balance_not_updated_after_bank_transfer",
     "balance_not_updated_after_cheque_or_cash_deposit", "beneficiary_not_allowed", "cancel_transfer",
     "card_about_to_expire", "card_arrival", "card_delivery_estimate", "card_linking", "card_not_working",
-    "card_payment_fee_charged", "card_payment_not_recognised", "card_payment_wrong_exchange_rate",
-    "card_swallowed", "cash_withdrawal_charge", "cash_withdrawal_not_recognised", "change_pin",
-    "compromised_card", "contactless_not_working", "declined_card_payment", "declined_cash_withdrawal",
-    "declined_transfer", "direct_debit_payment_not_recognised", "edit_personal_details",
-    "extra_charge_on_statement", "failed_transfer", "get_physical_card", "lost_or_stolen_card",
+    "card_payment_fee_charged", "card_payment_wrong_exchange_rate",
+    "card_swallowed", "cash_withdrawal_charge", "change_pin",
+    "contactless_not_working", "declined_card_payment", "declined_cash_withdrawal",
+    "declined_transfer", "edit_personal_details",
+    "failed_transfer", "get_physical_card", "lost_or_stolen_card",
     "lost_or_stolen_phone", "passcode_forgotten", "pending_card_payment", "pending_cash_withdrawal",
     "pending_top_up", "pending_transfer", "pin_blocked", "request_refund", "reverted_card_payment?",
-    "terminate_account", "top_up_failed", "top_up_reverted", "transaction_charged_twice", "transfer_fee_charged",
+    "terminate_account", "top_up_failed", "top_up_reverted", "transfer_fee_charged",
     "transfer_into_account", "transfer_not_received_by_recipient", "unable_to_verify_identity",
-    "virtual_card_not_working", "wrong_amount_of_cash_received", "wrong_exchange_rate_for_cash_withdrawal",
+    "virtual_card_not_working", "wrong_exchange_rate_for_cash_withdrawal",
 })
+BANKING77_FRAUD = frozenset({
+    "card_payment_not_recognised", "cash_withdrawal_not_recognised", "compromised_card",
+    "direct_debit_payment_not_recognised",
+})
+BANKING77_DISPUTE = frozenset({"extra_charge_on_statement", "transaction_charged_twice", "wrong_amount_of_cash_received"})
 
 NLUPP_TRAIN_FOLDS = tuple(range(10))
 NLUPP_TEST_FOLDS = tuple(range(10, 20))
@@ -74,6 +84,7 @@ class PublicSample:
     """How many public examples the default model trains on: enough to widen two intents, not to outweigh the rest."""
 
     per_banking77_category: int = 2
+    per_banking77_dispute_category: int = 20
     nlupp: int = 40
     per_clinc_intent: int = 2
     seed: int = 0
@@ -84,7 +95,7 @@ DEFAULT_SAMPLE = PublicSample()
 
 def public_examples(
     root: str | Path = PUBLIC_DATASETS_ROOT,
-    labels: Iterable[str] = (ACCOUNT_SERVICING, OUT_OF_SCOPE),
+    labels: Iterable[str] = (ACCOUNT_SERVICING, DISPUTE, FRAUD, OUT_OF_SCOPE),
     sample: PublicSample = DEFAULT_SAMPLE,
 ) -> list[tuple[str, str]]:
     """A fixed sample of (text, label) examples for those of `labels` the public sets feed; [] where they are absent."""
@@ -93,11 +104,16 @@ def public_examples(
     examples: list[tuple[str, str]] = []
     if ACCOUNT_SERVICING in wanted:
         if (root / "banking77").is_dir():
-            by_category = banking77_servicing(root, "train")
+            by_category = banking77_texts(root, "train", BANKING77_SERVICING)
             for category in sorted(by_category):
                 examples += _labelled(_pick(by_category[category], sample.per_banking77_category, rng), ACCOUNT_SERVICING)
         if (root / "nlupp_banking").is_dir():
             examples += _labelled(_pick(nlupp_servicing(root, NLUPP_TRAIN_FOLDS), sample.nlupp, rng), ACCOUNT_SERVICING)
+    for label, categories in ((DISPUTE, BANKING77_DISPUTE), (FRAUD, BANKING77_FRAUD)):
+        if label in wanted and (root / "banking77").is_dir():
+            by_category = banking77_texts(root, "train", categories)
+            for category in sorted(by_category):
+                examples += _labelled(_pick(by_category[category], sample.per_banking77_dispute_category, rng), label)
     if OUT_OF_SCOPE in wanted and (root / "clinc150").is_dir():
         by_intent = clinc_out_of_scope(root, "train")
         for intent in sorted(by_intent):
@@ -107,11 +123,16 @@ def public_examples(
 
 def banking77_servicing(root: str | Path, split: str) -> dict[str, list[str]]:
     """BANKING77's account-servicing texts of `split` (train or test), by category."""
+    return banking77_texts(root, split, BANKING77_SERVICING)
+
+
+def banking77_texts(root: str | Path, split: str, categories: frozenset[str]) -> dict[str, list[str]]:
+    """BANKING77's texts of `split` (train or test) in those categories, by category."""
     by_category: dict[str, list[str]] = defaultdict(list)
     # Some texts hold newlines inside quotes: only a CSV parser reads them right.
     with (Path(root) / "banking77" / f"{split}.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["category"] in BANKING77_SERVICING:
+            if row["category"] in categories:
                 by_category[row["category"]].append(_clean(row["text"]))
     return dict(by_category)
 

@@ -22,6 +22,8 @@ from assistant.intents import (
 from assistant.intents.public_examples import (
     ACCOUNT_SERVICING,
     BANKING77_SERVICING,
+    DISPUTE,
+    FRAUD,
     OUT_OF_SCOPE,
     PUBLIC_DATASETS_ROOT,
     public_examples,
@@ -81,11 +83,11 @@ def test_no_intent_is_left_thin_beside_the_larger_recommendation_set():
 
 
 @needs_datasets
-def test_public_sample_widens_servicing_and_out_of_scope_only(served):
+def test_public_sample_widens_servicing_fraud_disputes_and_out_of_scope_only(served):
     public = public_examples()
     labels = {label for _, label in public}
-    assert labels == {ACCOUNT_SERVICING, OUT_OF_SCOPE}
-    assert 100 <= len(public) <= 400  # widens two intents without outweighing the hand-written set
+    assert labels == {ACCOUNT_SERVICING, FRAUD, DISPUTE, OUT_OF_SCOPE}
+    assert 100 <= len(public) <= 550  # widens four intents without outweighing the hand-written set
     recorded = served.metadata["training_data"]
     assert recorded["source"] == SHIPPED
     assert 0.9 * len(public) <= recorded["public_examples"] <= len(public)  # less any the shipped set already holds

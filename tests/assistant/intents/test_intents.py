@@ -89,6 +89,9 @@ def test_off_topic_messages_are_flagged_out_of_scope(classifier, text):
         ("thanks so much", "thanks"),
         ("bye for now", "goodbye"),
         ("I'd like to speak to a real person", "talk_to_human"),
+        ("there's a payment on my card I never made", "fraud"),
+        ("this month's account fee is wrong, you took it twice", "dispute"),
+        ("I want to make a complaint about the branch", "complaint"),
     ],
 )
 def test_clear_messages_get_their_intent(classifier, text, label):
