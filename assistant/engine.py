@@ -23,6 +23,17 @@ from dataclasses import dataclass, field, replace
 from assistant.callers import STAFF_ROLES, Caller, Role
 from assistant.compose import render_answer
 from assistant.disclosure import shown_to_customer
+from assistant.escalation import (
+    DISPUTE_INTENTS,
+    UNSERVED_STATE,
+    ConversationRules,
+    goes_to_person,
+    handoff_kind,
+    may_be_dispute,
+    offers_person,
+    unserved_in_a_row,
+    with_disclosure,
+)
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
@@ -32,7 +43,7 @@ from tools.requests.fit import UNMET_PREFIX, conditions, violations
 
 MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
-HANDOFF_INTENTS = {"account_servicing", "talk_to_human"}
+HANDOFF_INTENTS = {"account_servicing", "talk_to_human", *DISPUTE_INTENTS}
 SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
 RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", "sibling": "siblings"}
 ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a constraint
@@ -109,8 +120,9 @@ class Engine:
     """Takes turns; holds the long-lived parts (tools' context, classifier, LLM), nothing per request."""
 
     def __init__(self, ctx, classifier, sessions: SessionStore, embedder, tools, llm=None, slot_reader=None,
-                 normaliser=None):
+                 normaliser=None, rules: ConversationRules | None = None):
         self.ctx = ctx
+        self.rules = rules or ConversationRules()
         self.normalise = normaliser or (lambda text: text)  # tools.requests.normalise.Normaliser
         self.classifier = classifier
         self.sessions = sessions
@@ -132,7 +144,8 @@ class Engine:
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
         said = understand(None, message)  # its words only: a follow-up needs no embedding
-        followup = detect_followup(message, session.state, list(slots.relations), refines=bool(said.constraints))
+        followup = None if may_be_dispute(message) else detect_followup(
+            message, session.state, list(slots.relations), refines=bool(said.constraints))
         if followup is not None:  # answered from the session
             intent, confidence = f"followup:{followup.kind}", 1.0
             plan = self._follow_up(followup, session, subject, slots, said)
@@ -146,6 +159,9 @@ class Engine:
             intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty,
                                                browsing)
             plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
+        misses = 0 if plan.handoff else unserved_in_a_row(session.state, intent, plan)
+        if goes_to_person(self.rules, session.state, misses, message):
+            plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0
         if session.opened_by_customer:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         seed = f"{session.session_id}:{len(session.turns)}"
@@ -153,8 +169,12 @@ class Engine:
         llm_outcome = self._phrase(caller, subject, typed, session, answer, plan) if phrase else None
         if llm_outcome is not None:
             answer = llm_outcome.text
+        if offers_person(self.rules, misses):
+            answer = f"{answer}\n\n{render_answer('offer_person', seed)}"
+        if not session.turns:
+            answer = with_disclosure(answer, self.rules)
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
-        self._remember(session, typed, answer, intent, plan, subject, explanation)
+        self._remember(session, typed, answer, intent, plan, subject, explanation, misses)
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
                           session.customer_id)
 
@@ -190,7 +210,7 @@ class Engine:
     def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding,
               request: Request | None = None, specialty: str | None = None) -> Plan:
         if intent in HANDOFF_INTENTS:
-            return Plan("handoff", handoff=True)
+            return Plan("handoff", {"kind": handoff_kind(intent, message)}, handoff=True)
         if intent in SMALL_TALK:
             return Plan(intent)
         if intent == "product_question":
@@ -352,10 +372,12 @@ class Engine:
             "answer_source": "llm" if llm_outcome is not None and llm_outcome.used_llm else "template",
             "llm_fallback_reason": getattr(llm_outcome, "fallback_reason", None),
             "handoff": plan.handoff,
+            "handoff_kind": plan.context.get("kind") if plan.handoff else None,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
-    def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject, explanation) -> None:
+    def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject, explanation,
+                  unserved: int = 0) -> None:
         if session.customer_id is None:
             session.customer_id = subject
         session.turns.append({"role": "user", "text": message, "at": time.time()})
@@ -374,6 +396,7 @@ class Engine:
         elif not intent.startswith("followup:"):
             session.state = {"intent": intent, "recommendations": [], "tool": None}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
+        session.state[UNSERVED_STATE] = unserved
         self.sessions.save(session)
 
 
@@ -392,9 +415,9 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
     with a product type and a constraint ("only cards with no yearly fee"), or a customer browsing a type ("what
     mortgages do you have?", `browsing`), asks for products, not about one; a plain need for a product outside healthcare
     ("we're redoing the bathroom, how do I pay for it?") is not a health question; a need with no relative named is
-    not about the family. Talking to a person is never overridden.
+    not about the family. Talking to a person, a dispute and a complaint are never overridden.
     """
-    if intent in {"talk_to_human", "campaign_insight"}:
+    if intent in {"talk_to_human", "campaign_insight", *DISPUTE_INTENTS}:
         return intent, confidence
     recommending = "family_recommendation" if any(r.age is not None for r in request.relatives) else "personal_recommendation"
     paying = bool(PAYING.search(request.text))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from assistant.callers import Caller
 from assistant.engine import InputError
+from assistant.escalation import PRIORITY_RANK, priority_of
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 
@@ -50,23 +51,28 @@ def open_handoff(store, session_id: str) -> dict | None:
     return handoff if handoff is not None and handoff["status"] in OPEN_STATES else None
 
 
-def request_handoff(store, session: Session, reason: str) -> dict:
-    """Put the session in the agents' queue (again, if an earlier hand-off was closed); idempotent while open."""
+def request_handoff(store, session: Session, reason: str, kind: str = "asked") -> dict:
+    """Put the session in the agents' queue (again, if an earlier hand-off was closed); idempotent while open.
+
+    `kind` says why (`assistant.escalation.handoff_kind`: fraud, dispute, complaint, servicing, unserved, asked) and
+    sets the priority: fraud is urgent, disputes and complaints high."""
     existing = open_handoff(store, session.session_id)
     if existing is not None:
         return existing
+    priority = priority_of(kind)
     document = {
         "_id": session.session_id, "customer_id": session.customer_id, "owner": session.owner,
-        "status": WAITING, "reason": reason[:500], "requested_at": _now(), "agent": None, "agent_name": None,
-        "picked_at": None, "closed_at": None,
+        "status": WAITING, "reason": reason[:500], "kind": kind, "priority": priority, "rank": PRIORITY_RANK[priority],
+        "requested_at": _now(), "agent": None, "agent_name": None, "picked_at": None, "closed_at": None,
     }
     store[HANDOFFS].replace_one({"_id": session.session_id}, document, upsert=True)
     return document
 
 
 def queue(store, statuses: tuple[str, ...] = OPEN_STATES, limit: int = 200) -> list[dict]:
-    """Open hand-offs, oldest request first (the customer who has waited longest)."""
-    return store[HANDOFFS].find({"status": {"$in": list(statuses)}}, sort=[("requested_at", 1)], limit=limit)
+    """Open hand-offs, urgent first, then by priority; within one, the customer who has waited longest first."""
+    return store[HANDOFFS].find({"status": {"$in": list(statuses)}}, sort=[("rank", 1), ("requested_at", 1)],
+                                limit=limit)
 
 
 def pick_up(store, session_id: str, agent: Caller, agent_name: str) -> dict:

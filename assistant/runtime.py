@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from assistant.callers import Caller, Role
 from assistant.engine import Engine
+from assistant.escalation import ConversationRules
 from assistant.sessions import Session, SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
@@ -103,7 +104,8 @@ class Runtime:
             names = {pid: product["name"] for pid, product in ctx.products.items()}
             llm = LLMResponder.from_settings(settings, langchain_tools(ctx), catalogue_names=names)
             engine = Engine(ctx, intent_classifier(settings, embedder), SessionStore(store), embedder,
-                            toolbox or Toolbox(), llm=llm, normaliser=normaliser(ctx.products))
+                            toolbox or Toolbox(), llm=llm, normaliser=normaliser(ctx.products),
+                            rules=ConversationRules.from_settings(settings))
         except BaseException:
             store.close()
             raise

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         365, ge=1, le=36_500, description="Campaign events (posts) older than this are purged, with their vectors."
     )
 
+    assistant_disclosure: str = Field(
+        "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time, say "
+        "\"talk to a person\".", min_length=1, max_length=1000,
+        description="Opens the first answer of every conversation: that this is an automated assistant, and how to "
+                    "reach a person.")
+    person_offer_after: int = Field(
+        2, ge=1, le=20, description="Turns in a row Fargo could not serve before it offers a person; one more hands off.")
+
     @field_validator("mongodb_uri")
     @classmethod
     def _mongodb_scheme(cls, value: SecretStr | None) -> SecretStr | None:

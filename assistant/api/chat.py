@@ -79,7 +79,8 @@ def turn(store, runtime, caller: Caller, message: str, session_id: str | None, c
             return relayed
     result = runtime.engine.turn(caller, message, session_id, customer_id)
     if result.handoff:
-        handoffs.request_handoff(store, runtime.engine.sessions.get(result.session_id), message)
+        handoffs.request_handoff(store, runtime.engine.sessions.get(result.session_id), message,
+                                 result.explanation.get("handoff_kind") or "asked")
     if caller.is_staff:
         # a follow-up ("why?") calls no tool but still shows the session's customer's data
         audit.record_if_staff(store, caller, [*subjects_of(result, customer_id), result.customer_id], "chat")

@@ -40,6 +40,8 @@ class QueuedHandoff(BaseModel):
     customer_id: str | None
     status: str
     reason: Readable
+    kind: str = Field("asked", description="Why: fraud, dispute, complaint, servicing, unserved or asked.")
+    priority: str = Field("normal", description="urgent (possible fraud), high (dispute, complaint) or normal.")
     requested_at: str
     agent_name: Readable | None = None
 
@@ -87,7 +89,7 @@ async def ask_for_a_person(body: HandoffRequest, request: Request, caller: Curre
 
 @router.get("/handoffs", response_model=HandoffQueue)
 async def handoff_queue(caller: StaffCaller, store: Store) -> Any:
-    """Open hand-offs, the longest-waiting first."""
+    """Open hand-offs, urgent first, then disputes and complaints; within each, the longest-waiting first."""
     rows = await run_in_threadpool(handoffs.queue, store)
     return HandoffQueue(handoffs=[QueuedHandoff(session_id=row["_id"], **row) for row in rows])
 

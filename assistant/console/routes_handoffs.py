@@ -12,6 +12,8 @@ from assistant.console.web import ConsoleRoute, redirect, render
 from assistant.engine import InputError
 
 router = APIRouter(route_class=ConsoleRoute)
+KIND_LABELS = {"fraud": "Possible fraud", "dispute": "Dispute", "complaint": "Complaint", "servicing": "Account",
+               "unserved": "Assistant could not help", "asked": "Asked for a person"}
 
 
 @router.get("/handoffs")
@@ -61,7 +63,8 @@ def close(session_id: str, request: Request, user: SignedIn, form: PostedForm) -
 def _queue(request: Request, user: ConsoleUser, error: str | None = None, status: int = 200) -> Response:
     rows = handoffs.queue(request.app.state.store)
     names = _customer_names(request.app.state.store, [row["customer_id"] for row in rows])
-    return render(request, "handoffs.html", status, handoffs=rows, names=names, me=user.caller.owner, error=error)
+    return render(request, "handoffs.html", status, handoffs=rows, names=names, me=user.caller.owner, error=error,
+                  kinds=KIND_LABELS)
 
 
 def _conversation(request: Request, user: ConsoleUser, session_id: str, error: str | None = None, draft: str = "",

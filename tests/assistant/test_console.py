@@ -359,6 +359,22 @@ def customer_asks_for_a_person(app, keys, reason: str) -> tuple[str, dict]:
     return session_id, me
 
 
+def test_a_fraud_report_typed_in_chat_heads_the_queue_marked_urgent(app, keys, agent):
+    customer_asks_for_a_person(app, keys, "a question about my statement")
+    api = TestClient(app)
+    minted = api.post("/v1/widget/tokens", json={"customer_id": first_customer(app)["_id"], "ttl_s": 600},
+                      headers={"Authorization": f"Bearer {keys['developer']}"})
+    told = api.post("/v1/chat", json={"message": "someone used my card to buy things online"},
+                    headers={"Authorization": f"Bearer {minted.json()['token']}"})
+    assert told.json()["handoff"] is True and told.json()["recommendations"] == []
+
+    rows = re.findall(r"<tr( class=\"urgent\")?>\s*<td>.*?</td>\s*<td class=\"kind\">(.*?)</td>\s*<td class=\"reason\">(.*?)</td>",
+                      agent.get("/console/handoffs").text, re.DOTALL)
+    assert rows[0] == (' class="urgent"', '<strong class="status status-urgent">Urgent</strong> Possible fraud',
+                       "someone used my card to buy things online")
+    assert ("", "Asked for a person", "a question about my statement") in rows
+
+
 def test_an_agent_picks_up_a_hand_off_and_the_reply_reaches_the_customers_session(app, keys, agent):
     session_id, me = customer_asks_for_a_person(app, keys, "I need help with a <b>payment</b>")
     queue = agent.get("/console/handoffs")

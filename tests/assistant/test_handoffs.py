@@ -185,3 +185,28 @@ def test_only_the_sessions_own_customer_may_rate_it(client, agent):
         assert answer.status_code == 403, who
     assert client.post(f"/v1/sessions/{session_id}/rating", json={"score": 5}).status_code == 401
     assert client.app.state.store["sessions"].find_one({"_id": session_id})["rating"] is None
+
+
+def test_the_first_answer_of_every_conversation_says_it_is_an_automated_assistant(client):
+    me = customer(client, 1)
+    first = client.post("/v1/chat", json={"message": "which savings account suits me?"}, headers=me).json()
+    second = client.post("/v1/chat", json={"message": "why?", "session_id": first["session_id"]}, headers=me).json()
+    completion = client.post("/v1/chat/completions", headers=me, json={
+        "model": "fargo", "messages": [{"role": "user", "content": "which savings account suits me?"}]}).json()
+
+    notice = "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time"
+    assert first["answer"].startswith(notice)
+    assert completion["choices"][0]["message"]["content"].startswith(notice)
+    assert notice not in second["answer"]
+
+
+def test_a_dispute_in_chat_is_queued_for_an_agent_as_a_dispute_with_the_message(client, agent):
+    me = customer(client, 1)
+    told = client.post("/v1/chat", json={"message": "this overdraft fee is wrong, I was never overdrawn"}, headers=me)
+    session_id = told.json()["session_id"]
+
+    assert told.json()["handoff"] is True and told.json()["recommendations"] == []
+    queued = next(h for h in client.get("/v1/handoffs", headers=agent[0]).json()["handoffs"]
+                  if h["session_id"] == session_id)
+    assert (queued["kind"], queued["priority"], queued["status"]) == ("dispute", "high", "waiting")
+    assert queued["reason"] == "this overdraft fee is wrong, I was never overdrawn"
