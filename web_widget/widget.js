@@ -8,8 +8,14 @@
  * page, called with the page's cookies). It answers {"token", "customer_id"}
  * after calling Fargo's POST /v1/widget/tokens with the bank's API key.
  * Optional: data-api (Fargo's base URL; default: where this script came from),
- * data-title, data-open="true" (open on load). Strings can be replaced for
- * translation by setting window.FargoWidgetStrings before the script loads.
+ * data-title, data-open="true" (open on load), data-locale (a bundle below:
+ * "en", "ar"; anything else falls back to English), data-mode="inline" with
+ * data-target (a CSS selector: the chat fills that element, no launcher), and
+ * the theme: data-primary-color, data-font, data-radius, data-launcher-icon
+ * (an image URL), data-position="left|right". The page may also set the
+ * custom properties (--fargo-accent, --fargo-font, --fargo-radius, ...) on
+ * #fargo-widget. More bundles: window.FargoWidgetLocales = {fr: {...}}; single
+ * strings: window.FargoWidgetStrings = {...}; both before the script loads.
  *
  * Everything lives in a Shadow DOM, so the host page's CSS and the widget's do
  * not touch. Text from the server (answers, product names, evidence) is only
@@ -18,53 +24,129 @@
 (function () {
   "use strict";
 
-  var STRINGS = {
-    title: "Ask Fargo",
-    subtitle: "Your bank's assistant",
-    openChat: "Open chat with Fargo",
-    closeChat: "Close chat",
-    placeholder: "Ask a question...",
-    inputLabel: "Your message",
-    send: "Send",
-    you: "You",
-    assistant: "Fargo",
-    agent: "Agent",
-    typing: "Fargo is typing",
-    why: "Why?",
-    hideWhy: "Hide reasons",
-    reasons: "Reasons",
-    evidence: "Based on your data",
-    worth: "Worth about {value} a year to you",
-    forPerson: "For your {relation}",
-    forPersonAged: "For your {relation}, aged {ageBand}",
-    suggestions: "Suggestions",
-    talkToPerson: "Talk to a person",
-    handoffWaiting: "Waiting for a colleague to join...",
-    handoffActive: "You are chatting with {agent}.",
-    welcome: "Hi! I can suggest products that fit you and your family, help with healthcare costs, and answer questions about our products.",
-    errorGeneric: "Something went wrong. Please try again in a moment.",
-    errorSignIn: "Please sign in to your bank to chat.",
-    errorBusy: "Too many messages at once. Please wait {seconds} s.",
-    quickReplies: [
-      "What card suits my spending?",
-      "Ideas for my family",
-      "Healthcare options for me",
-      "How does a high-yield savings account work?"
-    ]
+  // Every visible string of the widget, per locale. A bundle may leave strings out: English fills them in.
+  // Quick replies show their label and send their message (the assistant understands English).
+  var LOCALES = {
+    en: {
+      dir: "ltr",
+      title: "Ask Fargo",
+      subtitle: "Your bank's assistant",
+      openChat: "Open chat with Fargo",
+      closeChat: "Close chat",
+      placeholder: "Ask a question...",
+      inputLabel: "Your message",
+      send: "Send",
+      you: "You",
+      assistant: "Fargo",
+      agent: "Agent",
+      agentNamed: "{name} (agent)",
+      typing: "Fargo is typing",
+      why: "Why?",
+      hideWhy: "Hide reasons",
+      reasons: "Reasons",
+      evidence: "Based on your data",
+      worth: "Worth about {value} a year to you",
+      forPerson: "For your {relation}",
+      forPersonAged: "For your {relation}, aged {ageBand}",
+      suggestions: "Suggestions",
+      talkToPerson: "Talk to a person",
+      handoffWaiting: "Waiting for a colleague to join...",
+      handoffActive: "You are chatting with {agent}.",
+      welcome: "Hi! I can suggest products that fit you and your family, help with healthcare costs, and answer questions about our products.",
+      errorGeneric: "Something went wrong. Please try again in a moment.",
+      errorSignIn: "Please sign in to your bank to chat.",
+      errorBusy: "Too many messages at once. Please wait {seconds} s.",
+      downloadTranscript: "Download the conversation",
+      transcriptHeading: "{title}: conversation transcript",
+      transcriptSession: "Conversation: {id}",
+      transcriptSaved: "Saved: {time} (times are UTC{offset})",
+      transcriptFile: "fargo-conversation-{date}.txt",
+      ratingQuestion: "How satisfied are you with the help you got from our colleague?",
+      ratingScore: "{score} out of 5",
+      ratingLow: "Not satisfied",
+      ratingHigh: "Very satisfied",
+      ratingLater: "Not now",
+      ratingThanks: "Thank you for your rating.",
+      quickReplies: [
+        "What card suits my spending?",
+        "Ideas for my family",
+        "Healthcare options for me",
+        "How does a high-yield savings account work?"
+      ]
+    },
+    ar: {
+      dir: "rtl",
+      title: "اسأل فارغو",
+      subtitle: "مساعد مصرفك",
+      openChat: "افتح المحادثة مع فارغو",
+      closeChat: "أغلق المحادثة",
+      placeholder: "اكتب سؤالك...",
+      inputLabel: "رسالتك",
+      send: "إرسال",
+      you: "أنت",
+      assistant: "فارغو",
+      agent: "موظف",
+      agentNamed: "{name} (موظف)",
+      typing: "فارغو يكتب",
+      why: "لماذا؟",
+      hideWhy: "إخفاء الأسباب",
+      reasons: "الأسباب",
+      evidence: "استنادًا إلى بياناتك",
+      worth: "قيمته لك نحو {value} في السنة",
+      forPerson: "من أجل {relation}",
+      forPersonAged: "من أجل {relation}، العمر {ageBand}",
+      suggestions: "اقتراحات",
+      talkToPerson: "التحدث إلى موظف",
+      handoffWaiting: "بانتظار انضمام أحد زملائنا...",
+      handoffActive: "أنت تتحدث مع {agent}.",
+      welcome: "مرحبًا! يمكنني أن أقترح منتجات تناسبك وتناسب عائلتك، وأن أساعدك في تكاليف الرعاية الصحية، وأن أجيب عن أسئلتك حول منتجاتنا.",
+      errorGeneric: "حدث خطأ ما. يُرجى المحاولة مرة أخرى بعد قليل.",
+      errorSignIn: "يُرجى تسجيل الدخول إلى مصرفك لبدء المحادثة.",
+      errorBusy: "رسائل كثيرة في وقت واحد. يُرجى الانتظار {seconds} ثانية.",
+      downloadTranscript: "تنزيل المحادثة",
+      transcriptHeading: "{title}: نص المحادثة",
+      transcriptSession: "المحادثة: {id}",
+      transcriptSaved: "تاريخ الحفظ: {time} (الأوقات بتوقيت UTC{offset})",
+      transcriptFile: "fargo-conversation-{date}.txt",
+      ratingQuestion: "ما مدى رضاك عن المساعدة التي قدّمها لك زميلنا؟",
+      ratingScore: "{score} من 5",
+      ratingLow: "غير راضٍ",
+      ratingHigh: "راضٍ جدًا",
+      ratingLater: "ليس الآن",
+      ratingThanks: "شكرًا لك على تقييمك.",
+      quickReplies: [
+        { label: "ما البطاقة التي تناسب إنفاقي؟", message: "What card suits my spending?" },
+        { label: "أفكار لعائلتي", message: "Ideas for my family" },
+        { label: "خيارات الرعاية الصحية لي", message: "Healthcare options for me" },
+        { label: "كيف يعمل حساب التوفير عالي العائد؟", message: "How does a high-yield savings account work?" }
+      ]
+    }
   };
-  var strings = Object.assign({}, STRINGS, window.FargoWidgetStrings || {});
+  var DEFAULT_LOCALE = "en";
   var POLL_MS = 2000;
   var PIECES_PER_FRAME = 3;
 
   var script = document.currentScript;
   if (!script || window.__fargoWidgetLoaded) { return; }
   window.__fargoWidgetLoaded = true;
+  var bundles = Object.assign({}, LOCALES, window.FargoWidgetLocales || {});
+  var locale = pickLocale(script.dataset.locale);
+  var strings = Object.assign({}, LOCALES[DEFAULT_LOCALE], bundles[locale], window.FargoWidgetStrings || {});
   var config = {
     api: (script.dataset.api || new URL(script.src).origin).replace(/\/$/, ""),
     tokenUrl: script.dataset.tokenUrl,
     title: script.dataset.title || strings.title,
-    openOnLoad: script.dataset.open === "true"
+    openOnLoad: script.dataset.open === "true",
+    inline: script.dataset.mode === "inline",
+    target: script.dataset.target
   };
+
+  function pickLocale(asked) {  // "ar-EG" -> "ar"; unknown -> English
+    var tag = (asked || "").toLowerCase();
+    if (bundles[tag]) { return tag; }
+    var language = tag.split("-")[0];
+    return bundles[language] ? language : DEFAULT_LOCALE;
+  }
 
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
@@ -79,17 +161,53 @@
     return node;
   }
 
-  function chatIcon() {  // drawn, not an emoji: not every system has an emoji font
+  var ICONS = {  // drawn, not emoji: not every system has an emoji font
+    chat: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+    download: "M11 3h2v9.2l3.3-3.3 1.4 1.4L12 16l-5.7-5.7 1.4-1.4 3.3 3.3V3zM5 18h14v2H5z"
+  };
+
+  function icon(name, className) {
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("class", "launcher-icon");
+    svg.setAttribute("class", className);
     var path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("d", ICONS[name]);
     path.setAttribute("fill", "currentColor");
     svg.appendChild(path);
     return svg;
+  }
+
+  function launcherIcon() {  // the bank's own image (data-launcher-icon), else the drawn bubble
+    var url = imageUrl(script.dataset.launcherIcon);
+    return url ? el("img", { class: "launcher-icon", src: url, alt: "" }) : icon("chat", "launcher-icon");
+  }
+
+  function imageUrl(value) {
+    if (!value) { return null; }
+    var url = new URL(value, document.baseURI);
+    if (/^https?:$/.test(url.protocol) || /^data:image\//.test(value)) { return url.href; }
+    warn("data-launcher-icon must be an http(s) or data:image URL; the default icon is shown");
+    return null;
+  }
+
+  function warn(message) { if (window.console) { window.console.warn("Fargo widget: " + message); } }
+
+  // data-primary-color, data-font, data-radius: set as the custom properties widget.css is written in
+  var THEME = { primaryColor: ["--fargo-accent", "color"], font: ["--fargo-font", "font-family"],
+                radius: ["--fargo-radius", "border-radius"] };
+
+  function applyTheme(element) {
+    Object.keys(THEME).forEach(function (key) {
+      var value = script.dataset[key], property = THEME[key][0], checkedAs = THEME[key][1];
+      if (!value) { return; }
+      if (window.CSS && CSS.supports(checkedAs, value)) { element.style.setProperty(property, value); }
+      else { warn("data-" + key.replace(/[A-Z]/g, "-$&").toLowerCase() + " \"" + value + "\" is not a valid " + checkedAs); }
+    });
+    var position = script.dataset.position;
+    if (position && position !== "left" && position !== "right") { warn("data-position is left or right"); }
+    element.setAttribute("data-position", position === "left" ? "left" : "right");
   }
 
   function money(value) {
@@ -121,6 +239,7 @@
   function sessionKey() { return "fargo.session." + auth.customerId; }
   function rememberSession(id) {
     state.sessionId = id;
+    transcriptButton.hidden = false;
     try { window.localStorage.setItem(sessionKey(), id); } catch (e) { /* storage may be off */ }
   }
   function storedSession() {
@@ -129,7 +248,17 @@
   function forgetSession() {
     state.sessionId = null;
     state.renderedTurns = 0;
+    transcriptButton.hidden = true;
     try { window.localStorage.removeItem(sessionKey()); } catch (e) { /* storage may be off */ }
+  }
+  function ratingLaterKey() { return "fargo.rating-later." + state.sessionId; }
+  function ratingPutOff() {
+    try { return window.localStorage.getItem(ratingLaterKey()) === "1"; } catch (e) { return false; }
+  }
+  function putOffRating(later) {
+    try {
+      if (later) { window.localStorage.setItem(ratingLaterKey(), "1"); } else { window.localStorage.removeItem(ratingLaterKey()); }
+    } catch (e) { /* storage may be off */ }
   }
 
   // --- talking to the bank and to Fargo ----------------------------------------------------------------------------
@@ -189,29 +318,43 @@
   }
 
   // --- the DOM ----------------------------------------------------------------------------------------------------
-  var host = el("div", { id: "fargo-widget", "data-fargo-widget": "" });
+  var host = el("div", { id: "fargo-widget", "data-fargo-widget": "", "data-mode": config.inline ? "inline" : "launcher",
+                         dir: strings.dir, lang: locale });
+  applyTheme(host);
   var root = host.attachShadow({ mode: "open" });
   root.appendChild(el("link", { rel: "stylesheet", href: config.api + "/widget.css" }));
   var launcher = el("button", { class: "launcher", type: "button", "aria-label": strings.openChat,
                                 "aria-expanded": "false", "aria-controls": "fargo-panel" });
-  launcher.appendChild(chatIcon());
-  var panel = el("section", { id: "fargo-panel", class: "panel", role: "dialog", "aria-modal": "false",
-                              "aria-labelledby": "fargo-title", hidden: "" });
+  launcher.appendChild(launcherIcon());
+  var panel = el("section", config.inline
+    ? { id: "fargo-panel", class: "panel", role: "region", "aria-labelledby": "fargo-title" }
+    : { id: "fargo-panel", class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "fargo-title",
+        hidden: "" });
+  panel.setAttribute("dir", strings.dir);
   var header = el("div", { class: "header" });
   var titles = el("div", { class: "titles" });
   titles.appendChild(el("h2", { id: "fargo-title", class: "title" }, config.title));
   titles.appendChild(el("p", { class: "subtitle" }, strings.subtitle));
-  var closeButton = el("button", { class: "close", type: "button", "aria-label": strings.closeChat }, "\u00D7");
+  var actions = el("div", { class: "actions" });
+  var transcriptButton = el("button", { class: "header-button", type: "button", "aria-label": strings.downloadTranscript,
+                                        title: strings.downloadTranscript, hidden: "" });
+  transcriptButton.appendChild(icon("download", "header-icon"));
+  transcriptButton.addEventListener("click", downloadTranscript);
+  actions.appendChild(transcriptButton);
+  var closeButton = el("button", { class: "header-button close", type: "button", "aria-label": strings.closeChat }, "\u00D7");
+  if (!config.inline) { actions.appendChild(closeButton); }
   header.appendChild(titles);
-  header.appendChild(closeButton);
+  header.appendChild(actions);
   var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": config.title, tabindex: "0" });
   var status = el("p", { class: "handoff-status", role: "status", hidden: "" });
+  var rating = ratingForm();
   var typing = el("div", { class: "typing", role: "status", "aria-label": strings.typing, hidden: "" });
   [0, 1, 2].forEach(function () { typing.appendChild(el("span", { class: "dot", "aria-hidden": "true" })); });
   var quick = el("div", { class: "quick", role: "group", "aria-label": strings.suggestions });
-  strings.quickReplies.forEach(function (text) {
-    var button = el("button", { class: "chip", type: "button" }, text);
-    button.addEventListener("click", function () { send(text); });
+  strings.quickReplies.forEach(function (reply) {
+    var label = reply.label || reply, message = reply.message || reply;
+    var button = el("button", { class: "chip", type: "button" }, label);
+    button.addEventListener("click", function () { send(message); });
     quick.appendChild(button);
   });
   var personButton = el("button", { class: "chip person", type: "button" }, strings.talkToPerson);
@@ -225,9 +368,9 @@
   var sendButton = el("button", { class: "send", type: "submit" }, strings.send);
   form.appendChild(input);
   form.appendChild(sendButton);
-  [header, log, typing, status, quick, form].forEach(function (part) { panel.appendChild(part); });
+  [header, log, typing, status, rating.box, quick, form].forEach(function (part) { panel.appendChild(part); });
   root.appendChild(panel);
-  root.appendChild(launcher);
+  if (!config.inline) { root.appendChild(launcher); }
 
   function isOpen() { return !panel.hasAttribute("hidden"); }
   function open() {
@@ -245,7 +388,7 @@
   }
   launcher.addEventListener("click", function () { if (isOpen()) { close(); } else { open(); } });
   closeButton.addEventListener("click", close);
-  panel.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(); } });
+  panel.addEventListener("keydown", function (event) { if (event.key === "Escape" && !config.inline) { close(); } });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
   });
@@ -423,6 +566,7 @@
     state.renderedTurns = session.turns.length;
     var agentTurn = session.turns.filter(function (t) { return t.role === "agent"; }).pop();
     state.handoff = session.handoff_status;
+    state.rated = session.rating !== null && session.rating !== undefined;
     state.agentName = agentTurn ? agentTurn.agent : state.agentName;
     showHandoff();
   }
@@ -432,6 +576,8 @@
     status.hidden = !(waiting || active);
     status.textContent = active ? format(strings.handoffActive, { agent: state.agentName || strings.agent })
                                 : strings.handoffWaiting;
+    if (waiting || active) { putOffRating(false); rating.reset(); }
+    rating.box.hidden = !rating.thanked && !(state.handoff === "closed" && !state.rated && !ratingPutOff());
     if ((waiting || active) && !state.pollTimer) {
       state.pollTimer = window.setInterval(poll, POLL_MS);
     } else if (!(waiting || active) && state.pollTimer) {
@@ -445,8 +591,96 @@
     loadSession().then(function (session) { if (!state.busy) { catchUp(session); } }).catch(function () { /* next poll */ });
   }
 
+  // --- after a hand-off closes: one question --------------------------------------------------------------------------
+  function ratingForm() {
+    var box = el("div", { class: "rating", role: "group", "aria-labelledby": "fargo-rating-question", hidden: "" });
+    var question = el("p", { id: "fargo-rating-question", class: "rating-question" }, strings.ratingQuestion);
+    var scale = el("div", { class: "rating-scale" });
+    [1, 2, 3, 4, 5].forEach(function (score) {
+      var button = el("button", { class: "rating-score", type: "button",
+                                  "aria-label": format(strings.ratingScore, { score: score }) }, score.toLocaleString(locale));
+      button.addEventListener("click", function () { rate(score); });
+      scale.appendChild(button);
+    });
+    var ends = el("div", { class: "rating-ends", "aria-hidden": "true" });
+    ends.appendChild(el("span", {}, strings.ratingLow));
+    ends.appendChild(el("span", {}, strings.ratingHigh));
+    var later = el("button", { class: "rating-later", type: "button" }, strings.ratingLater);
+    later.addEventListener("click", function () { putOffRating(true); box.hidden = true; });
+    var parts = [question, scale, ends, later];
+    var form = { box: box, thanked: false, reset: function () { form.thanked = false; box.replaceChildren.apply(box, parts); } };
+    form.reset();
+
+    function rate(score) {
+      api("/v1/sessions/" + encodeURIComponent(state.sessionId) + "/rating", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ score: score })
+      }).then(function (response) {
+        if (!response.ok) { return problem(response); }
+        state.rated = form.thanked = true;
+        box.replaceChildren(el("p", { class: "rating-thanks", role: "status" }, strings.ratingThanks));
+      }).catch(showError);
+    }
+    return form;
+  }
+
+  // --- the transcript: who said what, and when, as a text file --------------------------------------------------------
+  function downloadTranscript() {
+    if (!state.sessionId) { return; }
+    loadSession().then(function (session) {
+      if (!session) { return; }
+      var now = new Date();
+      var file = new Blob([transcript(session, now)], { type: "text/plain;charset=utf-8" });
+      var link = el("a", { href: URL.createObjectURL(file), download: format(strings.transcriptFile, { date: localTime(now).slice(0, 10) }) });
+      root.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+    }).catch(showError);
+  }
+
+  function transcript(session, now) {
+    var lines = [format(strings.transcriptHeading, { title: config.title }),
+                 format(strings.transcriptSession, { id: session.session_id }),
+                 format(strings.transcriptSaved, { time: localTime(now), offset: utcOffset(now) }), ""];
+    session.turns.forEach(function (turn) {
+      var when = turn.at ? "[" + localTime(new Date(turn.at * 1000)) + "] " : "";
+      lines.push(when + speaker(turn) + ": " + turn.text);
+      (turn.recommendations || []).forEach(function (rec) { lines.push("    - " + rec.name); });
+    });
+    return lines.join("\n") + "\n";
+  }
+
+  function speaker(turn) {
+    if (turn.role === "user") { return strings.you; }
+    if (turn.role === "agent") { return turn.agent ? format(strings.agentNamed, { name: turn.agent }) : strings.agent; }
+    return strings.assistant;
+  }
+
+  function localTime(date) {  // 2026-03-14 09:05:02, in the customer's own time zone
+    function two(n) { return String(n).padStart(2, "0"); }
+    return date.getFullYear() + "-" + two(date.getMonth() + 1) + "-" + two(date.getDate()) + " " +
+           two(date.getHours()) + ":" + two(date.getMinutes()) + ":" + two(date.getSeconds());
+  }
+
+  function utcOffset(date) {  // "+05:30"
+    var minutes = -date.getTimezoneOffset(), sign = minutes < 0 ? "-" : "+";
+    minutes = Math.abs(minutes);
+    return sign + String(Math.floor(minutes / 60)).padStart(2, "0") + ":" + String(minutes % 60).padStart(2, "0");
+  }
+
+  function mount() {  // the page's body, or in inline mode the element data-target names
+    if (!config.inline) { document.body.appendChild(host); return true; }
+    var target = config.target ? document.querySelector(config.target) : null;
+    if (!target) {
+      if (window.console) { window.console.error("Fargo widget: data-mode=\"inline\" needs data-target naming an element on the page; \"" + (config.target || "") + "\" names none"); }
+      return false;
+    }
+    target.appendChild(host);
+    return true;
+  }
+
   function start() {
-    document.body.appendChild(host);
+    if (!mount()) { return; }
     fetchToken().then(function () {
       state.sessionId = storedSession();
       if (!state.sessionId) { addMessage("assistant", strings.welcome); return null; }
