@@ -89,7 +89,7 @@ def _rule(name: str, pattern: str, *statements: str) -> NeedRule:
 NEED_RULES: tuple[NeedRule, ...] = (
     _rule("home_purchase",
           r"first (?:home|house|place|apartment)|new (?:home|house)|closed on (?:our|my|the) (?:home|house|place)"
-          r"|closing on|house[- ]hunting|home ?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment|mortgage",
+          r"|closing on|house[- ]hunting|home ?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment",
           "I'm buying my first home and need a mortgage", "I need insurance for my new home"),
     _rule("renovation", r"renovat\w*|remodel\w*|contractors?|home repairs?|new roof|home improvements?"
           r"|redo(?:ing)? (?:the |our |my )?(?:bathroom|kitchen|basement|house|home|roof)"
@@ -106,7 +106,7 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I have credit card debt at a high interest rate and want to consolidate it"),
     _rule("student_loan", r"student loans?", "my student loan rate is too high and I want to refinance"),
     _rule("cash_back", r"cash ?back|groceries|grocery|gas", "I want cash back on groceries and gas"),
-    _rule("business", r"llc|(?:my|her|his|our|their) (?:own )?business|small business|side hustle|self[- ]employed"
+    _rule("business", r"llc|(?:my|her|his|our|their) (?:own )?business|small business(?:es)?|side hustle|self[- ]employed"
           r"|start[- ]?up|freelanc\w*|business account|(?:start|starting|open|opening|launch\w*) (?:a|an|her|his|their|my|our)"
           r" (?:own )?(?:\w+ )?(?:business|company|shop|bakery|restaurant|salon|cafe|practice)",
           "I'm starting a business and need a business account"),
@@ -115,7 +115,8 @@ NEED_RULES: tuple[NeedRule, ...] = (
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
     _rule("pet", r"puppy|kitten|my dog|my cat|vet bills?", "insurance for my pet"),
     _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
-          r"|left my job|old (?:employer'?s )?401\(?k\)?", "I changed jobs and want to roll over my old 401(k)"),
+          r"|left my job|old (?:employer'?s )?401\(?k\)?", "I changed jobs and want to roll over my old 401(k)",
+          "I started a new job and need a checking account for my paycheck"),
     _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
           "insurance for my apartment"),
     _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)",

@@ -188,6 +188,8 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
                    if hit.product_id not in by_product and (product := ctx.products.get(hit.product_id))
                    and _fits_relative(ctx, customer_id, product, view, request.business)]
     answer = fit_request(request, candidates, {pid: rec.score for pid, rec in by_product.items()}, k)
+    if not answer.shown:  # nothing for them answers it: what suits them, on its own reasons
+        return recs
     shown = []
     for item in answer.shown:
         reason, evidence = request_reason(request, item.product, item.phrase)

@@ -429,3 +429,26 @@ def test_after_warm_up_a_first_turn_embeds_only_its_message_and_the_warm_up_stor
         warm.warm_up()
         assert runtime.store["sessions"].count_documents({}) == sessions
         assert texts_embedded_by_first_turn(warm, first, message, monkeypatch) == [message]
+
+
+def test_the_product_asked_for_that_a_rule_keeps_from_the_customer_is_named_with_the_rule(runtime):
+    cautious = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                    if (runtime.ctx.features(doc["_id"]) or {}).get("risk_appetite") == "low"
+                    and doc["consent"]["profiling"] and doc.get("occupation") != "Small Business Owner")
+    turn = runtime.engine.turn(as_customer(cautious), "I want to pick individual stocks myself")
+    first = turn.recommendations[0]
+    product = runtime.ctx.products[first["product_id"]]
+    assert "low" not in product["eligibility"]["risk_appetite"]  # the brokerage: made for it, not open to them
+    assert first["reasons"][0].startswith("Not open to you yet") and "yours is low" in first["reasons"][0]
+    assert all(not runtime.ctx.products[rec["product_id"]]["eligibility"].get("risk_appetite")
+               or "low" in runtime.ctx.products[rec["product_id"]]["eligibility"]["risk_appetite"]
+               for rec in turn.recommendations[1:])  # what follows is open to them
+
+
+def test_a_product_asked_for_that_the_customer_holds_is_said_to_be_theirs(runtime):
+    holder = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                  if "P001" in ((runtime.ctx.features(doc["_id"]) or {}).get("products_held") or ())
+                  and doc["consent"]["profiling"])
+    turn = runtime.engine.turn(as_customer(holder), "I need a regular checking account I can use every day")
+    assert turn.recommendations[0]["product_id"] == "P001"
+    assert turn.recommendations[0]["reasons"][0].startswith("You already have Everyday Checking")

@@ -36,10 +36,17 @@ from tools.requests.parse import (
     ("it has to be a fixed rate, no teaser rate that jumps later", {"rate_type": "fixed"}),
     ("a line of credit against the house, a variable rate is fine by us", {"rate_type": "variable"}),
     ("I don't want an adjustable rate", {"rate_type": "fixed"}),
+    ("picking stocks is too risky for us. Keep it moderate.", {"max_risk": "medium"}),
+    ("I want it totally safe, no market stuff", {"max_risk": "none"}),
 ])
 def test_constraints_said_in_plain_words_are_read(text, expected):
     read = constraints_in(text)
     assert {name: getattr(read, name) for name in expected} == expected
+
+
+def test_what_the_customer_already_has_is_not_what_they_ask_for():
+    read = constraints_in("a sizeable sum for my 10-year-old's education. I already max out my 401k and IRA.")
+    assert read.excluded_categories == ("retirement",)
 
 
 def test_a_relatives_age_is_not_a_term_or_an_amount():

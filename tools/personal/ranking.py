@@ -57,6 +57,10 @@ LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words 
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 3  # in an answer across categories
 MAX_PERSONAL_REASONS = 2  # after the reason a product answers the request
+# rules a customer can hear as the reason a product is not open to them, with the feature each reads; age and
+# business rules are not said this way (age is a protected basis in credit decisions)
+SAYABLE_RULES = {"risk_appetite": "risk_appetite", "min_income": "declared_income", "requires_verified_kyc": "kyc_verified"}
+NOT_OPEN_PREFIX = "Not open to you yet"
 HELD_MARGIN = 0.1  # a held product answers the request better than anything new by this much: say they have it
 TOLD_US = "You told us"  # how a reason quoting the customer's own disclosure starts (tools.personal.goals)
 BUSINESS_OCCUPATIONS = frozenset({"Small Business Owner", "Self-Employed", "Freelancer"})
@@ -104,8 +108,8 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
         return []
     view = credit_score_inputs(features)
     candidates = _candidates(ctx, view, category, business=request is not None and request.business)
-    if not candidates:
-        return []
+    if not candidates:  # what they asked for may still be theirs already, or kept from them by a rule
+        return _with_held(ctx, request, view, [], k) if request is not None else []
     customer = ctx.customer(customer_id) or {"_id": customer_id}
     if not may_profile(customer):
         if conditions(request):
@@ -166,23 +170,47 @@ def _candidates(ctx: ToolContext, features: Mapping, category: str | None, busin
 
 def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: list[Recommendation],
                k: int) -> list[Recommendation]:
-    """When what the request asks for most plainly is a product the customer already holds, say so first."""
+    """When what the request asks for most plainly is a product the customer already holds, or one a rule keeps
+    from them (their risk appetite, income or identity check), say so first: the answer still names it."""
     held = set(features.get("products_held") or ())
-    top = request.needs[0] if request.needs else None
-    if top is None or top.product_id not in held or top.product_id in request.exclude:
-        return shown
-    if violations(ctx.products[top.product_id], request.constraints):
-        return shown
     best_shown = max((rec.components.get("request", 0.0) for rec in shown), default=0.0)
-    if top.score < best_shown + HELD_MARGIN:
-        return shown
-    product = ctx.products[top.product_id]
-    reason = f'You already have {product["name"]} with us, and it is for "{top.phrase}".'
+    offered = {rec.product_id for rec in shown}
+    for need in request.needs:
+        if need.score < best_shown + HELD_MARGIN:
+            return shown
+        product = ctx.products.get(need.product_id)
+        if (product is None or need.product_id in request.exclude or need.product_id in offered
+                or violations(product, request.constraints)):
+            continue
+        if need.product_id in held:
+            return [_already_held(product, need, features), *shown][:k]
+        failures = [failure for failure in check(product, features) if failure.rule in SAYABLE_RULES]
+        if failures and not is_business_product(product):
+            return [_not_open(product, need, failures, features), *shown][:k]
+    return shown
+
+
+def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:
+    reason = f'You already have {product["name"]} with us, and it is for "{need.phrase}".'
     evidence = [field_evidence(EvidenceKind.profile_field, "features", features, "products_held", "products you hold")]
-    already = Recommendation(product_id=top.product_id, name=product["name"], category=product["category"],
-                             score=round(top.score, 4), reasons=[reason], evidence=evidence,
-                             components={"request": round(top.score, 4), "held": 1.0})
-    return [already, *shown][:k]
+    return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
+                          score=round(need.score, 4), reasons=[reason], evidence=evidence,
+                          components={"request": round(need.score, 4), "held": 1.0})
+
+
+def _not_open(product: Mapping, need, failures: list, features: Mapping) -> Recommendation:
+    """The product made for the request that a rule keeps from the customer: the rule and their own value."""
+    said = "; ".join(failure.reason for failure in failures)
+    reason = (f'{NOT_OPEN_PREFIX}: {product["name"]} is the one for "{need.phrase}", but it {said}. '
+              f"The others here are open to you; a banker can go over it with you.")
+    evidence = [field_evidence(EvidenceKind.profile_field, "features", features, SAYABLE_RULES[failure.rule],
+                               f"your {SAYABLE_RULES[failure.rule].replace('_', ' ')}")
+                for failure in failures if SAYABLE_RULES[failure.rule] in features]
+    evidence.append(field_evidence(EvidenceKind.product_terms, "products", product, "eligibility",
+                                   f"who {product['name']} is for"))
+    return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
+                          score=0.0, reasons=[reason], evidence=evidence,
+                          components={"request": round(need.score, 4), "not_open": 1.0})
 
 
 def _connected(rec: Recommendation) -> list[str]:

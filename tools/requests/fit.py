@@ -27,7 +27,7 @@ STATED_NEED = 0.6
 NEED_MARGIN = 0.25  # products this far below the best one offered answer a different need
 SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a need, not only for a type
 MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
-OTHER_OPTIONS_MARGIN = 0.5  # ... unless the customer asked for something else than what they were shown
+OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
@@ -162,8 +162,8 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> l
                 continue
         if need > 0:
             chosen.append((product, need, phrase))
-    if not chosen:  # no need stated: every product may answer, the constraints still hold
-        return [(product, 0.0, "") for product in products]
+    if not chosen:  # no need or type stated: every product may answer, the constraints still hold
+        return [] if request.needs or named else [(product, 0.0, "") for product in products]
     best = max((need for _, need, _ in chosen), default=0.0)
     margin = OTHER_OPTIONS_MARGIN if request.exclude else margin
     # asked for a type only ("what credit cards would you recommend?"), any product of it answers; asked for a

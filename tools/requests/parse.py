@@ -12,19 +12,21 @@ import re
 from tools.campaign import fired_rules
 from tools.requests.limits import fee_caps, rate_type
 from tools.requests.model import Constraints, StatedRelative
-from tools.requests.slots import find_amounts, find_relations
+from tools.requests.slots import find_amounts, find_product_categories, find_relations
 
 _NO_RISK = re.compile(
     r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
     r"|\bnot (?:to )?lose (?:a (?:penny|cent|dime)|any)|\bfdic\b|\binsured deposits?\b|\bguaranteed\b|\bprotect(?:ed)? (?:my |the )?"
-    r"(?:principal|capital)\b|\bdon'?t want to lose\b|\bzero chance of losing\b|\b(?:don'?t want|no|not) (?:any|even a little) risk\b",
+    r"(?:principal|capital)\b|\bdon'?t want to lose\b|\bzero chance of losing\b|\b(?:totally|completely|100%|perfectly|100 percent) safe\b"
+    r"|\bno (?:stock )?market\b|\b(?:don'?t want|no|not) (?:any|even a little) risk\b",
     re.IGNORECASE)
 _LOW_RISK = re.compile(
     r"\blow(?:er)?[- ]risk\b|\bless risk(?:y)?\b|\bminimal risk\b|\bwithout (?:much|too much|a lot of) risk\b|\bconservative\b"
     r"|\bsafe(?:r|st)?\b|\bnot (?:too |very |that )?risky\b|\bnothing (?:too )?risky\b|\bcautious\b|\brisk[- ]averse\b"
     r"|\bsteady\b|\blow volatility\b|\bsleep at night\b",
     re.IGNORECASE)
-_MEDIUM_RISK = re.compile(r"\b(?:moderate|medium|some|a bit of)\s+risk\b|\bbalanced\b", re.IGNORECASE)
+_MEDIUM_RISK = re.compile(r"\b(?:moderate|medium|some|a bit of)\s+risk\b|\bbalanced\b|\bmoderate(?:ly)?\b|\bmiddle of the road\b",
+                          re.IGNORECASE)
 
 _COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "eighteen": 18, "twenty": 20,
@@ -53,6 +55,9 @@ _NOT_CATEGORY = {
     "mortgage": re.compile(r"\b(?:not|no|don'?t want)\b(?: an?| another| a new)?\s+mortgage", re.IGNORECASE),
 }
 
+_ALREADY = re.compile(r"\balready (?:have|has|hold|own|got|use|max(?:ed)? out|maxing out|pay into|contribute to|put money in)"
+                      r"\b(?P<what>[^.?!]{0,40})", re.IGNORECASE)
+
 _DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixties": 65, "seventies": 75,
             "eighties": 82, "nineties": 92, "teens": 15}
 _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|girl|baby|toddler|teen|teenager|"
@@ -75,9 +80,9 @@ _COUNTED = re.compile(rf"\b{_COUNT}\s+(?:\w+\s+)?(?:kids|children|sons|daughters
 _BUSINESS = re.compile(
     r"\b(?:(?:my|our|her|his|their)(?:\s+own)?|(?:start|starting|run|running|open|opening|owns?)\s+an?)\s+(?:small\s+)?\w+\s+"
     r"(?:business|company|startup)\b"
-    r"|\b(?:my|our|her|his|their|the|a|new|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|"
-    r"firm|practice|startup|"
-    r"start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
+    r"|\b(?:my|our|her|his|their|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|firm|practice|"
+    r"startup|start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b"
+    r"|\b(?:the|a|new)\s+(?:small\s+)?(?:business|llc|startup|start-up|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
     r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
     r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b(?:1099|contractor)\b|\bgig work\b|\bgig\b",
     re.IGNORECASE)
@@ -103,8 +108,12 @@ def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
 
 
 def excluded_categories(text: str) -> tuple[str, ...]:
-    """The product types `text` rules out ("not investments", "not another credit card")."""
-    return tuple(category for category, pattern in _NOT_CATEGORY.items() if pattern.search(text))
+    """The product types `text` rules out ("not investments", "not another credit card") or says it already has
+    ("I already max out my 401k and IRA")."""
+    ruled_out = [category for category, pattern in _NOT_CATEGORY.items() if pattern.search(text)]
+    for clause in _ALREADY.finditer(text):
+        ruled_out += [category for category in find_product_categories(clause.group("what")) if category not in ruled_out]
+    return tuple(ruled_out)
 
 
 def _risk(text: str) -> str | None:
