@@ -8,7 +8,8 @@
  * page, called with the page's cookies). It answers {"token", "customer_id"}
  * after calling Fargo's POST /v1/widget/tokens with the bank's API key.
  * Optional: data-api (Fargo's base URL; default: where this script came from),
- * data-title, data-open="true" (open on load), data-locale (a bundle below:
+ * data-title, data-open="true" (open on load), data-disclosure (the bank's
+ * notice that this is an automated assistant, shown before the first message), data-locale (a bundle below:
  * "en", "ar"; anything else falls back to English), data-mode="inline" with
  * data-target (a CSS selector: the chat fills that element, no launcher), and
  * the theme: data-primary-color, data-font, data-radius, data-launcher-icon
@@ -52,6 +53,7 @@
       talkToPerson: "Talk to a person",
       handoffWaiting: "Waiting for a colleague to join...",
       handoffActive: "You are chatting with {agent}.",
+      disclosure: "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time, press \"Talk to a person\".",
       welcome: "Hi! I can suggest products that fit you and your family, help with healthcare costs, and answer questions about our products.",
       errorGeneric: "Something went wrong. Please try again in a moment.",
       errorSignIn: "Please sign in to your bank to chat.",
@@ -99,6 +101,7 @@
       talkToPerson: "التحدث إلى موظف",
       handoffWaiting: "بانتظار انضمام أحد زملائنا...",
       handoffActive: "أنت تتحدث مع {agent}.",
+      disclosure: "أنت تتحدث مع فارغو، وهو مساعد آلي وليس شخصًا. للتحدث إلى موظف في أي وقت، اضغط «التحدث إلى موظف».",
       welcome: "مرحبًا! يمكنني أن أقترح منتجات تناسبك وتناسب عائلتك، وأن أساعدك في تكاليف الرعاية الصحية، وأن أجيب عن أسئلتك حول منتجاتنا.",
       errorGeneric: "حدث خطأ ما. يُرجى المحاولة مرة أخرى بعد قليل.",
       errorSignIn: "يُرجى تسجيل الدخول إلى مصرفك لبدء المحادثة.",
@@ -137,6 +140,7 @@
     tokenUrl: script.dataset.tokenUrl,
     title: script.dataset.title || strings.title,
     openOnLoad: script.dataset.open === "true",
+    disclosure: script.dataset.disclosure || strings.disclosure,
     inline: script.dataset.mode === "inline",
     target: script.dataset.target
   };
@@ -399,6 +403,11 @@
   });
 
   function scrollToEnd() { log.scrollTop = log.scrollHeight; }
+
+  // The notice that this is an automated assistant and how to reach a person comes before anything else.
+  function greeting() {
+    return config.disclosure + "\n\n" + strings.welcome;
+  }
 
   function addMessage(role, text, who) {
     var names = { user: strings.you, assistant: strings.assistant, agent: who || strings.agent };
@@ -683,9 +692,9 @@
     if (!mount()) { return; }
     fetchToken().then(function () {
       state.sessionId = storedSession();
-      if (!state.sessionId) { addMessage("assistant", strings.welcome); return null; }
+      if (!state.sessionId) { addMessage("assistant", greeting()); return null; }
       return loadSession().then(function (session) {
-        if (session) { catchUp(session); } else { addMessage("assistant", strings.welcome); }
+        if (session) { catchUp(session); } else { addMessage("assistant", greeting()); }
       });
     }).catch(showError);
     if (config.openOnLoad) { open(); }

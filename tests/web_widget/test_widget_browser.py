@@ -62,6 +62,15 @@ def shown_turns(site, sid: str) -> list[dict]:
     return answer.json()["turns"]
 
 
+def test_the_widget_says_it_is_an_automated_assistant_before_the_first_message(demo_site, page):
+    open_widget(page, demo_site.base_url)
+
+    notice = page.locator(".msg.assistant .text").first
+    expect(notice).to_contain_text("You're chatting with Fargo, an automated assistant, not a person.")
+    expect(notice).to_contain_text('press "Talk to a person"')
+    expect(page.locator(".msg.user")).to_have_count(0)
+
+
 def test_a_customer_asks_sees_a_streamed_answer_a_card_and_its_reasons_and_history_survives_a_reload(
         demo_site, page, screenshots):
     customer_id = demo_site.demo_customer_id()
