@@ -79,7 +79,7 @@ class ErasureList:
     def __init__(self, store, key: bytes | None) -> None:
         self.store = store
         self.key = key
-        documents = store[ERASURES].find({})
+        documents = list(store[ERASURES].find({}))  # a raw pymongo or neosqlite cursor is truthy even when empty
         if documents and key is None:
             raise PseudonymKeyMissing(
                 "customers have been erased: set FARGO_PSEUDONYM_KEY to the key they were erased with")
