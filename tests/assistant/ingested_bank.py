@@ -41,3 +41,8 @@ def build_app(bank, **options):
     """An app serving the bank's shared Runtime (create_app options pass through)."""
     settings, runtime = bank
     return create_app(settings, open_runtime=lambda _: runtime, **options)
+
+
+def bearer(credential: str) -> dict[str, str]:
+    """The Authorization header for an API key or a widget token."""
+    return {"Authorization": f"Bearer {credential}"}

@@ -37,11 +37,12 @@ class Normaliser:
     """Rewrites a message's shorthand and misspellings of `vocabulary` words; everything else stays as typed."""
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
-        english = english_words()
-        self.known = english | {word.lower() for word in vocabulary}
+        words = {word.lower() for word in vocabulary}  # read once: `vocabulary` may be a generator
+        self.known = english_words() | words
         self.speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-        for word in {word.lower() for word in vocabulary if word.isalpha() and len(word) >= MIN_LENGTH - 1}:
-            self.speller.create_dictionary_entry(word, 1)
+        for word in words:
+            if word.isalpha() and len(word) >= MIN_LENGTH - 1:
+                self.speller.create_dictionary_entry(word, 1)
 
     def __call__(self, text: str) -> str:
         return _WORD.sub(lambda match: self._word(match.group(0)), text)

@@ -11,7 +11,7 @@ import time
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from ingested_bank import build_app
+from ingested_bank import bearer, build_app
 
 from assistant.api.app import create_app
 from assistant.api.observability import JsonFormatter
@@ -34,10 +34,6 @@ def keys(client):
 @pytest.fixture(scope="module")
 def customers(client) -> list[str]:
     return [doc["_id"] for doc in client.app.state.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=2)]
-
-
-def bearer(credential: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {credential}"}
 
 
 def widget_token(client, keys, customer_id: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from ingested_bank import build_app
+from ingested_bank import bearer, build_app
 
 from assistant.auth import create_key, mint_widget_token, token_secret
 from assistant.worker import run_ingest_now
@@ -31,10 +31,6 @@ def profiled(client) -> list[str]:
                                                      {"_id": 1}, sort=[("_id", 1)], limit=4)
     assert len(found) == 4, "the test bank needs four customers who allow profiling and marketing"
     return [doc["_id"] for doc in found]
-
-
-def bearer(credential: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {credential}"}
 
 
 def token_for(client, customer_id: str) -> dict[str, str]:

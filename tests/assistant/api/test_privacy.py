@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from ingested_bank import build_app
+from ingested_bank import bearer, build_app
 from typer.testing import CliRunner
 
 from assistant.auth import create_key, mint_widget_token, token_secret
@@ -44,10 +44,6 @@ def subject(client) -> dict:
         if doc["_id"] in posters & with_family and names.count(name) == 1:
             return doc
     pytest.fail("the test bank has no customer with family and campaign posts")
-
-
-def bearer(credential: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {credential}"}
 
 
 def needles(customer: dict) -> list[str]:
