@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from assistant.customer_cli import customer_app
+from assistant.encoder_cli import encoder_app
 from assistant.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
@@ -31,6 +32,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(customer_app, name="customer")
+app.add_typer(encoder_app, name="encoder")
 DATASETS_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 console = Console(stderr=True)
