@@ -10,11 +10,12 @@ class Role(StrEnum):
     customer = "customer"  # a widget token: one customer, their own data only
     developer = "developer"  # an API key for the bank's backend: product questions, no customer data
     agent = "agent"  # a contact-centre agent: acts for any customer, audited
+    supervisor = "supervisor"  # an agent who also sees the contact centre's figures (console)
     admin = "admin"  # an agent who also manages keys and reads the audit log
 
 
-KEY_ROLES = (Role.developer, Role.agent, Role.admin)  # roles an API key can have; customers hold tokens
-STAFF_ROLES = frozenset({Role.agent, Role.admin})  # may read any customer's data (audited)
+KEY_ROLES = (Role.developer, Role.agent, Role.supervisor, Role.admin)  # roles an API key can have; customers hold tokens
+STAFF_ROLES = frozenset({Role.agent, Role.supervisor, Role.admin})  # may read any customer's data (audited)
 
 
 @dataclass(frozen=True)

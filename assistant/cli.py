@@ -366,7 +366,7 @@ def eval_requests_command(
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="developer, agent or admin.")],
+    role: Annotated[str, typer.Option(help="developer, agent, supervisor or admin.")],
     name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
 ) -> None:
     """Create an API key; its plaintext is printed once and stored only as a hash."""
@@ -408,7 +408,7 @@ def keys_list() -> None:
     with open_store(settings_or_exit()) as store:
         for record in list_keys(store):
             state = "revoked" if record.get("revoked") else "active"
-            typer.echo(f"{record['_id'][:12]}  {record['role']:<9} {state:<8} {record.get('name', '')}")
+            typer.echo(f"{record['_id'][:12]}  {record['role']:<10} {state:<8} {record.get('name', '')}")
 
 
 @app.command("up")

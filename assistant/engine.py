@@ -32,6 +32,7 @@ from assistant.escalation import (
     may_be_dispute,
     offers_person,
     unserved_in_a_row,
+    unserved_reason,
     with_disclosure,
 )
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
@@ -146,6 +147,7 @@ class Engine:
         said = understand(None, message)  # its words only: a follow-up needs no embedding
         followup = None if may_be_dispute(message) else detect_followup(
             message, session.state, list(slots.relations), refines=bool(said.constraints))
+        unsure = False  # out of scope only because no intent was likely enough
         if followup is not None:  # answered from the session
             intent, confidence = f"followup:{followup.kind}", 1.0
             plan = self._follow_up(followup, session, subject, slots, said)
@@ -154,6 +156,7 @@ class Engine:
             prediction = self.classifier.predict(message, embedding=embedding)
             request = with_needs(said, self.ctx, embedding)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
+            unsure = prediction.out_of_scope and any(label != "out_of_scope" for label, _ in prediction.scores[:1])
             specialty = next(iter(specialties_in(message)), None)
             browsing = subject is not None and browses(message) and not names_a_product(message, self.ctx.products)
             intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty,
@@ -174,7 +177,7 @@ class Engine:
         if not session.turns:
             answer = with_disclosure(answer, self.rules)
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
-        self._remember(session, typed, answer, intent, plan, subject, explanation, misses)
+        self._remember(session, typed, answer, intent, plan, subject, misses, unserved_reason(intent, plan, unsure))
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
                           session.customer_id)
 
@@ -376,14 +379,14 @@ class Engine:
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
-    def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject, explanation,
-                  unserved: int = 0) -> None:
+    def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject,
+                  unserved: int = 0, unserved_why: str | None = None) -> None:
         if session.customer_id is None:
             session.customer_id = subject
         session.turns.append({"role": "user", "text": message, "at": time.time()})
         session.turns.append(
             {"role": "assistant", "text": answer, "at": time.time(), "intent": intent,
-             "recommendations": plan.recommendations, "handoff": plan.handoff}
+             "recommendations": plan.recommendations, "handoff": plan.handoff, "unserved": unserved_why}
         )
         if plan.tool_calls and plan.recommendations:
             call = plan.tool_calls[0]

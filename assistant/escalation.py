@@ -83,6 +83,17 @@ def unserved(intent: str, plan) -> bool:
     return False
 
 
+def unserved_reason(intent: str, plan, unsure: bool = False) -> str | None:
+    """Why Fargo could not serve the turn, kept with it for the supervisors' figures: "out_of_scope", "low_confidence"
+    (`unsure`: no intent was likely enough, so the message was taken as out of scope) or "nothing_found"; None if
+    it was served."""
+    if not unserved(intent, plan):
+        return None
+    if intent == "out_of_scope":
+        return "low_confidence" if unsure else "out_of_scope"
+    return "nothing_found"
+
+
 def unserved_in_a_row(state: dict, intent: str, plan) -> int:
     """How many turns in a row, this one included, Fargo could not serve."""
     return state.get(UNSERVED_STATE, 0) + 1 if unserved(intent, plan) else 0

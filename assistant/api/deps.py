@@ -136,6 +136,6 @@ async def valid_parameters(request: Request) -> None:
 Store = Annotated[DocumentStore, Depends(get_store)]
 LiveRuntime = Annotated[Runtime, Depends(live_runtime)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-StaffCaller = Annotated[Caller, Depends(require_roles(Role.agent, Role.admin))]
+StaffCaller = Annotated[Caller, Depends(require_roles(Role.agent, Role.supervisor, Role.admin))]
 AdminCaller = Annotated[Caller, Depends(require_roles(Role.admin))]
 BackendCaller = Annotated[Caller, Depends(require_roles(Role.developer, Role.admin))]

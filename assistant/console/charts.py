@@ -82,6 +82,42 @@ def spending_chart(months: list[str], series: dict[str, list[float]], label: str
         return _svg(figure, "spending", label)
 
 
+def count_bars(key: str, categories: list[str], series: dict[str, list[int]], label: str, axis_label: str,
+               horizontal: bool = False) -> str:
+    """Counts per category as bars, one colour per series, stacked; across the page when `horizontal` (long names,
+    the first category on top). `key` keeps the chart's SVG ids apart from the other charts' on its page."""
+    with _RENDERING, matplotlib.rc_context(STYLE):
+        height = max(2.4, 0.32 * len(categories) + 0.9) if horizontal else 3.2
+        figure = Figure(figsize=(8, height), layout="constrained")
+        axes = figure.add_subplot()
+        positions, base = list(range(len(categories))), [0] * len(categories)
+        draw = axes.barh if horizontal else axes.bar
+        for index, (name, values) in enumerate(series.items()):
+            offset = {"left": base} if horizontal else {"bottom": base}
+            draw(positions, values, 0.7, **offset, color=PALETTE[index % len(PALETTE)], label=name)
+            base = [low + value for low, value in zip(base, values, strict=True)]
+        counts = axes.xaxis if horizontal else axes.yaxis
+        counts.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        (axes.set_xlabel if horizontal else axes.set_ylabel)(axis_label)
+        shown = _thinned(categories)
+        if horizontal:
+            axes.set_yticks(positions, shown, fontsize=8)
+            axes.invert_yaxis()
+        else:
+            axes.set_xticks(positions, shown, fontsize=8)
+        axes.grid(axis="x" if horizontal else "y", color="#DDDDDD", linewidth=0.6)
+        axes.set_axisbelow(True)
+        if len(series) > 1:
+            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+        return _svg(figure, key, label)
+
+
+def _thinned(categories: list[str], most: int = 15) -> list[str]:
+    """Every category's label while they fit; else every n-th (the table beside the chart has them all)."""
+    step = -(-len(categories) // most)
+    return [name if index % step == 0 else "" for index, name in enumerate(categories)]
+
+
 def family_graph(customer: Person, relatives: list[Person], label: str) -> str:
     """Generations as rows (parents above, spouse and siblings beside, children below), an edge from the customer
     to each relative: solid where the relative consents to share, dashed where not."""

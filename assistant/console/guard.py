@@ -1,4 +1,5 @@
-"""Dependencies that guard console pages: a signed-in agent, an admin, a form with the session's CSRF token."""
+"""Dependencies that guard console pages: a signed-in agent, a supervisor or admin, an admin, a form with the
+session's CSRF token."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def admin_only(request: Request, user: SignedIn) -> ConsoleUser:
     return user
 
 
+def supervisor_or_admin(request: Request, user: SignedIn) -> ConsoleUser:
+    if not user.sees_figures:
+        audit.record(request.app.state.store, user.caller, None, f"console: {request.url.path}", allowed=False)
+        raise PageError(403, "Supervisors only", "The contact centre's figures are for supervisors and admins.")
+    return user
+
+
 async def posted_form(request: Request, user: SignedIn) -> dict[str, str]:
     """The posted fields, once the form's CSRF token is the session's."""
     fields = await form_fields(request)
@@ -44,4 +52,5 @@ async def posted_form(request: Request, user: SignedIn) -> dict[str, str]:
 
 
 Admin = Annotated[ConsoleUser, Depends(admin_only)]
+Supervisor = Annotated[ConsoleUser, Depends(supervisor_or_admin)]
 PostedForm = Annotated[dict[str, str], Depends(posted_form)]

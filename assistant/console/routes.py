@@ -7,7 +7,12 @@ from fastapi.responses import FileResponse
 
 from assistant import audit
 from assistant.auth import API_KEYS
-from assistant.console import routes_customers, routes_handoffs, routes_signin
+from assistant.console import (
+    routes_customers,
+    routes_figures,
+    routes_handoffs,
+    routes_signin,
+)
 from assistant.console.guard import Admin
 from assistant.console.web import HERE, HOME, ConsoleRoute, redirect, render
 
@@ -37,5 +42,5 @@ def audit_log(request: Request, user: Admin, customer_id: str = "", allowed: str
                   allowed=allowed, limit=AUDIT_ROWS)
 
 
-for pages in (routes_signin, routes_customers, routes_handoffs):
+for pages in (routes_signin, routes_customers, routes_handoffs, routes_figures):
     router.include_router(pages.router)

@@ -33,7 +33,7 @@ class SignInRefused(Exception):
 
 @dataclass(frozen=True)
 class ConsoleUser:
-    """The signed-in agent or admin, as every console page sees them."""
+    """The signed-in agent, supervisor or admin, as every console page sees them."""
 
     caller: Caller
     name: str
@@ -43,6 +43,11 @@ class ConsoleUser:
     @property
     def is_admin(self) -> bool:
         return self.caller.role is Role.admin
+
+    @property
+    def sees_figures(self) -> bool:
+        """The contact centre's figures are for supervisors and admins."""
+        return self.caller.role in (Role.supervisor, Role.admin)
 
 
 def staff_key(store, credential: str) -> dict:
@@ -56,7 +61,7 @@ def staff_key(store, credential: str) -> dict:
     if record is None:
         raise SignInRefused("That API key is not valid or has been revoked.", 401)
     if record["role"] not in STAFF_ROLES:
-        raise SignInRefused(f"A {record['role']} key cannot open the console: it is for agents and admins.", 403)
+        raise SignInRefused(f"A {record['role']} key cannot open the console: it is for agents, supervisors and admins.", 403)
     return record
 
 

@@ -22,6 +22,6 @@ def test_an_unknown_role_is_refused():
         Caller(role="superuser", key_id="k2")
 
 
-def test_keys_carry_every_role_but_customer_and_staff_are_agents_and_admins():
+def test_keys_carry_every_role_but_customer_and_staff_are_agents_supervisors_and_admins():
     assert set(KEY_ROLES) == set(Role) - {Role.customer}
-    assert STAFF_ROLES == {Role.agent, Role.admin}
+    assert STAFF_ROLES == {Role.agent, Role.supervisor, Role.admin}

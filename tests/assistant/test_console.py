@@ -1,4 +1,5 @@
-"""The agent console's pages on a small ingested bank: sign-in, search, the customer page, chat, hand-offs, audit."""
+"""The agent console's pages on a small ingested bank: sign-in, search, the customer page, chat, hand-offs, audit,
+the supervisors' figures."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def app(bank):
 @pytest.fixture(scope="module")
 def keys(app):
     return {role: create_key(app.state.store, role, f"{role.title()} Tester")[0]
-            for role in ("developer", "agent", "admin")}
+            for role in ("developer", "agent", "supervisor", "admin")}
 
 
 @pytest.fixture
@@ -489,3 +490,87 @@ def test_pages_show_a_conversation_stored_with_a_lone_surrogate_with_a_replaceme
 
     for page in pages:
         assert page.status_code == 200 and "hello \ufffd there" in page.text
+
+
+# --- the supervisors' figures -------------------------------------------------------------------------------------------
+
+FIGURES_DAY = {"from": "2020-02-03", "to": "2020-02-03"}  # a day no other test has conversations on
+
+
+def seed_figures_day(app) -> None:
+    """Two customer conversations on FIGURES_DAY: one Fargo served, one it could not, handed off and rated 4."""
+    from assistant.sessions import Session
+
+    sessions, store = app.state.runtime.engine.sessions, app.state.store
+    for number, (intent, unserved) in enumerate([("personal_recommendation", None), ("out_of_scope", "out_of_scope")]):
+        session = Session(f"figures{number}", f"customer:C{number}", f"C{number}",
+                          created_at=f"2020-02-03T10:0{number}:00+00:00")
+        at = 1580724000.0 + number * 60  # 2020-02-03 10:00 UTC
+        session.turns = [{"role": "user", "text": f"question {number} from sam@example.com", "at": at},
+                         {"role": "assistant", "text": "...", "at": at, "intent": intent, "unserved": unserved}]
+        sessions.save(session)
+    store["handoffs"].insert_one({"_id": "figures1", "kind": "unserved", "status": "closed",
+                                  "requested_at": "2020-02-03T10:01:00+00:00", "picked_at": "2020-02-03T10:04:00+00:00"})
+    store["sessions"].update_one({"_id": "figures1"}, {"$set": {"rating": {"score": 4, "at": "2020-02-03T11:00:00+00:00"}}})
+
+
+def signed_in_supervisor(app, keys) -> TestClient:
+    return signed_in(app, keys["supervisor"])
+
+
+def test_a_supervisor_sees_each_figure_as_a_chart_with_its_table(app, keys):
+    seed_figures_day(app)
+    page = signed_in_supervisor(app, keys).get("/console/figures", params=FIGURES_DAY)
+
+    assert page.status_code == 200
+    facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page.text))
+    assert facts["Conversations"] == "2" and facts["Handled without a person"] == "50%"
+    assert facts["Wait: median / p90"] == "3 min / 3 min" and facts["Satisfaction"] == "4.0 / 5 (1 rated)"
+    assert page.text.count('<svg role="img"') == 5 and page.text.count("<table>") == 6
+    assert "question 1 from [EMAIL_1]" in page.text and "sam@example.com" not in page.text
+    assert 'href="/console/figures"' in page.text  # offered in the supervisor's nav
+
+
+def test_a_customer_chat_counts_at_once_and_an_agents_own_chat_does_not(app, keys, agent, family_customer):
+    supervisor = signed_in_supervisor(app, keys)
+
+    def conversations() -> int:
+        return int(re.search(r"<dt>Conversations</dt><dd>(\d+)</dd>", supervisor.get("/console/figures?days=1").text)[1])
+
+    before = conversations()
+    token, _ = mint_widget_token(app.state.token_secret(), family_customer[0], 600)
+    api = TestClient(app)
+    api.post("/v1/chat", json={"message": "hello"}, headers={"Authorization": f"Bearer {token}"})
+    chat_page = agent.get(f"/console/customers/{family_customer[0]}")
+    agent.post(f"/console/customers/{family_customer[0]}/chat",
+               data={"message": "hello", "session_id": "", "csrf_token": csrf_of(chat_page.text)})
+
+    assert conversations() == before + 1
+
+
+def test_an_empty_period_says_so_instead_of_drawing_charts(app, keys):
+    page = signed_in_supervisor(app, keys).get("/console/figures", params={"from": "2019-05-01", "to": "2019-05-02"})
+
+    assert page.status_code == 200 and "<svg" not in page.text
+    assert "No conversations in this period." in page.text and "Every message in this period was served." in page.text
+
+
+def test_figures_are_refused_to_agents_and_the_refusal_is_audited(app, agent, admin):
+    page = agent.get("/console/figures")
+
+    assert page.status_code == 403 and "for supervisors and admins" in page.text
+    assert 'href="/console/figures"' not in page.text
+    assert admin.get("/console/figures?days=30").status_code == 200
+    log = admin.get("/console/audit", params={"allowed": "no"})
+    assert "console: /console/figures" in log.text
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("days=90", "days must be one of 1, 7, 30, not &#39;90&#39;"),
+    ("from=2026-02-10&to=2026-02-01", "to (2026-02-01) is before from (2026-02-10)"),
+    ("from=yesterday&to=2026-02-01", "from &#39;yesterday&#39; is not a date: write it as YYYY-MM-DD"),
+])
+def test_a_bad_period_is_a_422_page_saying_what_to_fix(app, keys, query, message):
+    page = signed_in_supervisor(app, keys).get(f"/console/figures?{query}")
+
+    assert page.status_code == 422 and message in page.text
