@@ -97,7 +97,7 @@ class Runtime:
 
         store = open_store(settings)
         try:
-            embedder = get_embedder()
+            embedder = get_embedder(settings.encoder)
             embedder.keep_recent(settings.embedding_cache_texts)
             vectors = VectorIndexes.open(settings, embedder)
             ctx = ToolContext.open(store, vectors, embedder, settings.data_dir / "graph")

@@ -118,6 +118,21 @@ class Settings(BaseSettings):
     @field_validator("chroma_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+    encoder: str = Field(
+        "minilm", description="Sentence encoder: minilm, mpnet (once installed) or a sentence-transformers folder.")
+
+    @field_validator("encoder")
+    @classmethod
+    def _installed_encoder(cls, value: str) -> str:
+        from retrieval.encoders import EncoderError, encoder_folder, encoder_setting
+
+        value = encoder_setting(value)
+        try:
+            encoder_folder(value)
+        except EncoderError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value

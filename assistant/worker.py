@@ -62,7 +62,7 @@ def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     from retrieval.vectors import VectorIndexes
 
     source_dir = settings.resolved_source_dir
-    with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
+    with open_store(settings) as store, VectorIndexes.open(settings, get_embedder(settings.encoder)) as vectors:
         store.ensure_indexes()
         job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault,
                         pseudonym_key=pseudonym_key(settings), keep_since=keep_since(settings))

@@ -235,8 +235,8 @@ class IngestJob:
     def _build_indexes(self, run_id: str, since: str | None) -> tuple[int, list[str]]:
         from retrieval.vectors import INDEX_NAMES
 
-        if since is not None and not self._catalogue_changed(since):
-            return 0, []  # the live indexes already hold this data
+        if since is not None and not self._catalogue_changed(since) and not self.vectors.other_encoder_indexes():
+            return 0, []  # the live indexes already hold this data, embedded by this encoder
         count = 0
         for name in INDEX_NAMES:
             items = list(index_items(name, self.store))

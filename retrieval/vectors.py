@@ -331,7 +331,7 @@ class VectorIndexes:
             raise VectorStoreError(f"vector index {name} has no live version yet; run ingestion")
         collection_name = version_name(name, run_id)
         with self._using(collection_name, f"cannot query {collection_name}"):
-            result = self._collection(collection_name).query(
+            result = self._same_encoder(collection_name).query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
                 n_results=k,
                 where=where or None,
@@ -351,7 +351,7 @@ class VectorIndexes:
             raise VectorStoreError(f"vector index {name} has no live version yet; run ingestion")
         collection_name = version_name(name, run_id)
         with self._using(collection_name, f"cannot read {collection_name}"):
-            records = self._collection(collection_name).get(include=["embeddings"])
+            records = self._same_encoder(collection_name).get(include=["embeddings"])
         return list(records["ids"]), np.asarray(records["embeddings"], dtype=np.float32)
 
     def vectors_of(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -362,11 +362,41 @@ class VectorIndexes:
             return {}
         collection_name = version_name(name, run_id)
         with self._using(collection_name, f"cannot read {collection_name}"):
-            records = self._collection(collection_name).get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+            records = self._same_encoder(collection_name).get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
         return {item_id: np.asarray(vector, dtype=np.float32)
                 for item_id, vector in zip(records["ids"], records["embeddings"], strict=True)}
 
+    def other_encoder_indexes(self) -> dict[str, str]:
+        """Live indexes whose vectors another encoder made: index name -> that encoder's name.
+
+        Ingestion rebuilds them all; until then they are not queried (vectors of two encoders do not compare).
+        """
+        if self._embedder is None:
+            return {}
+        stale = {}
+        for name, run_id in self.live_versions().items():
+            collection_name = version_name(name, run_id)
+            with self._using(collection_name, f"cannot read {collection_name}"):
+                built_with = self._built_with(self._collection(collection_name))
+            if built_with != self._embedding_model():
+                stale[name] = built_with
+        return stale
+
     # --- internals ---------------------------------------------------------------
+
+    def _same_encoder(self, collection_name: str):
+        """The collection, if its vectors come from the encoder this store embeds queries with."""
+        collection = self._collection(collection_name)
+        built_with = self._built_with(collection)
+        if self._embedder is not None and built_with != self._embedding_model():
+            raise VectorStoreError(
+                f"{collection_name} holds {built_with} vectors but FARGO_ENCODER now embeds with "
+                f"{self._embedding_model()}: run `fargo ingest` to rebuild the indexes (or set FARGO_ENCODER back)")
+        return collection
+
+    @staticmethod
+    def _built_with(collection) -> str:
+        return str((collection.metadata or {}).get("embedding_model", "unknown"))
 
     def _require_embedder(self):
         if self._embedder is None:

@@ -25,6 +25,17 @@ _VERSION_PATTERN = re.compile(r"^\d{4,}$")
 class ModelError(RuntimeError):
     """A saved intent model cannot be loaded or does not fit the embedder in use."""
 
+
+class EncoderMismatch(ModelError):
+    """A saved intent model read another encoder's vectors than the embedder in use gives; `metadata` is its own."""
+
+    def __init__(self, directory: Path, trained_with: str, embedder_name: str, metadata: dict) -> None:
+        super().__init__(
+            f"{directory} was trained on {trained_with} embeddings but the encoder in use (FARGO_ENCODER) gives "
+            f"{embedder_name} embeddings, which its weights cannot read: retrain it with `fargo train intents` "
+            "(or set FARGO_ENCODER back)")
+        self.metadata = metadata
+
 def models_dir(data_dir: str | Path) -> Path:
     return Path(data_dir) / MODELS_SUBDIR
 
@@ -93,7 +104,7 @@ def load_model(directory: str | Path, embedder: Embedder | None = None) -> Inten
         raise ModelError(f"{directory}: model format {metadata.get('format')!r}, this Fargo reads {MODEL_FORMAT}")
     wanted = metadata.get("base_embedder") or metadata.get("embedder")
     if embedder is not None and wanted and getattr(embedder, "model_name", wanted) != wanted:
-        raise ModelError(f"{directory} was trained on {wanted} embeddings, not {embedder.model_name}")
+        raise EncoderMismatch(directory, wanted, embedder.model_name, metadata)
     encoder = None
     if metadata.get("encoder"):
         from assistant.intents.finetune import load_encoder

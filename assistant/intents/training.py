@@ -52,7 +52,12 @@ from assistant.intents.public_examples import (
     add_public_examples,
     public_examples,
 )
-from assistant.intents.storage import MODEL_FORMAT, load_latest, save_model
+from assistant.intents.storage import (
+    MODEL_FORMAT,
+    EncoderMismatch,
+    load_latest,
+    save_model,
+)
 
 if TYPE_CHECKING:
     from assistant.intents.finetune import FinetuneConfig, FinetunedEncoder
@@ -363,8 +368,15 @@ def current_model(data_dir: str | Path, embedder: Embedder) -> IntentClassifier:
 
     A model trained on a bank's own file is kept as it is. One saved before models recorded their
     `training_data` counts as trained on the shipped set: that is what the service trained on its own.
+    A model of the shipped set trained on another encoder's embeddings is trained again for this one; a model
+    trained on purpose (a bank's file, a fine-tuned encoder) for another encoder is refused (`EncoderMismatch`).
     """
-    classifier = load_latest(data_dir, embedder)
+    try:
+        classifier = load_latest(data_dir, embedder)
+    except EncoderMismatch as mismatch:
+        if _trained_on_purpose(mismatch.metadata):
+            raise
+        classifier = None
     if classifier is not None and not _outdated_default(classifier):
         return classifier
     classifier = train_default(embedder)
@@ -373,7 +385,11 @@ def current_model(data_dir: str | Path, embedder: Embedder) -> IntentClassifier:
 
 
 def _outdated_default(classifier: IntentClassifier) -> bool:
-    source = classifier.metadata.get("training_data", {}).get("source", SHIPPED)
-    if source != SHIPPED or classifier.encoder is not None:  # a fine-tuned model was trained on purpose
+    if _trained_on_purpose(classifier.metadata):
         return False
     return classifier.metadata.get("data_hash") != data_hash(default_examples()[0])
+
+
+def _trained_on_purpose(metadata: dict) -> bool:
+    """Trained on a bank's own file, or fine-tuned: not the model the service trains for itself."""
+    return metadata.get("training_data", {}).get("source", SHIPPED) != SHIPPED or bool(metadata.get("encoder"))

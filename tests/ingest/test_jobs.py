@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tiny_encoder import TinyEncoder
 
 from assistant.settings import Settings, parse_cron
 from assistant.worker import make_huey, run_ingest_now
@@ -180,3 +181,24 @@ def test_an_unknown_mode_is_refused(bank: Settings):
     with open_store(bank) as store:
         with pytest.raises(ValueError, match="full' or 'incremental"):
             IngestJob(store, None, bank.data_dir / "graph").run(mode="sometimes")
+
+
+def test_a_changed_encoder_rebuilds_every_index_at_the_next_incremental_run(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data", source_dir=tmp_path / "source")
+    synthesize(settings.source_dir, customers=12, seed=3)
+    first, second = TinyEncoder("tiny-a"), TinyEncoder("tiny-b", dimension=32)
+
+    def ingest(encoder, mode):
+        with open_store(settings) as store, VectorIndexes.open(settings, encoder) as vectors:
+            run = IngestJob(store, vectors, settings.data_dir / "graph").run(mode=mode, source_dir=settings.source_dir)
+            return run, vectors.other_encoder_indexes(), vectors.query("products", text="travel card", k=1)
+
+    ingest(first, "full")
+    unchanged, _, _ = ingest(first, "incremental")
+    assert unchanged.stages["indexes"].count == 0  # same encoder, same catalogue: the live indexes stay
+    embedded_before = second.embedded
+    rebuilt, stale_after, hits = ingest(second, "incremental")
+    assert rebuilt.stages["indexes"].count > 0 and second.embedded > embedded_before + 1
+    assert stale_after == {} and len(hits) == 1
+    with VectorIndexes.open(settings, first) as vectors:
+        assert set(vectors.other_encoder_indexes().values()) == {"tiny-b"}

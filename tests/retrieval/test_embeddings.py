@@ -84,12 +84,13 @@ def test_embed_of_nothing_is_an_empty_matrix(embedder):
 def test_get_embedder_loads_once_across_threads(monkeypatch):
     loads = []
 
-    def slow_load():
-        loads.append(1)
+    def slow_load(setting=None):
+        loads.append(setting)
         time.sleep(0.05)
         return object()
 
-    monkeypatch.setattr(embeddings, "_embedder", None)
+    monkeypatch.setattr(embeddings, "_embedders", {})
+    monkeypatch.delenv("FARGO_ENCODER", raising=False)
     monkeypatch.setattr(embeddings, "load_embedder", slow_load)
     results = []
     threads = [threading.Thread(target=lambda: results.append(get_embedder())) for _ in range(8)]
@@ -97,7 +98,7 @@ def test_get_embedder_loads_once_across_threads(monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(loads) == 1
+    assert loads == ["minilm"]
     assert len({id(result) for result in results}) == 1
 
 

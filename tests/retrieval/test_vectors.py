@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from chromadb.errors import ChromaError
+from tiny_encoder import TinyEncoder
 
 from assistant.settings import Settings
 from retrieval.embeddings import get_embedder
@@ -317,3 +318,17 @@ def test_every_batch_lands_and_a_failed_write_stops_the_build(indexes, monkeypat
     with pytest.raises(VectorStoreError, match="cannot write to products__r2"):
         indexes.build("products", "r2", product_items(), batch_size=2)
     assert len(writes) == 1  # the build stopped at the first failed write
+
+
+def test_indexes_another_encoder_built_are_named_and_never_queried_with_this_ones_vectors(settings, indexes):
+    indexes.build("products", "r1", product_items())
+    indexes.publish("r1", ["products"])
+    with VectorIndexes.open(settings, TinyEncoder()) as other:
+        assert other.other_encoder_indexes() == {"products": "all-MiniLM-L6-v2"}
+        for read in (lambda: other.query("products", text="travel card"), lambda: other.vectors("products"),
+                     lambda: other.vectors_of("products", ["P-TRAVEL"])):
+            with pytest.raises(VectorStoreError, match=r"all-MiniLM-L6-v2 vectors .* tiny-hashing-encoder: run "
+                                                       r"`fargo ingest`"):
+                read()
+    assert indexes.other_encoder_indexes() == {}
+    assert indexes.query("products", text="card with travel rewards", k=1)[0].id == "P-TRAVEL"

@@ -10,10 +10,12 @@ import json
 from collections import defaultdict
 
 import pytest
+from tiny_encoder import TinyEncoder
 
 from assistant.intents import (
     INTENT_LABELS,
     TRAINING_DATA_PATH,
+    ModelError,
     current_model,
     load_examples,
     save_model,
@@ -170,4 +172,19 @@ def test_model_trained_on_a_banks_own_file_is_kept(tmp_path, served, embedder, r
     _rewrite_metadata(save_model(served, tmp_path), data_hash="sha256:their-set",
                       training_data={"source": "/bank/intents.csv", "public_examples": 0})
     assert current_model(tmp_path, embedder).metadata["version"] == "0001"
+    assert retrain_counter == []
+
+
+def test_shipped_model_of_another_encoder_is_trained_again_for_this_one(tmp_path, served, retrain_counter):
+    save_model(served, tmp_path)
+    other = TinyEncoder("tiny-encoder")
+    current_model(tmp_path, other)
+    assert retrain_counter == [other]
+
+
+def test_banks_own_model_of_another_encoder_is_refused_saying_why(tmp_path, served, retrain_counter):
+    _rewrite_metadata(save_model(served, tmp_path), training_data={"source": "/bank/intents.csv", "public_examples": 0})
+    with pytest.raises(ModelError, match=r"trained on all-MiniLM-L6-v2 embeddings but the encoder in use "
+                                         r"\(FARGO_ENCODER\) gives tiny-encoder embeddings.*fargo train intents"):
+        current_model(tmp_path, TinyEncoder("tiny-encoder"))
     assert retrain_counter == []
