@@ -289,10 +289,14 @@ def eval_intents_command(
     data_root: Annotated[Path, typer.Option(help="Folder holding the public datasets.")] = DATASETS_ROOT,
     finetune_epochs: Annotated[int, typer.Option(min=0, help="Fine-tune the encoder this many epochs first "
                                                              "(0: frozen).")] = 0,
+    encoder: Annotated[list[str] | None, typer.Option(help="Encoder to evaluate (minilm, mpnet or a folder); "
+                                                           "repeat it to compare; default: FARGO_ENCODER.")] = None,
 ) -> None:
     """Train on a public benchmark's train split and report its test figures and the training time."""
-    from assistant.intents.benchmarks import evaluate
+    from assistant.intents.benchmarks import evaluate, side_by_side
     from assistant.intents.finetune import FinetuneConfig
+    from retrieval.embeddings import get_embedder
+    from retrieval.encoders import EncoderError
 
     if dataset not in ("banking77", "clinc150"):
         raise fail(f"--dataset must be banking77 or clinc150, not {dataset!r}")
@@ -300,10 +304,19 @@ def eval_intents_command(
         raise fail(f"{data_root / dataset} not found; pass --data-root pointing at the datasets folder")
     settings = settings_or_exit()
     finetune = FinetuneConfig(epochs=finetune_epochs) if finetune_epochs > 0 else None
-    result = evaluate(dataset, data_root, cache_dir=settings.data_dir / "cache" / "embeddings", finetune=finetune,
-                      progress=typer.echo)
-    for key, value in result.items():
-        typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    results = []
+    for name in encoder or [settings.encoder]:
+        try:
+            embedder = get_embedder(name)
+        except EncoderError as exc:
+            raise fail(f"--encoder {name}: {exc}") from None
+        result = evaluate(dataset, data_root, embedder=embedder, cache_dir=settings.data_dir / "cache" / "embeddings",
+                          finetune=finetune, progress=typer.echo)
+        for key, value in result.items():
+            typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+        results.append(result)
+    if len(results) > 1:
+        typer.echo(side_by_side(results))
 
 
 @eval_app.command("disputes")

@@ -86,21 +86,41 @@ def load_benchmark(dataset: str, data_root: str | Path) -> BenchmarkSplits:
 
 
 def cached_embeddings(texts: Sequence[str], embedder: Embedder, cache_dir: Path | None) -> tuple[np.ndarray, bool]:
-    """The texts' embeddings, from `cache_dir` when there; returns (embeddings, came_from_cache)."""
+    """The texts' embeddings, from `cache_dir` when there; returns (embeddings, came_from_cache).
+
+    Beside each cached array, `<name>.json` records how long computing it took (wall and CPU seconds), so a
+    rerun from the cache can still report what training from scratch costs (`embedding_cost`).
+    """
     if cache_dir is None:
         return embedder.embed(list(texts)), False
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:24]
-    path = Path(cache_dir) / f"{embedder.model_name}-{len(texts)}-{digest}.npy"
+    path = cache_path(texts, embedder, cache_dir)
     if path.is_file():
         cached = np.load(path)
         if cached.shape[0] == len(texts):
             return cached, True
+    wall, cpu = time.perf_counter(), time.process_time()
     embeddings = embedder.embed(list(texts))
+    cost = {"wall_seconds": round(time.perf_counter() - wall, 1), "cpu_seconds": round(time.process_time() - cpu, 1),
+            "texts": len(texts)}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")
     np.save(partial, embeddings)
+    path.with_suffix(".json").write_text(json.dumps(cost) + "\n", encoding="utf-8")
     partial.replace(path)
     return embeddings, False
+
+
+def cache_path(texts: Sequence[str], embedder: Embedder, cache_dir: Path) -> Path:
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:24]
+    return Path(cache_dir) / f"{embedder.model_name}-{len(texts)}-{digest}.npy"
+
+
+def embedding_cost(texts: Sequence[str], embedder: Embedder, cache_dir: Path | None) -> dict | None:
+    """What embedding these texts cost when they were cached (wall and CPU seconds), or None if not recorded."""
+    if cache_dir is None:
+        return None
+    record = cache_path(texts, embedder, cache_dir).with_suffix(".json")
+    return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
 
 
 def evaluate(
@@ -133,6 +153,8 @@ def evaluate(
         if splits.validation:
             validation_embeddings, _ = cached_embeddings([text for text, _ in splits.validation], embedder, cache)
     embed_seconds = time.perf_counter() - started
+    costs = [embedding_cost([text for text, _ in split], embedder, cache) if split else {}
+             for split in (splits.train, splits.validation)] if finetune is None else []
 
     started = time.perf_counter()
     classifier = train_intents(
@@ -164,8 +186,10 @@ def evaluate(
         "test": held_out_metrics(decide(test_probabilities, classifier.labels, classifier.threshold), truth),
         "threshold": classifier.threshold,
         "calibration": classifier.metadata["metrics"],
+        "encoder": embedder.model_name,
         "embed_seconds": round(embed_seconds, 1),
         "embeddings_cached": train_cached,
+        "embedding_cost": _total_cost(costs),
         "train_seconds": round(train_seconds, 1),
         "finetune": {key: value for key, value in classifier.metadata.get("finetune", {}).items() if key != "labels"},
     }
@@ -177,6 +201,14 @@ def evaluate(
             classifier.labels, validation_probabilities, validation_truth, test_probabilities, truth
         )
     return result
+
+
+def _total_cost(costs: list[dict | None]) -> dict | None:
+    """The recorded cost of embedding the train (and validation) texts, summed; None when any is unknown."""
+    if not costs or any(cost is None for cost in costs):
+        return None
+    keys = ("wall_seconds", "cpu_seconds", "texts")
+    return {key: round(sum(cost.get(key, 0) for cost in costs), 1) for key in keys}
 
 
 def operating_points(
@@ -194,3 +226,28 @@ def operating_points(
         figures = held_out_metrics(decide(test_probabilities, labels, threshold), test_truth)
         points.append({"validation_oos_recall": target, "threshold": threshold, **figures})
     return points
+
+
+def side_by_side(results: Sequence[dict]) -> str:
+    """One column per encoder's result on the same benchmark: the test figures and what training cost."""
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.2f}"
+
+    def cost(result: dict) -> str:
+        recorded = result.get("embedding_cost")
+        if recorded:
+            return f"{recorded['wall_seconds']:.0f} s ({recorded['cpu_seconds']:.0f} s CPU)"
+        return "cached, not recorded" if result["embeddings_cached"] else f"{result['embed_seconds']:.0f} s"
+
+    rows = [("encoder", [r["encoder"] for r in results])]
+    if "in_scope_accuracy" in results[0]["test"]:
+        rows += [("in-scope accuracy", [percent(r["test"]["in_scope_accuracy"]) for r in results]),
+                 ("out-of-scope recall", [percent(r["test"]["out_of_scope_recall"]) for r in results]),
+                 ("threshold (on validation)", [f"{r['threshold']:.3f}" for r in results])]
+    else:
+        rows.append(("accuracy", [percent(r["test"]["accuracy"]) for r in results]))
+    rows += [("embedding the training texts", [cost(r) for r in results]),
+             ("fitting the head", [f"{r['train_seconds']:.0f} s" for r in results])]
+    width = max(len(cell) for _, cells in rows for cell in cells) + 2
+    return "\n".join(f"{label:<30}" + "".join(f"{cell:>{width}}" for cell in cells) for label, cells in rows)

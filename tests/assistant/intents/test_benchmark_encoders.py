@@ -1,0 +1,73 @@
+"""`fargo eval intents --encoder A --encoder B`: one benchmark, several encoders, side by side, cached per encoder."""
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_encoder import TinyEncoder
+
+from assistant.intents.benchmarks import evaluate, side_by_side
+
+INTENTS = {
+    "balance": ["what is my balance", "how much money do i have", "show my account balance", "balance please"],
+    "transfer": ["send money to my brother", "transfer funds to savings", "move cash to checking", "wire money"],
+    "card_lost": ["i lost my card", "my card is missing", "card was stolen", "cannot find my debit card"],
+}
+OUT_OF_SCOPE = ["what is the weather", "tell me a joke", "who won the game", "play some music"]
+
+
+@pytest.fixture
+def clinc_root(tmp_path: Path) -> Path:
+    """A made-up CLINC150 'full' file: the same shape (train/val/test plus their oos parts), a few lines each."""
+    def rows(offset: int, repeat: int) -> list:
+        return [[f"{text} {'now ' * ((i + offset) % 3)}".strip(), label]
+                for label, texts in INTENTS.items() for _ in range(repeat) for i, text in enumerate(texts)]
+
+    def oos(repeat: int) -> list:
+        return [[f"{text} {'today ' * i}".strip(), "oos"] for i in range(repeat) for text in OUT_OF_SCOPE]
+
+    data = {"train": rows(0, 3), "oos_train": oos(2), "val": rows(1, 2), "oos_val": oos(3),
+            "test": rows(2, 1), "oos_test": oos(1)}
+    (tmp_path / "clinc150").mkdir()
+    (tmp_path / "clinc150" / "data_full.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def test_each_encoder_is_reported_in_its_own_column_with_its_embedding_cost(clinc_root: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    encoders = [TinyEncoder("tiny-a", dimension=64), TinyEncoder("tiny-b", dimension=16)]
+    results = [evaluate("clinc150", clinc_root, embedder=encoder, cache_dir=cache) for encoder in encoders]
+
+    table = side_by_side(results)
+    lines = {line[:30].strip(): line[30:].split() for line in table.splitlines()}
+    assert lines["encoder"] == ["tiny-a", "tiny-b"]
+    for row in ("in-scope accuracy", "out-of-scope recall"):
+        assert all(0 <= float(value) <= 100 for value in lines[row])
+    assert [r["encoder"] for r in results] == ["tiny-a", "tiny-b"]
+    assert {path.name.split("-")[1] for path in cache.glob("*.npy")} == {"a", "b"}  # one cache per encoder
+
+
+def test_a_rerun_from_the_cache_still_reports_what_embedding_cost(clinc_root: Path, tmp_path: Path):
+    encoder = TinyEncoder("tiny-a")
+    first = evaluate("clinc150", clinc_root, embedder=encoder, cache_dir=tmp_path / "cache")
+    embedded = encoder.embedded
+    again = evaluate("clinc150", clinc_root, embedder=encoder, cache_dir=tmp_path / "cache")
+
+    assert encoder.embedded == embedded and again["embeddings_cached"] and not first["embeddings_cached"]
+    assert again["embedding_cost"] == first["embedding_cost"]
+    data = json.loads((clinc_root / "clinc150" / "data_full.json").read_text())
+    assert again["embedding_cost"]["texts"] == first["train_examples"] + len(data["val"]) + len(data["oos_val"])
+    assert "s CPU)" in side_by_side([again])
+
+
+def test_cli_names_an_encoder_that_is_not_installed(clinc_root: Path, tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    monkeypatch.setenv("FARGO_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["eval", "intents", "--dataset", "clinc150", "--data-root", str(clinc_root),
+                                      "--encoder", str(tmp_path / "no-model")])
+    assert result.exit_code == 2
+    assert "--encoder" in result.output and "neither minilm, mpnet nor a sentence-transformers" in " ".join(
+        result.output.split())
