@@ -123,8 +123,13 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "somewhere safe to keep a large sum of money"),
     _rule("long_term_care", r"nursing home|assisted living|in-home care|long[- ]term care|memory care",
           "long-term care insurance for nursing care"),
-    _rule("teen_driver", r"learning to drive|learner'?s permit|driver'?s licen[cs]e|teen driver|started driving",
-          "insurance for my new car"),
+    _rule("teen_driver", r"learning to drive|learner'?s permit|driver'?s licen[cs]e|teen driver|started driving|driving test"
+          r"|(?:got|gets|getting) (?:his|her|their) (?:driver'?s )?licen[cs]e|wants? to drive|(?:start|starts|starting) to drive",
+          "I'm adding my teenager to my car insurance"),
+    _rule("protect_family", r"if (?:i|we) (?:die|died|pass away|passed away|go too|were gone|was gone)"
+          r"|if (?:anything|something) (?:happens|happened|were to happen|was to happen) to (?:me|us)"
+          r"|what happens to (?:my|our) (?:own )?(?:family|kids|children|wife|husband)|provide for (?:my|our) (?:family|kids)"
+          r"|breadwinner|leave (?:my|our) family", "life insurance to protect my family if I die"),
 )
 
 

@@ -69,6 +69,8 @@ def test_a_stated_relative_keeps_their_age_and_count(text, relation, age, count)
 def test_life_events_and_business_are_recognised():
     assert "pet" in life_events_in("we got a kitten")
     assert "wedding" in life_events_in("We're saving for our wedding next summer")
+    assert "protect_family" in life_events_in("It has me thinking about what happens to my own family if I go too")
+    assert "teen_driver" in life_events_in("our daughter turns 16 and wants to drive the old Corolla")
     assert about_business("I run my own bakery and need a card")
     assert not about_business("I need a card for my holidays")
 
@@ -113,3 +115,44 @@ def test_a_request_round_trips_through_its_dict_and_bad_fields_are_named():
         Request.from_dict({"constraints": {"max_risk": "yolo"}})
     with pytest.raises(ValueError, match="categories"):
         Request.from_dict({"categories": ["crypto"]})
+
+
+def test_a_mortgage_of_another_term_breaks_a_stated_term_and_a_loan_may_be_shorter():
+    thirty_year = {"_id": "P_M30", "category": "mortgage", "terms": {"term_months": 360, "rate_type": "fixed"}}
+    assert violations(thirty_year, Constraints(term_months=72)) == ["a 30-year term"]
+    assert violations(thirty_year, Constraints(term_months=360)) == []
+    assert violations(CARDS["P018"], Constraints(term_months=36)) == []
+
+
+def test_a_reason_says_only_the_constraints_the_product_speaks_to():
+    insurance = {"_id": "P_INS", "name": "Auto Insurance", "category": "insurance", "terms": {"premium_monthly": 90.0}}
+    constraints = Constraints(term_months=72, rate_type="fixed")
+    assert constraints.words(insurance["terms"]) == []
+    assert constraints.words(CARDS["P018"]["terms"]) == ["a fixed rate", "a term of 6 years"]
+
+
+def test_products_the_request_rules_out_are_not_shown():
+    request = Request(categories=("card",), ruled_out=("P011",))
+    shown = fit_request(request, list(CARDS.values()), {"P010": 1.0, "P011": 9.0, "P012": 0.5}, 3)
+    assert "P011" not in [item.product_id for item in shown.shown]
+
+
+def test_about_their_business_a_customer_gets_business_products_unless_they_plainly_ask_for_another():
+    business_card = {"_id": "P016", "name": "Business Rewards", "category": "card", "terms": {},
+                     "target_segments": ["small_business"]}
+    business_loan = {"_id": "P024", "name": "Small Business Loan", "category": "loan", "terms": {},
+                     "target_segments": ["small_business"]}
+    products = [*CARDS.values(), business_card, business_loan]
+    request = Request(needs=(NeedHit("P024", 0.9, "a loan to grow my business"), NeedHit("P018", 0.7, "a loan")),
+                      business=True)
+    shown = fit_request(request, products, {"P018": 9.0}, 3)
+    assert [item.product_id for item in shown.shown] == ["P024"]
+    plainly = Request(needs=(NeedHit("P024", 0.9, "a business loan"), NeedHit("P018", 0.85, "a personal loan too")),
+                      business=True)
+    assert [item.product_id for item in fit_request(plainly, products, {}, 3).shown] == ["P024", "P018"]
+
+
+def test_an_old_employer_is_not_the_customers_business_and_paying_a_contractor_is_not_being_one():
+    assert not about_business("starting a new job monday. what do i do with the 401k from my old company")
+    assert not about_business("paying my contractor in chunks over the next few months")
+    assert about_business("I'm an independent contractor and need a retirement account")

@@ -93,8 +93,10 @@ def _term_violations(terms: Mapping, category: str | None, months: int | None) -
     term = terms.get("term_months")
     if not months or term is None:
         return []
-    if category in ("loan", "mortgage") and term < months:
+    if category == "loan" and term < months:
         return [f"terms of at most {term} months"]
+    if category == "mortgage" and abs(term - months) > max(12, months // 4):  # a mortgage's term is its own
+        return [f"a {term // 12}-year term"]
     if category in ("deposit", "retirement") and abs(term - months) > max(3, months // 4):
         return [f"a fixed term of {term} months"]
     return []
@@ -124,7 +126,8 @@ def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping
 
     The products closest to the stated need come first; when fewer than MIN_OPTIONS of them meet the constraints,
     the next ones answering it less closely follow (a customer asking for options expects a few)."""
-    products = [product for product in products if product["_id"] not in request.exclude]
+    skipped = set(request.exclude) | set(request.ruled_out)
+    products = [product for product in products if product["_id"] not in skipped]
     close = _fitted(request, _relevant(request, products, NEED_MARGIN), personal)
     passing = [item for item in close if not item.unmet]
     if not request.needs and not request.categories:
@@ -152,9 +155,13 @@ def _fitted(request: Request, relevant: list, personal: Mapping[str, float]) -> 
 def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> list[tuple[Mapping, float, str]]:
     """The products answering the request's need or named type, with their need score and matched phrase."""
     named = set(request.categories) | set(request.constraints.categories)
+    # about their business, a customer is offered business products, and others only when they plainly ask
+    business_only = request.business and any(is_business_product(product) for product in products)
     chosen = []
     for product in products:
         need, phrase = request.need_score(product["_id"]), request.need_phrase(product["_id"])
+        if business_only and not is_business_product(product) and need < STRONG_NEED:
+            continue
         if named:
             if product.get("category") in named:
                 need = max(need, CATEGORY_NEED)
@@ -175,7 +182,7 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> l
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
     """Why the product answers the request, quoting the catalogue's own words for what it is for."""
-    said = request.constraints.words()
+    said = request.constraints.words(product.get("terms") or {})
     meets = f", and it meets what you set: {', '.join(said)}" if said else ""
     if phrase and phrase != product["name"]:
         reason = f'{REQUEST_REASON}: it is for "{phrase}"{meets}.'

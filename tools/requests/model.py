@@ -39,18 +39,22 @@ class Constraints:
         changes = {name: value for name, value in asdict(newer).items() if value not in (None, ())}
         return replace(self, **changes)
 
-    def words(self) -> list[str]:
-        """The constraints as a customer would say them, for answers ("no annual fee", "low risk")."""
+    def words(self, terms: Mapping | None = None) -> list[str]:
+        """The constraints as a customer would say them, for answers ("no annual fee", "low risk"); given a
+        product's `terms`, only those its terms speak to (an insurance policy meets no "term of 6 years")."""
+        def speaks_to(term: str) -> bool:
+            return terms is None or terms.get(term) is not None
+
         said = []
-        if self.max_annual_fee is not None:
+        if self.max_annual_fee is not None and speaks_to("annual_fee"):
             said.append("no annual fee" if self.max_annual_fee == 0 else f"an annual fee of at most ${self.max_annual_fee:,.0f}")
-        if self.max_monthly_fee is not None:
+        if self.max_monthly_fee is not None and speaks_to("monthly_fee"):
             said.append("no monthly fee" if self.max_monthly_fee == 0 else f"a monthly fee of at most ${self.max_monthly_fee:,.0f}")
-        if self.rate_type:
+        if self.rate_type and speaks_to("rate_type"):
             said.append(f"a {self.rate_type} rate")
         if self.max_risk:
             said.append("no risk to your money" if self.max_risk == RiskLevel.none else f"{self.max_risk} risk at most")
-        if self.term_months:
+        if self.term_months and speaks_to("term_months"):
             said.append(f"a term of {_months_words(self.term_months)}")
         if self.categories:
             said.append("only " + " or ".join(_category_words(c) for c in self.categories))
@@ -115,6 +119,7 @@ class Request:
     life_events: tuple[str, ...] = ()  # NEED_RULES names: wedding, new_baby, pet, business, ...
     business: bool = False  # the request is about the customer's business
     exclude: tuple[str, ...] = ()  # products not to show again ("something else")
+    ruled_out: tuple[str, ...] = ()  # products for another situation ("we rent") or a need it refuses
 
     def need_score(self, product_id: str) -> float:
         return next((hit.score for hit in self.needs if hit.product_id == product_id), 0.0)
@@ -151,6 +156,7 @@ class Request:
             life_events=tuple(str(event) for event in data.get("life_events") or ()),
             business=bool(data.get("business", False)),
             exclude=tuple(str(product_id) for product_id in data.get("exclude") or ()),
+            ruled_out=tuple(str(product_id) for product_id in data.get("ruled_out") or ()),
         )
 
 

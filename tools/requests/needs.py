@@ -50,18 +50,18 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
     """The products `text` asks for, best first (at most MAX_NEEDS); empty without an embedder or a need."""
     if embedding is None or ctx.embedder is None or not ctx.products:
         return ()
-    purposes = _purposes(ctx)
+    table = purposes(ctx)
     query = _unit(np.asarray(embedding, dtype=np.float32).reshape(-1))
-    meaning, phrases = _meaning(ctx, purposes, query)
-    events = _life_events(ctx, purposes, text)
-    words = _words(ctx, text, purposes.ids)
+    meaning, phrases = _meaning(ctx, table, query)
+    events = _life_events(ctx, table, text)
+    words = _words(ctx, text, table.ids)
     scores = np.maximum(meaning, events) * (1.0 + WORD_WEIGHT * words)
     scores = np.clip(scores, 0.0, 1.0)
     best = float(scores.max(initial=0.0))
     if best < MIN_NEED:
         return ()
     order = np.argsort(-scores, kind="stable")
-    return tuple(NeedHit(purposes.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
+    return tuple(NeedHit(table.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
                  if scores[j] >= MIN_NEED)
 
 
@@ -87,12 +87,12 @@ class _Purposes:
         return np.maximum(best, 0.0), phrase
 
 
-def _purposes(ctx: ToolContext) -> _Purposes:
+def purposes(ctx: ToolContext) -> _Purposes:
     def build() -> _Purposes:
         ids = sorted(ctx.products)
         owners = [(column, phrase) for column, product_id in enumerate(ids)
                   for phrase in purpose_texts(ctx.products[product_id])]
-        vectors = _unit_rows(statement_vectors(ctx.embedder, [phrase for _, phrase in owners]))
+        vectors = unit_rows(statement_vectors(ctx.embedder, [phrase for _, phrase in owners]))
         indexed = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
         if ctx.vectors is not None:
             index_ids, matrix = ctx.index_vectors("products")
@@ -101,21 +101,21 @@ def _purposes(ctx: ToolContext) -> _Purposes:
                 if product_id in column:
                     indexed[column[product_id]] = matrix[k]
         return _Purposes(ids, np.array([column for column, _ in owners]), [phrase for _, phrase in owners], vectors,
-                         _unit_rows(indexed) * TEXT_DISCOUNT)
+                         unit_rows(indexed) * TEXT_DISCOUNT)
     return ctx.memo(PURPOSES_KEY, build)
 
 
-def _meaning(ctx: ToolContext, purposes: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    similarity, phrases = purposes.best_per_product(purposes.vectors @ query)
-    return _rescaled(np.maximum(similarity, purposes.indexed @ query)), phrases
+def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    similarity, phrases = table.best_per_product(table.vectors @ query)
+    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases
 
 
-def _life_events(ctx: ToolContext, purposes: _Purposes, text: str) -> np.ndarray:
+def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
     statements = [statement for rule in fired_rules(text) for statement in rule.statements]
     if not statements:
-        return np.zeros(len(purposes.ids), dtype=np.float32)
-    rules = _unit_rows(statement_vectors(ctx.embedder, statements))
-    best, _ = purposes.best_per_product((purposes.vectors @ rules.T).max(axis=1))
+        return np.zeros(len(table.ids), dtype=np.float32)
+    rules = unit_rows(statement_vectors(ctx.embedder, statements))
+    best, _ = table.best_per_product((table.vectors @ rules.T).max(axis=1))
     return _rescaled(best) * RULE_DISCOUNT
 
 
@@ -144,6 +144,6 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm else vector
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)

@@ -78,13 +78,14 @@ _SITUATION_AGES = (
 )
 _COUNTED = re.compile(rf"\b{_COUNT}\s+(?:\w+\s+)?(?:kids|children|sons|daughters|boys|girls|grandkids|grandchildren)\b", re.IGNORECASE)
 _BUSINESS = re.compile(
-    r"\b(?:(?:my|our|her|his|their)(?:\s+own)?|(?:start|starting|run|running|open|opening|owns?)\s+an?)\s+(?:small\s+)?\w+\s+"
+    r"\b(?:(?:my|our|her|his|their)(?:\s+own)?|(?:start|starting|run|running|open|opening|owns?)\s+an?)\s+(?:small\s+)?"
+    r"(?!(?:old|former|previous|last|current|dad'?s|mom'?s|husband'?s|wife'?s)\b)\w+\s+"
     r"(?:business|company|startup)\b"
     r"|\b(?:my|our|her|his|their|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|firm|practice|"
     r"startup|start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b"
     r"|\b(?:the|a|new)\s+(?:small\s+)?(?:business|llc|startup|start-up|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
     r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
-    r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b(?:1099|contractor)\b|\bgig work\b|\bgig\b",
+    r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b1099\b|\b(?:i'?m|i am|as|an?) (?:independent |self-employed )?contractor\b|\bgig work\b|\bgig\b",
     re.IGNORECASE)
 
 

@@ -13,6 +13,7 @@ from tools.requests.parse import (
     life_events_in,
     relatives_in,
 )
+from tools.requests.refusals import ruled_out
 from tools.requests.slots import find_product_categories
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def with_needs(request: Request, ctx: ToolContext, embedding) -> Request:
     """`request` (read from its words) with the catalogue products its embedding asks for."""
-    return replace(request, needs=match_needs(ctx, request.text, embedding))
+    return replace(request, needs=match_needs(ctx, request.text, embedding), ruled_out=ruled_out(ctx, request.text))
 
 
 def understand(ctx: ToolContext | None, text: str, embedding=None) -> Request:
@@ -38,4 +39,5 @@ def understand(ctx: ToolContext | None, text: str, embedding=None) -> Request:
         relatives=relatives_in(text),
         life_events=life_events_in(text),
         business=about_business(text),
+        ruled_out=ruled_out(ctx, text),
     )

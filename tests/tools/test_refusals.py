@@ -1,0 +1,79 @@
+"""What a request rules out: the other tenure's products, and a need the customer says is not theirs."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.embeddings import get_embedder
+from tools.requests.refusals import refused_phrases, ruled_out, tenure_in
+
+
+def _product(product_id, name, category, segments, needs):
+    return {"_id": product_id, "name": name, "category": category, "target_segments": list(segments),
+            "need_statements": list(needs), "description": ""}
+
+
+CATALOGUE = {product["_id"]: product for product in (
+    _product("P_MORT", "30-Year Fixed Mortgage", "mortgage", ["homebuyers", "families"],
+             ["a fixed-rate mortgage spread over 30 years"]),
+    _product("P_FIRST", "First-Time Homebuyer Mortgage", "mortgage", ["homebuyers"],
+             ["I'm buying my first home", "we're first-time home buyers"]),
+    _product("P_HOME", "Homeowners Insurance", "insurance", ["homeowners", "homebuyers"], ["insurance for my new house"]),
+    _product("P_RENT", "Renters Insurance", "insurance", ["renters", "students"], ["insurance for my apartment"]),
+    _product("P_NEW", "New Auto Loan", "loan", ["families"], ["I'm buying a new car", "financing a brand-new car"]),
+    _product("P_USED", "Used Auto Loan", "loan", ["students"], ["I want to buy a used car"]),
+    _product("P_CARD", "Everyday Cash Back Card", "card", ["everyday_spenders"], ["cash back on groceries"]),
+)}
+
+
+class CatalogueContext:
+    """The parts of a tool context the request reader uses: the catalogue, the encoder, a memo."""
+
+    def __init__(self, products, embedder):
+        self.products, self.embedder, self.vectors, self._memo = products, embedder, None, {}
+
+    def memo(self, key, factory):
+        if key not in self._memo:
+            self._memo[key] = factory()
+        return self._memo[key]
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return CatalogueContext(CATALOGUE, get_embedder())
+
+
+@pytest.mark.parametrize("text, tenure", [
+    ("relocating to denver for work, going to rent for a year before deciding anything", "rent"),
+    ("starting college and moving into a dorm with my laptop", "rent"),
+    ("moving into my first apartment next month", "rent"),
+    ("Just got the keys to the new house!! Do we need new insurance", "own"),
+    ("we're done renting and want our first place, but there's no way we have 20% down", "own"),
+    ("I'm tired of paying rent and want to buy", "own"),
+    ("I rent, and want to buy a car", "rent"),
+    ("what credit card should I get", None),
+])
+def test_the_home_a_customer_rents_or_owns_is_read_from_their_words(text, tenure):
+    assert tenure_in(text) == tenure
+
+
+@pytest.mark.parametrize("text, phrases", [
+    ("30 year mortgage, fixed. It won't be our first home.", ["our first home"]),
+    ("health insurance for the family, not a savings account for medical stuff", ["a savings account for medical stuff"]),
+    ("I do not want a card", []),
+    ("not sure what I need", []),
+])
+def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
+    assert refused_phrases(text) == phrases
+
+
+@pytest.mark.parametrize("text, out", [
+    ("going to rent for a year, what insurance do I need", {"P_MORT", "P_FIRST", "P_HOME"}),
+    ("just got the keys to our new house, do we need insurance", {"P_RENT"}),
+    ("30 year mortgage, fixed, for the house we're moving to. It won't be our first home.", {"P_FIRST", "P_RENT"}),
+    ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT"}),
+    ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW"}),
+    ("I'm not a big spender, what card would suit me", set()),
+])
+def test_a_request_rules_out_the_products_it_says_are_not_for_them(ctx, text, out):
+    assert set(ruled_out(ctx, text)) == out

@@ -1,0 +1,104 @@
+"""What a request rules out: products for a home the customer does not have, and needs it says are not theirs.
+
+- Tenure: a customer who rents ("going to rent for a year", "my dorm") is not
+  asking for a mortgage or homeowners insurance; one who is buying or has the
+  keys to a house is not asking for renters insurance. Products say whom they
+  are for in the catalogue's `target_segments` (homeowners and homebuyers, or
+  renters).
+- Refused needs: "it won't be our first home", "not a new car, a used one",
+  "a second home" name a need that is not theirs; the product that plainly
+  states it (its closest purpose text, clearly ahead of the next product's) is
+  ruled out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tools.campaign import statement_vectors
+from tools.requests.needs import purposes, unit_rows
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
+OWNER_SEGMENTS = frozenset({"homeowners", "homebuyers"})
+RENTER_SEGMENTS = frozenset({"renters"})
+REFUSED_MATCH = 0.65  # MiniLM cosine at which a refused phrase plainly names a product's purpose
+REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than to any other
+
+_BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
+                     r"(?:home|house|place|condo|property|townhouse)|closing|closed on|mortgage|down ?payment|homeowners?"
+                     r"|house[- ]hunting|selling (?:our|my|the) (?:place|house|home)|first (?:home|house)|\d+ ?% down"
+                     r"|(?:done|finished|through) renting|(?:stop|quit|tired of|sick of) (?:paying )?rent\w*)\b", re.IGNORECASE)
+_RENTING = re.compile(r"\b(?:rent(?:s|ing|ed|al|er|ers)?|tenant|landlord|lease|dorm(?:itory)?|sublet\w*)\b", re.IGNORECASE)
+_OWNING = re.compile(r"\b(?:keys to (?:the|our|my) (?:new )?(?:house|home|place)|(?:we|i) own (?:a|our|my|the) (?:home|house|place)"
+                     r"|(?:our|my) (?:new )?house)\b", re.IGNORECASE)
+_APARTMENT = re.compile(r"\b(?:apartment|flat|roommates?|studio)\b", re.IGNORECASE)
+
+_NEGATED = re.compile(
+    r"(?:\b(?<!do )(?<!does )(?<!did )(?<!would )(?<!could )(?<!should )(?<!if )not|\bwon'?t be|\bisn'?t|\bwouldn'?t be"
+    r"|\brather than|\binstead of|\bother than)\s+"
+    r"(?P<what>(?:a|an|another|one of those|one|the|my|our)\s+[^,.;:!?]{3,40}?)"
+    r"(?=\s*[,.;:!?]|\s+(?:but|and|so|because|since|i|we)\b|\s*$)",
+    re.IGNORECASE)
+_IMPLIED = (
+    (re.compile(r"\b(?:second|vacation|holiday|next|bigger|another) (?:home|house|place)|\bmoving up\b"
+                r"|\bsell(?:ing)? (?:our|my|the) (?:place|house|home|condo)|\b(?:current|old) (?:house|home|mortgage)\b",
+                re.IGNORECASE),
+     "buying my first home"),
+    (re.compile(r"\b(?:used|second[- ]hand|pre[- ]owned) (?:\w+ )?(?:car|suv|truck|van|minivan|vehicle|motorbike|motorcycle)s?\b"
+                r"|\bsecond[- ]hand\b|\bpre[- ]owned\b", re.IGNORECASE),
+     "a brand-new car"),
+)
+
+
+def tenure_in(text: str) -> str | None:
+    """"rent" or "own" when `text` says how the customer has (or will have) their home, else None."""
+    if _BUYING.search(text):
+        return "own"
+    if _RENTING.search(text):
+        return "rent"
+    if _OWNING.search(text):
+        return "own"
+    return "rent" if _APARTMENT.search(text) else None
+
+
+def refused_phrases(text: str) -> list[str]:
+    """The needs `text` says are not the customer's, in words a product's purpose could state."""
+    phrases = [match.group("what").strip() for match in _NEGATED.finditer(text)]
+    return phrases + [phrase for pattern, phrase in _IMPLIED if pattern.search(text)]
+
+
+def ruled_out(ctx: ToolContext | None, text: str) -> tuple[str, ...]:
+    """The products `text` rules out: of the other tenure, or plainly stating a need it refuses."""
+    if ctx is None or not ctx.products:
+        return ()
+    out = set(_other_tenure(ctx.products, tenure_in(text)))
+    phrases = refused_phrases(text)
+    if phrases and ctx.embedder is not None:
+        out |= _refused_products(ctx, phrases)
+    return tuple(sorted(out))
+
+
+def _other_tenure(products: Mapping[str, Mapping], tenure: str | None) -> list[str]:
+    if tenure is None:
+        return []
+    wrong, right = (OWNER_SEGMENTS, RENTER_SEGMENTS) if tenure == "rent" else (RENTER_SEGMENTS, OWNER_SEGMENTS)
+    return [product_id for product_id, product in products.items()
+            if (segments := set(product.get("target_segments") or ())) & wrong and not segments & right]
+
+
+def _refused_products(ctx: ToolContext, phrases: list[str]) -> set[str]:
+    table = purposes(ctx)
+    refused = set()
+    for vector in unit_rows(statement_vectors(ctx.embedder, phrases)):
+        best, _ = table.best_per_product(table.vectors @ vector)
+        first, second = np.argsort(-best)[:2]
+        if best[first] >= REFUSED_MATCH and best[first] - best[second] >= REFUSED_LEAD:
+            refused.add(table.ids[first])
+    return refused
+
