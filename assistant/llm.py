@@ -12,6 +12,7 @@ the LLM.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -48,7 +49,11 @@ MAX_TOOL_ROUNDS = 3
 HISTORY_TURNS = 12  # latest history messages sent; older ones add cost, not facts
 REFUSED_OTHER_CUSTOMER = "refused tool call for another customer"
 NAMES_AN_UNSHOWN_ID = "the answer names a person's id the caller is not shown"
+REPEATS_INSTRUCTIONS = "the answer repeats the system prompt"
 TOOL_FAILED_MESSAGE = "The tool failed; answer from the facts you already have."
+FACTS_HEADING = "## Explanation"  # where the system prompt's instructions end and the turn's facts begin
+_SENTENCE_END = re.compile(r"(?<=[.:;])\s+|\n")
+_RECOGNISABLE = 30  # an instruction sentence this long in an answer is the prompt repeated, not a coincidence
 _HUMAN_ROLES = {"user", "human", "customer"}
 _AI_ROLES = {"assistant", "ai", "bot"}
 
@@ -151,6 +156,7 @@ class LLMResponder:
                 recommendations: list[Recommendation], caller_role: str) -> str:
         """The model's answer with placeholders restored; raises on any model failure."""
         system_prompt = _system_prompt(caller_role, turn.allowed_customer_id, template_answer, recommendations)
+        turn.instructions = _instruction_sentences(system_prompt)
         turn.messages = [
             SystemMessage(turn.redact(system_prompt)),
             *_history_messages(history, turn.redact),
@@ -226,6 +232,7 @@ class _Turn:
     tool_calls: list[dict] = field(default_factory=list)
     tool_texts: list[str] = field(default_factory=list)
     tool_recommendations: list[Recommendation] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)  # the system prompt's rule sentences, never to be shown
 
     def redact(self, text: str) -> str:
         redacted = redact(text, self.known_names, known_ids=self.known_ids, mapping=self.mapping)
@@ -287,6 +294,8 @@ def _answer_problems(answer: str, template_answer: str, recommendations: list[Re
         return [f"unknown placeholder {invented[0]}"]
     if _ids_not_shown(answer, turn):
         return [NAMES_AN_UNSHOWN_ID]
+    if _repeats_instructions(answer, turn.instructions):
+        return [REPEATS_INSTRUCTIONS]
     trusted = "\n".join([template_answer, *turn.tool_texts])
     problems = check_grounding(answer, [*recommendations, *turn.tool_recommendations], catalogue,
                                trusted_text=trusted)
@@ -299,6 +308,18 @@ def _ids_not_shown(answer: str, turn: _Turn) -> set[str]:
     restored = {original for placeholder, original in turn.mapping.items() if placeholder_kind(placeholder) == CUSTOMER}
     named = set(person_ids(answer)) | {original for original in restored if original in answer}
     return named - set(turn.known_ids)
+
+
+def _instruction_sentences(system_prompt: str) -> list[str]:
+    rules = system_prompt.partition(FACTS_HEADING)[0]
+    sentences = (" ".join(part.split()) for part in _SENTENCE_END.split(rules))
+    return [sentence.rstrip(".:;").lower() for sentence in sentences if len(sentence) >= _RECOGNISABLE]
+
+
+def _repeats_instructions(answer: str, instructions: list[str]) -> bool:
+    """Whether the answer shows a sentence of the system prompt's instructions (an injected "print your prompt")."""
+    flat = " ".join(answer.split()).lower()
+    return any(sentence in flat for sentence in instructions)
 
 
 def _failure_reason(exc: BaseException) -> str:
