@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.callers import STAFF_ROLES, Caller, Role
 from assistant.compose import render_answer
+from assistant.decisions import channel_of
 from assistant.disclosure import shown_to_customer
 from assistant.escalation import (
     DISPUTE_INTENTS,
@@ -36,6 +37,7 @@ from assistant.escalation import (
     with_disclosure,
 )
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
+from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 from tools.healthcare import specialties_in
@@ -101,6 +103,8 @@ class Plan:
     recommendations: list[dict] = field(default_factory=list)
     tool_calls: list[dict] = field(default_factory=list)
     handoff: bool = False
+    held_back: list[dict] = field(default_factory=list)  # products the contact policy kept out, with the rule
+    decision_id: str | None = None  # the decision record of the offers shown (assistant.decisions)
 
 
 @dataclass
@@ -121,8 +125,9 @@ class Engine:
     """Takes turns; holds the long-lived parts (tools' context, classifier, LLM), nothing per request."""
 
     def __init__(self, ctx, classifier, sessions: SessionStore, embedder, tools, llm=None, slot_reader=None,
-                 normaliser=None, rules: ConversationRules | None = None):
+                 normaliser=None, rules: ConversationRules | None = None, offers: Offers | None = None):
         self.ctx = ctx
+        self.offers = offers or Offers(tools, ctx)  # the contact policy and the decision log, when given
         self.rules = rules or ConversationRules()
         self.normalise = normaliser or (lambda text: text)  # tools.requests.normalise.Normaliser
         self.classifier = classifier
@@ -136,8 +141,9 @@ class Engine:
 
     # -- the turn --------------------------------------------------------------------------------------------------
     def turn(self, caller: Caller, message: str, session_id: str | None = None, customer_id: str | None = None,
-             phrase: bool = True) -> TurnResult:
-        """One turn; `phrase=False` keeps the template answer even when an LLM is configured (a replayed turn)."""
+             phrase: bool = True, channel: str | None = None) -> TurnResult:
+        """One turn; `phrase=False` keeps the template answer even when an LLM is configured (a replayed turn);
+        `channel` is where the answer is shown (by default, what the caller's credential says)."""
         started = time.perf_counter()
         message = _checked_message(message)
         session = self.session_for(caller, session_id)
@@ -167,6 +173,8 @@ class Engine:
             plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0
         if session.opened_by_customer:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
+        plan.decision_id = self.offers.decide(plan, subject, channel or channel_of(caller), session.session_id, typed,
+                                              intent)
         seed = f"{session.session_id}:{len(session.turns)}"
         answer = render_answer(plan.template, seed, **plan.context)
         llm_outcome = self._phrase(caller, subject, typed, session, answer, plan) if phrase else None
@@ -239,12 +247,13 @@ class Engine:
         arguments = {key: value for key, value in arguments.items() if value is not None}
         asks = conditions(request) or (request is not None and bool(request.relatives))
         extra = {"request": request} if asks and self.tools.takes_request(tool) else {}
-        recs = self.tools.call(tool, self.ctx, subject, **arguments, **extra)
+        recs, held = self.offers.ranked(tool, subject, arguments, **extra)
         shown = [rec.to_dict() for rec in recs]
         call = _call(tool, customer_id=subject, **arguments)
         if extra:
             call["arguments"]["request"] = request.to_dict()
-        return Plan(template, {"recs": shown, **_asked(request if extra else None, shown)}, shown, [call])
+        return Plan(template, {"recs": shown, **_asked(request if extra else None, shown)}, shown, [call],
+                    held_back=held)
 
     def _personal(self, subject: str, request: Request) -> Plan:
         named = request.categories if len(request.categories) == 1 else ()
@@ -307,17 +316,17 @@ class Engine:
                           exclude=tuple(sorted(set(before.exclude) | seen)))
         arguments["k"] = ANSWER_SIZE + len(seen)
         if self.tools.takes_request(tool):
-            recs = self.tools.call(tool, self.ctx, subject, **arguments, request=request)
+            recs, held = self.offers.ranked(tool, subject, arguments, request=request)
         else:  # a tool that does not rank for a request: its results are only checked against the constraints
             arguments["k"] = 25
-            recs = [rec for rec in self.tools.call(tool, self.ctx, subject, **arguments)
-                    if not violations(self.ctx.products.get(rec.product_id) or {}, request.constraints)]
+            recs, held = self.offers.ranked(tool, subject, arguments)
+            recs = [rec for rec in recs if not violations(self.ctx.products.get(rec.product_id) or {}, request.constraints)]
         shown = [rec.to_dict() for rec in recs if rec.product_id not in seen][:ANSWER_SIZE]
         call = _call(tool, customer_id=subject, **arguments)
         call["arguments"]["request"] = request.to_dict()
         template = state.get("template", "personal_recommendation")
         context = {"recs": shown, "relation_words": "", "no_relatives": False, **_asked(request, shown)}
-        return Plan(template, context, shown, [call])
+        return Plan(template, context, shown, [call], held_back=held)
 
     def _cheaper(self, state: dict, shown: list[dict], subject: str | None) -> Plan:
         tool, arguments = state["tool"], dict(state.get("arguments") or {})
@@ -328,14 +337,14 @@ class Engine:
         if arguments.get("request") is not None:
             arguments["request"] = Request.from_dict(arguments["request"])
         arguments["k"] = 25
-        candidates = self.tools.call(tool, self.ctx, subject, **arguments)
+        candidates, held = self.offers.ranked(tool, subject, arguments)
         cheaper = [rec for rec in candidates if yearly_cost(self.ctx.products.get(rec.product_id, {})) < ceiling][:3]
         shown_now = [rec.to_dict() for rec in cheaper]
         template = state.get("template", "personal_recommendation")
         context = {"recs": shown_now, "relation_words": "", "no_relatives": False, "asked": [], "unmet": False}
         if arguments.get("request") is not None:  # kept in the session as the plain data it came from
             arguments["request"] = arguments["request"].to_dict()
-        return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)])
+        return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)], held_back=held)
 
     # -- LLM, explanation, memory -----------------------------------------------------------------------------------
     def _phrase(self, caller: Caller, subject, message: str, session: Session, answer: str, plan: Plan):
@@ -374,6 +383,8 @@ class Engine:
                      for hit in plan.context.get("hits") or () if hit.get("product_id")],
             "answer_source": "llm" if llm_outcome is not None and llm_outcome.used_llm else "template",
             "llm_fallback_reason": getattr(llm_outcome, "fallback_reason", None),
+            "decision_id": plan.decision_id,
+            "held_back": plan.held_back,
             "handoff": plan.handoff,
             "handoff_kind": plan.context.get("kind") if plan.handoff else None,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),

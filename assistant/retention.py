@@ -1,7 +1,8 @@
-"""Retention: conversations, audit entries and campaign posts are kept for a set time, then purged.
+"""Retention: conversations, audit entries, campaign posts and decision records are kept for a set time, then purged.
 
 The periods are settings (FARGO_SESSION_RETENTION_DAYS, FARGO_AUDIT_RETENTION_DAYS,
-FARGO_CAMPAIGN_POST_RETENTION_DAYS); the worker runs `purge` daily. A session
+FARGO_CAMPAIGN_POST_RETENTION_DAYS, FARGO_DECISION_RETENTION_DAYS); the worker runs `purge` daily.
+A decision record goes with the responses to its offers. A session
 is aged by its last turn and kept while its hand-off is open; a campaign post
 by when it was posted, and it leaves the vector index (every version) with it,
 as do the outreach leads whose every post is past it. `oldest_kept` also tells
@@ -15,7 +16,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from assistant.audit import AUDIT
+from assistant.decisions import DECISIONS
 from assistant.handoffs import HANDOFFS, OPEN_STATES
+from assistant.responses import RESPONSES
 from retrieval.leads import LEADS
 
 CAMPAIGN_INDEX = "campaign_posts"
@@ -30,6 +33,8 @@ class PurgeReport:
     campaign_events: int = 0
     campaign_vectors: int = 0
     leads: int = 0
+    decisions: int = 0
+    responses: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -41,12 +46,13 @@ def _iso(moment: datetime) -> str:
 
 
 def oldest_kept(settings, now: datetime | None = None) -> dict[str, str]:
-    """What each retention keeps, as the oldest ISO time still kept: sessions, audit, campaign_events."""
+    """What each retention keeps, as the oldest ISO time still kept: sessions, audit, campaign_events, decisions."""
     now = now or datetime.now(UTC)
     return {
         "sessions": _iso(now - timedelta(days=settings.session_retention_days)),
         "audit": _iso(now - timedelta(days=settings.audit_retention_days)),
         "campaign_events": _iso(now - timedelta(days=settings.campaign_post_retention_days)),
+        "decisions": _iso(now - timedelta(days=settings.decision_retention_days)),
     }
 
 
@@ -58,6 +64,7 @@ def purge(store, vectors, settings, now: datetime | None = None) -> PurgeReport:
     report.audit = store[AUDIT].delete_many({"at": {"$lt": cutoffs["audit"]}}).deleted_count
     report.campaign_events, report.campaign_vectors = _purge_posts(store, vectors, cutoffs["campaign_events"])
     report.leads = store[LEADS].delete_many({"last_signal_at": {"$lt": cutoffs["campaign_events"]}}).deleted_count
+    report.decisions, report.responses = _purge_decisions(store, cutoffs["decisions"])
     return report
 
 
@@ -71,6 +78,16 @@ def _purge_sessions(store, oldest: str) -> tuple[int, int]:
         sessions += store["sessions"].delete_many({"_id": {"$in": batch}}).deleted_count
         handoffs += store[HANDOFFS].delete_many({"_id": {"$in": batch}}).deleted_count
     return sessions, handoffs
+
+
+def _purge_decisions(store, oldest: str) -> tuple[int, int]:
+    expired = [doc["_id"] for doc in store[DECISIONS].find({"at": {"$lt": oldest}}, {"_id": 1})]
+    decisions = responses = 0
+    for start in range(0, len(expired), PURGE_BATCH):
+        batch = expired[start:start + PURGE_BATCH]
+        decisions += store[DECISIONS].delete_many({"_id": {"$in": batch}}).deleted_count
+        responses += store[RESPONSES].delete_many({"decision_id": {"$in": batch}}).deleted_count
+    return decisions, responses
 
 
 def _purge_posts(store, vectors, oldest: str) -> tuple[int, int]:

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.callers import Caller, Role
+from assistant.contact_policy import ContactPolicy, ContactRules
+from assistant.decisions import DecisionLog
 from assistant.engine import Engine
 from assistant.escalation import ConversationRules
+from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
@@ -77,6 +80,11 @@ def normaliser(products: dict):
     return Normaliser(said | catalogue)
 
 
+def offers(settings: Settings, store, tools: Toolbox, ctx) -> Offers:
+    """The contact policy from the settings and the decision log in the store."""
+    return Offers(tools, ctx, ContactPolicy(store, ContactRules.from_settings(settings)), DecisionLog(store))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -103,9 +111,10 @@ class Runtime:
             ctx = ToolContext.open(store, vectors, embedder, settings.data_dir / "graph")
             names = {pid: product["name"] for pid, product in ctx.products.items()}
             llm = LLMResponder.from_settings(settings, langchain_tools(ctx), catalogue_names=names)
+            toolbox = toolbox or Toolbox()
             engine = Engine(ctx, intent_classifier(settings, embedder), SessionStore(store), embedder,
-                            toolbox or Toolbox(), llm=llm, normaliser=normaliser(ctx.products),
-                            rules=ConversationRules.from_settings(settings))
+                            toolbox, llm=llm, normaliser=normaliser(ctx.products),
+                            rules=ConversationRules.from_settings(settings), offers=offers(settings, store, toolbox, ctx))
         except BaseException:
             store.close()
             raise
@@ -119,6 +128,7 @@ class Runtime:
         customer_id = first[0]["_id"] if first else None
         engine = copy.copy(self.engine)
         engine.sessions = ScratchSessions()
+        engine.offers = Offers(engine.tools, engine.ctx, engine.offers.policy)  # no decision records
         caller, session_id = Caller(role=Role.agent, key_id="warm-up"), None
         for message in WARM_UP_TURNS:
             session_id = engine.turn(caller, message, session_id, customer_id, phrase=False).session_id

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     campaign_post_retention_days: int = Field(
         365, ge=1, le=36_500, description="Campaign events (posts) older than this are purged, with their vectors."
     )
+    decision_retention_days: int = Field(
+        760, ge=1, le=36_500, description="Decision records (what was offered, why) older than this are purged; "
+                                          "default 25 months, the record-keeping period of US Regulation B.")
+    contact_dismissals: int = Field(1, ge=1, le=100, description="Dismissals of a product that suppress it.")
+    contact_dismissal_window_days: int = Field(90, ge=1, le=3650, description="Days those dismissals must fall in.")
+    contact_suppress_days: int = Field(90, ge=1, le=3650, description="Days a dismissed product is not offered.")
+    contact_just_opened_days: int = Field(
+        30, ge=0, le=3650, description="Days a product the customer applied for or opened is not offered again.")
+    contact_weekly_proactive_offers: int = Field(
+        3, ge=0, le=1000, description="Campaign offers (distinct products) per customer per channel in 7 days.")
 
     assistant_disclosure: str = Field(
         "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time, say "
@@ -108,16 +118,6 @@ class Settings(BaseSettings):
     person_offer_after: int = Field(
         2, ge=1, le=20, description="Turns in a row Fargo could not serve before it offers a person; one more hands off.")
 
-    @field_validator("mongodb_uri")
-    @classmethod
-    def _mongodb_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(("mongodb://", "mongodb+srv://")):
-            raise ValueError("must start with mongodb:// or mongodb+srv://")
-        return value
-
-    @field_validator("chroma_url", "openai_base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
     encoder: str = Field(
         "minilm", description="Sentence encoder: minilm, mpnet (once installed) or a sentence-transformers folder.")
 
@@ -133,6 +133,16 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("chroma_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value

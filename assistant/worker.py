@@ -34,10 +34,13 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
     @queue.periodic_task(cron.schedule(), name="nightly_ingest")
     def nightly_ingest() -> None:
         run_ingest_now(settings, mode="incremental")
+        log.info("offers the new data shows opened: %d", record_openings_now(settings))
 
     @queue.task(name="ingest")
     def ingest(mode: str = "incremental") -> str:
-        return run_ingest_now(settings, mode=mode).run_id
+        run_id = run_ingest_now(settings, mode=mode).run_id
+        record_openings_now(settings)
+        return run_id
 
     queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
 
@@ -69,6 +72,15 @@ def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
         run = job.run(mode=mode, source_dir=source_dir if source_dir and source_dir.is_dir() else None)
     log.info("ingestion run %s %s", run.run_id, run.status)
     return run
+
+
+def record_openings_now(settings: Settings) -> int:
+    """After an ingestion run: an `opened` response for each recent offer the customer's accounts show opened."""
+    from assistant.responses import record_openings
+    from retrieval.docstore import open_store
+
+    with open_store(settings) as store:
+        return record_openings(store)
 
 
 def start_consumer(queue: Huey, workers: int = 1) -> Consumer:

@@ -90,6 +90,8 @@ INDEXES: dict[str, list[tuple[IndexKeys, dict[str, Any]]]] = {
     "handoffs": [("status", {})],
     "audit": [("customer_id", {}), ("at", {})],
     "sessions": [("customer_id", {})],
+    "decisions": [("customer_id", {}), ("at", {})],
+    "responses": [("customer_id", {}), ("decision_id", {})],
     "console_sessions": [("expires_at", {})],
 }
 

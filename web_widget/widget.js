@@ -13,7 +13,10 @@
  * "en", "ar"; anything else falls back to English), data-mode="inline" with
  * data-target (a CSS selector: the chat fills that element, no launcher), and
  * the theme: data-primary-color, data-font, data-radius, data-launcher-icon
- * (an image URL), data-position="left|right". The page may also set the
+ * (an image URL), data-position="left|right", data-apply-url (where "Apply" on a
+ * card leads, "{product}" standing for the product id; without it the card's
+ * "Apply" only raises a "fargo:apply" event on #fargo-widget with the
+ * product). The page may also set the
  * custom properties (--fargo-accent, --fargo-font, --fargo-radius, ...) on
  * #fargo-widget. More bundles: window.FargoWidgetLocales = {fr: {...}}; single
  * strings: window.FargoWidgetStrings = {...}; both before the script loads.
@@ -44,6 +47,9 @@
       typing: "Fargo is typing",
       why: "Why?",
       hideWhy: "Hide reasons",
+      apply: "Apply",
+      dismiss: "Not for me",
+      dismissed: "Got it: we won't suggest {name} for now.",
       reasons: "Reasons",
       evidence: "Based on your data",
       worth: "Worth about {value} a year to you",
@@ -92,6 +98,9 @@
       typing: "فارغو يكتب",
       why: "لماذا؟",
       hideWhy: "إخفاء الأسباب",
+      apply: "تقدّم بطلب",
+      dismiss: "لا يناسبني",
+      dismissed: "حسنًا: لن نقترح {name} في الوقت الحالي.",
       reasons: "الأسباب",
       evidence: "استنادًا إلى بياناتك",
       worth: "قيمته لك نحو {value} في السنة",
@@ -142,6 +151,7 @@
     openOnLoad: script.dataset.open === "true",
     disclosure: script.dataset.disclosure || strings.disclosure,
     inline: script.dataset.mode === "inline",
+    applyUrl: script.dataset.applyUrl,
     target: script.dataset.target
   };
 
@@ -420,10 +430,13 @@
     return { item: item, body: body };
   }
 
-  function addCards(parent, recommendations) {
+  function addCards(parent, recommendations, live) {
     if (!recommendations || !recommendations.length) { return; }
     var list = el("ul", { class: "cards", "aria-label": strings.suggestions });
-    recommendations.forEach(function (rec) { list.appendChild(card(rec)); });
+    recommendations.forEach(function (rec) {
+      list.appendChild(card(rec));
+      if (live) { respond(rec, "shown"); }
+    });
     parent.appendChild(list);
     scrollToEnd();
   }
@@ -460,15 +473,54 @@
       });
       details.appendChild(evidence);
     }
+    var whyReported = false;
     whyButton.addEventListener("click", function () {
       var opening = details.hasAttribute("hidden");
       if (opening) { details.removeAttribute("hidden"); } else { details.setAttribute("hidden", ""); }
       whyButton.setAttribute("aria-expanded", String(opening));
       whyButton.textContent = opening ? strings.hideWhy : strings.why;
+      if (opening && !whyReported) { whyReported = true; respond(rec, "why_opened"); }
     });
-    item.appendChild(whyButton);
+    var actions = el("div", { class: "card-actions" });
+    actions.appendChild(whyButton);
+    if (rec.decision_id) { cardResponses(item, rec, actions); }
+    item.appendChild(actions);
     item.appendChild(details);
     return item;
+  }
+
+  // "Apply" (a click-through) and "Not for me" on a card: each reported against the offer (decision id + product)
+  function cardResponses(item, rec, actions) {
+    var apply = el("button", { class: "apply", type: "button" }, strings.apply);
+    var dismiss = el("button", { class: "dismiss", type: "button" }, strings.dismiss);
+    apply.addEventListener("click", function () {
+      respond(rec, "accepted");
+      host.dispatchEvent(new CustomEvent("fargo:apply", { detail: { product_id: rec.product_id, name: rec.name } }));
+      if (config.applyUrl) {
+        window.open(config.applyUrl.replace("{product}", encodeURIComponent(rec.product_id)), "_blank", "noopener");
+      }
+    });
+    dismiss.addEventListener("click", function () {
+      respond(rec, "dismissed").then(function (ok) {
+        if (ok) { item.replaceChildren(el("p", { class: "card-dismissed", role: "status" }, format(strings.dismissed, { name: rec.name }))); }
+      });
+    });
+    actions.appendChild(apply);
+    actions.appendChild(dismiss);
+  }
+
+  function respond(rec, kind) {  // true once recorded; a failure is shown only for what the customer pressed
+    if (!rec.decision_id) { return Promise.resolve(false); }
+    var body = { decision_id: rec.decision_id, product_id: rec.product_id, kind: kind };
+    return api("/v1/responses", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+    }).then(function (response) {
+      if (!response.ok) { return problem(response); }
+      return true;
+    }).catch(function (error) {
+      if (kind === "dismissed" || kind === "accepted") { showError(error); }
+      return false;
+    });
   }
 
   function showError(error) {
@@ -528,7 +580,7 @@
       });
     }).then(whenPainted).then(function () {
       if (!reply) { reply = addMessage("assistant", ""); }
-      addCards(reply.item, cards);
+      addCards(reply.item, cards, true);
       showHandoff();
     }).catch(function (error) {
       if (error.status === 403 || error.status === 404) { forgetSession(); }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant import responses
 from assistant.sessions import SessionNotFound
 from retrieval.formats import money
 from retrieval.leads import find_leads
@@ -13,6 +14,9 @@ RECOMMENDATION_TOOLS = (("personal", "recommend_personal", "For the customer"),
                         ("healthcare", "recommend_healthcare", "Healthcare"))
 RECOMMENDATIONS_PER_KIND = 3
 MAX_LEADS = 5
+MAX_DECISIONS = 20
+RESPONSE_WORDS = {"shown": "saw it", "why_opened": "opened \u201cWhy?\u201d", "accepted": "clicked through to apply",
+                  "dismissed": "said \u201cnot for me\u201d", "opened": "opened the account"}
 CONSENTS = ("marketing", "profiling", "health_data", "share_with_family")
 
 
@@ -121,6 +125,21 @@ def campaign_leads(runtime, store, customer_id: str) -> list[dict]:
                            "opening_line": insight.opening_line, "marketing_consent": insight.marketing_consent,
                            "product_id": insight.product_id})
     return stored[:MAX_LEADS]
+
+
+def decisions(store, customer_id: str) -> list[dict]:
+    """What was offered, when, on which channel and why, what was held back, and what the customer did."""
+    found = responses.history(store, customer_id, MAX_DECISIONS)
+    for decision in found:
+        for item in decision["offers"]:
+            item["did"] = [_did(response) for response in item["responses"]]
+    return found
+
+
+def _did(response: dict) -> str:
+    words = RESPONSE_WORDS.get(response["kind"], response["kind"])
+    reason = f" ({response['reason']})" if response.get("reason") else ""
+    return f"{words}{reason}, {response['at'][:16].replace('T', ' ')}"
 
 
 def conversation(runtime, session_id: str | None, customer_id: str) -> tuple[str | None, list[dict]]:

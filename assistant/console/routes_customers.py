@@ -13,6 +13,7 @@ from assistant.console import customer_view
 from assistant.console.guard import PostedForm, SignedIn
 from assistant.console.search import SearchInputError, find_customers
 from assistant.console.web import ConsoleRoute, PageError, redirect, render
+from assistant.decisions import Channel
 from assistant.engine import InputError, SessionCustomerConflict
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -44,7 +45,8 @@ def chat(customer_id: str, request: Request, user: SignedIn, form: PostedForm) -
     customer = _known_customer(runtime, customer_id)
     session_id = form.get("session_id") or None
     try:
-        result = runtime.engine.turn(user.caller, form.get("message", ""), session_id, customer_id)
+        result = runtime.engine.turn(user.caller, form.get("message", ""), session_id, customer_id,
+                                     channel=Channel.console)
     except (InputError, SessionCustomerConflict) as bad:
         status = 409 if isinstance(bad, SessionCustomerConflict) else 422
         return _customer_response(request, runtime, customer, session_id or "", chat_error=str(bad),
@@ -73,5 +75,6 @@ def _customer_response(request: Request, runtime, customer: dict, session_id: st
         family=customer_view.family(customer, people),
         sections=customer_view.recommendations(runtime, customer_id, people),
         leads=customer_view.campaign_leads(runtime, request.app.state.store, customer_id),
+        decisions=customer_view.decisions(request.app.state.store, customer_id),
         session_id=session_id, turns=turns, chat_error=chat_error, message=message,
     )

@@ -134,3 +134,24 @@ def test_the_worker_purges_daily_after_the_nightly_ingestion(store, settings):
     assert len(due) == 1
     assert "purge_expired" not in {task.name for task in queue.read_periodic(datetime(2026, 12, 1, 2, 0))}
     assert len(store[AUDIT].find({})) == 1
+
+
+def test_decision_records_are_kept_their_period_then_purged_with_the_responses_to_them(store, vectors, settings):
+    from assistant.decisions import DECISIONS
+    from assistant.responses import RESPONSES
+
+    kept_for = settings.decision_retention_days
+    store[DECISIONS].insert_many([{"_id": "old", "customer_id": "C1", "at": days_ago(kept_for + 1), "offers": []},
+                                  {"_id": "recent", "customer_id": "C1", "at": days_ago(kept_for - 1), "offers": []}])
+    store[RESPONSES].insert_many([{"decision_id": "old", "kind": "dismissed", "at": days_ago(kept_for)},
+                                  {"decision_id": "recent", "kind": "accepted", "at": days_ago(1)}])
+
+    report = purge(store, vectors, settings, now=NOW)
+
+    assert [doc["_id"] for doc in store[DECISIONS].find({})] == ["recent"]
+    assert [doc["decision_id"] for doc in store[RESPONSES].find({})] == ["recent"]
+    assert (report.decisions, report.responses) == (1, 1)
+
+
+def test_decision_records_are_kept_25_months_by_default():
+    assert Settings().decision_retention_days == 760  # 25 months, as the audit log: US Regulation B record keeping
