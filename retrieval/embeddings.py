@@ -41,6 +41,9 @@ SHARED_BATCH_MAX_TEXTS = 8  # embed() calls this small (a turn's message, a cust
 SHARED_BATCH_TORCH_THREADS = 1
 RECENT_TEXTS = 4096  # embed_one keeps this many texts' vectors (1.5 KiB each) unless told otherwise
 TRACE_TOLERANCE = 1e-5  # a traced model's vectors must agree with encode() to this, element by element
+# what faster paths are checked on: greetings a few tokens long suffer most from int8, so they are here
+PROBE_TEXTS = ("hi", "thanks", "bye!", "a HELOC?", "what card suits my spending this year, with all the travel I do?",
+               "I lost my card yesterday at the airport", "open a savings account for my daughter, she is 7")
 
 
 class Embedder:
@@ -161,13 +164,42 @@ class TracedEncoder:
         features = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length,
                                    return_tensors="pt")
         with torch.inference_mode():
-            vectors = self._module(*_model_inputs(features, self._token_types))
+            vectors = self._module(*model_inputs(features, self._token_types))
         return vectors.numpy().astype(np.float32, copy=False)
 
 
-def _model_inputs(features, token_types: bool) -> tuple:
+def model_inputs(features, token_types: bool) -> tuple:
     inputs = (features["input_ids"], features["attention_mask"])
     return inputs + (features["token_type_ids"],) if token_types else inputs
+
+
+def mean_pooled_module(model):
+    """(module, takes_token_types): the model's transformer with mean pooling and L2 normalisation as one torch
+    module taking (input_ids, attention_mask[, token_type_ids]); None for a model of another shape."""
+    import torch
+
+    transformer, pooling, normalize = list(model)
+    bert = transformer.auto_model
+    takes_token_types = "token_type_ids" in inspect.signature(bert.forward).parameters
+    mean_pooled = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens",
+                                                                              False)
+    if type(normalize).__name__ != "Normalize" or not mean_pooled or not callable(model.tokenizer):
+        return None
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self, encoder) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, *token_type_ids):
+            # BERT-style models take token types, MPNet does not
+            types = {"token_type_ids": token_type_ids[0]} if token_type_ids else {}
+            tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **types).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return MeanPooled(bert).eval(), takes_token_types
 
 
 def traced_encoder(model) -> TracedEncoder | None:
@@ -176,43 +208,29 @@ def traced_encoder(model) -> TracedEncoder | None:
     try:
         import torch
 
-        transformer, pooling, normalize = list(model)
-        bert = transformer.auto_model
-        takes_token_types = "token_type_ids" in inspect.signature(bert.forward).parameters
-        mean_pooled = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens",
-                                                                                  False)
-        if type(normalize).__name__ != "Normalize" or not mean_pooled or not callable(model.tokenizer):
+        pooled = mean_pooled_module(model)
+        if pooled is None:
             return None
-
-        class MeanPooled(torch.nn.Module):
-            def __init__(self, encoder) -> None:
-                super().__init__()
-                self.encoder = encoder
-
-            def forward(self, input_ids, attention_mask, *token_type_ids):
-                # BERT-style models take token types, MPNet does not
-                types = {"token_type_ids": token_type_ids[0]} if token_type_ids else {}
-                tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **types).last_hidden_state
-                weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
-                pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
+        module, takes_token_types = pooled
         example = model.tokenizer(["a question", "a longer question than that"], padding=True, return_tensors="pt")
-        with torch.inference_mode(), warnings.catch_warnings(), row_major_linears(bert):
+        with torch.inference_mode(), warnings.catch_warnings(), row_major_linears(module.encoder):
             warnings.simplefilter("ignore")  # TracerWarnings about shapes: the check below is what counts
-            module = torch.jit.freeze(torch.jit.trace(
-                MeanPooled(bert).eval(), _model_inputs(example, takes_token_types), check_trace=False,
-            ))
+            module = torch.jit.freeze(torch.jit.trace(module, model_inputs(example, takes_token_types),
+                                                      check_trace=False))
         traced = TracedEncoder(model, module, takes_token_types)
-        probe = ["hi", "what card suits my spending this year, with all the travel I do?", "a HELOC?"]
-        expected = model.encode(probe, batch_size=len(probe), convert_to_numpy=True, normalize_embeddings=True,
-                                show_progress_bar=False)
-        if not np.allclose(traced(probe), expected, atol=TRACE_TOLERANCE):
+        expected = reference_vectors(model, PROBE_TEXTS)
+        if not np.allclose(traced(list(PROBE_TEXTS)), expected, atol=TRACE_TOLERANCE):
             return None
         return traced
     except Exception as exc:  # any model or torch this does not fit: encode() still works
         logging.getLogger(__name__).warning("embedding without a traced model: %s", exc)
         return None
+
+
+def reference_vectors(model, texts) -> np.ndarray:
+    """`SentenceTransformer.encode`'s vectors of `texts`, the reference every faster path is checked against."""
+    return model.encode(list(texts), batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True,
+                        show_progress_bar=False)
 
 
 @contextmanager
