@@ -53,7 +53,7 @@ def profile(customer: dict, features: dict | None, products: dict[str, dict]) ->
     return {
         "name": full_name(customer), "summary": features.get("profile_summary"), "held": held,
         "facts": [(label, value) for label, value in facts if value not in (None, "")],
-        "consents": [(name.replace("_", " "), bool(consent.get(name))) for name in CONSENTS],
+        "consents": [(name, name.replace("_", " "), bool(consent.get(name))) for name in CONSENTS],
         "goals": features.get("goals", []),
     }
 
@@ -153,3 +153,17 @@ def conversation(runtime, session_id: str | None, customer_id: str) -> tuple[str
     if session.customer_id != customer_id:
         return None, []
     return session.session_id, session.turns
+
+
+def consent_changes(form: dict[str, str]) -> dict[str, bool]:
+    """The consents a console form sets (`marketing=yes`, `profiling=no`); ValueError naming a bad or missing one."""
+    choices = {"yes": True, "no": False}
+    changes = {}
+    for name in CONSENTS:
+        if name in form:
+            if form[name] not in choices:
+                raise ValueError(f"{name.replace('_', ' ')}: choose yes or no, not {form[name][:40]!r}")
+            changes[name] = choices[form[name]]
+    if not changes:
+        raise ValueError(f"choose yes or no for at least one consent: {', '.join(CONSENTS)}")
+    return changes

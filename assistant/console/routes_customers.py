@@ -6,7 +6,7 @@ import re
 
 from fastapi import APIRouter, Request, Response
 
-from assistant import audit
+from assistant import audit, consents
 from assistant.api.chat import CUSTOMER_ID_PATTERN
 from assistant.api.deps import get_runtime
 from assistant.console import customer_view
@@ -55,6 +55,19 @@ def chat(customer_id: str, request: Request, user: SignedIn, form: PostedForm) -
     return redirect(f"/console/customers/{customer_id}?session={result.session_id}#chat")
 
 
+@router.post("/customers/{customer_id}/consents")
+def change_consents(customer_id: str, request: Request, user: SignedIn, form: PostedForm) -> Response:
+    """Set the customer's consents as the agent recorded them; each change is audited under the agent's key."""
+    runtime = get_runtime(request)
+    customer = _known_customer(runtime, customer_id)
+    try:
+        changes = customer_view.consent_changes(form)
+    except ValueError as bad:
+        return _customer_response(request, runtime, customer, "", consent_error=str(bad), status=422)
+    consents.change_consents(request.app.state.store, user.caller, customer_id, changes)
+    return redirect(f"/console/customers/{customer_id}#consents")
+
+
 def _known_customer(runtime, customer_id: str) -> dict:
     customer = runtime.ctx.customer(customer_id) if re.fullmatch(CUSTOMER_ID_PATTERN, customer_id) else None
     if customer is None:
@@ -63,7 +76,7 @@ def _known_customer(runtime, customer_id: str) -> dict:
 
 
 def _customer_response(request: Request, runtime, customer: dict, session_id: str, chat_error: str | None = None,
-                       message: str = "", status: int = 200) -> Response:
+                       message: str = "", status: int = 200, consent_error: str | None = None) -> Response:
     customer_id = customer["_id"]
     features = runtime.ctx.features(customer_id)
     people = customer_view.relatives(runtime, customer_id)
@@ -76,5 +89,5 @@ def _customer_response(request: Request, runtime, customer: dict, session_id: st
         sections=customer_view.recommendations(runtime, customer_id, people),
         leads=customer_view.campaign_leads(runtime, request.app.state.store, customer_id),
         decisions=customer_view.decisions(request.app.state.store, customer_id),
-        session_id=session_id, turns=turns, chat_error=chat_error, message=message,
+        session_id=session_id, turns=turns, chat_error=chat_error, message=message, consent_error=consent_error,
     )

@@ -272,6 +272,62 @@ def test_customer_page_views_and_chats_are_in_the_audit_log_for_admins(app, agen
     assert any("Agent Tester" in row and "console: chat" in row for row in rows)
 
 
+def consent_shown(page: str, name: str) -> str:
+    """The value the customer page's consent form shows selected for one consent."""
+    select = re.search(rf'<select id="consent-{name}" name="{name}">(.*?)</select>', page, re.DOTALL).group(1)
+    return re.search(r'<option value="(\w+)" selected>', select).group(1)
+
+
+def last_customer(app) -> str:
+    return app.state.store["customers"].find({}, {"_id": 1}, sort=[("_id", -1)], limit=1)[0]["_id"]
+
+
+def test_an_agent_changes_a_consent_on_the_customer_page_and_the_change_is_audited(app, agent, admin):
+    customer_id = last_customer(app)
+    store = app.state.store
+    store["customers"].update_one({"_id": customer_id}, {"$set": {"consent.marketing": True, "consent.profiling": True}})
+    page = agent.get(f"/console/customers/{customer_id}")
+    assert consent_shown(page.text, "marketing") == "yes" and consent_shown(page.text, "profiling") == "yes"
+
+    saved = agent.post(f"/console/customers/{customer_id}/consents",
+                       data={"csrf_token": csrf_of(page.text), "marketing": "no", "profiling": "yes"})
+
+    assert saved.status_code == 303 and saved.headers["location"].endswith("#consents")
+    after = agent.get(f"/console/customers/{customer_id}")
+    assert consent_shown(after.text, "marketing") == "no" and consent_shown(after.text, "profiling") == "yes"
+    assert store["customers"].find_one({"_id": customer_id})["consent"]["marketing"] is False
+    log = admin.get("/console/audit", params={"customer_id": customer_id}).text
+    rows = re.findall(r"<tr>(.*?)</tr>", log, re.DOTALL)
+    assert sum("Agent Tester" in row and "consent:marketing:withdrawn" in row for row in rows) == 1
+    assert not any("consent:profiling" in row for row in rows)  # unchanged: nothing to audit
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"marketing": "maybe"}, "marketing: choose yes or no, not &#39;maybe&#39;"),
+    ({}, "choose yes or no for at least one consent"),
+])
+def test_a_consent_form_with_a_bad_value_is_a_422_page_saying_what_to_fix(app, agent, form, message):
+    customer_id = last_customer(app)
+    before = app.state.store["customers"].find_one({"_id": customer_id})["consent"]
+    page = agent.get(f"/console/customers/{customer_id}")
+
+    refused = agent.post(f"/console/customers/{customer_id}/consents", data={"csrf_token": csrf_of(page.text), **form})
+
+    assert refused.status_code == 422 and message in refused.text
+    assert app.state.store["customers"].find_one({"_id": customer_id})["consent"] == before
+
+
+def test_a_consent_form_without_the_sessions_token_changes_nothing(app, agent):
+    customer_id = last_customer(app)
+    before = app.state.store["customers"].find_one({"_id": customer_id})["consent"]
+
+    refused = agent.post(f"/console/customers/{customer_id}/consents", data={"csrf_token": "forged", "marketing": "no",
+                                                                             "profiling": "no"})
+
+    assert refused.status_code == 403
+    assert app.state.store["customers"].find_one({"_id": customer_id})["consent"] == before
+
+
 def test_the_audit_log_is_for_admins_only(agent):
     page = agent.get("/console/audit")
 
