@@ -13,7 +13,7 @@ import pytest
 from live_app import make_bank, serve
 from playwright.sync_api import expect
 
-from assistant.auth import mint_widget_token
+from assistant.auth import create_key, mint_widget_token
 
 XSS_POST = ('I travel a lot and want travel rewards with no foreign transaction fees '
             '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>')
@@ -115,6 +115,24 @@ def test_an_agent_picks_up_a_hand_off_from_the_queue_and_replies(page, demo_site
     assert page.console_errors == []
 
 
+def test_a_supervisor_sees_the_days_conversations_and_hand_offs_as_charts(page, demo_site, screenshots):
+    customer_asks_for_a_person(demo_site, "A question about my statement")
+    supervisor_key, _ = create_key(demo_site.store, "supervisor", "Sam Supervisor")
+    sign_in(page, demo_site, supervisor_key)
+    page.get_by_role("link", name="Figures").click()
+    page.get_by_role("link", name="1 day").click()
+
+    for name in ("Conversations per day", "Hand-offs by time waited", "Top intents"):
+        chart = page.get_by_role("img", name=re.compile(name))
+        expect(chart).to_be_visible()
+        assert chart.evaluate("element => element.tagName") == "svg"
+    conversations = page.locator("dt", has_text="Conversations").locator("xpath=following-sibling::dd")
+    assert int(conversations.inner_text()) >= 1
+    expect(page.locator("dd", has_text="waiting)")).to_contain_text(re.compile(r"[1-9]\d* waiting"))
+    page.screenshot(path=screenshots / "console-figures.png", full_page=True)
+    assert page.console_errors == []
+
+
 def serious_accessibility_violations(page) -> list[tuple[str, str]]:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -135,7 +153,7 @@ def test_console_pages_have_no_serious_accessibility_violations(page, demo_site)
     expect(page.locator(".turn-assistant")).to_have_count(1)
     found["customer"] = serious_accessibility_violations(page)
     for name, path in (("queue", "/console/handoffs"), ("conversation", f"/console/handoffs/{session_id}"),
-                       ("audit", "/console/audit")):
+                       ("audit", "/console/audit"), ("figures", "/console/figures?days=1")):
         page.goto(demo_site.base_url + path)
         found[name] = serious_accessibility_violations(page)
     page.goto(f"{demo_site.base_url}/console/handoffs/{session_id}")

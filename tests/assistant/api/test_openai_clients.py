@@ -1,5 +1,6 @@
-"""Real OpenAI clients against Fargo on loopback: the official `openai` package (sync, async, streaming) and
-LangChain's ChatOpenAI, with the whole history sent on every call as they send it.
+"""Real OpenAI clients against Fargo on loopback: the official `openai` package (sync, async, streaming),
+LangChain's ChatOpenAI and a real chat UI in Chromium (Gradio's `load_chat`), with the whole history sent on every
+call as they send it.
 
 A customer signs in with a widget token as the API key, so every answer is about
 their own data; no LLM is configured (template answers).
@@ -8,6 +9,12 @@ their own data; no LLM is configured (template answers).
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +28,7 @@ from openai import (
     OpenAI,
     PermissionDeniedError,
 )
+from playwright.sync_api import expect
 
 from assistant.auth import mint_widget_token
 
@@ -225,3 +233,67 @@ def test_langchain_chat_openai_answers_and_follows_up_from_its_message_list(farg
     assert names[1] in why and names[0] not in why
     usage = next(chunk.usage_metadata for chunk in streamed if chunk.usage_metadata)
     assert usage["output_tokens"] == len(why.split())
+
+
+# --- a chat UI in a browser ---------------------------------------------------------------------------------------------
+
+# Gradio's chat UI for any OpenAI-compatible endpoint; Open WebUI runs here too but weighs 7.4 GB (see README)
+CHAT_UI = """
+import sys, gradio
+base_url, api_key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+gradio.load_chat(base_url, model="fargo", token=api_key, file_types=None).launch(
+    server_name="127.0.0.1", server_port=port)
+"""
+CHAT_UI_START_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def chat_ui(fargo, customers):
+    """The chat UI's address: its own process, Fargo as its OpenAI connection, the first customer's token as key."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    ui = subprocess.Popen([sys.executable, "-c", CHAT_UI, fargo[0], token_for(fargo, customers[0]), str(port)],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + CHAT_UI_START_TIMEOUT_S
+    try:
+        while not _answers(url):
+            if ui.poll() is not None or time.monotonic() > deadline:
+                ui.kill()
+                pytest.fail(f"the chat UI did not start: {ui.communicate()[1].decode()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        ui.terminate()
+        ui.wait(timeout=15)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_chat_ui_in_the_browser_shows_fargos_list_and_follows_up_on_it(page, chat_ui, first_answer, screenshots):
+    names = [rec["name"] for rec in first_answer.model_extra["fargo_recommendations"]]
+    hosts = set()
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+    page.goto(chat_ui)
+    message = page.get_by_role("textbox")
+
+    message.fill(LIST_QUESTION)
+    message.press("Enter")
+    answers = page.locator('[data-testid="bot"]')
+    expect(answers.first).to_contain_text(names[1], timeout=60_000)
+    expect(answers.first).to_contain_text(names[0])
+    message.fill("why the second one?")
+    message.press("Enter")
+
+    expect(answers).to_have_count(2, timeout=60_000)
+    expect(answers.nth(1)).to_contain_text(names[1], timeout=60_000)
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()  # shown once the answer is complete
+    expect(answers.nth(1)).not_to_contain_text(names[0])
+    page.screenshot(path=screenshots / "chat-ui-follow-up.png", full_page=True)
+    assert hosts == {urlsplit(chat_ui).netloc}  # the page fetched nothing from elsewhere
