@@ -2,7 +2,7 @@
 
 Erasure removes the customer's records from the document store (their own
 collections, the relationships either side of them, their campaign posts,
-sessions, feedback, leads, hand-offs, features of every run), their posts from
+sessions, feedback, leads, hand-offs, offers made and responses to them, features of every run), their posts from
 every version of the Chroma index that holds them, and them and the relatives
 only they told us about from the live relationship graph. Audit entries stay
 (the bank must show who saw what) with the customer's id replaced by a keyed
@@ -38,7 +38,7 @@ PSEUDONYM_KEY_FILE = "pseudonym_key"
 CAMPAIGN_INDEX = "campaign_posts"
 # Collections whose documents are about one customer, by their `customer_id` field.
 BY_CUSTOMER_ID = ("kyc_documents", "disclosures", "accounts", "transactions", "features", "sessions", "feedback",
-                  "leads", "handoffs")
+                  "leads", "handoffs", "decisions", "responses")
 
 
 def pseudonym_key(settings) -> bytes | None:

@@ -1,43 +1,54 @@
-"""What the engine does around ranking: the contact policy before, the decision log after.
+"""What the engine does around ranking: the contact policy and the bank's levers, then the decision log.
 
 `Offers.ranked` calls a tool for as many more results as the contact policy
 holds products back, leaves those out and says which would have been shown and
-by which rule; `Offers.decide` keeps campaign outreach within its weekly cap,
-writes the answer's decision record and puts its id on every recommendation
-shown (`decision_id`), so responses name the offer they are about.
+by which rule, then lets the arbitration levers (`assistant.levers`) re-order
+what is left (from twice as many as shown: a lever can lift an offer into the
+answer, never add one the tool did not return); `Offers.decide` keeps campaign
+outreach within its weekly cap, writes the answer's decision record and puts
+its id on every recommendation shown (`decision_id`), so responses name the
+offer they are about.
 """
 
 from __future__ import annotations
 
 from assistant.contact_policy import ContactPolicy
 from assistant.decisions import DecisionLog, decision_record, new_decision_id
+from assistant.levers import Levers
 
 PROACTIVE_TEMPLATES = frozenset({"campaign_insight"})  # answers that are campaign outreach, under the weekly cap
 
 
 class Offers:
-    def __init__(self, tools, ctx, policy: ContactPolicy | None = None, log: DecisionLog | None = None):
+    def __init__(self, tools, ctx, policy: ContactPolicy | None = None, log: DecisionLog | None = None,
+                 levers: Levers | None = None):
         self.tools = tools
         self.ctx = ctx
         self.policy = policy
         self.log = log
+        self.levers = levers or Levers([])
 
     def ranked(self, tool: str, subject: str, arguments: dict, **extra) -> tuple[list, list[dict]]:
-        """The tool's results without what the contact policy holds back, as many as asked for, and the held-back
-        products that would have been among them (with their rule)."""
+        """The tool's results without what the contact policy holds back, ordered by the levers unless they answer a
+        stated need (`request`: its order of fit stands), as many as asked for; and the held-back products that would
+        have been among them (with their rule)."""
         held = self.policy.held_back(subject) if self.policy is not None else {}
-        if not held:
+        arbitrating = bool(self.levers) and "request" not in extra
+        if not held and not arbitrating:
             return self.tools.call(tool, self.ctx, subject, **arguments, **extra), []
         k = arguments.get("k") or self.tools.default(tool, "k")
+        pool = 2 * k if arbitrating else k
         kept, withheld = [], []
-        for rec in self.tools.call(tool, self.ctx, subject, **arguments | {"k": k + len(held)}, **extra):
-            if len(kept) == k:
+        for rec in self.tools.call(tool, self.ctx, subject, **arguments | {"k": pool + len(held)}, **extra):
+            if len(kept) == pool:
                 break
-            if rec.product_id in held:
-                withheld.append(held[rec.product_id].to_dict(rec.name))
-            else:
+            if rec.product_id not in held:
                 kept.append(rec)
-        return kept, withheld
+            elif len(kept) < k:
+                withheld.append(held[rec.product_id].to_dict(rec.name))
+        if arbitrating:
+            kept = self.levers.arbitrate(kept, self.ctx.products)
+        return kept[:k], withheld
 
     def decide(self, plan, subject: str | None, channel: str, session_id: str, message: str, intent: str) -> str | None:
         """Write the decision behind an answer that shows a tool's recommendations for a customer; its id, else None."""
@@ -56,7 +67,7 @@ class Offers:
             decision_id, customer_id=subject, channel=channel, session_id=session_id, request=message,
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),
             run_id=self.ctx.run_id, recommendations=plan.recommendations, held_back=plan.held_back,
-            proactive=proactive))
+            levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive))
         return decision_id
 
     def _within_cap(self, plan, subject: str, channel: str) -> None:

@@ -16,6 +16,7 @@ from assistant.contact_policy import ContactPolicy, ContactRules
 from assistant.decisions import DecisionLog
 from assistant.engine import Engine
 from assistant.escalation import ConversationRules
+from assistant.levers import load_levers
 from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from assistant.settings import Settings
@@ -81,8 +82,9 @@ def normaliser(products: dict):
 
 
 def offers(settings: Settings, store, tools: Toolbox, ctx) -> Offers:
-    """The contact policy from the settings and the decision log in the store."""
-    return Offers(tools, ctx, ContactPolicy(store, ContactRules.from_settings(settings)), DecisionLog(store))
+    """The contact policy from the settings, the decision log in the store and the levers file's levers."""
+    return Offers(tools, ctx, ContactPolicy(store, ContactRules.from_settings(settings)), DecisionLog(store),
+                  load_levers(settings.levers_file, ctx.products))
 
 
 @dataclass

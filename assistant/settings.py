@@ -109,6 +109,7 @@ class Settings(BaseSettings):
         30, ge=0, le=3650, description="Days a product the customer applied for or opened is not offered again.")
     contact_weekly_proactive_offers: int = Field(
         3, ge=0, le=1000, description="Campaign offers (distinct products) per customer per channel in 7 days.")
+    levers_file: Path | None = Field(None, description="JSON file of arbitration levers (assistant.levers); unset: no levers.")
 
     assistant_disclosure: str = Field(
         "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time, say "
@@ -155,6 +156,14 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network (10.0.0.5, 10.0.0.0/24)") from None
+        return value
+
+    @field_validator("levers_file")
+    @classmethod
+    def _valid_levers(cls, value: Path | None) -> Path | None:
+        from assistant.levers import load_levers
+
+        load_levers(value, products=None)  # its form now; its products against the catalogue when the data opens
         return value
 
     @field_validator("ingest_cron")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from ingested_bank import bearer, build_app
@@ -20,7 +22,7 @@ def client(bank):
 @pytest.fixture(scope="module")
 def keys(client):
     store = client.app.state.store
-    return {role: create_key(store, role, f"test {role}")[0] for role in ("developer", "agent")}
+    return {role: create_key(store, role, f"test {role}")[0] for role in ("developer", "agent", "admin")}
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +163,45 @@ def test_staff_read_a_customers_decisions_with_what_the_customer_did(client, key
     assert latest["decision_id"] == rec["decision_id"]
     offer = next(item for item in latest["offers"] if item["product_id"] == rec["product_id"])
     assert [response["kind"] for response in offer["responses"]] == ["accepted"]
+
+
+def test_a_customers_export_holds_the_offers_made_to_them_and_their_responses(client, keys, customers):
+    me = token(client, keys, customers[0])
+    rec = ask(client, me)["recommendations"][0]
+    respond(client, me, rec["decision_id"], rec["product_id"], "why_opened")
+
+    data = client.get(f"/v1/admin/customers/{customers[0]}/export", headers=bearer(keys["admin"])).json()["data"]
+
+    assert rec["decision_id"] in {decision["_id"] for decision in data["decisions"]}
+    assert {(r["decision_id"], r["kind"]) for r in data["responses"]} >= {(rec["decision_id"], "why_opened")}
+
+
+def test_a_lever_lifts_an_eligible_offer_in_a_real_answer_and_cannot_add_an_ineligible_one(bank, customers, tmp_path):
+    import copy
+
+    from assistant.callers import Caller
+    from assistant.decisions import DecisionLog
+    from assistant.levers import load_levers
+    from assistant.offers import Offers
+    from tools.eligibility import check
+
+    _, runtime = bank
+    customer = customers[0]
+    tools, ctx = runtime.engine.tools, runtime.ctx
+    ranked = [rec.product_id for rec in tools.call("recommend_personal", ctx, customer, k=6)]
+    features = ctx.features(customer)
+    barred = next(pid for pid, product in ctx.products.items() if check(product, features))
+    lifted = ranked[-1]  # sixth: out of a three-product answer without its lever
+    path = tmp_path / "levers.json"
+    path.write_text(json.dumps({"levers": [{"product_id": lifted, "weight": 10}, {"product_id": barred, "weight": 10}]}))
+    engine = copy.copy(runtime.engine)
+    engine.offers = Offers(tools, ctx, None, DecisionLog(runtime.store), load_levers(path, ctx.products))
+
+    result = engine.turn(Caller(role="customer", customer_id=customer), "what should I get?")
+
+    shown = [rec["product_id"] for rec in result.recommendations]
+    assert shown[0] == lifted and barred not in shown
+    lifted_rec = result.explanation["recommendations"][0]
+    assert lifted_rec["components"]["lever"] == 10.0
+    record = runtime.store["decisions"].find_one({"_id": result.explanation["decision_id"]})
+    assert [(lever["product_id"], lever["factor"]) for lever in record["levers"]] == [(lifted, 10.0)]
