@@ -9,7 +9,9 @@ import pytest
 
 from assistant import handoffs
 from assistant.callers import Caller
-from assistant.escalation import ConversationRules
+from assistant.engine import Plan
+from assistant.escalation import ConversationRules, unserved_reason
+from assistant.intents.classifier import IntentPrediction
 from assistant.sessions import Session
 
 OFF_TOPIC = ("what's the weather in Paris tomorrow?", "write me a poem about the sea", "who won the match yesterday?")
@@ -140,6 +142,38 @@ def test_a_served_turn_in_between_starts_the_count_again(runtime, customer):
 
     assert served.recommendations and not served.handoff
     assert not again.handoff and "person" not in again.answer
+
+
+class FixedPrediction:
+    """A classifier that says the same of every message."""
+
+    def __init__(self, prediction: IntentPrediction):
+        self.prediction = prediction
+
+    def predict(self, message, embedding=None) -> IntentPrediction:
+        return self.prediction
+
+
+@pytest.mark.parametrize(("best_label", "reason"), [("out_of_scope", "out_of_scope"),
+                                                    ("product_question", "low_confidence")])
+def test_a_turn_not_served_records_why_for_the_supervisors_figures(runtime, customer, best_label, reason):
+    """Out of scope by the classifier's own class, or because no intent reached its threshold (low confidence)."""
+    engine = copy.copy(runtime.engine)
+    scores = ((best_label, 0.4), ({"out_of_scope": "greeting"}.get(best_label, "out_of_scope"), 0.3))
+    engine.classifier = FixedPrediction(IntentPrediction("out_of_scope", 0.6, scores, True))
+    turn = engine.turn(as_customer(customer), "blorp the frobnicator")
+
+    answer = engine.sessions.get(turn.session_id).turns[-1]
+    assert answer["intent"] == "out_of_scope" and answer["unserved"] == reason
+
+
+def test_a_served_turn_records_nothing_unserved_and_an_empty_list_records_nothing_found(runtime, customer):
+    served = runtime.engine.turn(as_customer(customer), "which savings account suits me?")
+
+    assert served.recommendations
+    assert runtime.engine.sessions.get(served.session_id).turns[-1]["unserved"] is None
+    assert unserved_reason("personal_recommendation", Plan("personal_recommendation")) == "nothing_found"
+    assert unserved_reason("product_question", Plan("product_question", {"hits": []})) == "nothing_found"
 
 
 def test_the_number_of_turns_before_the_offer_is_the_banks_setting(runtime, customer):
