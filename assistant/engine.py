@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from assistant.callers import STAFF_ROLES, Caller, Role
@@ -42,7 +43,7 @@ from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
-from tools.requests.fit import UNMET_PREFIX, conditions, violations
+from tools.requests.fit import STRONG_NEED, UNMET_PREFIX, conditions, violations
 
 MAX_MESSAGE_CHARS = 2000
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
@@ -225,7 +226,7 @@ class Engine:
         if intent in SMALL_TALK:
             return Plan(intent)
         if intent == "product_question":
-            return self._search(message, subject, slots, embedding)
+            return self._search(message, subject, slots, embedding, request.ruled_out if request else ())
         if intent == "campaign_insight" and caller.role not in STAFF_ROLES:
             return Plan("refused", {"message": "Campaign insights are for bank staff. I can recommend products for you instead."})
         if subject is None:
@@ -256,7 +257,8 @@ class Engine:
                     held_back=held)
 
     def _personal(self, subject: str, request: Request) -> Plan:
-        named = request.categories if len(request.categories) == 1 else ()
+        named = request.categories if len(request.categories) == 1 and not _plainly_another_type(
+            request, self.ctx.products) else ()
         k = ANSWER_SIZE if conditions(request) else None
         return self._recommend("recommend_personal", "personal_recommendation", subject, request,
                                category=next(iter(named), None), k=k)
@@ -268,13 +270,15 @@ class Engine:
         plan.context["no_relatives"] = not plan.recommendations and not self.tools.has_relatives(self.ctx, subject, relations)
         return plan
 
-    def _search(self, message: str, subject: str | None, slots, embedding) -> Plan:
+    def _search(self, message: str, subject: str | None, slots, embedding, exclude: Sequence[str] = ()) -> Plan:
         category = next(iter(slots.product_categories), None)
+        extra = {"exclude": list(exclude)} if exclude else {}
         hits = self.tools.call(
-            "search_products", self.ctx, message, customer_id=subject, category=category, query_embedding=embedding
+            "search_products", self.ctx, message, customer_id=subject, category=category, query_embedding=embedding,
+            **extra,
         )
         shown = [self.tools.hit_dict(hit) for hit in hits]
-        call = _call("search_products", query=message, customer_id=subject, category=category)
+        call = _call("search_products", query=message, customer_id=subject, category=category, **extra)
         return Plan("product_question", {"hits": shown}, [], [call])
 
     # -- follow-ups -------------------------------------------------------------------------------------------------
@@ -488,6 +492,13 @@ def _checked_message(message: str) -> str:
     if len(text) > MAX_MESSAGE_CHARS:
         raise InputError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
     return text
+
+
+def _plainly_another_type(request: Request, products: Mapping[str, Mapping]) -> bool:
+    """The request plainly asks for a product outside the type its words name: the vet's "surgery" names a health
+    product, but pet insurance is what is asked for; card debt names cards, but a consolidation loan answers too."""
+    return any(hit.score >= STRONG_NEED and (products.get(hit.product_id) or {}).get("category") not in request.categories
+               for hit in request.needs)
 
 
 def _call(name: str, **arguments) -> dict:

@@ -115,8 +115,10 @@ NEED_RULES: tuple[NeedRule, ...] = (
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
     _rule("pet", r"puppy|kitten|my dog|my cat|vet bills?", "insurance for my pet"),
     _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
-          r"|left my job|old (?:employer'?s )?401\(?k\)?", "I changed jobs and want to roll over my old 401(k)",
-          "I started a new job and need a checking account for my paycheck"),
+          r"|left my job", "I started a new job and need a checking account for my paycheck"),
+    _rule("rollover", r"old (?:employer'?s )?401\(?k\)?|401\(?k\)? from (?:my|the|our) (?:old|last|previous|former) \w+"
+          r"|roll(?:ing)? ?over (?:my |the |an? )?(?:old )?(?:401\(?k\)?|ira|pension)",
+          "I changed jobs and want to roll over my old 401(k)"),
     _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
           "insurance for my apartment"),
     _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)",

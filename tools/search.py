@@ -191,7 +191,7 @@ def _hit(ctx: ToolContext, key: Key, document: Mapping, score: float, components
 
 @tool
 def search_products(ctx: ToolContext, query: str, customer_id: str | None = None, category: str | None = None,
-                    k: int = 5, query_embedding=None) -> list[SearchHit]:
+                    k: int = 5, query_embedding=None, exclude: Sequence[str] = ()) -> list[SearchHit]:
     """Search the product catalogue and FAQ for passages that answer a product question, best first.
 
     Use for any question about fees, rates, features or how a product works ("which card is best for travel?",
@@ -203,6 +203,7 @@ def search_products(ctx: ToolContext, query: str, customer_id: str | None = None
         query: The product question in the customer's words.
         customer_id: The current customer, to mark which products they can get.
         category: Only products of this category, and FAQ answers about them: deposit, card, loan, mortgage, investment, retirement, education_savings, insurance or healthcare.
+        exclude: Product ids the customer ruled out ("we rent", "not our first home"); their passages are left out.
     """
     _check_category(category)
     if k < 1 or not query or not query.strip():
@@ -214,6 +215,9 @@ def search_products(ctx: ToolContext, query: str, customer_id: str | None = None
         "lexical": _in_category(books.lexical.rank(query), books, category, ctx)[: max(pools.values())],
         "vector": _in_category(_vector_ranking(ctx, books, query, query_embedding, pools), books, category, ctx),
     }
+    if exclude:
+        rankings = {name: [(key, score) for key, score in ranking if not (key[0] == PRODUCTS and key[1] in exclude)]
+                    for name, ranking in rankings.items()}
     fused = reciprocal_rank_fusion([[key for key, _ in ranking] for ranking in rankings.values()])[:k]
     return [_hit(ctx, key, books.documents[key], round(score, 6), _components(key, rankings), customer_id)
             for key, score in fused]

@@ -58,7 +58,8 @@ def test_the_home_a_customer_rents_or_owns_is_read_from_their_words(text, tenure
 
 
 @pytest.mark.parametrize("text, phrases", [
-    ("30 year mortgage, fixed. It won't be our first home.", ["our first home"]),
+    ("30 year mortgage, fixed. It won't be our first home.", ["our first home", "buying my first home"]),
+    ("We want it invested properly but neither of us wants to pick stocks.", ["pick stocks"]),
     ("health insurance for the family, not a savings account for medical stuff", ["a savings account for medical stuff"]),
     ("I do not want a card", []),
     ("not sure what I need", []),

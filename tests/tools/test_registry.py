@@ -14,7 +14,7 @@ EXPECTED_ARGUMENTS = {
     "recommend_personal": ({"customer_id"}, {"category"}),
     "recommend_family": ({"customer_id"}, {"relations"}),
     "recommend_healthcare": ({"customer_id"}, {"specialty"}),
-    "search_products": ({"query"}, {"customer_id", "category"}),
+    "search_products": ({"query"}, {"customer_id", "category", "exclude"}),
     "campaign_insights": ({"customer_id"}, set()),
 }
 

@@ -29,6 +29,7 @@ SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a 
 MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
+ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one
 BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
 RISKY_CATEGORIES = frozenset({"investment", "retirement", "education_savings"})
@@ -155,6 +156,7 @@ def _fitted(request: Request, relevant: list, personal: Mapping[str, float]) -> 
 def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> list[tuple[Mapping, float, str]]:
     """The products answering the request's need or named type, with their need score and matched phrase."""
     named = set(request.categories) | set(request.constraints.categories)
+    named |= {wider for category in named for wider in ALSO_ANSWERS.get(category, ())}
     # about their business, a customer is offered business products, and others only when they plainly ask
     business_only = request.business and any(is_business_product(product) for product in products)
     chosen = []

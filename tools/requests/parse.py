@@ -50,7 +50,7 @@ _NOT_CATEGORY = {
     "card": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?<!debit )(?:credit )?cards?\b", re.IGNORECASE),
     "loan": re.compile(r"\b(?:no|not|don'?t want|without|avoid)\b[^.?!]{0,12}\b(?:loans?|debt|borrow\w*)\b", re.IGNORECASE),
     "insurance": re.compile(r"\b(?:no|not|don'?t want|without)\b[^.?!]{0,12}\binsurance\b", re.IGNORECASE),
-    "deposit": re.compile(r"\b(?:not|don'?t want)\b(?: just)?(?: an?| another)?\s+(?:savings|checking|bank) account",
+    "deposit": re.compile(r"\b(?:not|don'?t want)\b(?: just)?(?: an?| another)?\s+(?:(?:savings|checking|bank) account|debit card)",
                           re.IGNORECASE),
     "mortgage": re.compile(r"\b(?:not|no|don'?t want)\b(?: an?| another| a new)?\s+mortgage", re.IGNORECASE),
 }

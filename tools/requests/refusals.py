@@ -6,7 +6,7 @@
   are for in the catalogue's `target_segments` (homeowners and homebuyers, or
   renters).
 - Refused needs: "it won't be our first home", "not a new car, a used one",
-  "a second home" name a need that is not theirs; the product that plainly
+  "a second home", "neither of us wants to pick stocks" name a need that is not theirs; the product that plainly
   states it (its closest purpose text, clearly ahead of the next product's) is
   ruled out.
 """
@@ -33,21 +33,28 @@ REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than t
 _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
                      r"(?:home|house|place|condo|property|townhouse)|closing|closed on|mortgage|down ?payment|homeowners?"
                      r"|house[- ]hunting|selling (?:our|my|the) (?:place|house|home)|first (?:home|house)|\d+ ?% down"
+                     r"|close on (?:the|our|my) (?:new )?(?:house|home|place)|(?:owned|bought) (?:a (?:home|house) )?before"
                      r"|(?:done|finished|through) renting|(?:stop|quit|tired of|sick of) (?:paying )?rent\w*)\b", re.IGNORECASE)
-_RENTING = re.compile(r"\b(?:rent(?:s|ing|ed|al|er|ers)?|tenant|landlord|lease|dorm(?:itory)?|sublet\w*)\b", re.IGNORECASE)
-_OWNING = re.compile(r"\b(?:keys to (?:the|our|my) (?:new )?(?:house|home|place)|(?:we|i) own (?:a|our|my|the) (?:home|house|place)"
+_RENTING = re.compile(r"\b(?:rent(?:s|ing|ed|al|er|ers)?|tenants?|landlords?|lease|dorm(?:itory)?|sublet\w*)\b", re.IGNORECASE)
+_OWNING = re.compile(r"\b(?:keys to (?:the|our|my) (?:new )?(?:house|home|place)|insure (?:the|our|my) (?:house|home)|(?:we|i) own (?:a|our|my|the) (?:home|house|place)"
                      r"|(?:our|my) (?:new )?house)\b", re.IGNORECASE)
 _APARTMENT = re.compile(r"\b(?:apartment|flat|roommates?|studio)\b", re.IGNORECASE)
 
 _NEGATED = re.compile(
     r"(?:\b(?<!do )(?<!does )(?<!did )(?<!would )(?<!could )(?<!should )(?<!if )not|\bwon'?t be|\bisn'?t|\bwouldn'?t be"
-    r"|\brather than|\binstead of|\bother than)\s+"
+    r"|\brather than|\binstead of|\bother than)\s+(?:just\s+|simply\s+|only\s+)?"
     r"(?P<what>(?:a|an|another|one of those|one|the|my|our)\s+[^,.;:!?]{3,40}?)"
     r"(?=\s*[,.;:!?]|\s+(?:but|and|so|because|since|i|we)\b|\s*$)",
     re.IGNORECASE)
+_UNWANTED = re.compile(
+    r"\b(?:don'?t|doesn'?t|do not|does not|never|neither of us|nobody|no one)\s+(?:wants?|likes?|has time|have time|cares?)"
+    r"\s+to\s+(?P<what>[^,.;:!?]{3,40}?)(?=\s*[,.;:!?]|\s+(?:but|and|so|because|since)\b|\s*$)",
+    re.IGNORECASE)
 _IMPLIED = (
     (re.compile(r"\b(?:second|vacation|holiday|next|bigger|another) (?:home|house|place)|\bmoving up\b"
-                r"|\bsell(?:ing)? (?:our|my|the) (?:place|house|home|condo)|\b(?:current|old) (?:house|home|mortgage)\b",
+                r"|\bsell(?:ing)? (?:our|my|the) (?:place|house|home|condo)|\b(?:current|old) (?:house|home|mortgage)\b"
+                r"|\b(?:isn'?t|not|won'?t be) (?:our|my) first\b|\b(?:owned|bought) (?:a (?:home|house) )?before\b"
+                r"|\bsold (?:our|my|the) (?:place|house|home)|\bsale of (?:our|my|the) (?:place|house|home)|\bdownsiz\w*",
                 re.IGNORECASE),
      "buying my first home"),
     (re.compile(r"\b(?:used|second[- ]hand|pre[- ]owned) (?:\w+ )?(?:car|suv|truck|van|minivan|vehicle|motorbike|motorcycle)s?\b"
@@ -69,7 +76,7 @@ def tenure_in(text: str) -> str | None:
 
 def refused_phrases(text: str) -> list[str]:
     """The needs `text` says are not the customer's, in words a product's purpose could state."""
-    phrases = [match.group("what").strip() for match in _NEGATED.finditer(text)]
+    phrases = [match.group("what").strip() for pattern in (_NEGATED, _UNWANTED) for match in pattern.finditer(text)]
     return phrases + [phrase for pattern, phrase in _IMPLIED if pattern.search(text)]
 
 
