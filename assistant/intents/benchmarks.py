@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 DATASETS = ("banking77", "clinc150")
 CLINC_OOS_LABEL = "oos"
 OOS_RECALL_TARGETS = (0.75, 0.8, 0.85, 0.9)
+CACHE_CHUNK = 2048  # texts embedded and kept at a time
 
 Examples = list[tuple[str, str]]
 
@@ -88,8 +89,10 @@ def load_benchmark(dataset: str, data_root: str | Path) -> BenchmarkSplits:
 def cached_embeddings(texts: Sequence[str], embedder: Embedder, cache_dir: Path | None) -> tuple[np.ndarray, bool]:
     """The texts' embeddings, from `cache_dir` when there; returns (embeddings, came_from_cache).
 
-    Beside each cached array, `<name>.json` records how long computing it took (wall and CPU seconds), so a
-    rerun from the cache can still report what training from scratch costs (`embedding_cost`).
+    They are computed `CACHE_CHUNK` texts at a time, each chunk kept as it is done, so a run stopped half-way
+    (a slow encoder on a shared machine) resumes where it stopped. Beside each cached array, `<name>.json`
+    records what computing it took (wall and CPU seconds, summed over the chunks), so a rerun from the cache
+    can still report what training from scratch costs (`embedding_cost`).
     """
     if cache_dir is None:
         return embedder.embed(list(texts)), False
@@ -98,16 +101,38 @@ def cached_embeddings(texts: Sequence[str], embedder: Embedder, cache_dir: Path 
         cached = np.load(path)
         if cached.shape[0] == len(texts):
             return cached, True
-    wall, cpu = time.perf_counter(), time.process_time()
-    embeddings = embedder.embed(list(texts))
-    cost = {"wall_seconds": round(time.perf_counter() - wall, 1), "cpu_seconds": round(time.process_time() - cpu, 1),
-            "texts": len(texts)}
     path.parent.mkdir(parents=True, exist_ok=True)
+    chunks, cost = [], {"wall_seconds": 0.0, "cpu_seconds": 0.0, "texts": len(texts)}
+    for number, start in enumerate(range(0, len(texts), CACHE_CHUNK)):
+        chunks.append(_cached_chunk(list(texts[start:start + CACHE_CHUNK]), embedder, path, number, cost))
+    embeddings = np.concatenate(chunks) if chunks else embedder.embed([])
     partial = path.with_suffix(".partial.npy")
     np.save(partial, embeddings)
-    path.with_suffix(".json").write_text(json.dumps(cost) + "\n", encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps({k: round(v, 1) for k, v in cost.items()}) + "\n",
+                                         encoding="utf-8")
     partial.replace(path)
+    for chunk in path.parent.glob(f"{path.stem}.chunk-*"):
+        chunk.unlink()
     return embeddings, False
+
+
+def _cached_chunk(texts: list[str], embedder: Embedder, path: Path, number: int, cost: dict) -> np.ndarray:
+    """One chunk's embeddings, from its chunk file when a stopped run left it; adds what computing it took."""
+    chunk = path.with_name(f"{path.stem}.chunk-{number:04d}.npy")
+    record = chunk.with_suffix(".json")
+    if chunk.is_file() and record.is_file():
+        spent = json.loads(record.read_text(encoding="utf-8"))
+        cost["wall_seconds"] += spent["wall_seconds"]
+        cost["cpu_seconds"] += spent["cpu_seconds"]
+        return np.load(chunk)
+    wall, cpu = time.perf_counter(), time.process_time()
+    embeddings = embedder.embed(texts)
+    spent = {"wall_seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
+    np.save(chunk, embeddings)
+    record.write_text(json.dumps(spent), encoding="utf-8")
+    cost["wall_seconds"] += spent["wall_seconds"]
+    cost["cpu_seconds"] += spent["cpu_seconds"]
+    return embeddings
 
 
 def cache_path(texts: Sequence[str], embedder: Embedder, cache_dir: Path) -> Path:

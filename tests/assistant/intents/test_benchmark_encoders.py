@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_encoder import TinyEncoder
 
@@ -71,3 +72,28 @@ def test_cli_names_an_encoder_that_is_not_installed(clinc_root: Path, tmp_path: 
     assert result.exit_code == 2
     assert "--encoder" in result.output and "neither minilm, mpnet nor a sentence-transformers" in " ".join(
         result.output.split())
+
+
+def test_a_stopped_embedding_run_resumes_from_its_kept_chunks(tmp_path: Path, monkeypatch):
+    from assistant.intents import benchmarks
+
+    monkeypatch.setattr(benchmarks, "CACHE_CHUNK", 4)
+    texts = [f"question number {n}" for n in range(10)]
+
+    class StopsAfterTwoChunks(TinyEncoder):
+        def embed(self, texts, batch_size=64):
+            if self.embedded >= 8:
+                raise KeyboardInterrupt  # the run is stopped
+            return super().embed(texts)
+
+    stopping = StopsAfterTwoChunks("tiny-a")
+    with pytest.raises(KeyboardInterrupt):
+        benchmarks.cached_embeddings(texts, stopping, tmp_path)
+    resumed = TinyEncoder("tiny-a")
+    vectors, cached = benchmarks.cached_embeddings(texts, resumed, tmp_path)
+
+    assert resumed.embedded == 2 and not cached  # only the last chunk's two texts were left
+    np.testing.assert_array_equal(vectors, TinyEncoder("tiny-a").embed(texts))
+    assert [path.name for path in tmp_path.iterdir() if "chunk" in path.name] == []
+    _, cached = benchmarks.cached_embeddings(texts, TinyEncoder("tiny-a"), tmp_path)
+    assert cached and benchmarks.embedding_cost(texts, resumed, tmp_path)["texts"] == 10
