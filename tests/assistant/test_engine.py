@@ -14,6 +14,8 @@ from assistant.runtime import Runtime
 from assistant.settings import Settings
 from assistant.worker import run_ingest_now
 from ingest.synth import synthesize
+from retrieval.formats import money
+from tools.eligibility import check
 
 
 @pytest.fixture(scope="module")
@@ -431,10 +433,15 @@ def test_after_warm_up_a_first_turn_embeds_only_its_message_and_the_warm_up_stor
         assert texts_embedded_by_first_turn(warm, first, message, monkeypatch) == [message]
 
 
+def cautious_customer(runtime) -> str:
+    """A customer with a low risk appetite who allows profiling and runs no business."""
+    return next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                if (runtime.ctx.features(doc["_id"]) or {}).get("risk_appetite") == "low"
+                and doc["consent"]["profiling"] and doc.get("occupation") != "Small Business Owner")
+
+
 def test_the_product_asked_for_that_a_rule_keeps_from_the_customer_is_named_with_the_rule(runtime):
-    cautious = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
-                    if (runtime.ctx.features(doc["_id"]) or {}).get("risk_appetite") == "low"
-                    and doc["consent"]["profiling"] and doc.get("occupation") != "Small Business Owner")
+    cautious = cautious_customer(runtime)
     turn = runtime.engine.turn(as_customer(cautious), "I want to pick individual stocks myself")
     first = turn.recommendations[0]
     product = runtime.ctx.products[first["product_id"]]
@@ -443,6 +450,49 @@ def test_the_product_asked_for_that_a_rule_keeps_from_the_customer_is_named_with
     assert all(not runtime.ctx.products[rec["product_id"]]["eligibility"].get("risk_appetite")
                or "low" in runtime.ctx.products[rec["product_id"]]["eligibility"]["risk_appetite"]
                for rec in turn.recommendations[1:])  # what follows is open to them
+
+
+def test_the_product_a_rule_keeps_away_comes_with_the_nearest_of_its_type_open_to_them_and_no_age(runtime):
+    cautious = cautious_customer(runtime)
+    turn = runtime.engine.turn(as_customer(cautious), "I want to pick individual stocks myself")
+    first = turn.recommendations[0]
+    reason, features = first["reasons"][0], runtime.ctx.features(cautious)
+    closed = runtime.ctx.products[first["product_id"]]
+    instead = [product for product in runtime.ctx.products.values()
+               if f"{product['name']} is open to you instead" in reason]
+
+    assert len(instead) == 1 and instead[0]["category"] == closed["category"]
+    assert not check(instead[0], features)  # really open to them
+    assert "yours is low" in reason and not re.search(r"\bage\b|you are \d", reason)
+    assert {"features", "products"} <= {item["collection"] for item in first["evidence"]}
+
+
+def test_an_income_rule_cites_the_income_it_compared_even_when_that_is_the_payroll_estimate(runtime, monkeypatch):
+    premier = runtime.ctx.products["P003"]
+    minimum = premier["eligibility"]["min_income"]
+
+    def short_on_income(doc) -> bool:
+        features = runtime.ctx.features(doc["_id"]) or {}
+        return (0 < (features.get("income_estimate") or 0) < minimum and doc["consent"]["profiling"]
+                and bool(features.get("kyc_verified")) and "P003" not in (features.get("products_held") or ()))
+
+    customer_id = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                       if short_on_income(doc))
+    # a declared income gone stale: below what their payroll now shows (the synthetic bank never has one)
+    features = dict(runtime.ctx.features(customer_id))
+    features["declared_income"] = round(features["income_estimate"] * 0.6, -2)
+    features_of = runtime.ctx.features
+    monkeypatch.setattr(runtime.ctx, "features", lambda cid: features if cid == customer_id else features_of(cid))
+    turn = runtime.engine.turn(as_customer(customer_id), "I want Premier Checking")
+    first = turn.recommendations[0]
+    reason = first["reasons"][0]
+
+    assert first["product_id"] == "P003" and reason.startswith("Not open to you yet"), reason
+    assert f"yours is {money(features['income_estimate'])}" in reason
+    assert money(features["declared_income"]) not in reason
+    assert [item["field"] for item in first["evidence"] if item["collection"] == "features"] == ["income_estimate"]
+    instead = [product for product in runtime.ctx.products.values() if f"{product['name']} is open to you instead" in reason]
+    assert len(instead) == 1 and instead[0]["category"] == premier["category"] and not check(instead[0], features)
 
 
 def test_a_product_asked_for_that_the_customer_holds_is_said_to_be_theirs(runtime):

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.eligibility import check, credit_score_inputs, may_profile
+from tools.eligibility import (
+    check,
+    credit_score_inputs,
+    eligibility_income,
+    may_profile,
+)
 from tools.evidence import (
     ACCOUNT_OPENINGS,
     field_evidence,
@@ -186,7 +191,8 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
             return [_already_held(product, need, features), *shown][:k]
         failures = [failure for failure in check(product, features) if failure.rule in SAYABLE_RULES]
         if failures and not is_business_product(product):
-            return [_not_open(product, need, failures, features), *shown][:k]
+            instead = _open_instead(ctx, product, features, request)
+            return [_not_open(product, need, failures, features, instead), *shown][:k]
     return shown
 
 
@@ -198,19 +204,41 @@ def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:
                           components={"request": round(need.score, 4), "held": 1.0})
 
 
-def _not_open(product: Mapping, need, failures: list, features: Mapping) -> Recommendation:
-    """The product made for the request that a rule keeps from the customer: the rule and their own value."""
+def _not_open(product: Mapping, need, failures: list, features: Mapping, instead: Mapping | None) -> Recommendation:
+    """The product made for the request that a rule keeps from the customer: the rule, their own value (the one the
+    rule compared), and the nearest product of the same type open to them."""
     said = "; ".join(failure.reason for failure in failures)
+    offer = f"{instead['name']} is open to you instead" if instead else "The others here are open to you"
     reason = (f'{NOT_OPEN_PREFIX}: {product["name"]} is the one for "{need.phrase}", but it {said}. '
-              f"The others here are open to you; a banker can go over it with you.")
-    evidence = [field_evidence(EvidenceKind.profile_field, "features", features, SAYABLE_RULES[failure.rule],
-                               f"your {SAYABLE_RULES[failure.rule].replace('_', ' ')}")
-                for failure in failures if SAYABLE_RULES[failure.rule] in features]
-    evidence.append(field_evidence(EvidenceKind.product_terms, "products", product, "eligibility",
-                                   f"who {product['name']} is for"))
+              f"{offer}; a banker can go over it with you.")
+    fields = [_rule_field(failure.rule, features) for failure in failures]
+    evidence = [field_evidence(EvidenceKind.profile_field, "features", features, name, f"your {name.replace('_', ' ')}")
+                for name in fields if name in features]
+    for terms in [product, instead] if instead else [product]:
+        evidence.append(field_evidence(EvidenceKind.product_terms, "products", terms, "eligibility",
+                                       f"who {terms['name']} is for"))
     return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
                           score=0.0, reasons=[reason], evidence=evidence,
                           components={"request": round(need.score, 4), "not_open": 1.0})
+
+
+def _rule_field(rule: str, features: Mapping) -> str:
+    """The feature a rule compared: for income, the larger of declared income and the payroll estimate."""
+    if rule == "min_income" and eligibility_income(features) > (features.get("declared_income") or 0.0):
+        return "income_estimate"
+    return SAYABLE_RULES[rule]
+
+
+def _open_instead(ctx: ToolContext, product: Mapping, features: Mapping, request: Request) -> Mapping | None:
+    """The product of the same type no rule keeps from the customer: one sharing a word of its name first ("Term Life
+    Insurance" for "Whole Life Insurance"), then the one the request asks for most; None when every one is closed."""
+    asked = {need.product_id: need.score for need in request.needs}
+    named = set(product["name"].lower().split())
+    open_to_them = [other for product_id, other in sorted(ctx.products.items())
+                    if product_id != product["_id"] and other.get("category") == product.get("category")
+                    and not is_business_product(other) and not check(other, features)]
+    return max(open_to_them, default=None,
+               key=lambda other: (bool(named & set(other["name"].lower().split())), asked.get(other["_id"], 0.0)))
 
 
 def _connected(rec: Recommendation) -> list[str]:
