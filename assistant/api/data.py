@@ -15,8 +15,9 @@ from assistant.api.chat import CUSTOMER_ID_PATTERN
 from assistant.api.deps import CurrentCaller, LiveRuntime, Store
 from assistant.api.errors import NotFound
 from assistant.callers import STAFF_ROLES, Caller, Role
+from assistant.decisions import channel_of
 from assistant.disclosure import shown_to_customer
-from assistant.engine import PermissionDenied, check_session_access
+from assistant.engine import PermissionDenied, Plan, check_session_access
 from assistant.sessions import Session
 from retrieval.records import ProductCategory
 from retrieval.text import Readable, Text
@@ -100,7 +101,8 @@ def check_may_read_session(store, caller: Caller, session: Session) -> None:
 async def recommendations(customer_id: CustomerId, request: Request, caller: CurrentCaller, runtime: LiveRuntime,
                           kind: Kind = Kind.personal, k: Annotated[int, Query(ge=1, le=20)] = 5):
     """Ranked products for one customer, each with reasons and the stored evidence behind them (for the customer,
-    a relative's id only when that relative shares with them)."""
+    a relative's id only when that relative shares with them), each with its decision_id; what the contact policy
+    holds back is left out."""
     request.state.asked_customer = customer_id
     check_may_read(request.app.state.store, caller, customer_id, f"recommendations:{kind}")
     if runtime.ctx.customer(customer_id) is None:
@@ -110,9 +112,17 @@ async def recommendations(customer_id: CustomerId, request: Request, caller: Cur
 
 
 def recommendations_shown(runtime, caller: Caller, customer_id: str, kind: Kind, k: int) -> list[dict]:
-    tools = runtime.engine.tools
-    shown = [rec.to_dict() for rec in tools.call(TOOL_OF_KIND[kind], runtime.ctx, customer_id, k=k)]
-    return shown_to_customer(shown, tools, runtime.ctx, customer_id) if caller.role is Role.customer else shown
+    """The tool's ranking under the contact policy and levers, written to the decision log as the chat's are."""
+    tools, offers, tool = runtime.engine.tools, runtime.engine.offers, TOOL_OF_KIND[kind]
+    recs, held = offers.ranked(tool, customer_id, {"k": k})
+    shown = [rec.to_dict() for rec in recs]
+    if caller.role is Role.customer:
+        shown_to_customer(shown, tools, runtime.ctx, customer_id)
+    plan = Plan(f"recommendations:{kind}", recommendations=shown, held_back=held,
+                tool_calls=[{"name": tool, "arguments": {"customer_id": customer_id, "k": k}}])
+    offers.decide(plan, customer_id, channel_of(caller), None, f"GET recommendations?kind={kind}&k={k}",
+                  f"recommendations:{kind}")
+    return shown
 
 
 @router.get("/products/search", response_model=SearchResponse)

@@ -205,3 +205,17 @@ def test_a_lever_lifts_an_eligible_offer_in_a_real_answer_and_cannot_add_an_inel
     assert lifted_rec["components"]["lever"] == 10.0
     record = runtime.store["decisions"].find_one({"_id": result.explanation["decision_id"]})
     assert [(lever["product_id"], lever["factor"]) for lever in record["levers"]] == [(lifted, 10.0)]
+
+
+def test_the_recommendations_endpoint_logs_its_decision_and_keeps_to_the_contact_policy(client, keys, customers):
+    me = token(client, keys, customers[1])
+    first = client.get(f"/v1/customers/{customers[1]}/recommendations", params={"k": 3}, headers=me).json()
+    dismissed = first["recommendations"][0]
+    assert respond(client, me, dismissed["decision_id"], dismissed["product_id"], "dismissed").status_code == 201
+
+    again = client.get(f"/v1/customers/{customers[1]}/recommendations", params={"k": 3}, headers=me).json()
+
+    assert dismissed["product_id"] not in [rec["product_id"] for rec in again["recommendations"]]
+    decision = client.app.state.store["decisions"].find_one({"_id": again["recommendations"][0]["decision_id"]})
+    assert decision["channel"] == "widget" and decision["tool"] == "recommend_personal"
+    assert (dismissed["product_id"], "dismissed") in [(item["product_id"], item["rule"]) for item in decision["held_back"]]
