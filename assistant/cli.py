@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from click import Context
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -17,12 +18,48 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from typer.core import TyperGroup
 
 from assistant.customer_cli import customer_app
 from assistant.encoder_cli import encoder_app
 from assistant.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True)
+STORE_FAILURE_EXIT = 3
+
+
+class StoreFailuresExit3(TyperGroup):
+    """Every command, however deep: a store that is unreachable or fails ends it with exit code 3 and one line
+    naming the store, instead of a traceback."""
+
+    def invoke(self, ctx: Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            line = store_failure(exc)
+            if line is None:
+                raise
+            raise fail(line, code=STORE_FAILURE_EXIT) from None
+
+
+def store_failure(exc: BaseException) -> str | None:
+    """One line naming the store `exc` says failed, or None if `exc` is no store's failure."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from retrieval.errors import StoreError
+    from retrieval.vectors import VectorStoreError
+
+    if isinstance(exc, StoreError):
+        return f"document store: {exc}"
+    if isinstance(exc, VectorStoreError):
+        return f"vector store: {exc}"
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return f"job queue (FARGO_REDIS_URL): {exc}"
+    return None
+
+
+app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True,
+                  cls=StoreFailuresExit3)
 data_app = typer.Typer(help="Make, import and load source data.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=True)
 train_app = typer.Typer(help="Train Fargo's models.", no_args_is_help=True)
@@ -40,7 +77,7 @@ MAX_REPORTED_REJECTIONS = 50
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -49,6 +86,14 @@ def settings_or_exit() -> Settings:
         return load_settings()
     except SettingsError as exc:
         raise fail(str(exc)) from None
+
+
+def check_document_store(settings: Settings) -> None:
+    """A long-running command checks the store once at start (a wrong address stops it at once with exit 3); once
+    running, it rides out the store going away."""
+    from retrieval.docstore import open_store
+
+    open_store(settings).close()
 
 
 @contextmanager
@@ -204,6 +249,7 @@ def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker thre
     from assistant.worker import make_huey, start_consumer
 
     settings = settings_or_exit()
+    check_document_store(settings)
     typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}', campaign events every minute")
     start_consumer(make_huey(settings), workers=workers).run()
 
@@ -216,7 +262,9 @@ def campaign_server(
     """Serve POST /v1/campaign/events (HMAC-signed batches, durable queue) and the agents' lead endpoints."""
     from assistant.campaign.server import serve_campaign
 
-    serve_campaign(settings_or_exit(), host=host, port=port)
+    settings = settings_or_exit()
+    check_document_store(settings)
+    serve_campaign(settings, host=host, port=port)
 
 
 @app.command("campaign-worker")
@@ -224,7 +272,9 @@ def campaign_worker() -> None:
     """Process queued campaign events in batches into outreach leads (stops after the batch on Ctrl-C)."""
     from assistant.campaign.worker import run_campaign_worker
 
-    run_campaign_worker(settings_or_exit())
+    settings = settings_or_exit()
+    check_document_store(settings)
+    run_campaign_worker(settings)
 
 
 @eval_app.command("recommend")

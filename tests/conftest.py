@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,15 @@ def unused_port() -> int:
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URI of an nx-27017 server on a free loopback port, one SQLite file per database."""
-    directory = tmp_path_factory.mktemp("nx-27017")
-    (directory / "data").mkdir()
-    port = free_loopback_port()
+    with nx_server(tmp_path_factory.mktemp("nx-27017"), free_loopback_port()) as uri:
+        yield uri
+
+
+@contextmanager
+def nx_server(directory: Path, port: int) -> Iterator[str]:
+    """Serve the databases in `directory` on `port` until the block ends; started again on the same directory and
+    port, the server has the same data (tests stop and restart it mid-run)."""
+    (directory / "data").mkdir(exist_ok=True)
     log_path = directory / "server.log"
     command = [
         sys.executable, "-m", "nx_27017.nx_27017",
@@ -87,7 +94,7 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--host", "127.0.0.1", "-p", str(port),
         "--log-file", str(directory / "nx.log"), "--pid-file", str(directory / "nx.pid"),
     ]
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             uri = f"mongodb://127.0.0.1:{port}"
@@ -95,6 +102,35 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield uri
         finally:
             _stop(process)
+
+
+class RestartableServer:
+    """An nx-27017 server of one test's own, which the test stops and starts again (same port, same data)."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory, self.port = directory, port
+        self.uri = f"mongodb://127.0.0.1:{port}"
+        self._running: ExitStack | None = None
+
+    def start(self) -> None:
+        self._running = ExitStack()
+        self._running.enter_context(nx_server(self.directory, self.port))
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+
+
+@pytest.fixture
+def restartable_mongo(tmp_path: Path) -> Iterator[RestartableServer]:
+    server = RestartableServer(tmp_path / "nx-27017", free_loopback_port())
+    server.directory.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=STORE_BACKENDS)
