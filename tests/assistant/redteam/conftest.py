@@ -1,7 +1,7 @@
 """The red-team suite's bank and its report.
 
 `redteam` is one small synthetic bank whose data carries the attacks (a customer's disclosure, a campaign post and
-two FAQ answers written by an attacker), ingested as any bank's would be, and served by the real app with the LLM
+two FAQ answers written by an attacker, and the bank's assistant notice), ingested as any bank's would be, and served by the real app with the LLM
 path on: an `ObedientLLM` on loopback that does whatever the text it reads tells it to.
 
 Each test records `redteam_kind` (the attack's channel) and `redteam_outcome` (how it was stopped, or what was
@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from ingested_bank import SharedRuntime, build_app
 from live_app import make_bank
 from obedient_llm import ObedientLLM
-from redteam_bank import CUSTOMERS, PROXY_VARIABLES, plant_attacks
+from redteam_bank import CUSTOMERS, POISON_NOTICE, PROXY_VARIABLES, plant_attacks
 
 from assistant.auth import create_key
 from assistant.runtime import Runtime
@@ -47,7 +47,8 @@ def redteam(tmp_path_factory) -> Iterator[RedTeam]:
         for name in PROXY_VARIABLES:
             patch.delenv(name, raising=False)
         settings = Settings(data_dir=built.data_dir, source_dir=built.source_dir, openai_base_url=llm.base_url,
-                            openai_api_key="sk-loopback-redteam", llm_model="obedient")
+                            openai_api_key="sk-loopback-redteam", llm_model="obedient",
+                            assistant_disclosure=POISON_NOTICE)
         with Runtime.open(settings) as runtime:
             app = build_app((settings, SharedRuntime(runtime)), requests_per_minute=100_000)
             with TestClient(app) as client:
