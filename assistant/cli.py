@@ -35,27 +35,12 @@ class StoreFailuresExit3(TyperGroup):
         try:
             return super().invoke(ctx)
         except Exception as exc:
+            from assistant.outages import store_failure
+
             line = store_failure(exc)
             if line is None:
                 raise
             raise fail(line, code=STORE_FAILURE_EXIT) from None
-
-
-def store_failure(exc: BaseException) -> str | None:
-    """One line naming the store `exc` says failed, or None if `exc` is no store's failure."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from retrieval.errors import StoreError
-    from retrieval.vectors import VectorStoreError
-
-    if isinstance(exc, StoreError):
-        return f"document store: {exc}"
-    if isinstance(exc, VectorStoreError):
-        return f"vector store: {exc}"
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        return f"job queue (FARGO_REDIS_URL): {exc}"
-    return None
 
 
 app = typer.Typer(help="Fargo AI: personalization engine for retail banks.", no_args_is_help=True,

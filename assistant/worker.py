@@ -12,6 +12,7 @@ import logging
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from assistant.outages import retried_while_stores_fail
 from assistant.settings import Settings, parse_cron
 
 log = logging.getLogger("fargo.scheduler")
@@ -32,11 +33,13 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
     cron = parse_cron(settings.ingest_cron)
 
     @queue.periodic_task(cron.schedule(), name="nightly_ingest")
+    @retried_while_stores_fail
     def nightly_ingest() -> None:
         run_ingest_now(settings, mode="incremental")
         log.info("offers the new data shows opened: %d", record_openings_now(settings))
 
     @queue.task(name="ingest")
+    @retried_while_stores_fail
     def ingest(mode: str = "incremental") -> str:
         run_id = run_ingest_now(settings, mode=mode).run_id
         record_openings_now(settings)
@@ -45,6 +48,7 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
     queue.fargo_ingest = ingest  # type: ignore[attr-defined]  # lets the CLI enqueue without re-registering
 
     @queue.periodic_task(crontab(minute=PURGE_CRON[0], hour=PURGE_CRON[1]), name="purge_expired")
+    @retried_while_stores_fail
     def purge_expired() -> None:
         from assistant.retention import run_purge_now
 

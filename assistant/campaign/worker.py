@@ -45,6 +45,11 @@ from typing import Any
 from pymongo import ReplaceOne
 
 from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
+from assistant.outages import (
+    retried_while_stores_fail,
+    skipped_while_stores_fail,
+    store_failure,
+)
 from assistant.settings import Settings
 from retrieval.docstore import handle_filter, live_pointer
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
@@ -243,7 +248,11 @@ class CampaignWorker:
         try:
             result = self.process(claim)
         except Exception as exc:
-            log.exception("campaign batch of %d events failed; it will be retried", len(claim.events))
+            failure = store_failure(exc)
+            if failure is None:
+                log.exception("campaign batch of %d events failed; it will be retried", len(claim.events))
+            else:  # an outage, not a bug: one line; the queue's back-off spaces the tries
+                log.warning("campaign batch of %d events: %s; retried after a back-off", len(claim.events), failure)
             self.queue.release(claim, f"{type(exc).__name__}: {exc}"[:500])
             return 0
         self.queue.complete(claim)
@@ -385,11 +394,13 @@ def register_campaign_tasks(huey, settings: Settings, *, budget_s: float = HUEY_
     from huey import crontab
 
     @huey.periodic_task(crontab(minute="*"), name="campaign_drain", expires=budget_s)
+    @skipped_while_stores_fail(period_s=60.0)
     def drain_due_batches() -> int:
         with open_campaign_worker(settings, embedder=embedder) as worker:
             return worker.drain(until=time.time() + budget_s)
 
     @huey.task(name="campaign_drain_now")
+    @retried_while_stores_fail
     def drain_now() -> int:
         """Process whatever waits, due or not, and return how many events (huey keeps no periodic results)."""
         with open_campaign_worker(settings, embedder=embedder) as worker:

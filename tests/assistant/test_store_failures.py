@@ -3,7 +3,9 @@ it; /readyz follows a store going away and coming back without a restart."""
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,8 +16,10 @@ from tiny_encoder import TinyEncoder
 from typer.testing import CliRunner
 
 from assistant.api.app import create_app
+from assistant.campaign.worker import open_campaign_worker
 from assistant.cli import app
 from assistant.settings import Settings
+from assistant.worker import make_huey
 from retrieval.docstore import open_store
 
 runner = CliRunner()
@@ -127,3 +131,53 @@ def test_readyz_turns_503_when_mongodb_goes_away_and_200_when_it_returns(restart
     assert down.json()["checks"]["store"].startswith(f"unavailable: MongoDB at 127.0.0.1:{restartable_mongo.port}")
     assert back.status_code == 200 and back_at - restarted_at < 5
     assert back.json()["checks"]["store"] == "ok"
+
+
+def no_tracebacks(records: list[logging.LogRecord]) -> bool:
+    return not any(record.exc_info for record in records)
+
+
+def test_a_queued_ingestion_whose_store_is_down_is_tried_again_later_each_time_with_one_line_per_try(
+        tmp_path: Path, unused_port: int, caplog):
+    settings = Settings(data_dir=tmp_path, mongodb_uri=f"mongodb://127.0.0.1:{unused_port}/?{QUICK_SELECTION}")
+    queue = make_huey(settings)
+    queue.immediate = True  # tasks run as they are queued; retries wait in the schedule
+    waits = []
+    with caplog.at_level(logging.INFO):
+        queue.fargo_ingest("incremental")
+        for _ in range(3):
+            (retry,) = queue.scheduled()
+            waits.append(round((retry.eta - datetime.now(UTC).replace(tzinfo=None)).total_seconds()))
+            (due,) = queue.read_schedule(retry.eta)
+            queue.execute(due, retry.eta)  # as if the wait had passed
+
+    tries = [record.getMessage() for record in caplog.records if record.name == "fargo.scheduler"]
+    assert waits == [5, 10, 20]
+    assert len(tries) == 4 and all(f"MongoDB at 127.0.0.1:{unused_port} is unreachable" in line for line in tries)
+    assert tries[0].startswith("ingest: document store:") and tries[-1].endswith("try 4 failed, next in 40 s")
+    assert no_tracebacks(caplog.records)
+
+
+def campaign_event(number: int) -> dict:
+    return {"event_id": f"EV{number:05d}", "campaign_id": "CMP01", "platform": "instagram",
+            "author_handle": "someone", "customer_id": None, "type": "comment", "text": "off to Lisbon soon",
+            "timestamp": "2026-05-01T10:00:00.000000Z"}
+
+
+def test_the_campaign_worker_rides_out_mongodb_going_away_with_one_line_and_no_traceback(
+        restartable_mongo, tmp_path: Path, caplog):
+    settings = Settings(data_dir=tmp_path, mongodb_uri=f"{restartable_mongo.uri}/?{QUICK_SELECTION}")
+    with open_campaign_worker(settings, embedder=TinyEncoder(), batch_window_s=0.01) as worker:
+        worker.queue.put_many("test", [campaign_event(n) for n in range(3)])
+        restartable_mongo.stop()
+        with caplog.at_level(logging.INFO):
+            processed_while_down = worker.drain(until=worker.clock() + 1.5, poll_s=0.05)
+        restartable_mongo.start()
+        processed_after = worker.drain(until=worker.clock() + 6, poll_s=0.05, exit_when_idle=True)
+        counts = worker.queue.counts()
+
+    failed_tries = [r.getMessage() for r in caplog.records if r.name == "fargo.campaign_worker"]
+    assert processed_while_down == 0 and processed_after == 3 and counts["done"] == 3
+    assert len(failed_tries) == 1  # the queue's back-off (2 s first) spaces the tries, one line each
+    assert f"MongoDB at 127.0.0.1:{restartable_mongo.port} is unreachable" in failed_tries[0]
+    assert no_tracebacks(caplog.records)
