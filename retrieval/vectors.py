@@ -195,6 +195,11 @@ class VectorIndexes:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def ping(self) -> None:
+        """Raises VectorStoreError unless the Chroma store answers (a server may have gone away since opening)."""
+        with chroma_errors("Chroma does not answer"):
+            self._client.heartbeat()
+
     # --- building and publishing -------------------------------------------------
 
     def build(

@@ -10,6 +10,7 @@ from assistant.api.observability import PROMETHEUS_CONTENT_TYPE
 from assistant.api.warm import engine_readiness
 from retrieval.docstore import live_pointer
 from retrieval.errors import StoreError
+from retrieval.vectors import VectorStoreError
 
 router = APIRouter(tags=["ops"])
 
@@ -31,13 +32,25 @@ def readiness(store) -> tuple[bool, dict[str, str]]:
     return True, {"store": "ok", "data": f"live run {pointer['run_id']}"}
 
 
+def vector_readiness(runtime, url: str) -> tuple[bool, str]:
+    try:
+        runtime.vectors.ping()
+    except VectorStoreError as exc:
+        return False, f"unavailable: Chroma at {url}: {exc}"
+    return True, "ok"
+
+
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the store answers, an ingestion run has published live data and the engine is open and warm (its
-    models loaded, its indexes built: assistant.api.warm); 503 otherwise."""
-    ready, checks = await run_in_threadpool(readiness, request.app.state.store)
+    """Ready when the store answers, an ingestion run has published live data, the engine is open and warm (its
+    models loaded, its indexes built: assistant.api.warm) and a Chroma server, if one is configured, answers; 503
+    otherwise. Every probe asks the stores again, so it follows them going away and coming back."""
+    state = request.app.state
+    ready, checks = await run_in_threadpool(readiness, state.store)
     if ready:
-        ready, checks["engine"] = await engine_readiness(request.app.state)
+        ready, checks["engine"] = await engine_readiness(state)
+    if ready and state.settings.chroma_url:  # an embedded store cannot go away; a server can
+        ready, checks["vectors"] = await run_in_threadpool(vector_readiness, state.runtime, state.settings.chroma_url)
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)
 

@@ -4,11 +4,14 @@ it; /readyz follows a store going away and coming back without a restart."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import typer
 from fastapi.testclient import TestClient
@@ -21,6 +24,7 @@ from assistant.cli import app
 from assistant.settings import Settings
 from assistant.worker import make_huey
 from retrieval.docstore import open_store
+from retrieval.vectors import VectorIndexes
 
 runner = CliRunner()
 QUICK_SELECTION = "serverSelectionTimeoutMS=300&connectTimeoutMS=300"
@@ -181,3 +185,53 @@ def test_the_campaign_worker_rides_out_mongodb_going_away_with_one_line_and_no_t
     assert len(failed_tries) == 1  # the queue's back-off (2 s first) spaces the tries, one line each
     assert f"MongoDB at 127.0.0.1:{restartable_mongo.port} is unreachable" in failed_tries[0]
     assert no_tracebacks(caplog.records)
+
+
+CHROMA_START_S = 20.0
+
+
+def start_chroma(directory: Path, port: int) -> subprocess.Popen:
+    """`chroma run` on loopback (the server chromadb ships), once it answers its heartbeat."""
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(Path(sys.executable).with_name("chroma")), "run", "--path", str(directory),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + CHROMA_START_S
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    pytest.fail(f"chroma run did not answer within {CHROMA_START_S:.0f} s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_readyz_turns_503_when_the_chroma_server_goes_away_and_200_when_it_returns(tmp_path: Path,
+                                                                                   unused_port: int):
+    settings = Settings(data_dir=tmp_path, chroma_url=f"http://127.0.0.1:{unused_port}")
+    with open_store(settings) as store:
+        store["meta"].replace_one({"_id": "live"}, {"_id": "live", "run_id": "run-1", "graph_file": "g"}, upsert=True)
+    server = start_chroma(tmp_path / "chroma-server", unused_port)
+    try:
+        vectors = VectorIndexes.open(settings, TinyEncoder())
+        runtime = SimpleNamespace(ctx=SimpleNamespace(run_id="run-1"), vectors=vectors, close=vectors.close)
+        with TestClient(create_app(settings, open_runtime=lambda _settings: runtime)) as client:
+            before, _ = readyz_until(client, 200, within_s=5)
+            stop(server)
+            stopped_at = time.monotonic()
+            down, down_at = readyz_until(client, 503, within_s=10)
+            server = start_chroma(tmp_path / "chroma-server", unused_port)
+            back, _ = readyz_until(client, 200, within_s=5)
+    finally:
+        stop(server)
+
+    assert before.status_code == 200 and before.json()["checks"]["vectors"] == "ok"
+    assert down.status_code == 503 and down_at - stopped_at < 5
+    assert down.json()["checks"]["vectors"].startswith(f"unavailable: Chroma at http://127.0.0.1:{unused_port}")
+    assert back.status_code == 200 and back.json()["checks"]["vectors"] == "ok"
