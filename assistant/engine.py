@@ -41,11 +41,14 @@ from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_co
 from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
+from tools.evidence import field_evidence
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
 from tools.requests.fit import STRONG_NEED, UNMET_PREFIX, conditions, violations
+from tools.types import EvidenceKind, Recommendation
 
 MAX_MESSAGE_CHARS = 2000
+LISTED_HITS = 3  # the product-question answer quotes this many hits; its products are numbered for follow-ups
 CUSTOMER_INTENTS = {"personal_recommendation", "family_recommendation", "healthcare", "campaign_insight"}
 HANDOFF_INTENTS = {"account_servicing", "talk_to_human", *DISPUTE_INTENTS}
 SMALL_TALK = {"greeting", "thanks", "goodbye", "out_of_scope"}
@@ -229,6 +232,8 @@ class Engine:
             return self._search(message, subject, slots, embedding, request.ruled_out if request else ())
         if intent == "campaign_insight" and caller.role not in STAFF_ROLES:
             return Plan("refused", {"message": "Campaign insights are for bank staff. I can recommend products for you instead."})
+        if subject is None and caller.role == Role.developer:  # no customer data: what the catalogue offers
+            return self._search(message, None, slots, embedding, request.ruled_out if request else ())
         if subject is None:
             who = "Which customer? Give me their customer id (like C0000123)." if caller.role in STAFF_ROLES else (
                 "I need to know who you are to recommend products: sign in through your bank's app."
@@ -412,10 +417,22 @@ class Engine:
                 "seen": list(dict.fromkeys([*seen, *(rec["product_id"] for rec in plan.recommendations)])),
             }
         elif not intent.startswith("followup:"):
-            session.state = {"intent": intent, "recommendations": [], "tool": None}
+            listed = _listed_products(plan, self.ctx.products)  # "tell me more about the second one" after a product question
+            session.state = {"intent": intent, "recommendations": listed, "tool": None,
+                             "seen": [rec["product_id"] for rec in listed]}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         session.state[UNSERVED_STATE] = unserved
         self.sessions.save(session)
+
+
+def _listed_products(plan: Plan, products: Mapping[str, Mapping]) -> list[dict]:
+    """The products a product-question answer listed, in order, as follow-ups read a list: each with the passage
+    shown for it, pointing at the catalogue's description."""
+    hits = (plan.context.get("hits") or [])[:LISTED_HITS] if plan.template == "product_question" else []
+    return [Recommendation(hit["record_id"], hit["title"], hit.get("category", ""), hit["score"], [hit["passage"]],
+                           [field_evidence(EvidenceKind.product_terms, "products", products[hit["record_id"]],
+                                           "description", f"what {hit['title']} is")]).to_dict()
+            for hit in hits if hit.get("collection") == "products" and hit["record_id"] in products]
 
 
 def _asked(request: Request | None, shown: list[dict]) -> dict:

@@ -53,23 +53,26 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
     """Read `message` as a follow-up to the last turn, or return None; `refines` says the message states a
     constraint ("only ones without an annual fee", "something lower risk")."""
     shown = state.get("recommendations") or []
-    if not state.get("intent"):
-        return None
     text = message.strip()
     short = len(text.split()) <= 12
+    position = ordinal_reference(text)
+    if not shown and position is not None and _MORE_ABOUT.search(text) and short:  # the answer says none was shown
+        return FollowUp("details", position)
+    if not state.get("intent"):
+        return None
     if shown and (_SHORT_WHY.match(text) or (_WHY.match(text) and len(text.split()) <= 8)):
         return FollowUp("why", explicit_ordinals(text)[0] if explicit_ordinals(text) else None)
     if shown and _COMPARE.search(text) and short:
         return FollowUp("compare", positions=compared_positions(text))
     if relations and _ABOUT_RELATIVE.search(text) and len(text.split()) <= 14:
         return FollowUp("relative")
-    if shown and _ELSE.search(text) and short:
+    ranked = bool(shown) and bool(state.get("tool"))  # a product question's list is not ranked again
+    if ranked and _ELSE.search(text) and short:
         return FollowUp("else")
-    if shown and refines and short:
+    if ranked and refines and short:
         return FollowUp("refine")
-    if shown and _CHEAPER.search(text) and len(text.split()) <= 10:
+    if ranked and _CHEAPER.search(text) and len(text.split()) <= 10:
         return FollowUp("cheaper")
-    position = ordinal_reference(text)
     if shown and position is not None and _MORE_ABOUT.search(text):
         return FollowUp("details", position)
     return None

@@ -1,19 +1,21 @@
 """A bank's rules for a conversation, on a small ingested bank: the assistant notice, disputes and complaints to a
-person (fraud urgent), and no doom loops."""
+person (fraud urgent), no doom loops, and no hand-off for a follow-up to a list (a product question's too)."""
 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
 from assistant import handoffs
-from assistant.callers import Caller
+from assistant.callers import Caller, Role
 from assistant.engine import Plan
 from assistant.escalation import ConversationRules, unserved_reason
 from assistant.intents.classifier import IntentPrediction
 from assistant.sessions import Session
 
+DEVELOPER = Caller(role=Role.developer, customer_id=None)
 OFF_TOPIC = ("what's the weather in Paris tomorrow?", "write me a poem about the sea", "who won the match yesterday?")
 
 
@@ -184,3 +186,33 @@ def test_the_number_of_turns_before_the_offer_is_the_banks_setting(runtime, cust
 
     assert not first.handoff and "person" in first.answer.split("\n\n")[-1]
     assert second.handoff
+
+
+# --- a product question's list, and a developer's question ----------------------------------------------------
+
+
+def _numbered(answer: str) -> dict[int, str]:
+    return {int(number): name for number, name in re.findall(r"^(\d)\. ([^:]+):", answer, flags=re.MULTILINE)}
+
+
+def test_a_developer_asking_for_a_recommendation_gets_the_catalogues_answer_not_a_sign_in(runtime):
+    turn = runtime.engine.turn(DEVELOPER, "which credit card is best for travel?")
+    assert "sign in" not in turn.answer
+    assert "Voyager Travel Rewards Card" in turn.answer
+
+
+def test_tell_me_more_about_the_second_one_after_a_product_question_means_the_second_product_listed(runtime):
+    first = runtime.engine.turn(DEVELOPER, "which credit card is best for travel?")
+    listed = _numbered(first.answer)
+    assert len(listed) >= 2, first.answer
+
+    more = runtime.engine.turn(DEVELOPER, "tell me more about the second one", session_id=first.session_id)
+
+    assert more.intent == "followup:details"
+    assert more.answer.startswith(listed[2]) and listed[1] not in more.answer
+
+
+def test_the_second_one_with_nothing_listed_says_so_and_is_no_dispute(runtime):
+    turn = runtime.engine.turn(DEVELOPER, "tell me more about the second one")
+    assert turn.intent == "followup:details" and not turn.handoff
+    assert "haven't shown you a list" in turn.answer

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.followups import FollowUp, detect_followup
 
-LISTED = {"intent": "personal_recommendation", "recommendations": [{"product_id": p} for p in ("A", "B", "C")]}
+LISTED = {"intent": "personal_recommendation", "tool": "recommend_personal", "recommendations": [{"product_id": p} for p in ("A", "B", "C")]}
 
 
 @pytest.mark.parametrize("message, expected", [
