@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Annotated
 
@@ -410,6 +411,25 @@ def eval_requests_command(
     if failures:
         for failure in report["failures"]:
             typer.echo(json.dumps(failure))
+
+
+@eval_app.command("fairness")
+def eval_fairness_command(
+    reuse: Annotated[bool, typer.Option(help="Run on the bank in FARGO_DATA_DIR (ingested on first use) instead "
+                                             "of a fresh demo bank in a temporary folder.")] = False,
+    k: Annotated[int, typer.Option(min=1, max=20, help="How many offers per customer count as offered.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Offer rates per product across gender, age band and marital status; ratios below 0.8 flagged with drivers."""
+    from assistant.fairness import evaluate_on_demo_bank, format_report
+    from assistant.request_eval import temporary_settings
+
+    settings = settings_or_exit()
+    if not reuse:
+        settings = temporary_settings(settings)
+    with redirect_stdout(sys.stderr):  # the demo bank's first-run lines must not mix into the JSON
+        report = evaluate_on_demo_bank(settings, k, progress=typer.echo)
+    typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
 @keys_app.command("create")

@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -256,20 +257,27 @@ def evaluate_requests(engine, store, catalogue: Mapping[str, Mapping], as_of: da
 def evaluate_on_demo_bank(settings, split: str | None, progress: Progress | None = None,
                           cases_dir: Path = CASES_DIR) -> dict:
     """Build (or reuse, when `settings.data_dir` already holds live data) the demo bank and run the cases."""
+    cases = [case for case in load_cases(cases_dir) if split in (None, "all", case.split)]
+    with demo_runtime(settings, progress) as runtime:
+        outcomes = evaluate_requests(runtime.engine, runtime.store, runtime.ctx.products, runtime.ctx.as_of, cases,
+                                     progress)
+    return summarise(outcomes)
+
+
+@contextmanager
+def demo_runtime(settings, progress: Progress | None = None) -> Iterator:
+    """A Runtime on the bank in `settings.data_dir`; in demo mode the bank is written and ingested on first use."""
     from assistant.cli import ensure_demo_bank, needs_first_ingest
     from assistant.runtime import Runtime
     from assistant.worker import run_ingest_now
 
-    cases = [case for case in load_cases(cases_dir) if split in (None, "all", case.split)]
     ensure_demo_bank(settings)
     if needs_first_ingest(settings):
         if progress:
             progress("ingesting the demo bank")
         run_ingest_now(settings, mode="full")
     with Runtime.open(settings) as runtime:
-        outcomes = evaluate_requests(runtime.engine, runtime.store, runtime.ctx.products, runtime.ctx.as_of, cases,
-                                     progress)
-    return summarise(outcomes)
+        yield runtime
 
 
 def temporary_settings(settings):
@@ -326,8 +334,8 @@ def _failure(outcome: Outcome) -> dict:
 
 
 def format_report(report: Mapping) -> str:
-    lines = [f"{'':18}{'cases':>6}{'hit@3':>8}{'top-1':>8}{'viol.':>7}{'closest':>8}{'misfit':>8}{'dupl.':>6}"
-             f"{'tied':>7}{'follow':>8}{'empty':>6}"]
+    lines = [(f"{'':18}{'cases':>6}{'hit@3':>8}{'top-1':>8}{'viol.':>7}{'closest':>8}{'misfit':>8}{'dupl.':>6}"
+              f"{'tied':>7}{'follow':>8}{'empty':>6}")]
     rows = [(name, report[name]) for name in ("all", *SPLITS)] + list(report["kinds"].items())
     for name, figures in rows:
         lines.append(f"{name:18}{figures['cases']:>6}{_pct(figures['hit@3']):>8}{_pct(figures['top1']):>8}"
