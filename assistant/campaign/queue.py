@@ -275,6 +275,17 @@ class CampaignQueue:
             released += self._finish(claim, [event.seq for event in retry], PENDING, error, available_at)
         return released
 
+    def postpone(self, claim: Claim, error: str, delay_s: float) -> int:
+        """Give a batch back untried, to be claimed again in `delay_s`: a store outage spends none of its tries."""
+        marks = ",".join("?" * len(claim.seqs))
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                f"UPDATE events SET status = ?, error = ?, claimed_by = NULL, available_at = ?,"
+                f" attempts = attempts - 1 WHERE status = ? AND claimed_by = ? AND seq IN ({marks})",
+                (PENDING, error, self._clock() + delay_s, CLAIMED, claim.token, *claim.seqs),
+            )
+            return cursor.rowcount
+
     def _finish(
         self, claim: Claim, seqs: list[int], status: str, error: str | None, available_at: float | None = None
     ) -> int:

@@ -46,6 +46,7 @@ from pymongo import ReplaceOne
 
 from assistant.campaign.queue import DEFAULT_LEASE_S, CampaignQueue, Claim, QueuedEvent
 from assistant.outages import (
+    Backoff,
     retried_while_stores_fail,
     skipped_while_stores_fail,
     store_failure,
@@ -73,6 +74,7 @@ CATALOGUE_REFRESH_S = 60.0
 HUEY_DRAIN_BUDGET_S = 50.0  # each minute's huey task drains for this long, inside its minute
 DEDUPE_RETENTION_S = 7 * 86_400  # how long a processed event id still counts as a duplicate
 PRUNE_EVERY_S = 3_600.0
+OUTAGE_FIRST_RETRY_S = 2.0  # then 4, 8, ... up to outages.LONGEST_RETRY_S
 CUSTOMER_FIELDS = {"first_name": 1, "consent": 1, "social_handles": 1}
 
 Fault = Callable[[str, int], None]  # (stage, batch number): tests kill or fail the worker here
@@ -230,6 +232,7 @@ class CampaignWorker:
         self.stage_seconds: dict[str, float] = {}  # summed over batches, for benchmarks and logs
         self._catalogue: Catalogue | None = None
         self._pruned_at = clock()
+        self.outage = Backoff("campaign batch", log, first_s=OUTAGE_FIRST_RETRY_S)
 
     def catalogue(self) -> Catalogue:
         now = self.clock()
@@ -249,12 +252,13 @@ class CampaignWorker:
             result = self.process(claim)
         except Exception as exc:
             failure = store_failure(exc)
-            if failure is None:
-                log.exception("campaign batch of %d events failed; it will be retried", len(claim.events))
-            else:  # an outage, not a bug: one line; the queue's back-off spaces the tries
-                log.warning("campaign batch of %d events: %s; retried after a back-off", len(claim.events), failure)
+            if failure is not None:  # an outage, not a bad batch: one line, and the batch keeps its tries
+                self.queue.postpone(claim, failure[:500], self.outage.failed(failure))
+                return 0
+            log.exception("campaign batch of %d events failed; it will be retried", len(claim.events))
             self.queue.release(claim, f"{type(exc).__name__}: {exc}"[:500])
             return 0
+        self.outage.succeeded()
         self.queue.complete(claim)
         log.info("campaign batch %d: %d events (%d anonymous), %d leads changed", self.batches, result.events,
                  result.anonymous, result.leads_changed)

@@ -168,22 +168,26 @@ def campaign_event(number: int) -> dict:
             "timestamp": "2026-05-01T10:00:00.000000Z"}
 
 
-def test_the_campaign_worker_rides_out_mongodb_going_away_with_one_line_and_no_traceback(
+def test_the_campaign_worker_rides_out_mongodb_going_away_one_line_per_try_and_no_try_spent(
         restartable_mongo, tmp_path: Path, caplog):
     settings = Settings(data_dir=tmp_path, mongodb_uri=f"{restartable_mongo.uri}/?{QUICK_SELECTION}")
     with open_campaign_worker(settings, embedder=TinyEncoder(), batch_window_s=0.01) as worker:
+        worker.outage.first_s = 1.0
+        worker.queue.max_attempts = 1  # a batch that failed once would be dead-lettered
         worker.queue.put_many("test", [campaign_event(n) for n in range(3)])
         restartable_mongo.stop()
         with caplog.at_level(logging.INFO):
-            processed_while_down = worker.drain(until=worker.clock() + 1.5, poll_s=0.05)
+            processed_while_down = worker.drain(until=worker.clock() + 2.4, poll_s=0.05)
         restartable_mongo.start()
         processed_after = worker.drain(until=worker.clock() + 6, poll_s=0.05, exit_when_idle=True)
         counts = worker.queue.counts()
 
     failed_tries = [r.getMessage() for r in caplog.records if r.name == "fargo.campaign_worker"]
-    assert processed_while_down == 0 and processed_after == 3 and counts["done"] == 3
-    assert len(failed_tries) == 1  # the queue's back-off (2 s first) spaces the tries, one line each
-    assert f"MongoDB at 127.0.0.1:{restartable_mongo.port} is unreachable" in failed_tries[0]
+    assert processed_while_down == 0 and processed_after == 3
+    assert counts["done"] == 3 and counts["failed"] == 0
+    assert [line.rsplit("; ", 1)[1] for line in failed_tries] == ["try 1 failed, next in 1 s",
+                                                                 "try 2 failed, next in 2 s"]
+    assert all(f"MongoDB at 127.0.0.1:{restartable_mongo.port} is unreachable" in line for line in failed_tries)
     assert no_tracebacks(caplog.records)
 
 
