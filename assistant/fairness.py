@@ -326,13 +326,14 @@ def evaluate_on_demo_bank(settings, k: int = TOP_K, progress: Progress | None = 
 def format_report(report: Mapping) -> str:
     lines = [f"{report['customers']} customers, top {report.get('k', TOP_K)} offers each; {report['flags']} flags "
              f"(ratio < {FOUR_FIFTHS}, q < {ALPHA}): " + ", ".join(f"{n} {kind}" for kind, n in report["kinds"].items())]
+    width = max([8, *(len(row["product_id"]) + 1 for block in report["attributes"].values() for row in block["rows"])])
     for attribute, block in report["attributes"].items():
         groups = list(block["groups"])
         lines += ["", f"{attribute}: " + ", ".join(f"{g} n={n}" for g, n in block["groups"].items()),
-                  f"{'product':<8}" + "".join(f"{g[:10]:>11}" for g in groups) + f"{'ratio':>7}  flag / driver"]
+                  f"{'product':<{width}}" + "".join(f"{g[:10]:>11}" for g in groups) + f"{'ratio':>7}  flag / driver"]
         for row in block["rows"]:
             ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
-            head = f"{row['product_id']:<8}" + "".join(f"{row['rates'].get(g, 0):>11.1%}" for g in groups) + f"{ratio:>7}"
+            head = f"{row['product_id']:<{width}}" + "".join(f"{row['rates'].get(g, 0):>11.1%}" for g in groups) + f"{ratio:>7}"
             notes = [f"{flag['group']} {flag['ratio']:.2f} (q={flag['q']:.3f}) {flag['driver']}" for flag in row["flags"]]
             notes += [f"{below['group']} {below['ratio']:.2f} (q={below['q']:.2f}, not significant)"
                       for below in row["not_significant"]]

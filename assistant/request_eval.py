@@ -266,13 +266,14 @@ def evaluate_on_demo_bank(settings, split: str | None, progress: Progress | None
 
 @contextmanager
 def demo_runtime(settings, progress: Progress | None = None) -> Iterator:
-    """A Runtime on the bank in `settings.data_dir`; in demo mode the bank is written and ingested on first use."""
+    """A Runtime on the bank in `settings.data_dir`; a data dir with no live data gets the demo bank (in demo mode),
+    written and ingested. One that has live data (another bank imported and ingested there) is used as it is."""
     from assistant.cli import ensure_demo_bank, needs_first_ingest
     from assistant.runtime import Runtime
     from assistant.worker import run_ingest_now
 
-    ensure_demo_bank(settings)
     if needs_first_ingest(settings):
+        ensure_demo_bank(settings)
         if progress:
             progress("ingesting the demo bank")
         run_ingest_now(settings, mode="full")
