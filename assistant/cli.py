@@ -74,12 +74,17 @@ def settings_or_exit() -> Settings:
         raise fail(str(exc)) from None
 
 
-def check_document_store(settings: Settings) -> None:
-    """A long-running command checks the store once at start (a wrong address stops it at once with exit 3); once
-    running, it rides out the store going away."""
+def check_stores(settings: Settings, job_queue: bool = False) -> None:
+    """A long-running command checks its stores once at start (a wrong address stops it at once with exit 3); once
+    running, it rides out a store going away. `job_queue`: Redis too, when huey's queue is on it."""
     from retrieval.docstore import open_store
 
     open_store(settings).close()
+    if job_queue and settings.redis_url is not None:
+        from redis import Redis
+
+        with Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=2) as redis:
+            redis.ping()
 
 
 @contextmanager
@@ -235,7 +240,7 @@ def worker(workers: Annotated[int, typer.Option(min=1, max=32, help="Worker thre
     from assistant.worker import make_huey, start_consumer
 
     settings = settings_or_exit()
-    check_document_store(settings)
+    check_stores(settings, job_queue=True)
     typer.echo(f"worker: nightly ingestion at cron '{settings.ingest_cron}', campaign events every minute")
     start_consumer(make_huey(settings), workers=workers).run()
 
@@ -249,7 +254,7 @@ def campaign_server(
     from assistant.campaign.server import serve_campaign
 
     settings = settings_or_exit()
-    check_document_store(settings)
+    check_stores(settings)
     serve_campaign(settings, host=host, port=port)
 
 
@@ -259,7 +264,7 @@ def campaign_worker() -> None:
     from assistant.campaign.worker import run_campaign_worker
 
     settings = settings_or_exit()
-    check_document_store(settings)
+    check_stores(settings)
     run_campaign_worker(settings)
 
 

@@ -109,3 +109,26 @@ def skipped_while_stores_fail(period_s: float):
         return run
 
     return decorate
+
+
+class OneLineStoreFailures(logging.Filter):
+    """On huey's consumer loggers: a store failure it logs with a traceback (Redis gone while it reads the queue)
+    becomes one line naming the store; huey's own back-off spaces the tries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = store_failure(record.exc_info[1]) if record.exc_info else None
+        if failure is not None:
+            record.msg, record.args = f"{record.getMessage()}: {failure}; tried again after a back-off", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+HUEY_CONSUMER_LOGGERS = ("huey.consumer", "huey.consumer.Worker", "huey.consumer.Scheduler")
+
+
+def quiet_huey_store_failures() -> None:
+    one_line = OneLineStoreFailures()
+    for name in HUEY_CONSUMER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, OneLineStoreFailures) for existing in logger.filters):
+            logger.addFilter(one_line)

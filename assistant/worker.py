@@ -12,7 +12,7 @@ import logging
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from assistant.outages import retried_while_stores_fail
+from assistant.outages import quiet_huey_store_failures, retried_while_stores_fail
 from assistant.settings import Settings, parse_cron
 
 log = logging.getLogger("fargo.scheduler")
@@ -89,6 +89,7 @@ def record_openings_now(settings: Settings) -> int:
 
 def start_consumer(queue: Huey, workers: int = 1) -> Consumer:
     """A consumer that runs tasks and the periodic scheduler."""
+    quiet_huey_store_failures()
     return Consumer(queue, workers=workers, periodic=True, worker_type="thread")
 
 
