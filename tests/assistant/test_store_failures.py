@@ -4,6 +4,7 @@ it; /readyz follows a store going away and coming back without a restart."""
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
 import threading
@@ -119,20 +120,44 @@ def test_the_worker_whose_redis_queue_is_unreachable_exits_3_naming_it(tmp_path:
     assert "hunter2" not in result.output
 
 
-def test_huey_reading_a_redis_queue_that_is_gone_logs_one_line_not_a_traceback(tmp_path: Path, unused_port: int,
-                                                                               caplog):
+def start_redis(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    pytest.fail("redis-server did not listen within 10 s")
+
+
+def test_the_worker_rides_out_redis_going_away_and_runs_queued_tasks_once_it_is_back(tmp_path: Path,
+                                                                                     unused_port: int, caplog):
     settings = Settings(data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{unused_port}/0")
     queue = start_consumer(make_huey(settings)).huey
     worker = Worker(queue, threading.Event(), default_delay=0.01, max_delay=0.05, backoff=2)
-
-    with caplog.at_level(logging.INFO):
-        for _ in range(2):
-            worker.loop()
+    echo = queue.task(name="echo")(lambda text: text)
+    server = start_redis(unused_port)
+    try:
+        stop(server)
+        with caplog.at_level(logging.INFO):
+            for _ in range(2):
+                worker.loop()
+        server = start_redis(unused_port)
+        result = echo("back")
+        worker.loop()
+        answered = result.get(blocking=True, timeout=5)
+    finally:
+        stop(server)
 
     lines = [record.getMessage() for record in caplog.records if record.name.startswith("huey.consumer")]
     assert len(lines) == 2 and all(line.startswith("Error reading from queue: job queue (FARGO_REDIS_URL): ")
                                    and f"127.0.0.1:{unused_port}" in line for line in lines)
     assert no_tracebacks(caplog.records)
+    assert answered == "back"
 
 
 def fake_runtime(_settings):
