@@ -85,7 +85,7 @@ def retried_while_stores_fail(job):
     return run
 
 
-def skipped_while_stores_fail(period_s: float):
+def skipped_while_stores_fail(period_s: float, clock=time.monotonic):
     """For a frequent periodic task: while a store fails, its runs are skipped for a back-off that starts at one
     period, with one warning line per failed try (retrying it through the queue would pile copies up behind the
     schedule)."""
@@ -97,11 +97,11 @@ def skipped_while_stores_fail(period_s: float):
         @functools.wraps(job)
         def run(*args, **kwargs):
             nonlocal resume_at
-            if time.monotonic() < resume_at:
+            if clock() < resume_at:
                 return None
             result, failure = attempt(job, *args, **kwargs)
             if failure is not None:  # the run due when the wait is over goes ahead
-                resume_at = time.monotonic() + backoff.failed(failure) - period_s / 2
+                resume_at = clock() + backoff.failed(failure) - period_s / 2
                 return None
             backoff.succeeded()
             return result

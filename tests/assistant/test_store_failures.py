@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from assistant.api.app import create_app
 from assistant.campaign.worker import open_campaign_worker
 from assistant.cli import app
+from assistant.outages import skipped_while_stores_fail
 from assistant.settings import Settings
 from assistant.worker import make_huey, start_consumer
 from retrieval.docstore import open_store
@@ -216,6 +217,28 @@ def test_a_queued_ingestion_whose_store_is_down_is_tried_again_later_each_time_w
     assert waits == [5, 10, 20]
     assert len(tries) == 4 and all(f"MongoDB at 127.0.0.1:{unused_port} is unreachable" in line for line in tries)
     assert tries[0].startswith("ingest: document store:") and tries[-1].endswith("try 4 failed, next in 40 s")
+    assert no_tracebacks(caplog.records)
+
+
+def test_a_minute_task_whose_store_is_down_skips_more_minutes_after_each_failed_try(tmp_path: Path,
+                                                                                   unused_port: int, caplog):
+    settings = Settings(data_dir=tmp_path, mongodb_uri=f"mongodb://127.0.0.1:{unused_port}/?{QUICK_SELECTION}")
+    minute = [0]
+
+    @skipped_while_stores_fail(period_s=60.0, clock=lambda: minute[0] * 60.0)
+    def drain():
+        with open_store(settings):
+            return "drained"
+
+    with caplog.at_level(logging.INFO):
+        for minute[0] in range(8):
+            assert drain() is None
+
+    tries = [record.getMessage() for record in caplog.records if record.name == "fargo.scheduler"]
+    assert [line.rsplit("; ", 1)[1] for line in tries] == [  # tried at minutes 0, 1, 3 and 7
+        "try 1 failed, next in 60 s", "try 2 failed, next in 120 s", "try 3 failed, next in 240 s",
+        "try 4 failed, next in 300 s"]  # at most 5 min
+    assert all(line.startswith("drain: document store: MongoDB at") for line in tries)
     assert no_tracebacks(caplog.records)
 
 
