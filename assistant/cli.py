@@ -74,6 +74,24 @@ def settings_or_exit() -> Settings:
         raise fail(str(exc)) from None
 
 
+@contextmanager
+def catalogue_context(settings: Settings, embedder):
+    """The live bank's tool context (catalogue, indexes), or None when no ingestion run has completed."""
+    from retrieval.docstore import open_store
+    from retrieval.vectors import VectorIndexes
+    from tools.context import NoLiveData, ToolContext
+
+    store = open_store(settings)
+    try:
+        try:
+            ctx = ToolContext.open(store, VectorIndexes.open(settings, embedder), embedder, settings.data_dir / "graph")
+        except NoLiveData:
+            ctx = None
+        yield ctx
+    finally:
+        store.close()
+
+
 def check_stores(settings: Settings, job_queue: bool = False) -> None:
     """A long-running command checks its stores once at start (a wrong address stops it at once with exit 3); once
     running, it rides out a store going away. `job_queue`: Redis too, when huey's queue is on it."""
@@ -303,7 +321,12 @@ def train_intents_command(
                                                       "again).")] = 0,
 ) -> None:
     """Train the intent classifier and save it, versioned, under the data dir."""
-    from assistant.intents import TrainingDataError, load_examples, save_model, train_default
+    from assistant.intents import (
+        TrainingDataError,
+        load_examples,
+        save_model,
+        train_default,
+    )
     from assistant.intents.finetune import FinetuneConfig
     from assistant.runtime import shipped_intents_path
     from retrieval.embeddings import get_embedder
@@ -367,7 +390,14 @@ def eval_disputes_command(
     failures: Annotated[bool, typer.Option(help="Also print each message routed the wrong way.")] = False,
 ) -> None:
     """Recall of disputes and complaints (routed to a person as such) and false hand-offs of ordinary questions."""
-    from assistant.dispute_eval import DISPUTES_PATH, DisputeCaseError, format_report, load_cases, report, route
+    from assistant.dispute_eval import (
+        DISPUTES_PATH,
+        DisputeCaseError,
+        format_report,
+        load_cases,
+        report,
+        route,
+    )
     from assistant.intents import current_model
     from retrieval.embeddings import get_embedder
 
@@ -379,8 +409,13 @@ def eval_disputes_command(
     except DisputeCaseError as error:
         raise fail(f"{error}\nFix those lines and run again.") from None
     settings = settings_or_exit()
+    check_stores(settings)  # before the encoder loads: a store it cannot reach fails at once
     embedder = get_embedder()
-    figures = report(route(current_model(settings.data_dir, embedder), embedder, cases))
+    with catalogue_context(settings, embedder) as ctx:  # routes as the engine does when a bank is loaded
+        figures = report(route(current_model(settings.data_dir, embedder), embedder, cases, ctx))
+    if ctx is None:
+        typer.echo("(no bank loaded: routed without the catalogue; run `fargo ingest` to route as the engine does)",
+                   err=True)
     typer.echo(format_report(figures))
     if failures:
         for case in figures["failures"]:

@@ -69,15 +69,19 @@ def load_cases(path: str | Path = DISPUTES_PATH) -> list[tuple[str, str]]:
     return cases
 
 
-def route(classifier, embedder, cases: list[tuple[str, str]]) -> list[Routed]:
-    """Each case's first-turn routing: classified, then `routed_intent` over the message's own words."""
+def route(classifier, embedder, cases: list[tuple[str, str]], ctx=None) -> list[Routed]:
+    """Each case's first-turn routing: classified, then `routed_intent` over the message's own words and, given a
+    tool context `ctx`, the catalogue products it asks for (as the engine routes it)."""
     texts = [text for text, _ in cases]
-    predictions = classifier.predict_many(texts, embedder.embed(texts))
+    embeddings = embedder.embed(texts)
+    predictions = classifier.predict_many(texts, embeddings)
+    products = ctx.products if ctx is not None else {}
     routed = []
-    for (text, kind), prediction in zip(cases, predictions, strict=True):
+    for (text, kind), prediction, embedding in zip(cases, predictions, embeddings, strict=True):
         label = "out_of_scope" if prediction.out_of_scope else prediction.label
         specialty = next(iter(specialties_in(text)), None)
-        intent, _ = routed_intent(label, prediction.confidence, understand(None, text), {}, specialty)
+        request = understand(ctx, text, embedding) if ctx is not None else understand(None, text)
+        intent, _ = routed_intent(label, prediction.confidence, request, products, specialty)
         routed.append(Routed(text, kind, intent, handoff_kind(intent, text) if intent in HANDOFF_INTENTS else None))
     return routed
 

@@ -450,11 +450,16 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
     with a product type and a constraint ("only cards with no yearly fee"), or a customer browsing a type ("what
     mortgages do you have?", `browsing`), asks for products, not about one; a plain need for a product outside healthcare
     ("we're redoing the bathroom, how do I pay for it?") is not a health question; a need with no relative named is
-    not about the family. Talking to a person, a dispute and a complaint are never overridden.
+    not about the family. Talking to a person is never overridden; a dispute, fraud or a complaint only when the
+    message uses none of their words and plainly asks for a product ("the kids talked us into a kitten, how much to
+    insure her?").
     """
+    recommending = "family_recommendation" if any(r.age is not None for r in request.relatives) else "personal_recommendation"
+    if intent in DISPUTE_INTENTS and not may_be_dispute(request.text) and request.needs and (
+            request.needs[0].score >= PLAIN_NEED):
+        return recommending, request.needs[0].score  # asks plainly for a product, in no dispute's or fraud's words
     if intent in {"talk_to_human", "campaign_insight", *DISPUTE_INTENTS}:
         return intent, confidence
-    recommending = "family_recommendation" if any(r.age is not None for r in request.relatives) else "personal_recommendation"
     paying = bool(PAYING.search(request.text))
     if specialty and not paying and intent in SMALL_TALK | {"personal_recommendation", "product_question",
                                                             "account_servicing"}:

@@ -45,3 +45,14 @@ def test_a_couples_own_need_is_not_a_family_question():
     assert routed_intent("family_recommendation", 0.99, wedding, PRODUCTS)[0] == "personal_recommendation"
     family = asked("what should I get for my family?", "P005")
     assert routed_intent("family_recommendation", 0.99, family, PRODUCTS)[0] == "family_recommendation"
+
+
+def test_a_plain_product_ask_in_no_disputes_words_is_not_handed_off_as_fraud_but_a_dispute_stays():
+    kitten = asked("the kids finally talked us into a kitten, how much would it cost to insure her?", "P045")
+    assert routed_intent("dispute", 0.32, kitten, PRODUCTS)[0] == "personal_recommendation"
+    charged = asked("I was charged twice for the same $80 payment, I want a card that doesn't do that", "P013")
+    assert routed_intent("dispute", 0.6, charged, PRODUCTS)[0] == "dispute"
+    stolen = asked("someone used my card, I need a new card", "P013")
+    assert routed_intent("fraud", 0.9, stolen, PRODUCTS)[0] == "fraud"
+    vague = asked("my savings got wiped out", "P005", score=0.5)  # no plain product need: the classifier stands
+    assert routed_intent("fraud", 0.5, vague, PRODUCTS)[0] == "fraud"

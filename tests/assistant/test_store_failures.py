@@ -50,9 +50,10 @@ STORE_COMMANDS = {
     "customer erase": ["customer", "erase", "C1", "--yes"],
     "eval requests": ["eval", "requests", "--reuse"],
     "eval fairness": ["eval", "fairness", "--reuse"],
+    "eval disputes": ["eval", "disputes"],  # routes with the loaded bank's catalogue
 }
 # Commands that never open the configured stores (files, models, or stores of their own in a temporary folder).
-STORE_FREE_COMMANDS = {"data synth", "train intents", "eval recommend", "eval intents", "eval disputes",
+STORE_FREE_COMMANDS = {"data synth", "train intents", "eval recommend", "eval intents",
                        "encoder install", "encoder show"}
 
 
