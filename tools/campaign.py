@@ -89,7 +89,7 @@ def _rule(name: str, pattern: str, *statements: str) -> NeedRule:
 NEED_RULES: tuple[NeedRule, ...] = (
     _rule("home_purchase",
           r"first (?:home|house|place|apartment)|new (?:home|house)|closed on (?:our|my|the) (?:home|house|place)"
-          r"|closing on|house[- ]hunting|home ?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment",
+          r"|closing on|house[- ]hunting|home ?buyers?|first[- ]time (?:home ?)?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment",
           "I'm buying my first home and need a mortgage", "I need insurance for my new home"),
     _rule("renovation", r"renovat\w*|remodel\w*|contractors?|home repairs?|new roof|home improvements?"
           r"|redo(?:ing)? (?:the |our |my )?(?:bathroom|kitchen|basement|house|home|roof)"

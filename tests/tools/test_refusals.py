@@ -78,3 +78,7 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
 ])
 def test_a_request_rules_out_the_products_it_says_are_not_for_them(ctx, text, out):
     assert set(ruled_out(ctx, text)) == out
+
+
+def test_a_first_time_buyer_is_buying_a_home():
+    assert tenure_in("first time buyer and I want the rate fixed for the whole loan") == "own"

@@ -156,3 +156,8 @@ def test_an_old_employer_is_not_the_customers_business_and_paying_a_contractor_i
     assert not about_business("starting a new job monday. what do i do with the 401k from my old company")
     assert not about_business("paying my contractor in chunks over the next few months")
     assert about_business("I'm an independent contractor and need a retirement account")
+
+
+def test_a_term_the_customer_does_not_want_is_no_term_they_ask_for():
+    assert constraints_in("what's the shortest mortgage you do? I hate paying interest for 30 years").term_months is None
+    assert constraints_in("not a 30-year, a 15-year mortgage please").term_months == 180

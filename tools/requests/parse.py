@@ -43,6 +43,9 @@ _HORIZON = re.compile(
     re.IGNORECASE)
 _SEASON_MONTHS = {"summer": 9, "spring": 6, "fall": 12, "autumn": 12, "winter": 12}
 
+# "I hate the idea of paying interest for 30 years": a term the customer does not want is no term they ask for
+_UNWANTED_TERM = re.compile(r"\b(?:hate|don'?t want|do not want|not|avoid|rather not|instead of|tired of|no more|sick of)\b",
+                            re.IGNORECASE)
 _ONLY_CATEGORY = re.compile(r"\bonly\b|\bjust\b|\bnothing but\b|\bstrictly\b", re.IGNORECASE)
 _NOT_CATEGORY = {
     "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market|"
@@ -133,13 +136,19 @@ def _count(raw: str) -> int:
 
 
 def _term_months(text: str) -> int | None:
-    match = _TERM.search(text)
+    match = next((found for found in _TERM.finditer(text) if not _UNWANTED_TERM.search(_clause_before(text, found.start()))),
+                 None)
     if match is None:
         return None
     count = _count(match.group("count") or match.group("count2"))
     unit = (match.group("unit") or match.group("unit2")).lower()
     months = count * (12 if unit.startswith(("year", "yr")) else 1)
     return months if 0 < months <= 600 else None
+
+
+def _clause_before(text: str, end: int) -> str:
+    start = max(text.rfind(mark, 0, end) for mark in ".,!?;")
+    return text[start + 1:end]
 
 
 def _horizon_months(text: str) -> float | None:

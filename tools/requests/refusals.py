@@ -32,7 +32,7 @@ REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than t
 
 _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
                      r"(?:home|house|place|condo|property|townhouse)|closing|closed on|mortgage|down ?payment|homeowners?"
-                     r"|house[- ]hunting|selling (?:our|my|the) (?:place|house|home)|first (?:home|house)|\d+ ?% down"
+                     r"|house[- ]hunting|selling (?:our|my|the) (?:place|house|home)|first (?:home|house)|first[- ]time (?:home ?)?buyers?|\d+ ?% down"
                      r"|close on (?:the|our|my) (?:new )?(?:house|home|place)|(?:owned|bought) (?:a (?:home|house) )?before"
                      r"|(?:done|finished|through) renting|(?:stop|quit|tired of|sick of) (?:paying )?rent\w*)\b", re.IGNORECASE)
 _RENTING = re.compile(r"\b(?:rent(?:s|ing|ed|al|er|ers)?|tenants?|landlords?|lease|dorm(?:itory)?|sublet\w*)\b", re.IGNORECASE)
