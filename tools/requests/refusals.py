@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.campaign import statement_vectors
 from tools.requests.needs import purposes, unit_rows
 
 if TYPE_CHECKING:
@@ -102,7 +101,8 @@ def _other_tenure(products: Mapping[str, Mapping], tenure: str | None) -> list[s
 def _refused_products(ctx: ToolContext, phrases: list[str]) -> set[str]:
     table = purposes(ctx)
     refused = set()
-    for vector in unit_rows(statement_vectors(ctx.embedder, phrases)):
+    # the customer's own words, not a fixed statement: embedded per turn, not kept for the process's life
+    for vector in unit_rows(np.stack([ctx.embedder.embed_one(phrase) for phrase in phrases])):
         best, _ = table.best_per_product(table.vectors @ vector)
         first, second = np.argsort(-best)[:2]
         if best[first] >= REFUSED_MATCH and best[first] - best[second] >= REFUSED_LEAD:
