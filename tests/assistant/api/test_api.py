@@ -20,18 +20,6 @@ from assistant.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def client(bank):
-    with TestClient(build_app(bank, requests_per_minute=10_000)) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def keys(client):
-    store = client.app.state.store
-    return {role: create_key(store, role, f"test {role}")[0] for role in ("developer", "agent", "admin")}
-
-
-@pytest.fixture(scope="module")
 def customers(client) -> list[str]:
     return [doc["_id"] for doc in client.app.state.store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=2)]
 

@@ -4,18 +4,11 @@ the next ingestion run."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from ingested_bank import bearer, build_app
+from ingested_bank import bearer
 
 from assistant.auth import create_key, mint_widget_token, token_secret
 from assistant.worker import run_ingest_now
 from retrieval.leads import LEADS
-
-
-@pytest.fixture(scope="module")
-def client(bank):
-    with TestClient(build_app(bank, requests_per_minute=10_000)) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from ingested_bank import bearer, build_app
+from ingested_bank import bearer
 from typer.testing import CliRunner
 
 from assistant.auth import create_key, mint_widget_token, token_secret
@@ -17,12 +16,6 @@ from assistant.worker import run_ingest_now
 from retrieval.vectors import open_client
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def client(bank):
-    with TestClient(build_app(bank, requests_per_minute=10_000)) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")
