@@ -60,7 +60,7 @@ class Period:
 def period_from(days: str = "", first: str = "", last: str = "", now: datetime | None = None) -> Period:
     """The period a page asked for: `first`..`last` as whole UTC days (YYYY-MM-DD, both included), else the last
     `days` (1, 7 or 30) up to now; 7 days when nothing is given. InputError naming the field that is wrong."""
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    now = now or datetime.now(UTC)  # to the microsecond: a session opened earlier in this second is in the period
     if first or last:
         if days:
             raise InputError("give either days or from and to, not both", field="days")

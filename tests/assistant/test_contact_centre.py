@@ -115,6 +115,11 @@ def test_an_empty_period_has_no_containment_or_wait_rather_than_zero(store):
     assert shown.handoffs.median_s is None and shown.average_rating is None
 
 
+def test_a_session_opened_earlier_in_the_same_second_as_now_is_in_the_last_day():
+    now = datetime(2026, 3, 10, 12, 0, 5, 900_000, tzinfo=UTC)
+    assert period_from("1", now=now).holds((now - timedelta(milliseconds=400)).isoformat())
+
+
 def test_a_period_of_whole_days_includes_its_last_day():
     period = period_from(first="2026-03-01", last="2026-03-03")
 
