@@ -43,6 +43,7 @@ from urllib.parse import unquote
 
 import bson
 import neosqlite
+from neosqlite.collection import datetime_utils as neo_datetime_utils
 from neosqlite.objectid import ObjectId as NeoObjectId
 from pymongo import (
     DeleteMany,
@@ -811,11 +812,31 @@ class DocumentStore:
 # --- opening --------------------------------------------------------------------------------
 
 
+def strings_compare_as_strings() -> None:
+    """Make NeoSQLite compare an ISO-looking string as a string, as MongoDB does.
+
+    NeoSQLite wraps such a comparison in SQLite's datetime(), which drops the fraction of a second: a session opened
+    at 10:00:00.4 was not before a period ending at 10:00:00.9. Every datetime Fargo stores is already a fixed-width
+    string (`iso_datetime`), so comparing the text is right, and it is what the MongoDB backend does.
+    """
+    detects = neo_datetime_utils.is_datetime_value
+    if getattr(detects, "strings_as_strings", False):
+        return
+
+    def datetime_objects_only(value: Any) -> bool:
+        return not isinstance(value, str) and detects(value)
+
+    datetime_objects_only.strings_as_strings = True
+    neo_datetime_utils.is_datetime_value = datetime_objects_only
+
+
+
 def open_neosqlite(path: Path, database_name: str, indexes: IndexSpec | None = None) -> DocumentStore:
     """The embedded store in the SQLite file `path`, checked to answer."""
     where = f"NeoSQLite file {path}"
     # NeoSQLite logs its routine fallbacks from fast SQL to Python at WARNING.
     logging.getLogger("neosqlite").setLevel(logging.ERROR)
+    strings_compare_as_strings()
     with translate_errors(where):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

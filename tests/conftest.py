@@ -89,7 +89,9 @@ def nx_server(directory: Path, port: int) -> Iterator[str]:
     (directory / "data").mkdir(exist_ok=True)
     log_path = directory / "server.log"
     command = [
-        sys.executable, "-m", "nx_27017.nx_27017",
+        # the server runs on NeoSQLite: it compares strings as MongoDB does only with Fargo's fix applied
+        sys.executable, "-c", "import runpy, sys; from retrieval.mongo_compat import strings_compare_as_strings; "
+        "strings_compare_as_strings(); sys.argv[0] = 'nx-27017'; runpy.run_module('nx_27017.nx_27017', run_name='__main__')",
         "--data-dir", str(directory / "data"),
         "--host", "127.0.0.1", "-p", str(port),
         "--log-file", str(directory / "nx.log"), "--pid-file", str(directory / "nx.pid"),

@@ -596,7 +596,8 @@ def test_a_customer_chat_counts_at_once_and_an_agents_own_chat_does_not(app, key
     before = conversations()
     token, _ = mint_widget_token(app.state.token_secret(), family_customer[0], 600)
     api = TestClient(app)
-    api.post("/v1/chat", json={"message": "hello"}, headers={"Authorization": f"Bearer {token}"})
+    said = api.post("/v1/chat", json={"message": "hello"}, headers={"Authorization": f"Bearer {token}"})
+    assert said.status_code == 200, said.text
     chat_page = agent.get(f"/console/customers/{family_customer[0]}")
     agent.post(f"/console/customers/{family_customer[0]}/chat",
                data={"message": "hello", "session_id": "", "csrf_token": csrf_of(chat_page.text)})

@@ -449,6 +449,15 @@ def test_date_filters_compare_with_stored_dates(store):
     assert ids(store["accounts"].find({"opened_at": date(2019, 1, 1)})) == ["A2"]
 
 
+def test_timestamps_within_one_second_compare_to_the_microsecond(store):
+    sessions = store["sessions"]
+    sessions.insert_many([{"_id": "early", "created_at": "2026-12-03T09:47:09.112000+00:00"},
+                          {"_id": "late", "created_at": "2026-12-03T09:47:09.900000+00:00"}])
+    assert ids(sessions.find({"created_at": {"$lt": "2026-12-03T09:47:09.500000+00:00"}})) == ["early"]
+    assert ids(sessions.find({"created_at": {"$gte": "2026-12-03T09:47:09.500000+00:00"}})) == ["late"]
+    assert sessions.find_one({"created_at": "2026-12-03T09:47:09+00:00"}) is None
+
+
 # --- queries -------------------------------------------------------------------------------
 
 
