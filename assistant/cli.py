@@ -472,6 +472,32 @@ def eval_fairness_command(
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
+@eval_app.command("adaptive")
+def eval_adaptive_command(
+    customers: Annotated[int, typer.Option(min=10, max=100_000, help="Simulated customers per seed.")] = 300,
+    rounds: Annotated[int, typer.Option(min=1, max=100, help="Rounds of offers.")] = 10,
+    k: Annotated[int, typer.Option(min=1, max=10, help="Offers shown per customer per round.")] = 3,
+    seed: Annotated[list[int] | None, typer.Option(help="A seed; repeat for several (default 1 2 3).")] = None,
+    reuse: Annotated[bool, typer.Option(help="Run on the bank in FARGO_DATA_DIR (ingested on first use) instead "
+                                             "of a fresh demo bank in a temporary folder.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Simulate customers taking up offers by their hidden needs: adaptive vs static vs random ranking."""
+    from assistant.adaptive_eval import evaluate, format_report
+    from assistant.request_eval import demo_runtime, temporary_settings
+
+    settings = settings_or_exit()
+    if not reuse:
+        settings = temporary_settings(settings)
+    with redirect_stdout(sys.stderr), demo_runtime(settings, typer.echo) as runtime:
+        try:
+            report = evaluate(runtime.ctx, settings.resolved_source_dir, customers, rounds, k, seed or [1, 2, 3],
+                              progress=typer.echo)
+        except FileNotFoundError as missing:
+            raise fail(f"{missing}; run it on the synthetic demo bank (without --reuse)") from None
+    typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="developer, agent, supervisor or admin.")],

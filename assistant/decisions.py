@@ -4,8 +4,10 @@ Every answer that shows recommendations from a tool writes one decision record
 (`decision_record`): the customer, the channel, the request as typed with
 personal data redacted (as the logs are), the tool and its ranker's version, the
 ingestion run the data came from, each offer's score, reasons and evidence ids,
-the products a contact rule held back (`assistant.contact_policy`) and any
-business levers applied. Each recommendation shown carries the record's id
+the products a contact rule held back (`assistant.contact_policy`), any
+business levers applied, the ranking experiment's arm the customer is on and
+their segment (`assistant.experiment`, `assistant.adaptive`: what the worker
+learns acceptance from). Each recommendation shown carries the record's id
 (`decision_id`), so a response (`assistant.responses`) names the offer: decision
 id + product. Records are kept FARGO_DECISION_RETENTION_DAYS (25 months by
 default, the record-keeping period of US Regulation B), then purged by the
@@ -58,7 +60,8 @@ def offer(rec: dict) -> dict:
 def decision_record(decision_id: str, *, customer_id: str, channel: str, session_id: str | None, request: str,
                     known_names: list[str], intent: str, tool_call: dict, versions: dict, run_id: str | None,
                     recommendations: list[dict], held_back: list[dict] = (), levers: list[dict] = (),
-                    proactive: bool = False, now: datetime | None = None) -> dict:
+                    proactive: bool = False, arm: str = "static", segment: str | None = None,
+                    now: datetime | None = None) -> dict:
     """The stored record of one answer's offers (`recommendations` as the answer shows them)."""
     arguments = {key: value for key, value in tool_call.get("arguments", {}).items() if key != "customer_id"}
     return {
@@ -66,7 +69,7 @@ def decision_record(decision_id: str, *, customer_id: str, channel: str, session
         "at": (now or datetime.now(UTC)).isoformat(), "request": redact(request, known_names).text,
         "intent": intent, "tool": tool_call["name"], "arguments": arguments, **versions, "run_id": run_id,
         "proactive": proactive, "offers": [offer(rec) for rec in recommendations], "held_back": list(held_back),
-        "levers": list(levers),
+        "levers": list(levers), "arm": str(arm), "segment": segment,
     }
 
 

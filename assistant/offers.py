@@ -2,9 +2,12 @@
 
 `Offers.ranked` calls a tool for as many more results as the contact policy
 holds products back, leaves those out and says which would have been shown and
-by which rule, then lets the arbitration levers (`assistant.levers`) re-order
-what is left (from twice as many as shown: a lever can lift an offer into the
-answer, never add one the tool did not return); `Offers.decide` keeps campaign
+by which rule, then, for a customer on the adaptive arm of the ranking
+experiment (`assistant.experiment`), re-orders the tool's top POOL by how
+often customers like them took each offer up (`assistant.adaptive`), then lets
+the arbitration levers (`assistant.levers`) re-order what is left (from twice
+as many as shown). Either can lift an offer into the answer, never add one the
+tool did not return, nor one the contact policy held back; `Offers.decide` keeps campaign
 outreach within its weekly cap, writes the answer's decision record and puts
 its id on every recommendation shown (`decision_id`), so responses name the
 offer they are about.
@@ -12,32 +15,53 @@ offer they are about.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.adaptive import POOL, CachedAcceptance, customer_history, segment_of
 from assistant.contact_policy import ContactPolicy
 from assistant.decisions import DecisionLog, decision_record, new_decision_id
+from assistant.experiment import Arm, Split
 from assistant.levers import Levers
 
 PROACTIVE_TEMPLATES = frozenset({"campaign_insight"})  # answers that are campaign outreach, under the weekly cap
+ADAPTIVE_TOOLS = frozenset({"recommend_personal", "campaign_insights"})  # ranked for the customer themself
+
+
+@dataclass
+class Adaptive:
+    """The ranking experiment's split and the learnt acceptance it reads."""
+
+    split: Split
+    acceptance: CachedAcceptance
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
 
 class Offers:
     def __init__(self, tools, ctx, policy: ContactPolicy | None = None, log: DecisionLog | None = None,
-                 levers: Levers | None = None):
+                 levers: Levers | None = None, adaptive: Adaptive | None = None):
         self.tools = tools
         self.ctx = ctx
         self.policy = policy
         self.log = log
         self.levers = levers or Levers([])
+        self.adaptive = adaptive
+
+    def arm(self, subject: str) -> Arm:
+        return self.adaptive.split.arm(subject) if self.adaptive is not None else Arm.static
 
     def ranked(self, tool: str, subject: str, arguments: dict, **extra) -> tuple[list, list[dict]]:
         """The tool's results without what the contact policy holds back, ordered by the levers unless they answer a
         stated need (`request`: its order of fit stands), as many as asked for; and the held-back products that would
         have been among them (with their rule)."""
         held = self.policy.held_back(subject) if self.policy is not None else {}
+        adapting = tool in ADAPTIVE_TOOLS and "request" not in extra and self.arm(subject) is Arm.adaptive
         arbitrating = bool(self.levers) and "request" not in extra
-        if not held and not arbitrating:
+        if not held and not arbitrating and not adapting:
             return self.tools.call(tool, self.ctx, subject, **arguments, **extra), []
         k = arguments.get("k") or self.tools.default(tool, "k")
-        pool = 2 * k if arbitrating else k
+        pool = max(POOL, k) if adapting else 2 * k if arbitrating else k
         kept, withheld = [], []
         for rec in self.tools.call(tool, self.ctx, subject, **arguments | {"k": pool + len(held)}, **extra):
             if len(kept) == pool:
@@ -46,6 +70,9 @@ class Offers:
                 kept.append(rec)
             elif len(kept) < k:
                 withheld.append(held[rec.product_id].to_dict(rec.name))
+        if adapting:
+            kept = self.adaptive.acceptance.model().rerank(kept, segment_of(self.ctx.features(subject)),
+                                                           self.adaptive.rng, customer_history(self.ctx.store, subject))
         if arbitrating:
             kept = self.levers.arbitrate(kept, self.ctx.products)
         return kept[:k], withheld
@@ -67,7 +94,8 @@ class Offers:
             decision_id, customer_id=subject, channel=channel, session_id=session_id, request=message,
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),
             run_id=self.ctx.run_id, recommendations=plan.recommendations, held_back=plan.held_back,
-            levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive))
+            levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive,
+            arm=self.arm(subject), segment=segment_of(self.ctx.features(subject))))
         return decision_id
 
     def _within_cap(self, plan, subject: str, channel: str) -> None:

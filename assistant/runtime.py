@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.adaptive import CachedAcceptance
 from assistant.callers import Caller, Role
 from assistant.contact_policy import ContactPolicy, ContactRules
 from assistant.decisions import DecisionLog
 from assistant.engine import Engine
 from assistant.escalation import ConversationRules
+from assistant.experiment import Split
 from assistant.levers import load_levers
-from assistant.offers import Offers
+from assistant.offers import Adaptive, Offers
 from assistant.sessions import Session, SessionStore
 from assistant.settings import Settings
 from assistant.toolbox import Toolbox
@@ -82,9 +84,11 @@ def normaliser(products: dict):
 
 
 def offers(settings: Settings, store, tools: Toolbox, ctx) -> Offers:
-    """The contact policy from the settings, the decision log in the store and the levers file's levers."""
+    """The contact policy from the settings, the decision log in the store, the levers file's levers and the
+    ranking experiment's split with the acceptance the worker learnt."""
     return Offers(tools, ctx, ContactPolicy(store, ContactRules.from_settings(settings)), DecisionLog(store),
-                  load_levers(settings.levers_file, ctx.products))
+                  load_levers(settings.levers_file, ctx.products),
+                  Adaptive(Split.from_settings(settings), CachedAcceptance(store)))
 
 
 @dataclass

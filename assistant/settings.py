@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     contact_weekly_proactive_offers: int = Field(
         3, ge=0, le=1000, description="Campaign offers (distinct products) per customer per channel in 7 days.")
     levers_file: Path | None = Field(None, description="JSON file of arbitration levers (assistant.levers); unset: no levers.")
+    adaptive_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of customers whose offers are ranked adaptively (the challenger arm); "
+                                         "the rest keep the static ranker. 0: nobody, 1: everybody.")
+    experiment: str = Field("ranking", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                            description="The ranking experiment's name: customers are dealt to arms by it; a new "
+                                        "name deals them again.")
 
     assistant_disclosure: str = Field(
         "You're chatting with Fargo, an automated assistant, not a person. To reach a person at any time, say "

@@ -2,7 +2,8 @@
 
 `make_huey(settings)` builds the queue and registers the tasks on it; nothing
 is created at import time. The nightly ingestion runs on a cron
-(FARGO_INGEST_CRON, default 02:00, outside business hours).
+(FARGO_INGEST_CRON, default 02:00, outside business hours); adaptive ranking
+learns from the latest offers and responses every LEARN_EVERY_MINUTES.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from assistant.adaptive import LEARN_EVERY_MINUTES
 from assistant.outages import quiet_huey_store_failures, retried_while_stores_fail
 from assistant.settings import Settings, parse_cron
 
@@ -54,6 +56,12 @@ def register_tasks(queue: Huey, settings: Settings) -> None:
 
         log.info("purged what is past retention: %s", run_purge_now(settings).as_dict())
 
+    @queue.periodic_task(crontab(minute=f"*/{LEARN_EVERY_MINUTES}"), name="learn_acceptance")
+    @retried_while_stores_fail
+    def learn_acceptance() -> None:
+        learnt = learn_acceptance_now(settings)
+        log.info("acceptance learnt through %s: %d offers, %d taken up", learnt.through, learnt.offers, learnt.taken_up)
+
     from assistant.campaign.worker import register_campaign_tasks
 
     register_campaign_tasks(queue, settings)
@@ -85,6 +93,15 @@ def record_openings_now(settings: Settings) -> int:
 
     with open_store(settings) as store:
         return record_openings(store)
+
+
+def learn_acceptance_now(settings: Settings):
+    """Fold the offers and take-ups recorded since the last pass into adaptive ranking's counts."""
+    from assistant.adaptive import learn
+    from retrieval.docstore import open_store
+
+    with open_store(settings) as store:
+        return learn(store)
 
 
 def start_consumer(queue: Huey, workers: int = 1) -> Consumer:
