@@ -24,6 +24,7 @@ from assistant.api.consents import router as consents_router
 from assistant.api.data import router as data_router
 from assistant.api.decisions import router as decisions_router
 from assistant.api.deps import valid_parameters
+from assistant.api.experiments import router as experiments_router
 from assistant.api.handoffs import router as handoff_router
 from assistant.api.http_limits import BodyDeadlineMiddleware
 from assistant.api.observability import (
@@ -100,8 +101,8 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.metrics.watch_embeddings(lambda: getattr(app.state.runtime, "embedder", None))
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
     errors.install(app)
-    for router in (ops_router, chat_router, openai_router, data_router, decisions_router, consents_router,
-                   privacy_router, handoff_router, auth_router, widget_router, console_router):
+    for router in (ops_router, chat_router, openai_router, data_router, decisions_router, experiments_router,
+                   consents_router, privacy_router, handoff_router, auth_router, widget_router, console_router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.request_body_timeout_s)

@@ -1,4 +1,5 @@
-"""Server-side SVG for the customer page: spending by category per month, and the family graph.
+"""Server-side SVG for the console: spending by category per month and the family graph (customer page), counts
+as bars (figures page), rates with their intervals (experiment page).
 
 Drawn with matplotlib's object API (Agg backend, no pyplot, no global figure
 state) with text kept as text (`svg.fonttype = "none"`), so the
@@ -109,6 +110,33 @@ def count_bars(key: str, categories: list[str], series: dict[str, list[int]], la
         axes.set_axisbelow(True)
         if len(series) > 1:
             axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+        return _svg(figure, key, label)
+
+
+def rates_with_intervals(key: str, categories: list[str], rates: list[float | None],
+                         intervals: list[tuple[float | None, float | None]], label: str, axis_label: str) -> str:
+    """A dot per category at its rate (a share, 0-1) with its interval as whiskers; "no offers" where a category
+    has no rate."""
+    with _RENDERING, matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6, 3.2), layout="constrained")
+        axes = figure.add_subplot()
+        for index, (rate, (low, high)) in enumerate(zip(rates, intervals, strict=True)):
+            if rate is not None:
+                axes.errorbar([index], [rate], yerr=[[rate - low], [high - rate]], fmt="o", markersize=8,
+                              capsize=10, elinewidth=1.8, color=PALETTE[index % len(PALETTE)])
+                axes.annotate(f"{rate:.1%}", (index, rate), xytext=(10, 0), textcoords="offset points",
+                              va="center", fontsize=9)
+            else:
+                axes.annotate("no offers", (index, 0), xytext=(0, 8), textcoords="offset points", ha="center",
+                              fontsize=9, color=OTHER_COLOUR)
+        axes.set_xticks(range(len(categories)), categories)
+        axes.set_xlim(-0.6, len(categories) - 0.4)
+        top = max((high for _, high in intervals if high is not None), default=1.0)
+        axes.set_ylim(0, min(1.0, top * 1.15) or 1.0)
+        axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
+        axes.set_ylabel(axis_label)
+        axes.grid(axis="y", color="#DDDDDD", linewidth=0.6)
+        axes.set_axisbelow(True)
         return _svg(figure, key, label)
 
 

@@ -9,6 +9,7 @@ from assistant import audit
 from assistant.auth import API_KEYS
 from assistant.console import (
     routes_customers,
+    routes_experiment,
     routes_figures,
     routes_handoffs,
     routes_signin,
@@ -42,5 +43,5 @@ def audit_log(request: Request, user: Admin, customer_id: str = "", allowed: str
                   allowed=allowed, limit=AUDIT_ROWS)
 
 
-for pages in (routes_signin, routes_customers, routes_handoffs, routes_figures):
+for pages in (routes_signin, routes_customers, routes_handoffs, routes_figures, routes_experiment):
     router.include_router(pages.router)
