@@ -5,7 +5,7 @@ Every answer that shows recommendations from a tool writes one decision record
 personal data redacted (as the logs are), the tool and its ranker's version, the
 ingestion run the data came from, each offer's score, reasons and evidence ids,
 the products a contact rule held back (`assistant.contact_policy`), any
-business levers applied, the ranking experiment's arm the customer is on and
+business levers applied, the ranking experiment and the arm the customer is on and
 their segment (`assistant.experiment`, `assistant.adaptive`: what the worker
 learns acceptance from). Each recommendation shown carries the record's id
 (`decision_id`), so a response (`assistant.responses`) names the offer: decision
@@ -60,8 +60,8 @@ def offer(rec: dict) -> dict:
 def decision_record(decision_id: str, *, customer_id: str, channel: str, session_id: str | None, request: str,
                     known_names: list[str], intent: str, tool_call: dict, versions: dict, run_id: str | None,
                     recommendations: list[dict], held_back: list[dict] = (), levers: list[dict] = (),
-                    proactive: bool = False, arm: str = "static", segment: str | None = None,
-                    now: datetime | None = None) -> dict:
+                    proactive: bool = False, arm: str = "static", experiment: str | None = None,
+                    segment: str | None = None, now: datetime | None = None) -> dict:
     """The stored record of one answer's offers (`recommendations` as the answer shows them)."""
     arguments = {key: value for key, value in tool_call.get("arguments", {}).items() if key != "customer_id"}
     return {
@@ -69,7 +69,8 @@ def decision_record(decision_id: str, *, customer_id: str, channel: str, session
         "at": (now or datetime.now(UTC)).isoformat(), "request": redact(request, known_names).text,
         "intent": intent, "tool": tool_call["name"], "arguments": arguments, **versions, "run_id": run_id,
         "proactive": proactive, "offers": [offer(rec) for rec in recommendations], "held_back": list(held_back),
-        "levers": list(levers), "arm": str(arm), "segment": segment,
+        "levers": list(levers), "arm": str(arm), "experiment": experiment,
+        "segment": segment,
     }
 
 

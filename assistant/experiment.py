@@ -3,8 +3,8 @@
 The champion is the static ranker (the tool's order, then the bank's levers); the challenger adds adaptive
 ranking (`assistant.adaptive`). FARGO_ADAPTIVE_SHARE of customers get the challenger: a customer's arm follows
 from a hash of the experiment's name (FARGO_EXPERIMENT) and their id, so it is the same on every turn, replica
-and restart, and a new experiment name deals the customers again. Each decision record keeps its arm and the
-report counts, per arm, the offers shown and the share taken up (an `accepted` or `opened` response, once per
+and restart, and a new experiment name deals the customers again. Each decision record keeps the experiment's
+name and its arm; the report counts, for the experiment named now, per arm, the offers shown and the share taken up (an `accepted` or `opened` response, once per
 offer), with a 95% Wilson interval.
 """
 
@@ -61,14 +61,16 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float | None, f
 
 
 def report(store, since: str, until: str, split: Split) -> dict:
-    """Per arm, the decisions made in [since, until) and how their offers fared (responses up to now count)."""
+    """Per arm, the decisions made under this experiment's name in [since, until) and how their offers fared
+    (responses up to now count)."""
     from assistant.decisions import DECISIONS
     from assistant.responses import RESPONSES
 
-    decisions = store[DECISIONS].find({"at": {"$gte": since, "$lt": until}, "arm": {"$exists": True}},
+    decisions = store[DECISIONS].find({"at": {"$gte": since, "$lt": until}, "experiment": split.name},
                                       {"arm": 1, "offers": 1})
-    taken = _taken_up(store[RESPONSES].find({"decision_id": {"$in": [d["_id"] for d in decisions]},
-                                             "kind": {"$in": list(TAKEN_UP)}}, {"decision_id": 1, "product_id": 1}))
+    # responses come after their decision: select them by time, not by a list of every decision id in the period
+    taken = _taken_up(store[RESPONSES].find({"at": {"$gte": since}, "kind": {"$in": list(TAKEN_UP)}},
+                                            {"decision_id": 1, "product_id": 1}))
     arms = []
     for arm in Arm:
         mine = [decision for decision in decisions if decision["arm"] == arm]

@@ -95,7 +95,8 @@ class Offers:
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),
             run_id=self.ctx.run_id, recommendations=plan.recommendations, held_back=plan.held_back,
             levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive,
-            arm=self.arm(subject), segment=segment_of(self.ctx.features(subject))))
+            arm=self.arm(subject), experiment=self.adaptive.split.name if self.adaptive is not None else None,
+            segment=segment_of(self.ctx.features(subject))))
         return decision_id
 
     def _within_cap(self, plan, subject: str, channel: str) -> None:

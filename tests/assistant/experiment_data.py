@@ -56,5 +56,5 @@ def _decision(store, decision_id: str, arm: str | None, at: datetime) -> None:
     record = {"_id": decision_id, "customer_id": f"C-{decision_id}", "channel": "widget", "at": at.isoformat(),
               "offers": [{"product_id": "P1", "score": 0.9}, {"product_id": "P2", "score": 0.5}]}
     if arm is not None:
-        record |= {"arm": arm, "segment": "mass"}
+        record |= {"arm": arm, "segment": "mass", "experiment": EXPERIMENT}
     store["decisions"].insert_one(record)

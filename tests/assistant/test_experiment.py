@@ -46,12 +46,16 @@ def test_the_wilson_interval_holds_the_rate_and_narrows_with_more_offers():
 
 
 def test_the_report_counts_offers_and_take_ups_per_arm_once_per_offer(store):
+    def made(decision_id: str, at: str, arm: str, products: list[str], experiment: str = "ranking") -> dict:
+        return {"_id": decision_id, "at": at, "arm": arm, "experiment": experiment,
+                "offers": [{"product_id": product} for product in products]}
+
     store[DECISIONS].insert_many([
-        {"_id": "S1", "at": "2026-11-10T10:00:00+00:00", "arm": "static", "offers": [{"product_id": "P1"},
-                                                                                   {"product_id": "P2"}]},
-        {"_id": "A1", "at": "2026-11-10T11:00:00+00:00", "arm": "adaptive", "offers": [{"product_id": "P1"}]},
-        {"_id": "A2", "at": "2026-11-11T11:00:00+00:00", "arm": "adaptive", "offers": [{"product_id": "P3"}]},
-        {"_id": "OLD", "at": "2026-10-01T11:00:00+00:00", "arm": "adaptive", "offers": [{"product_id": "P3"}]},
+        made("S1", "2026-11-10T10:00:00+00:00", "static", ["P1", "P2"]),
+        made("A1", "2026-11-10T11:00:00+00:00", "adaptive", ["P1"]),
+        made("A2", "2026-11-11T11:00:00+00:00", "adaptive", ["P3"]),
+        made("OLD", "2026-10-01T11:00:00+00:00", "adaptive", ["P3"]),
+        made("X1", "2026-11-10T10:00:00+00:00", "static", ["P1"], experiment="another"),  # dealt by an earlier name
     ])
     store[RESPONSES].insert_many([
         {"decision_id": "A1", "product_id": "P1", "kind": "accepted", "at": "2026-11-10T11:01:00+00:00"},
