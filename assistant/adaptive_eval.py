@@ -116,9 +116,10 @@ class Logged:
     accepted: set[str]
 
 
-def simulate(customers: Sequence[Customer], rounds: int, k: int, seed: int) -> tuple[dict[str, Arm], list[Logged]]:
+def simulate(customers: Sequence[Customer], rounds: int, k: int, seed: int,
+             model: Callable[[], AcceptanceModel] = AcceptanceModel) -> tuple[dict[str, Arm], list[Logged]]:
     rng = np.random.default_rng(seed)
-    arms = {name: Arm(name) for name in POLICIES}
+    arms = {name: Arm(name, model()) for name in POLICIES}
     log: list[Logged] = []
     for _ in range(rounds):
         for arm in arms.values():
