@@ -50,6 +50,7 @@ STORE_COMMANDS = {
     "customer erase": ["customer", "erase", "C1", "--yes"],
     "eval requests": ["eval", "requests", "--reuse"],
     "eval fairness": ["eval", "fairness", "--reuse"],
+    "eval adaptive": ["eval", "adaptive", "--reuse"],
     "eval disputes": ["eval", "disputes"],  # routes with the loaded bank's catalogue
 }
 # Commands that never open the configured stores (files, models, or stores of their own in a temporary folder).
