@@ -32,8 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from tools.eligibility import eligibility_income
-from tools.lookalike import AGE_BANDS, INCOME_BANDS
+from tools.lookalike import band_keys
 
 ACCEPTANCE = "acceptance"  # {_id: "product|segment", product_id, segment, offered, accepted}
 ACCEPTANCE_CHECKPOINT = "acceptance_checkpoint"
@@ -53,14 +52,7 @@ SETTLE = timedelta(seconds=5)  # records stamped this recently may still be on t
 
 def segment_of(features: Mapping | None) -> str:
     """"age:36|income:60000" from a feature document, "unknown" without one."""
-    if not features:
-        return "unknown"
-    parts = []
-    if features.get("age") is not None:
-        parts.append(f"age:{next(low for low, high in AGE_BANDS if low <= features['age'] <= high)}")
-    income = eligibility_income(features)
-    parts.append(f"income:{next(low for low, high in INCOME_BANDS if low <= income <= high)}")
-    return "|".join(parts)
+    return "|".join(band_keys(features)) if features else "unknown"
 
 
 @dataclass
@@ -207,7 +199,7 @@ def _add(increments: dict, product_id: str, segment: str, offered: int = 0, acce
 def _first_take_ups(responses, found: Iterable[dict]) -> list[tuple[str, str]]:
     """(decision, product) of each response that is the offer's first take-up: an `opened` after an `accepted` of
     the same offer (or a second click) does not count twice."""
-    firsts = []
+    firsts: dict[tuple[str, str], None] = {}  # ordered and a set at once
     for response in sorted(found, key=lambda doc: doc["at"]):
         key = (response["decision_id"], response["product_id"])
         if key in firsts:
@@ -215,5 +207,5 @@ def _first_take_ups(responses, found: Iterable[dict]) -> list[tuple[str, str]]:
         earlier = responses.find_one({"decision_id": key[0], "product_id": key[1], "kind": {"$in": list(TAKEN_UP)},
                                       "at": {"$lt": response["at"]}})
         if earlier is None:
-            firsts.append(key)
-    return firsts
+            firsts[key] = None
+    return list(firsts)

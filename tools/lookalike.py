@@ -89,16 +89,22 @@ def trait_keys(shares: SpendingShares | None = None) -> TraitKeys:
     return keys
 
 
-def _profile_traits(view: Mapping) -> list[Trait]:
-    traits = []
+def band_keys(view: Mapping) -> list[str]:
+    """The age and income band traits' keys ("age:36", "income:60000"); no age band without an age."""
+    keys = []
     if view.get("age") is not None:
-        low = next(low for low, high in AGE_BANDS if low <= view["age"] <= high)
-        traits.append(Trait(f"age:{low}", "age", "are about your age"))
+        keys.append(f"age:{next(low for low, high in AGE_BANDS if low <= view['age'] <= high)}")
     income = eligibility_income(view)
-    low = next(low for low, high in INCOME_BANDS if low <= income <= high)
+    keys.append(f"income:{next(low for low, high in INCOME_BANDS if low <= income <= high)}")
+    return keys
+
+
+def _profile_traits(view: Mapping) -> list[Trait]:
+    *age, income_key = band_keys(view)
+    traits = [Trait(key, "age", "are about your age") for key in age]
     declared = (view.get("declared_income") or 0.0) >= (view.get("income_estimate") or 0.0)
     income_field = "declared_income" if declared else "income_estimate"
-    traits.append(Trait(f"income:{low}", income_field, "earn about what you do"))
+    traits.append(Trait(income_key, income_field, "earn about what you do"))
     described = (("occupation", "work in the same occupation"), ("risk_appetite", "share your appetite for risk"))
     for field, words in described:
         if view.get(field):
