@@ -549,6 +549,8 @@ def keys_list() -> None:
 def up(
     host: Annotated[str | None, typer.Option(help="Bind address (default FARGO_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default FARGO_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes on the one port; more than 1 needs "
+                                                              "FARGO_REDIS_URL and FARGO_CHROMA_URL.")] = 1,
 ) -> None:
     """Run Fargo: on first run make and load a demo bank, then serve the HTTP API."""
     import uvicorn
@@ -557,6 +559,8 @@ def up(
     from assistant.api.http_limits import server_options
 
     settings = settings_or_exit()
+    if workers > 1:
+        check_replicas(settings, workers)
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
     from assistant.worker import make_huey, run_ingest_now, start_background_consumer
@@ -574,11 +578,39 @@ def up(
     typer.echo(f"Fargo is serving on {base} (health: /healthz, docs: /docs, agent console: /console)")
     if settings.demo_mode:
         typer.echo(f"demo bank homepage with the chat widget: {base}/demo")
+    app_or_factory = create_app(settings) if workers == 1 else "assistant.api.app:from_environment"
+    if workers > 1:
+        metrics_dir = shared_metrics_dir(settings)
+        typer.echo(f"{workers} API processes; /metrics sums them (PROMETHEUS_MULTIPROC_DIR={metrics_dir})")
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                    **server_options(settings))
+        uvicorn.run(app_or_factory, factory=workers > 1, workers=workers, host=settings.host, port=settings.port,
+                    log_level="info", **server_options(settings))
     finally:
         consumer.stop(graceful=True)
+
+
+def check_replicas(settings: Settings, workers: int) -> None:
+    """Several API processes need limits they share (Redis) and a vector store several processes may open."""
+    missing = [name for name, value in (("FARGO_REDIS_URL", settings.redis_url), ("FARGO_CHROMA_URL",
+                                                                                 settings.chroma_url)) if value is None]
+    if missing:
+        raise fail(f"--workers {workers} needs {' and '.join(missing)}: without Redis each process would keep its "
+                   "own rate limits, and the embedded Chroma is for one process; set them or use --workers 1")
+
+
+def shared_metrics_dir(settings: Settings) -> Path:
+    """PROMETHEUS_MULTIPROC_DIR for the API processes (default: under the data dir), emptied of an earlier run's
+    files; set before the processes start, so each writes its metrics there."""
+    import os
+
+    from assistant.api.observability import MULTIPROCESS_DIR
+
+    directory = Path(os.environ.get(MULTIPROCESS_DIR) or settings.data_dir / "prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+    return directory
 
 
 def ensure_demo_bank(settings: Settings) -> None:

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     mongodb_uri: SecretStr | None = Field(None, description="MongoDB URI; unset means the embedded NeoSQLite store.")
     database_name: str = Field("fargo", min_length=1, description="Database name inside MongoDB or NeoSQLite.")
     chroma_url: str | None = Field(None, description="Chroma server URL; unset means an embedded PersistentClient.")
-    redis_url: SecretStr | None = Field(None, description="Redis URL for job queues; unset means huey on SQLite.")
+    redis_url: SecretStr | None = Field(
+        None, description="Redis URL for job queues, rate limits and shared counters; unset: SQLite queues, limits "
+                          "per process.")
+    requests_per_minute: int = Field(120, ge=1, le=10_000_000, description="Requests a minute per caller (and burst).")
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "FARGO_OPENAI_API_KEY")
     )

@@ -31,11 +31,18 @@ from assistant.api.observability import (
     BodyLimitMiddleware,
     Metrics,
     ObservabilityMiddleware,
+    SharedEmbeddingCounts,
 )
 from assistant.api.openai_compat import router as openai_router
 from assistant.api.ops import router as ops_router
 from assistant.api.privacy import router as privacy_router
-from assistant.api.ratelimit import FailureLimiter, RateLimiter
+from assistant.api.ratelimit import (
+    FailureLimiter,
+    RateLimiter,
+    SharedFailureLimiter,
+    SharedRateLimiter,
+    open_redis,
+)
 from assistant.api.tokens import router as auth_router
 from assistant.api.warm import executor as warm_executor
 from assistant.api.warm import start as start_warm_up
@@ -63,7 +70,30 @@ def _open_runtime(settings: Settings):
     return runtime
 
 
-def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_MINUTE, burst: int | None = None,
+def install_limits(state, settings: Settings, requests_per_minute: float, burst: int | None) -> None:
+    """The rate limit and failed-credential limit, and the embedding counts: in Redis with FARGO_REDIS_URL, so
+    they hold across every API process; in this process otherwise."""
+    state.embedder_of = lambda: getattr(state.runtime, "embedder", None)
+    if settings.redis_url is None:
+        state.limiter = RateLimiter(requests_per_minute, burst)
+        state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_s)
+        state.shared_counts = None
+        return
+    redis = open_redis(settings.redis_url.get_secret_value())
+    state.limiter = SharedRateLimiter(redis, requests_per_minute, burst)
+    state.auth_failures = SharedFailureLimiter(redis, settings.auth_failure_limit, settings.auth_failure_window_s)
+    state.shared_counts = SharedEmbeddingCounts(redis, state.embedder_of)
+
+
+def from_environment() -> FastAPI:
+    """The app with settings from the environment: the factory a process manager runs, several processes of it
+    (`fargo up --workers N`, or `uvicorn --factory assistant.api.app:from_environment --workers N`)."""
+    from assistant.settings import load_settings
+
+    return create_app(load_settings())
+
+
+def create_app(settings: Settings, *, requests_per_minute: float | None = None, burst: int | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, live_check_interval_s: float = LIVE_CHECK_INTERVAL_S,
                open_runtime=_open_runtime, turn_threads: int = TURN_THREADS) -> FastAPI:
     """Build the HTTP app; long-lived clients open in the lifespan and close after it."""
@@ -76,9 +106,13 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
         app.state.turn_executor = ThreadPoolExecutor(turn_threads, thread_name_prefix="chat-turn")
         app.state.warm_executor = warm_executor()
         start_warm_up(app.state)
+        if app.state.shared_counts is not None:
+            app.state.shared_counts.start()
         try:
             yield
         finally:
+            if app.state.shared_counts is not None:
+                app.state.shared_counts.stop()
             app.state.warm_executor.shutdown(wait=True, cancel_futures=True)
             app.state.turn_executor.shutdown(wait=True, cancel_futures=True)
             for runtime in (app.state.runtime, app.state.retired_runtime):
@@ -95,10 +129,11 @@ def create_app(settings: Settings, *, requests_per_minute: float = REQUESTS_PER_
     app.state.warm_lock = threading.Lock()
     app.state.warming = None
     app.state.open_runtime = open_runtime
-    app.state.limiter = RateLimiter(requests_per_minute, burst)
-    app.state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_s)
+    if requests_per_minute is None:
+        requests_per_minute = getattr(settings, "requests_per_minute", REQUESTS_PER_MINUTE)
+    install_limits(app.state, settings, requests_per_minute, burst)
     app.state.metrics = Metrics()
-    app.state.metrics.watch_embeddings(lambda: getattr(app.state.runtime, "embedder", None))
+    app.state.metrics.watch_embeddings(app.state.embedder_of, app.state.shared_counts)
     app.state.token_secret = functools.cache(lambda: token_secret(settings))
     errors.install(app)
     for router in (ops_router, chat_router, openai_router, data_router, decisions_router, experiments_router,
