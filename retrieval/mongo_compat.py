@@ -64,6 +64,7 @@ from retrieval.errors import (
     redact,
     translate_errors,
 )
+from retrieval.sqlite_bulk import Replacement, insert_documents, replace_documents
 
 NEOSQLITE = "neosqlite"
 MONGODB = "mongodb"
@@ -155,6 +156,13 @@ def storable(value: Any, embedded: bool = False) -> Any:
     if embedded and isinstance(value, bson.ObjectId):
         return NeoObjectId(str(value))
     return value
+
+
+def embedded_json(value: Any) -> Any:
+    """What orjson cannot write itself, as `storable` stores it; anything else is left to NeoSQLite's own path."""
+    if isinstance(value, date):  # a datetime is a date too
+        return storable(value)
+    raise TypeError(f"{type(value).__name__} is written by NeoSQLite itself")
 
 
 def readable_id(value: Any) -> Any:
@@ -462,6 +470,16 @@ class _Write:
         return DeleteMany(self.filter)
 
 
+def _pinned_replacement(write: _Write) -> Replacement | None:
+    """A replacement whose filter is `{"_id": <string>}` alone, as a batch can run it; else None."""
+    key = write.filter.get("_id")
+    if write.kind != "replace" or len(write.filter) != 1 or type(key) is not str:
+        return None
+    if write.document.get("_id", key) != key:
+        return None
+    return Replacement(key, write.document, write.upsert)
+
+
 _REQUEST_KINDS = {
     InsertOne: "insert",
     UpdateOne: "update_one",
@@ -560,9 +578,14 @@ class Collection:
 
     def insert_many(self, documents: Iterable[Mapping[str, Any]], ordered: bool = True) -> InsertManyResult:
         """Unordered inserts go on past a duplicate (then raise DuplicateKeyError), as MongoDB's do."""
-        stored = [self._value(dict(document)) for document in documents]
-        if not stored:
+        documents = list(documents)
+        if not documents:
             return InsertManyResult([])
+        if self._embedded:
+            with self._store._operation():
+                if insert_documents(self._raw, documents, embedded_json) is not None:
+                    return InsertManyResult([document["_id"] for document in documents])
+        stored = [self._value(dict(document)) for document in documents]
         with self._store._operation():
             # NeoSQLite's insert_many stops at the first duplicate even unordered; its bulk_write does not.
             self._raw.bulk_write([InsertOne(document) for document in stored], ordered=ordered)
@@ -600,6 +623,9 @@ class Collection:
         if self._store._restores_booleans and any(write.sets_booleans for write in writes):
             return self._bulk_one_by_one(writes, ordered)
         with self._store._operation():
+            batched = self._embedded_batch(writes) if self._embedded else None
+            if batched is not None:
+                return batched
             result = self._raw.bulk_write([write.request() for write in writes], ordered=ordered)
         return BulkWriteResult(
             inserted_count=result.inserted_count,
@@ -609,6 +635,22 @@ class Collection:
             upserted_count=result.upserted_count,
             upserted_ids={int(index): readable_id(value) for index, value in result.upserted_ids.items()},
         )
+
+    def _embedded_batch(self, writes: list[_Write]) -> BulkWriteResult | None:
+        """All inserts, or all replacements pinned to an `_id`, in one SQLite transaction; else None."""
+        if all(write.kind == "insert" for write in writes):
+            inserted = insert_documents(self._raw, [write.document for write in writes], embedded_json)
+            return None if inserted is None else BulkWriteResult(inserted_count=inserted)
+        replacements = [_pinned_replacement(write) for write in writes]
+        if None in replacements:
+            return None
+        matched = replace_documents(self._raw, replacements, embedded_json)
+        if matched is None:
+            return None
+        upserted = {index: item.document_id for index, item in enumerate(replacements)
+                    if item.upsert and item.document_id not in matched}
+        return BulkWriteResult(matched_count=len(matched), modified_count=len(matched),
+                               upserted_count=len(upserted), upserted_ids=upserted)
 
     def create_index(self, keys: IndexKeys, unique: bool = False, name: str | None = None) -> str:
         """Creates the index unless it exists; returns the backend's name for it."""

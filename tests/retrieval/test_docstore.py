@@ -417,6 +417,43 @@ def test_bulk_write_reports_every_count(store):
     assert store["items"].bulk_write([]).inserted_count == 0
 
 
+
+def test_bulk_replacements_by_id_replace_upsert_and_reindex(store):
+    customers = store["customers"]
+    customers.create_index("city")
+    customers.insert_many([{"_id": "C1", "city": "Denver"}, {"_id": "C2", "city": "Denver"}])
+    result = customers.bulk_write(
+        [
+            ReplaceOne({"_id": "C1"}, {"city": "Boston", "since": date(2020, 5, 1)}, upsert=True),
+            ReplaceOne({"_id": "C3"}, {"city": "Austin"}, upsert=True),
+            ReplaceOne({"_id": "C4"}, {"city": "Reno"}),
+        ],
+        ordered=False,
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert (result.upserted_count, result.upserted_ids) == (1, {1: "C3"})
+    assert customers.find_one({"_id": "C1"}) == {"_id": "C1", "city": "Boston", "since": "2020-05-01"}
+    assert ids(customers.find({"city": "Denver"})) == ["C2"]
+    assert ids(customers.find({"city": "Boston"})) == ["C1"]
+    assert ids(customers.find({"city": "Austin"})) == ["C3"]
+    assert customers.find_one({"_id": "C4"}) is None
+
+
+def test_a_batch_of_inserts_reads_back_in_stored_form_and_by_index(store):
+    buckets = store["transactions"]
+    buckets.create_index("customer_id")
+    documents = [
+        {"_id": f"C{n}:2026-03", "customer_id": f"C{n}", "opened": date(2026, 3, 1),
+         "at": datetime(2026, 3, 2, 9, 30, tzinfo=UTC), "lines": [{"amount": -1.5, "ok": True}], "tags": ("a", "b")}
+        for n in range(3)
+    ]
+    assert buckets.insert_many(documents, ordered=False).inserted_ids == ["C0:2026-03", "C1:2026-03", "C2:2026-03"]
+    assert buckets.find({"customer_id": "C1"}) == [{
+        "_id": "C1:2026-03", "customer_id": "C1", "opened": "2026-03-01", "at": "2026-03-02T09:30:00.000000Z",
+        "lines": [{"amount": -1.5, "ok": True}], "tags": ["a", "b"],
+    }]
+    assert buckets.count_documents({"at": {"$gte": datetime(2026, 3, 2, tzinfo=UTC)}}) == 3
+
 # --- dates ---------------------------------------------------------------------------------
 
 
