@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from huey import crontab
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
         None, description="Directory of source files each ingestion run loads; default: the demo bank in demo mode."
     )
     ingest_cron: str = Field("0 2 * * *", description="When the nightly ingestion runs (cron, server local time).")
+    feature_engine: Literal["duckdb", "spark", "python"] = Field(
+        "duckdb", description="What computes features: embedded DuckDB, Spark (`pip install 'fargo-ai[spark]'`), "
+        "or python (record by record, the old path)."
+    )
+    spark_master: str | None = Field(None, description="Spark master URL for feature_engine=spark; unset: local[*].")
     demo_customers: int = Field(500, ge=1, le=1_000_000, description="Size of the demo bank `fargo up` creates.")
     demo_seed: int = Field(7, description="Seed of the demo bank.")
     embedding_cache_texts: int = Field(

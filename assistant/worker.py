@@ -80,7 +80,8 @@ def run_ingest_now(settings: Settings, mode: str, progress=None, fault=None):
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder(settings.encoder)) as vectors:
         store.ensure_indexes()
         job = IngestJob(store, vectors, settings.data_dir / "graph", progress=progress, fault=fault,
-                        pseudonym_key=pseudonym_key(settings), keep_since=keep_since(settings))
+                        pseudonym_key=pseudonym_key(settings), keep_since=keep_since(settings),
+                        feature_engine=settings.feature_engine, spark_master=settings.spark_master)
         run = job.run(mode=mode, source_dir=source_dir if source_dir and source_dir.is_dir() else None)
     log.info("ingestion run %s %s", run.run_id, run.status)
     return run

@@ -141,17 +141,45 @@ def income_estimate(income_by_month: list[float]) -> float:
     return round(sum(paid) / len(paid) * 12, 2) if paid else 0.0
 
 
+@dataclass
+class Aggregates:
+    """What features are made of, per customer: the part an engine computes over the whole bank at once."""
+
+    spend: dict[str, list[float]]  # category -> spend per month of the window, rounded to cents
+    income_by_month: list[float]
+    joined: date | None
+    deposit_balance: float  # open accounts' positive balances, summed
+    products_held: list[str]
+    goals: list[str]
+    kyc_verified: bool
+
+
+def aggregate(records: CustomerRecords, months: list[str]) -> Aggregates:
+    """One customer's aggregates from their stored records (the `python` feature engine)."""
+    spend, income = monthly_spend(records.transaction_buckets, months)
+    open_accounts = [acc for acc in records.accounts if acc.get("status", "open") == "open"]
+    return Aggregates(
+        spend=spend,
+        income_by_month=income,
+        joined=joined_on(records),
+        deposit_balance=sum(acc.get("balance") or 0 for acc in open_accounts if (acc.get("balance") or 0) > 0),
+        products_held=sorted({acc["product_id"] for acc in open_accounts}),
+        goals=sorted({d["topic"] for d in records.disclosures if d["kind"] != "health"}),
+        kyc_verified=any(doc["status"] == "verified" for doc in records.kyc_documents),
+    )
+
+
 def compute_features(records: CustomerRecords, as_of: date, product_names: dict[str, str]) -> dict:
     """The feature document for one customer (without run id or storage keys)."""
-    customer = records.customer
-    age = age_on(date.fromisoformat(customer["date_of_birth"]), as_of)
     months = month_keys(as_of)
-    spend, income = monthly_spend(records.transaction_buckets, months)
-    spend_12m = {category: round(sum(values), 2) for category, values in spend.items()}
-    joined = joined_on(records)
-    trends = spend_trends(spend, whole_observed_months(months, joined))
-    open_accounts = [acc for acc in records.accounts if acc.get("status", "open") == "open"]
-    goals = sorted({d["topic"] for d in records.disclosures if d["kind"] != "health"})
+    return feature_document(records.customer, aggregate(records, months), as_of, months, product_names)
+
+
+def feature_document(customer: dict, totals: Aggregates, as_of: date, months: list[str],
+                     product_names: dict[str, str]) -> dict:
+    """The feature document from a customer's record and aggregates, whichever engine computed them."""
+    age = age_on(date.fromisoformat(customer["date_of_birth"]), as_of)
+    spend = totals.spend
     features = {
         "customer_id": customer["customer_id"],
         "as_of": as_of.isoformat(),
@@ -162,16 +190,16 @@ def compute_features(records: CustomerRecords, as_of: date, product_names: dict[
         "city": customer["city"],
         "occupation": customer.get("occupation", ""),
         "declared_income": customer["annual_income"],
-        "income_estimate": income_estimate(income),
+        "income_estimate": income_estimate(totals.income_by_month),
         "months": months,
-        "months_observed": observed_months(months, joined),  # spend_12m covers only these; fewer for a new customer
+        "months_observed": observed_months(months, totals.joined),  # spend_12m covers only these
         "spend_by_month": spend,
-        "spend_12m": spend_12m,
-        "spend_trend": trends,
-        "deposit_balance": round(sum(acc.get("balance") or 0 for acc in open_accounts if (acc.get("balance") or 0) > 0), 2),
-        "products_held": sorted({acc["product_id"] for acc in open_accounts}),
-        "goals": goals,
-        "kyc_verified": any(doc["status"] == "verified" for doc in records.kyc_documents),
+        "spend_12m": {category: round(sum(values), 2) for category, values in spend.items()},
+        "spend_trend": spend_trends(spend, whole_observed_months(months, totals.joined)),
+        "deposit_balance": round(totals.deposit_balance, 2),
+        "products_held": totals.products_held,
+        "goals": totals.goals,
+        "kyc_verified": totals.kyc_verified,
         "risk_appetite": customer.get("risk_appetite", "medium"),
     }
     features["profile_summary"] = profile_summary(features, product_names)

@@ -9,13 +9,16 @@ the next run marks it abandoned and removes what it left behind.
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 
+from ingest.feature_engine import ENGINES, engine_features, export_records
 from ingest.features import CustomerRecords, compute_features
 from ingest.loader import KeepSince, batched, ingested_now, load_directory
 from retrieval.docstore import LIVE_POINTER, live_pointer
@@ -89,12 +92,18 @@ class IngestJob:
     """One run of the ingestion pipeline over an open store, vector indexes and data dir."""
 
     def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None,
-                 pseudonym_key: bytes | None = None, keep_since: KeepSince | None = None):
+                 pseudonym_key: bytes | None = None, keep_since: KeepSince | None = None,
+                 feature_engine: str = "duckdb", spark_master: str | None = None):
+        if feature_engine not in ENGINES:
+            raise ValueError(f"feature_engine must be one of {', '.join(ENGINES)}, not {feature_engine!r}")
         self.store = store
+        self.feature_engine = feature_engine  # see ingest.feature_engine; "python" is the record-by-record path
+        self.spark_master = spark_master
         self.pseudonym_key = pseudonym_key  # the erasure list's hash key (retrieval.privacy)
         self.keep_since = keep_since  # source records older than these are past retention, not loaded
         self.vectors = vectors
         self.graph_dir = Path(graph_dir)
+        self.work_dir = self.graph_dir.parent / "work"  # the engine's exports and spill files, removed after
         self.progress = progress or (lambda stage, done, total: None)
         self.fault = fault or (lambda stage, done: None)
 
@@ -132,7 +141,7 @@ class IngestJob:
         run.watermark = ingested_now()
         changed = self._changed_customers(since) if since else None
         with self._stage(run, "features") as stats:
-            stats.count = self._build_features(run.run_id, changed)
+            stats.count = self.build_features(run.run_id, changed)
         with self._stage(run, "indexes") as stats:
             stats.count, built = self._build_indexes(run.run_id, since)
         with self._stage(run, "graph") as stats:
@@ -175,24 +184,56 @@ class IngestJob:
                 changed.add(doc["customer_id"])
         return changed
 
-    def _build_features(self, run_id: str, changed: set[str] | None) -> int:
+    def build_features(self, run_id: str, changed: set[str] | None = None) -> int:
+        """Write the feature documents of run `run_id`: `changed` customers computed, the others copied from the
+        live run; everyone computed when `changed` is None or nothing is live. Returns how many were computed."""
         as_of = self._as_of()
         names = {doc["_id"]: doc["name"] for doc in self.store["products"].find({}, {"name": 1})}
         customer_ids = sorted(doc["_id"] for doc in self.store["customers"].find({}, {"_id": 1}))
         live = (live_pointer(self.store) or {}).get("run_id")
-        total, done, computed = len(customer_ids), 0, 0
-        for batch in batched(customer_ids, FEATURE_BATCH):
-            to_compute = batch if changed is None or live is None else [c for c in batch if c in changed]
-            documents = [self._feature_doc(run_id, features) for features in self._compute(to_compute, as_of, names)]
-            computed += len(documents)
-            if changed is not None and live is not None:
-                documents += self._copy_live_features(run_id, live, [c for c in batch if c not in changed])
-            if documents:
-                self.store["features"].insert_many(documents, ordered=False)
-            done += len(batch)
-            self.progress("features", done, total)
-            self.fault("features", done)
+        if changed is None or live is None:
+            to_compute, to_copy = customer_ids, []
+        else:
+            to_compute = [c for c in customer_ids if c in changed]
+            to_copy = [c for c in customer_ids if c not in changed]
+        total = len(customer_ids)
+        if self.feature_engine == "python":
+            computed = self._features_record_by_record(run_id, to_compute, as_of, names, total)
+        else:
+            computed = self._features_on_engine(run_id, to_compute, not to_copy, as_of, names, total)
+        done = computed
+        for batch in batched(to_copy, FEATURE_BATCH):
+            self._write_features(self._copy_live_features(run_id, live, batch), done := done + len(batch), total)
         return computed
+
+    def _features_record_by_record(self, run_id: str, customer_ids: list[str], as_of: date,
+                                   names: dict[str, str], total: int) -> int:
+        done = 0
+        for batch in batched(customer_ids, FEATURE_BATCH):
+            documents = [self._feature_doc(run_id, features) for features in self._compute(batch, as_of, names)]
+            self._write_features(documents, done := done + len(batch), total)
+        return done
+
+    def _features_on_engine(self, run_id: str, customer_ids: list[str], everyone: bool, as_of: date,
+                            names: dict[str, str], total: int) -> int:
+        if not customer_ids:
+            return 0
+        work = self.work_dir / run_id
+        try:
+            export_records(self.store, work, None if everyone else customer_ids)
+            computed = engine_features(self.feature_engine, work, as_of, names, self.spark_master)
+            done = 0
+            while documents := [self._feature_doc(run_id, features) for features in islice(computed, FEATURE_BATCH)]:
+                self._write_features(documents, done := done + len(documents), total)
+            return done
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _write_features(self, documents: list[dict], done: int, total: int) -> None:
+        if documents:
+            self.store["features"].insert_many(documents, ordered=False)
+        self.progress("features", done, total)
+        self.fault("features", done)
 
     def _as_of(self) -> date:
         """Features are computed as of the latest month that has transactions, else today."""
