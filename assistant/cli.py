@@ -580,6 +580,7 @@ def up(
         typer.echo(f"demo bank homepage with the chat widget: {base}/demo")
     app_or_factory = create_app(settings) if workers == 1 else "assistant.api.app:from_environment"
     if workers > 1:
+        train_intents_once(settings)
         metrics_dir = shared_metrics_dir(settings)
         typer.echo(f"{workers} API processes; /metrics sums them (PROMETHEUS_MULTIPROC_DIR={metrics_dir})")
     try:
@@ -596,6 +597,15 @@ def check_replicas(settings: Settings, workers: int) -> None:
     if missing:
         raise fail(f"--workers {workers} needs {' and '.join(missing)}: without Redis each process would keep its "
                    "own rate limits, and the embedded Chroma is for one process; set them or use --workers 1")
+
+
+def train_intents_once(settings: Settings) -> None:
+    """The intent model the API processes load, trained here when missing or outdated: once, not by every process
+    at the same time into the same folder."""
+    from assistant.runtime import intent_classifier
+    from retrieval.embeddings import get_embedder
+
+    intent_classifier(settings, get_embedder(settings.encoder))
 
 
 def shared_metrics_dir(settings: Settings) -> Path:

@@ -5,18 +5,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import chromadb
 import httpx
 import pytest
-from loopback_servers import api_processes, fargo_environment, needs_redis, redis_server
+from fastapi.testclient import TestClient
+from loopback_servers import (
+    api_processes,
+    chroma_server,
+    fargo_environment,
+    needs_chroma,
+    needs_redis,
+    redis_server,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from typer.testing import CliRunner
 
+from assistant.api.app import create_app
 from assistant.api.observability import SharedEmbeddingCounts
 from assistant.api.ratelimit import SharedFailureLimiter, SharedRateLimiter, open_redis
 from assistant.auth import create_key
 from assistant.cli import app
 from assistant.settings import Settings
+from assistant.worker import run_ingest_now
+from ingest.synth import synthesize
 from retrieval.docstore import open_store
 
 PER_MINUTE = 6  # and a burst of as many
@@ -118,3 +130,27 @@ def test_fargo_up_refuses_several_workers_without_shared_limits_and_vectors(tmp_
     assert result.exit_code == 2
     assert f"--workers 2 needs {missing}" in " ".join(result.output.split())
     assert not (tmp_path / "data" / "demo-bank").exists()  # refused before any work
+
+
+@needs_chroma
+def test_an_ingestion_into_a_chroma_server_answers_a_chat_turn_from_it(tmp_path: Path):
+    with chroma_server(tmp_path / "chroma-server") as chroma_url:
+        settings = Settings(data_dir=tmp_path / "data", source_dir=tmp_path / "source", chroma_url=chroma_url)
+        synthesize(settings.source_dir, customers=40, seed=5)
+        run_ingest_now(settings, mode="full")
+        with TestClient(create_app(settings)) as client:
+            store = client.app.state.store
+            key = create_key(store, "agent", "chroma test")[0]
+            customer = store["customers"].find({}, {"_id": 1}, sort=[("_id", 1)], limit=1)[0]["_id"]
+            turn = client.post("/v1/chat", json={"message": "which credit card would suit me?",
+                                                 "customer_id": customer}, headers=bearer(key))
+            readiness = client.get("/readyz").json()
+        chroma = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+        indexed_products = {product for collection in chroma.list_collections()
+                            if collection.name.startswith("products__") for product in collection.get(include=[])["ids"]}
+
+    assert turn.status_code == 200, turn.text
+    recommended = [offer["product_id"] for offer in turn.json()["recommendations"]]
+    assert recommended and set(recommended) <= indexed_products  # the catalogue as the ingestion indexed it there
+    assert readiness["checks"]["vectors"] == "ok"
+    assert not (settings.data_dir / "chroma").exists()  # nothing went to an embedded store
