@@ -151,17 +151,22 @@ class _RedisOrLocal:
         self.script = redis.register_script(script)
         self.fallback = fallback
         self._skip_until = 0.0
+        self._failing = False
 
     def _run(self, key: str, *args) -> float | None:
         if time.monotonic() < self._skip_until:
             return None
         try:
-            return float(self.script(keys=[key], args=list(args)))
+            answer = float(self.script(keys=[key], args=list(args)))
         except RedisError as exc:
-            if not self._skip_until:
+            if not self._failing:
                 log.warning("rate limits counted per process: Redis (FARGO_REDIS_URL) failed: %s", exc)
-            self._skip_until = time.monotonic() + REDIS_RETRY_S
+            self._failing, self._skip_until = True, time.monotonic() + REDIS_RETRY_S
             return None
+        if self._failing:
+            log.warning("rate limits shared through Redis again")
+            self._failing = False
+        return answer
 
 
 class SharedRateLimiter(_RedisOrLocal):

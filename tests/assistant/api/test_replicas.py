@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import chromadb
@@ -101,7 +102,8 @@ def test_embedding_counts_of_every_process_add_up_in_redis():
         assert processes[0].totals() == {"cache": 6, "model": 6}
 
 
-def test_limits_fall_back_to_this_process_while_redis_is_unreachable(unused_port: int):
+def test_limits_fall_back_to_this_process_while_redis_is_unreachable(unused_port: int, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("fargo"), "propagate", True)  # JSON logging turns it off in a server
     redis = open_redis(f"redis://127.0.0.1:{unused_port}/0")
     limiter, failures = SharedRateLimiter(redis, per_minute=60, burst=2), SharedFailureLimiter(redis, limit=1)
 
@@ -110,6 +112,9 @@ def test_limits_fall_back_to_this_process_while_redis_is_unreachable(unused_port
     failures.failed("10.0.0.1")
     assert failures.wait("10.0.0.1") > 0 and failures.wait("10.0.0.2") == 0
     assert SharedEmbeddingCounts(redis, Counting).totals() is None
+    warnings = [record.getMessage() for record in caplog.records if record.name == "fargo.ratelimit"]
+    assert len(warnings) == 2  # one line per limiter for the outage, not one per request
+    assert all(line.startswith("rate limits counted per process: Redis (FARGO_REDIS_URL) failed") for line in warnings)
 
 
 @pytest.mark.parametrize("settings, missing", [
