@@ -24,7 +24,15 @@ import orjson
 from pydantic import ValidationError
 from pymongo import ReplaceOne
 
-from ingest.sources import RawLine, SourceFileError, check_parseable, read_lines
+from ingest.columns import ColumnCheck
+from ingest.sources import (
+    RawLine,
+    SourceFileError,
+    check_parseable,
+    csv_raw_line,
+    read_csv_chunks,
+    read_lines,
+)
 from retrieval.privacy import ErasureList, effective_consent, recorded_consents
 from retrieval.records import SOURCES, Source
 
@@ -137,8 +145,7 @@ class _Loader:
             self._write_documents(source, records, counts)
 
     def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts) -> Iterator[dict]:
-        for raw in read_lines(path):
-            record = self._validate(source, raw)
+        for line, record in self._checked(source, path):
             if record is ERASED:
                 counts.erased += 1
             elif record is EXPIRED:
@@ -147,10 +154,25 @@ class _Loader:
                 counts.rejected += 1
             else:
                 yield record
-            if self.progress and raw.line % 5000 == 0:
-                self.progress(f"load {source.file_name}", raw.line, lines)
+            if self.progress and line % 5000 == 0:
+                self.progress(f"load {source.file_name}", line, lines)
         if self.progress:
             self.progress(f"load {source.file_name}", lines, lines)
+
+    def _checked(self, source: Source, path: Path) -> Iterator[tuple[int, dict | None]]:
+        """(line, what `_validate` answers) for every record of the file."""
+        if path.suffix != ".csv":
+            for raw in read_lines(path):
+                yield raw.line, self._validate(source, raw)
+            return
+        for chunk in read_csv_chunks(path):
+            check = ColumnCheck.for_file(source.model, chunk.header)
+            records = check.records(chunk.rows) if check else [None] * len(chunk.rows)
+            for line, row, record in zip(chunk.lines, chunk.rows, records, strict=True):
+                if record is None:  # the model names the field and the reason
+                    yield line, self._validate(source, csv_raw_line(chunk.header, line, row))
+                else:
+                    yield line, self._admit(source, line, record)
 
     def _validate(self, source: Source, raw: RawLine) -> dict | None:
         if raw.data is None:
@@ -159,7 +181,11 @@ class _Loader:
             record = source.model.model_validate(raw.data).model_dump(mode="json")
         except ValidationError as exc:
             return self._reject(source, raw.line, *validation_problem(exc))
-        if self.erasures.covers(record):
+        return self._admit(source, raw.line, record)
+
+    def _admit(self, source: Source, line: int, record: dict) -> dict | None:
+        """A valid record, unless it is about an erased customer, past retention, or points at nothing."""
+        if self.erasures and self.erasures.covers(record):
             return ERASED
         if source.collection in self.keep_since:
             time_field, oldest = self.keep_since[source.collection]
@@ -169,7 +195,7 @@ class _Loader:
             record["consent"] = effective_consent(record["consent"], self.consents[record["customer_id"]])
         problem = self._dangling_reference(source, record)
         if problem:
-            return self._reject(source, raw.line, *problem)
+            return self._reject(source, line, *problem)
         return record
 
     def _dangling_reference(self, source: Source, record: dict) -> tuple[str, str] | None:
@@ -178,15 +204,17 @@ class _Loader:
             references = (*references, ("relative_id", "customers"))
         for field_name, collection in references:
             values = record.get(field_name)
-            for value in values if isinstance(values, list) else [values]:
-                if value is not None and value not in self.known_ids(collection):
+            if values is None:
+                continue
+            known = self.known_ids(collection)
+            for value in values if isinstance(values, list) else (values,):
+                if value is not None and value not in known:
                     noun = collection.rstrip("s").replace("_", " ")
                     return field_name, f"unknown {noun} id {value!r}"
         return None
 
     def _reject(self, source: Source, line: int, where: str, reason: str) -> None:
         self.summary.rejections.append(Rejection(source.file_name, line, where, reason))
-        return None
 
     def _write_documents(self, source: Source, records: Iterable[dict], counts: FileCounts) -> None:
         batch: dict[str, dict] = {}

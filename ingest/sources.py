@@ -19,6 +19,7 @@ import orjson
 from retrieval.records import Source
 
 _PREFLIGHT_CHUNK = 1 << 20
+CSV_CHUNK_ROWS = 50_000
 
 
 class SourceFileError(ValueError):
@@ -109,12 +110,41 @@ def _read_jsonl(path: Path) -> Iterator[RawLine]:
                 yield RawLine(number, None, "not a JSON object")
 
 
-def _read_csv(path: Path) -> Iterator[RawLine]:
+@dataclass(frozen=True)
+class CsvChunk:
+    """Consecutive records of a CSV file: the header, each record's raw values and the line it ends on."""
+
+    header: list[str]
+    lines: list[int]
+    rows: list[list[str]]
+
+
+def read_csv_chunks(path: Path, rows_per_chunk: int = CSV_CHUNK_ROWS) -> Iterator[CsvChunk]:
+    """The records of a CSV file, `rows_per_chunk` at a time; blank lines are skipped."""
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        lines: list[int] = []
+        rows: list[list[str]] = []
         for row in reader:
-            number = reader.line_num
-            if None in row:
-                yield RawLine(number, None, "more values than header columns")
-                continue
-            yield RawLine(number, {key: value for key, value in row.items() if value not in ("", None)})
+            if row:
+                rows.append(row)
+                lines.append(reader.line_num)
+                if len(rows) >= rows_per_chunk:
+                    yield CsvChunk(header, lines, rows)
+                    lines, rows = [], []
+        if rows:
+            yield CsvChunk(header, lines, rows)
+
+
+def csv_raw_line(header: list[str], line: int, row: list[str]) -> RawLine:
+    """One CSV record as the loader validates it: named values, empty cells left out."""
+    if len(row) > len(header):
+        return RawLine(line, None, "more values than header columns")
+    return RawLine(line, {key: value for key, value in zip(header, row) if value != ""})
+
+
+def _read_csv(path: Path) -> Iterator[RawLine]:
+    for chunk in read_csv_chunks(path):
+        for line, row in zip(chunk.lines, chunk.rows, strict=True):
+            yield csv_raw_line(chunk.header, line, row)

@@ -8,9 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ingest import loader
 from ingest.loader import load_directory
 from ingest.sources import SourceFileError
-from retrieval.records import TRANSACTION_COLUMNS
+from retrieval.records import SOURCES, TRANSACTION_COLUMNS
 
 
 def write_jsonl(path: Path, rows: list[dict | str]) -> None:
@@ -191,3 +192,48 @@ def test_a_broken_json_line_is_reported_and_the_rest_loads(store, bank_dir: Path
 def test_a_directory_without_source_files_is_refused(store, tmp_path: Path):
     with pytest.raises(SourceFileError, match="no source files found"):
         load_directory(store, tmp_path)
+
+
+def load_row_by_row(store, directory: Path, monkeypatch: pytest.MonkeyPatch):
+    """The load as it was before column checks: every CSV row through the model."""
+    with monkeypatch.context() as patch:
+        patch.setattr(loader.ColumnCheck, "for_file", staticmethod(lambda model, header: None))
+        return load_directory(store, directory)
+
+
+def stored(store, collection: str) -> list[dict]:
+    return [{key: value for key, value in document.items() if key != "_ingested_at"}
+            for document in store[collection].find({}, sort=[("_id", 1)])]
+
+
+def test_column_checks_load_and_reject_exactly_as_row_by_row(store, bank_dir: Path, monkeypatch):
+    good = transaction("T4", "C4", "A3", "2026-04-02", -20.0)
+    rows = [
+        transaction("T1", "C1", "A1", "2026-03-02", -640.0),
+        {**good, "date": "2026-04-31"},  # no such day
+        {**good, "transaction_id": "T5", "channel": "fax"},
+        {**good, "transaction_id": "T6", "account_id": "A9"},  # unknown account
+        {**good, "transaction_id": "T7", "amount": "twelve"},
+        {**good, "transaction_id": " T8 ", "merchant": "  Corner Shop ", "mcc": ""},  # cleaned up, kept
+        {**good, "transaction_id": "T9", "category": ""},  # a required value missing
+        {**good, "transaction_id": "T10", "customer_id": "C2"},  # C2 was rejected
+        good,
+    ]
+    write_transactions(bank_dir / "transactions.csv", rows)
+    with (bank_dir / "transactions.csv").open("a", encoding="utf-8") as handle:
+        handle.write("T11,C1,A1,2026-03-03,-1.0,Shop,food,5411,online,surplus\n\nT12,C1,A1\n")
+
+    before = load_row_by_row(store, bank_dir, monkeypatch)
+    before_documents = stored(store, "transactions")
+    for source in SOURCES:
+        store.drop_collection(source.collection)
+    after = load_directory(store, bank_dir)
+
+    assert after.rejections == before.rejections
+    assert after.files == before.files
+    assert stored(store, "transactions") == before_documents
+    assert after.files["transactions.csv"].loaded == 3  # T1, T8 (as "T8") and T4
+    rejected = {(r.line, r.field) for r in after.rejections if r.file == "transactions.csv"}
+    assert rejected == {(3, "date"), (4, "channel"), (5, "account_id"), (6, "amount"), (8, "category"),
+                        (9, "customer_id"), (11, "(line)"), (13, "date")}
+    assert load_directory(store, bank_dir).files["transactions.csv"].unchanged == 3
