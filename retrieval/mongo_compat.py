@@ -64,7 +64,12 @@ from retrieval.errors import (
     redact,
     translate_errors,
 )
-from retrieval.sqlite_bulk import Replacement, insert_documents, replace_documents
+from retrieval.sqlite_bulk import (
+    Replacement,
+    find_by_ids,
+    insert_documents,
+    replace_documents,
+)
 
 NEOSQLITE = "neosqlite"
 MONGODB = "mongodb"
@@ -531,9 +536,13 @@ class Collection:
         options.update({"limit": limit} if limit else {})
         options.update({"skip": skip} if skip else {})
         query = self._filter(filter)
+        plain = self._embedded and not sort and not limit and not skip
         with self._store._operation():
-            split = self._embedded and not sort and not limit and not skip and _indexable_in(query)
-            raw = _union_of_equalities(self._raw, query, options) if split else self._raw.find(query, **options)
+            ids = _string_ids_in(query) if plain else None
+            raw = find_by_ids(self._raw, ids) if ids is not None else None
+            if raw is None:
+                split = plain and _indexable_in(query)
+                raw = _union_of_equalities(self._raw, query, options) if split else self._raw.find(query, **options)
             documents = [readable(document) for document in raw]
         if local_projection is not None:
             documents = [apply_projection(document, local_projection) for document in documents]
@@ -946,6 +955,15 @@ def _indexable_in(query: Mapping[str, Any]) -> bool:
         return False
     (field_name, condition), = query.items()
     return field_name != "_id" and isinstance(condition, dict) and list(condition) == ["$in"]
+
+
+def _string_ids_in(query: Mapping[str, Any]) -> list[str] | None:
+    """The ids of a lone `{"_id": {"$in": [<strings>]}}`, else None."""
+    condition = query.get("_id") if len(query) == 1 else None
+    if not isinstance(condition, dict) or list(condition) != ["$in"]:
+        return None
+    ids = condition["$in"]
+    return list(ids) if all(type(value) is str for value in ids) else None
 
 
 def _union_of_equalities(raw, query: Mapping[str, Any], options: dict) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Batch writes on the embedded store: one SQLite transaction and one prepared statement per batch.
+"""Batch writes (and reads by `_id`) on the embedded store: one SQLite transaction and one statement per batch.
 
 NeoSQLite's `insert_many` and `bulk_write` write document by document: a deep copy,
 Python's `json.dumps`, a `json_valid` query and an autocommitted INSERT each, most of
@@ -71,6 +71,29 @@ def replace_documents(raw_collection: Any, replacements: Sequence[Replacement],
         db.executemany(f"INSERT INTO {table}(data, _id) VALUES (?, ?)", inserts)
 
     return existing if _in_savepoint(raw_collection.db, write) else None
+
+
+def find_by_ids(raw_collection: Any, ids: Sequence[str]) -> list[dict[str, Any]] | None:
+    """The stored documents with these `_id`s, read by orjson; None when one needs NeoSQLite's own decoding.
+
+    NeoSQLite decodes its tagged values (ObjectIds, binaries, `$date`) and reads JSONB; plain JSON reads the same.
+    """
+    table = quote_table_name(raw_collection.name)
+    documents = []
+    for start in range(0, len(ids), ID_LOOKUP_CHUNK):
+        chunk = ids[start : start + ID_LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for (data,) in raw_collection.db.execute(f"SELECT data FROM {table} WHERE _id IN ({marks}) ORDER BY id", chunk):
+            if type(data) is not str or "__neosqlite_" in data or '"$date"' in data:
+                return None
+            try:
+                document = orjson.loads(data)
+            except orjson.JSONDecodeError:  # a NaN, an integer beyond 64 bits
+                return None
+            if type(document) is not dict or "_id" not in document:
+                return None
+            documents.append(document)
+    return documents
 
 
 def _rows(documents: Sequence[dict[str, Any]], default: JsonDefault) -> list[tuple[str, str]] | None:

@@ -454,6 +454,21 @@ def test_a_batch_of_inserts_reads_back_in_stored_form_and_by_index(store):
     }]
     assert buckets.count_documents({"at": {"$gte": datetime(2026, 3, 2, tzinfo=UTC)}}) == 3
 
+
+def test_find_by_a_list_of_ids_reads_every_kind_of_value(store):
+    reference = bson.ObjectId()
+    store["items"].insert_many([
+        {"_id": "a", "ok": True, "n": 2, "x": -0.25, "tags": ["p", {"q": None}]},
+        {"_id": "b", "ok": False, "owner": reference},
+        {"_id": "c"},
+    ])
+    found = store["items"].find({"_id": {"$in": ["a", "c", "zzz"]}})
+    assert sorted(found, key=lambda document: document["_id"]) == [
+        {"_id": "a", "ok": True, "n": 2, "x": -0.25, "tags": ["p", {"q": None}]}, {"_id": "c"}]
+    assert store["items"].find({"_id": {"$in": ["b"]}}) == [{"_id": "b", "ok": False, "owner": reference}]
+    assert store["items"].find({"_id": {"$in": ["a"]}}, {"ok": 1, "_id": 0}) == [{"ok": True}]
+    assert store["items"].find({"_id": {"$in": []}}) == []
+
 # --- dates ---------------------------------------------------------------------------------
 
 
