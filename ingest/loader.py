@@ -165,8 +165,10 @@ class _Loader:
             for raw in read_lines(path):
                 yield raw.line, self._validate(source, raw)
             return
-        for chunk in read_csv_chunks(path):
-            check = ColumnCheck.for_file(source.model, chunk.header)
+        check: ColumnCheck | None = None
+        for number, chunk in enumerate(read_csv_chunks(path)):
+            if number == 0:  # one check per file: what its columns learnt carries over to the next chunk
+                check = ColumnCheck.for_file(source.model, chunk.header)
             records = check.records(chunk.rows) if check else [None] * len(chunk.rows)
             for line, row, record in zip(chunk.lines, chunk.rows, records, strict=True):
                 if record is None:  # the model names the field and the reason

@@ -119,8 +119,9 @@ class CsvChunk:
     rows: list[list[str]]
 
 
-def read_csv_chunks(path: Path, rows_per_chunk: int = CSV_CHUNK_ROWS) -> Iterator[CsvChunk]:
-    """The records of a CSV file, `rows_per_chunk` at a time; blank lines are skipped."""
+def read_csv_chunks(path: Path, rows_per_chunk: int | None = None) -> Iterator[CsvChunk]:
+    """The records of a CSV file, `rows_per_chunk` (CSV_CHUNK_ROWS) at a time; blank lines are skipped."""
+    rows_per_chunk = rows_per_chunk or CSV_CHUNK_ROWS
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])

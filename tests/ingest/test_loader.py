@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest import loader
+from ingest import loader, sources
 from ingest.loader import load_directory
 from ingest.sources import SourceFileError
 from retrieval.records import SOURCES, TRANSACTION_COLUMNS
@@ -206,7 +206,9 @@ def stored(store, collection: str) -> list[dict]:
             for document in store[collection].find({}, sort=[("_id", 1)])]
 
 
-def test_column_checks_load_and_reject_exactly_as_row_by_row(store, bank_dir: Path, monkeypatch):
+@pytest.mark.parametrize("rows_per_chunk", [3, 50_000])
+def test_column_checks_load_and_reject_exactly_as_row_by_row(store, bank_dir: Path, monkeypatch, rows_per_chunk):
+    monkeypatch.setattr(sources, "CSV_CHUNK_ROWS", rows_per_chunk)
     good = transaction("T4", "C4", "A3", "2026-04-02", -20.0)
     rows = [
         transaction("T1", "C1", "A1", "2026-03-02", -640.0),
