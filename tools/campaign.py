@@ -121,8 +121,13 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I changed jobs and want to roll over my old 401(k)"),
     _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
           "insurance for my apartment"),
-    _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)",
+    _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)"
+          r"|(?:husband|wife|mother|father|mom|dad|partner|spouse) (?:passed|died)",
           "somewhere safe to keep a large sum of money"),
+    _rule("windfall", r"(?:insurance|policy) (?:check|cheque|payout|paid out|money|proceeds)|paid out|lump sum|windfall"
+          r"|sale of (?:the|our|my) (?:house|home|place|business)|sold (?:the|our|my) (?:house|home|place)|downsiz\w*"
+          r"|(?:year-end |annual )?bonus|where (?:to|should i|do i|can i) (?:put|park|keep) (?:it|the money)|park it",
+          "somewhere safe to keep a large sum of money", "better interest on a large sum while I decide what to do"),
     _rule("long_term_care", r"nursing home|assisted living|in-home care|long[- ]term care|memory care",
           "long-term care insurance for nursing care"),
     _rule("teen_driver", r"learning to drive|learner'?s permit|driver'?s licen[cs]e|teen driver|started driving|driving test"

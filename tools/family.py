@@ -49,6 +49,7 @@ from retrieval.graph import (
 )
 from tools.eligibility import check, credit_score_inputs, may_profile
 from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
+from tools.requests.ages import for_age
 from tools.requests.fit import (
     STATED_NEED,
     conditions,
@@ -182,14 +183,16 @@ def _described(relative: StatedRelative, band: str) -> RelativeView:
 def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: RelativeView,
                  recs: list[Recommendation], k: int) -> list[Recommendation]:
     """The relative's products that answer the request, need first, each led by the reason it does."""
+    request = for_age(request, ctx.products, view.age)
     by_product = {rec.product_id: rec for rec in recs}
     candidates = [ctx.products[product_id] for product_id in by_product]
     candidates += [product for hit in request.needs
                    if hit.product_id not in by_product and (product := ctx.products.get(hit.product_id))
                    and _fits_relative(ctx, customer_id, product, view, request.business)]
     answer = fit_request(request, candidates, {pid: rec.score for pid, rec in by_product.items()}, k)
-    if not answer.shown:  # nothing for them answers it: what suits them, on its own reasons
-        return recs
+    if not answer.shown:  # nothing for them answers it: what suits them, on its own reasons, bar what it rules out
+        skipped = set(request.exclude) | set(request.ruled_out)
+        return [rec for rec in recs if rec.product_id not in skipped]
     shown = []
     for item in answer.shown:
         reason, evidence = request_reason(request, item.product, item.phrase)

@@ -23,6 +23,11 @@ CATALOGUE = {product["_id"]: product for product in (
     _product("P_NEW", "New Auto Loan", "loan", ["families"], ["I'm buying a new car", "financing a brand-new car"]),
     _product("P_USED", "Used Auto Loan", "loan", ["students"], ["I want to buy a used car"]),
     _product("P_CARD", "Everyday Cash Back Card", "card", ["everyday_spenders"], ["cash back on groceries"]),
+    _product("P_TRAVEL", "Travel Rewards Card", "card", ["frequent_travelers"], ["I travel a lot and want rewards"]),
+    _product("P_529", "529 College Savings Plan", "education_savings", ["families"],
+             ["start saving for my child's college tuition"]),
+    _product("P_TERM", "Term Life Insurance", "insurance", ["families"], ["term life insurance while our kids are young"]),
+    _product("P_WHOLE", "Whole Life Insurance", "insurance", ["high_net_worth"], ["lifelong life insurance"]),
 )}
 
 
@@ -75,6 +80,13 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
     ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT"}),
     ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW"}),
     ("I'm not a big spender, what card would suit me", set()),
+    ("just bought my first car (used, 2017 civic) and the dealer's financing is 14%", {"P_NEW"}),
+    ("a simple cash back card please. I don't travel much so points are useless to me", {"P_TRAVEL"}),
+    ("We just became empty nesters. Kids are out, tuition's done, time to catch up on retirement", {"P_529"}),
+    ("for estate planning I'd like a life policy that lasts my whole life", {"P_TERM"}),
+    ("Looking for permanent cover to leave the kids something", {"P_TERM"}),
+    ("we travel a lot, which card", set()),
+    ("My sister just got a life insurance check. She asked me where to put it.", {"P_TERM", "P_WHOLE"}),
 ])
 def test_a_request_rules_out_the_products_it_says_are_not_for_them(ctx, text, out):
     assert set(ruled_out(ctx, text)) == out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tools.requests.ages import for_age
 from tools.requests.fit import fit_request, violations
 from tools.requests.model import Constraints, NeedHit, Request
+from tools.requests.slots import find_product_categories
 from tools.requests.parse import (
     about_business,
     constraints_in,
@@ -47,6 +49,20 @@ def test_constraints_said_in_plain_words_are_read(text, expected):
 def test_what_the_customer_already_has_is_not_what_they_ask_for():
     read = constraints_in("a sizeable sum for my 10-year-old's education. I already max out my 401k and IRA.")
     assert read.excluded_categories == ("retirement",)
+
+
+def test_a_policys_length_is_no_relatives_age_and_fixed_premiums_are_no_rate():
+    found = {relative.relation: relative for relative in relatives_in(
+        "permanent cover to leave the kids something, not just a 20 year policy that runs out")}
+    assert found["child"].age is None
+    assert constraints_in("a life policy that lasts my whole life, premiums fixed").rate_type is None
+    assert constraints_in("a car loan with a fixed rate").rate_type == "fixed"
+
+
+def test_the_plumbing_business_and_the_shop_are_the_customers_business():
+    assert about_business("want to buy a second van for the plumbing business, can the company borrow for it")
+    assert about_business("I buy a ton of printer ink and software for the shop")
+    assert not about_business("I work for the company that makes them")
 
 
 def test_a_relatives_age_is_not_a_term_or_an_amount():
@@ -131,6 +147,16 @@ def test_a_reason_says_only_the_constraints_the_product_speaks_to():
     assert constraints.words(CARDS["P018"]["terms"]) == ["a fixed rate", "a term of 6 years"]
 
 
+def test_what_they_already_hold_answering_the_need_keeps_other_needs_out():
+    # car insurance asked for, and held: homeowners cover is another need, however it fits what is left
+    insurance = [{"_id": "P043", "name": "Home", "category": "insurance", "terms": {}},
+                 {"_id": "P048", "name": "Renters", "category": "insurance", "terms": {}}]
+    request = Request(categories=("insurance",), needs=(NeedHit("P044", 0.77, "car insurance"),
+                                                        NeedHit("P048", 0.4, "x"), NeedHit("P043", 0.33, "y")))
+    assert [item.product_id for item in fit_request(request, insurance, {}, 3).shown] == ["P048", "P043"]
+    assert fit_request(request, insurance, {}, 3, answered_elsewhere=0.77).shown == []
+
+
 def test_products_the_request_rules_out_are_not_shown():
     request = Request(categories=("card",), ruled_out=("P011",))
     shown = fit_request(request, list(CARDS.values()), {"P010": 1.0, "P011": 9.0, "P012": 0.5}, 3)
@@ -147,9 +173,14 @@ def test_about_their_business_a_customer_gets_business_products_unless_they_plai
                       business=True)
     shown = fit_request(request, products, {"P018": 9.0}, 3)
     assert [item.product_id for item in shown.shown] == ["P024"]
-    plainly = Request(needs=(NeedHit("P024", 0.9, "a business loan"), NeedHit("P018", 0.85, "a personal loan too")),
+    plainly = Request(text="a loan for my business, and a personal loan too",
+                      needs=(NeedHit("P024", 0.9, "a business loan"), NeedHit("P018", 0.85, "a personal loan")),
                       business=True)
     assert [item.product_id for item in fit_request(plainly, products, {}, 3).shown] == ["P024", "P018"]
+    # the food truck's fuel: a business card answers that kind of need, however plainly a personal card does
+    truck = Request(text="bought a food truck, want cash back on the fuel I buy for it", business=True,
+                    needs=(NeedHit("P011", 1.0, "cash back when I fill up the car"), NeedHit("P016", 0.35, "x")))
+    assert [item.product_id for item in fit_request(truck, products, {}, 3).shown] == ["P016"]
 
 
 def test_an_old_employer_is_not_the_customers_business_and_paying_a_contractor_is_not_being_one():
@@ -161,3 +192,28 @@ def test_an_old_employer_is_not_the_customers_business_and_paying_a_contractor_i
 def test_a_term_the_customer_does_not_want_is_no_term_they_ask_for():
     assert constraints_in("what's the shortest mortgage you do? I hate paying interest for 30 years").term_months is None
     assert constraints_in("not a 30-year, a 15-year mortgage please").term_months == 180
+
+
+def test_for_a_relative_of_a_stated_age_products_aimed_at_that_age_come_first():
+    products = {"P050": {"_id": "P050", "target_segments": ["families", "new_parents"]},
+                "P052": {"_id": "P052", "target_segments": ["retirees"]},
+                "P049": {"_id": "P049", "target_segments": ["families", "pre_retirees"]},
+                "P043": {"_id": "P043", "target_segments": ["homeowners"]}}
+    request = Request(needs=(NeedHit("P050", 1.0, "x"), NeedHit("P049", 0.77, "x"), NeedHit("P052", 0.68, "x"),
+                             NeedHit("P043", 0.5, "x")))
+    dad = for_age(request, products, 72)
+    assert [hit.product_id for hit in dad.needs] == ["P052", "P050", "P049", "P043"]
+    assert dad.need_score("P043") == 0.5  # a segment that is no age says nothing
+    assert for_age(request, products, 40).needs[0].product_id == "P050"  # a 40-year-old is no retiree
+    assert for_age(request, products, 12) == request  # a minor's products are the parent's to open
+
+
+def test_a_loan_for_a_car_is_not_answered_by_a_mortgage():
+    mortgage = {"_id": "P025", "name": "30-Year Fixed", "category": "mortgage", "terms": {"rate_type": "fixed"}}
+    loan = CARDS["P018"]
+    needs = (NeedHit("P025", 0.54, "a predictable payment"), NeedHit("P018", 0.44, "a loan"))
+    car = Request(text="if i finance a car i want a fixed payment", categories=("loan",), needs=needs)
+    assert [item.product_id for item in fit_request(car, [mortgage, loan], {}, 3).shown] == ["P018"]
+    house = Request(text="what loans are there to buy a house", categories=("loan",), needs=needs)
+    assert [item.product_id for item in fit_request(house, [mortgage, loan], {}, 3).shown] == ["P025", "P018"]
+    assert "loan" in find_product_categories("if i finance a car at my age")

@@ -119,7 +119,8 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
     if not may_profile(customer):
         if conditions(request):
             popular = {rec.product_id: rec for rec in _opened_most_lately(ctx, candidates, len(candidates), len(candidates))}
-            return _with_held(ctx, request, view, _for_request(request, candidates, popular, k), k)
+            elsewhere = _answered_elsewhere(ctx, request, view, candidates)
+            return _with_held(ctx, request, view, _for_request(request, candidates, popular, k, elsewhere), k)
         return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
     signals = _signals(ctx, customer, view, candidates)
     ranked = [
@@ -128,7 +129,8 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
         if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
     ]
     if conditions(request):
-        shown = _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k)
+        elsewhere = _answered_elsewhere(ctx, request, view, candidates)
+        shown = _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k, elsewhere)
         return _with_held(ctx, request, view, shown, k)
     # The value part saturates, so among equal scores the larger dollar figure goes first.
     ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
@@ -184,8 +186,8 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
         if need.score < best_shown + HELD_MARGIN:
             return shown
         product = ctx.products.get(need.product_id)
-        if (product is None or need.product_id in request.exclude or need.product_id in offered
-                or violations(product, request.constraints)):
+        if (product is None or need.product_id in request.exclude or need.product_id in request.ruled_out
+                or need.product_id in offered or violations(product, request.constraints)):
             continue
         if need.product_id in held:
             return [_already_held(product, need, features), *shown][:k]
@@ -194,6 +196,24 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
             instead = _open_instead(ctx, product, features, request)
             return [_not_open(product, need, failures, features, instead), *shown][:k]
     return shown
+
+
+def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, candidates: Sequence[Mapping]) -> float:
+    """The need score of what the request asks for most plainly when that is a product the customer holds or a rule
+    keeps from them (`_with_held` names it first); 0 when the plainest need is one they can be offered."""
+    held = set(features.get("products_held") or ())
+    offerable = {product["_id"] for product in candidates}
+    skipped = set(request.exclude) | set(request.ruled_out)
+    for need in request.needs:
+        product = ctx.products.get(need.product_id)
+        if product is None or need.product_id in skipped or violations(product, request.constraints):
+            continue
+        if need.product_id in offerable:
+            return 0.0
+        if need.product_id in held or (not is_business_product(product) and any(
+                failure.rule in SAYABLE_RULES for failure in check(product, features))):
+            return need.score
+    return 0.0
 
 
 def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:
@@ -257,9 +277,10 @@ def has_business(features: Mapping, products: Mapping[str, Mapping]) -> bool:
         is_business_product(products.get(product_id) or {}) for product_id in held)
 
 
-def _for_request(request: Request, candidates: Sequence[Mapping], scored: Mapping, k: int) -> list[Recommendation]:
+def _for_request(request: Request, candidates: Sequence[Mapping], scored: Mapping, k: int,
+                 answered_elsewhere: float = 0.0) -> list[Recommendation]:
     """The candidates that answer the request, each led by the reason it answers it (see tools.requests.fit)."""
-    answer = fit_request(request, candidates, {pid: item.score for pid, item in scored.items()}, k)
+    answer = fit_request(request, candidates, {pid: item.score for pid, item in scored.items()}, k, answered_elsewhere)
     shown = []
     for item in answer.shown:
         reason, evidence = request_reason(request, item.product, item.phrase)

@@ -12,6 +12,7 @@ that answers the need breaks a constraint, the closest ones are returned with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,12 +30,15 @@ SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a 
 MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
-ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one
+ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one ...
+_ABOUT_A_HOME = re.compile(r"\b(?:house|home|condo|property|townhouse|equity|place to live)\b", re.IGNORECASE)  # ... not for a car
 BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
 RISKY_CATEGORIES = frozenset({"investment", "retirement", "education_savings"})
 REQUEST_REASON = "It fits what you asked"
 UNMET_PREFIX = "Closest to what you asked"
+_ALSO_PERSONAL = re.compile(r"\bpersonal(?:ly)?\b|\bfor (?:me|myself|us|our family|the family|my family)\b"
+                            r"|\b(?:my|our) own (?:use|money)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -122,20 +126,23 @@ def conditions(request: Request | None, plain: float = 0.0) -> bool:
     return stated or bool(request.categories or request.constraints or request.exclude)
 
 
-def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int) -> Answer:
+def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int,
+                answered_elsewhere: float = 0.0) -> Answer:
     """What to show for `request` among `products` (eligible, not held), given each one's personal score.
+    `answered_elsewhere` is the need score of a product the answer names apart (one they hold, one not open to
+    them): products far below it answer another need, however well they fit what is left.
 
     The products closest to the stated need come first; when fewer than MIN_OPTIONS of them meet the constraints,
     the next ones answering it less closely follow (a customer asking for options expects a few)."""
     skipped = set(request.exclude) | set(request.ruled_out)
     products = [product for product in products if product["_id"] not in skipped]
-    close = _fitted(request, _relevant(request, products, NEED_MARGIN), personal)
+    close = _fitted(request, _relevant(request, products, NEED_MARGIN, answered_elsewhere), personal)
     passing = [item for item in close if not item.unmet]
     if not request.needs and not request.categories:
         passing = [item for item in passing if item.personal > 0]
     if passing and len(passing) < min(k, MIN_OPTIONS):
         shown = {item.product_id for item in passing}
-        wider = _fitted(request, _relevant(request, products, OTHER_OPTIONS_MARGIN), personal)
+        wider = _fitted(request, _relevant(request, products, OTHER_OPTIONS_MARGIN, answered_elsewhere), personal)
         passing += [item for item in wider if not item.unmet and item.product_id not in shown]
     if passing:
         return Answer(passing[:k])
@@ -153,16 +160,25 @@ def _fitted(request: Request, relevant: list, personal: Mapping[str, float]) -> 
     return fitted
 
 
-def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> list[tuple[Mapping, float, str]]:
-    """The products answering the request's need or named type, with their need score and matched phrase."""
+def _relevant(request: Request, products: Sequence[Mapping], margin: float,
+              answered_elsewhere: float = 0.0) -> list[tuple[Mapping, float, str]]:
+    """The products answering the request's need or named type, with their need score and matched phrase; a need
+    the answer meets elsewhere (a product they hold) counts as the best one when it is."""
     named = set(request.categories) | set(request.constraints.categories)
-    named |= {wider for category in named for wider in ALSO_ANSWERS.get(category, ())}
-    # about their business, a customer is offered business products, and others only when they plainly ask
+    if _ABOUT_A_HOME.search(request.text) or not request.text:
+        named |= {wider for category in named for wider in ALSO_ANSWERS.get(category, ())}
+    # about their business, a customer is offered business products, and others only when they plainly ask for
+    # one, and for a kind a business product answers ("cash back on the food truck's fuel") only when they say
+    # it is for themselves
     business_only = request.business and any(is_business_product(product) for product in products)
+    business_kinds = set() if _ALSO_PERSONAL.search(request.text) else {
+        product.get("category") for product in products
+        if is_business_product(product) and request.need_score(product["_id"]) > 0}
     chosen = []
     for product in products:
         need, phrase = request.need_score(product["_id"]), request.need_phrase(product["_id"])
-        if business_only and not is_business_product(product) and need < STRONG_NEED:
+        if business_only and not is_business_product(product) and (
+                need < STRONG_NEED or product.get("category") in business_kinds):
             continue
         if named:
             if product.get("category") in named:
@@ -173,7 +189,7 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float) -> l
             chosen.append((product, need, phrase))
     if not chosen:  # no need or type stated: every product may answer, the constraints still hold
         return [] if request.needs or named else [(product, 0.0, "") for product in products]
-    best = max((need for _, need, _ in chosen), default=0.0)
+    best = max(max((need for _, need, _ in chosen), default=0.0), answered_elsewhere)
     margin = OTHER_OPTIONS_MARGIN if request.exclude else margin
     # asked for a type only ("what credit cards would you recommend?"), any product of it answers; asked for a
     # need ("a card for restaurants"), only those close to the best

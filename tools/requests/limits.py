@@ -36,7 +36,7 @@ BEFORE = 45  # characters before a mention where its negation or cap is said
 AFTER = 30  # ... and after it ("annual fee under 50 bucks")
 
 _FIXED = re.compile(
-    r"\bfixed(?:[- ]rate)?\b|\block(?:ed)?[- ]in\b|\bsame (?:monthly )?payment\b|\bpredictable (?:monthly )?payments?\b"
+    r"(?<!premiums )(?<!premium )(?<!premiums are )\bfixed(?:[- ]rate)?\b(?![- ]premiums?)|\block(?:ed)?[- ]in\b|\bsame (?:monthly )?payment\b|\bpredictable (?:monthly )?payments?\b"
     r"|\bstable (?:rate|payments?)\b|\bpayment to stay the same\b"
     r"|\brate (?:that )?(?:won'?t|doesn'?t|does not|can'?t|cannot|will not|never) (?:change|go up|move|jump)",
     re.IGNORECASE)

@@ -69,7 +69,8 @@ _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|g
 _AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD}))?", re.IGNORECASE)
 _AGE_AFTER = re.compile(
     rf"\b(?P<who>{_RELATIVE_WORD})\b[^.?!\d]{{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
-    r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$))", re.IGNORECASE)
+    r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
+    re.IGNORECASE)
 _DECADE = re.compile(r"\b(?:in|into)\s+(?:his|her|their|my|the)\s+(?:early\s+|mid[- ]|late\s+)?"
                      r"(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|teens|[2-9]0s)\b", re.IGNORECASE)
 _SITUATION_AGES = (
@@ -86,7 +87,8 @@ _BUSINESS = re.compile(
     r"(?:business|company|startup)\b"
     r"|\b(?:my|our|her|his|their|own)\s+(?:own\s+|small\s+|little\s+)?(?:business|company|shop|store|llc|firm|practice|"
     r"startup|start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b"
-    r"|\b(?:the|a|new)\s+(?:small\s+)?(?:business|llc|startup|start-up|food truck)\b|\bself[- ]employed\b|\bfreelanc\w*"
+    r"|\b(?:the|a|new)\s+(?:small\s+)?(?:\w+\s+)?(?:business|llc|startup|start-up|food truck)\b"
+    r"|\bfor the (?:shop|store|salon|restaurant|bakery|cafe|café|studio|practice)\b|\bself[- ]employed\b|\bfreelanc\w*"
     r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
     r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b1099\b|\b(?:i'?m|i am|as|an?) (?:independent |self-employed )?contractor\b|\bgig work\b|\bgig\b",
     re.IGNORECASE)

@@ -28,6 +28,7 @@ OWNER_SEGMENTS = frozenset({"homeowners", "homebuyers"})
 RENTER_SEGMENTS = frozenset({"renters"})
 REFUSED_MATCH = 0.65  # MiniLM cosine at which a refused phrase plainly names a product's purpose
 REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than to any other
+CLEAR_MATCH, CLEAR_LEAD = 0.55, 0.15  # a looser match will do when no other product comes near it
 
 _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
                      r"(?:home|house|place|condo|property|townhouse)|closing|closed on|mortgage|down ?payment|homeowners?"
@@ -57,9 +58,24 @@ _IMPLIED = (
                 re.IGNORECASE),
      "buying my first home"),
     (re.compile(r"\b(?:used|second[- ]hand|pre[- ]owned) (?:\w+ )?(?:car|suv|truck|van|minivan|vehicle|motorbike|motorcycle)s?\b"
-                r"|\bsecond[- ]hand\b|\bpre[- ]owned\b", re.IGNORECASE),
+                r"|\bsecond[- ]hand\b|\bpre[- ]owned\b|\b(?:car|suv|truck|van|vehicle)\s*\(\s*used\b", re.IGNORECASE),
      "a brand-new car"),
+    (re.compile(r"\b(?:tuition|college|school fees)(?:'s| is| are)? (?:done|over|paid(?: off| for)?|finished|behind us)\b"
+                r"|\bempty[- ]nest\w*|\b(?:kids|children) (?:are|have) (?:out|grown(?: up)?|gone|moved out|left home)\b",
+                re.IGNORECASE),
+     "start saving for my child's college tuition"),
+    (re.compile(r"\bpermanent (?:life |death )?(?:cover|coverage|insurance|policy)\b|\bwhole[- ]life\b"
+                r"|\b(?:lasts?|covers? me|cover me) (?:for )?(?:my|the rest of my) (?:whole|entire) life\b", re.IGNORECASE),
+     "term life insurance"),
 )
+# a policy that paid out is money to place, not cover to buy
+_PAID_OUT = re.compile(r"\b(?:life insurance|insurance|policy)(?:'s)?\s+(?:check|cheque|payout|pay-?out|paid(?: out)?|money"
+                       r"|proceeds|settlement)\b|\bmoney (?:coming )?from (?:her|his|their|the|my) (?:life )?(?:policy|insurance)\b",
+                       re.IGNORECASE)
+_IMPLIED += tuple((_PAID_OUT, phrase) for phrase in ("term life insurance", "lifelong life insurance"))
+# "I don't travel much": the customer says they rarely do what a product is for ("I travel a lot")
+_RARELY = re.compile(r"\b(?:i|we)\s+(?:don'?t|do not|rarely|hardly ever|barely|never)\s+(?P<what>travel|eat out|fly|drive)"
+                     r"(?:\s+(?:much|often|a lot|that much|anymore|abroad))?\b", re.IGNORECASE)
 
 
 def tenure_in(text: str) -> str | None:
@@ -76,6 +92,7 @@ def tenure_in(text: str) -> str | None:
 def refused_phrases(text: str) -> list[str]:
     """The needs `text` says are not the customer's, in words a product's purpose could state."""
     phrases = [match.group("what").strip() for pattern in (_NEGATED, _UNWANTED) for match in pattern.finditer(text)]
+    phrases += [f"I {match.group('what').lower()} a lot" for match in _RARELY.finditer(text)]
     return phrases + [phrase for pattern, phrase in _IMPLIED if pattern.search(text)]
 
 
@@ -105,7 +122,8 @@ def _refused_products(ctx: ToolContext, phrases: list[str]) -> set[str]:
     for vector in unit_rows(np.stack([ctx.embedder.embed_one(phrase) for phrase in phrases])):
         best, _ = table.best_per_product(table.vectors @ vector)
         first, second = np.argsort(-best)[:2]
-        if best[first] >= REFUSED_MATCH and best[first] - best[second] >= REFUSED_LEAD:
+        lead = best[first] - best[second]
+        if (best[first] >= REFUSED_MATCH and lead >= REFUSED_LEAD) or (best[first] >= CLEAR_MATCH and lead >= CLEAR_LEAD):
             refused.add(table.ids[first])
     return refused
 

@@ -1,0 +1,52 @@
+"""A request read for a relative of a stated age: products the catalogue aims at people of that age come first.
+
+The catalogue says whom a product is for in `target_segments`; some segments
+are ages of life. For an adult relative whose age is known ("my dad, he's
+72"), a product aimed at their age group answers the request more plainly, and
+one aimed only at other ages (a family health plan, for a 72-year-old) less.
+Minors are left alone: what is opened for them is opened by a parent, and the
+segments describe the holder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from retrieval.graph import ADULT_AGE
+from tools.requests.model import NeedHit, Request
+
+AGE_SEGMENTS = {  # the ages a segment plainly covers, generous at both ends
+    "students": (16, 26),
+    "young_professionals": (21, 45),
+    "new_parents": (20, 50),
+    "families": (22, 64),
+    "pre_retirees": (45, 67),
+    "retirees": (58, 120),
+}
+AGE_FIT = 0.25  # how much a product aimed at the relative's age (or only at other ages) moves its need score
+LIFTING_SEGMENTS = frozenset({"students", "retirees"})  # aimed at an age by name; the others only rule ages out
+
+
+def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) -> Request:
+    """`request` with each need moved by whether its product is aimed at people aged `age`, best first: up for
+    a product for students or retirees when they are one, down for one aimed only at other ages."""
+    if age is None or age < ADULT_AGE or not request.needs:
+        return request
+    moved = [_moved(hit, products.get(hit.product_id) or {}, age) for hit in request.needs]
+    moved.sort(key=lambda hit: -hit.score)
+    return replace(request, needs=tuple(moved))
+
+
+def _moved(hit: NeedHit, product: Mapping, age: int) -> NeedHit:
+    aimed = [segment for segment in product.get("target_segments") or ()
+             if segment in AGE_SEGMENTS and AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
+    if not any(segment in AGE_SEGMENTS for segment in product.get("target_segments") or ()):
+        return hit
+    if not aimed:
+        score = max(0.0, hit.score - AGE_FIT)
+    elif LIFTING_SEGMENTS.intersection(aimed):
+        score = min(1.0, hit.score + AGE_FIT)
+    else:
+        return hit
+    return replace(hit, score=round(score, 4))
