@@ -47,6 +47,7 @@ EXPORTED: dict[str, dict[str, str]] = {
 }
 TRANSACTION_FIELDS = {"date": "VARCHAR", "amount": "DOUBLE", "category": "VARCHAR", "channel": "VARCHAR"}
 TARGETS_FILE = "targets.jsonl"
+LOCAL_SHUFFLE_PARTITIONS = 4  # Spark's 200 suit a cluster; on one machine they are 200 tiny tasks per query
 
 
 class FeatureEngineError(RuntimeError):
@@ -135,10 +136,15 @@ def spark_session(master: str | None = None):
         from pyspark.sql import SparkSession
     except ImportError:
         raise FeatureEngineError("FARGO_FEATURE_ENGINE=spark needs PySpark: pip install 'fargo-ai[spark]'") from None
-    builder = SparkSession.builder.appName("fargo-features").config("spark.ui.enabled", "false")
+    builder = (SparkSession.builder.appName("fargo-features").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
     if master:
         builder = builder.master(master)
-    return builder.getOrCreate()
+    if master and master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def _spark_rows(directory: Path, months: list[str], master: str | None) -> tuple[Iterable[tuple], Iterable[tuple]]:
@@ -158,7 +164,9 @@ def _spark_rows(directory: Path, months: list[str], master: str | None) -> tuple
     targets = directory / TARGETS_FILE
     source = spark.read.schema("customer_id STRING").json(str(targets)) if targets.exists() else spark.table("customers")
     source.select("customer_id").distinct().createOrReplaceTempView("targets")
-    spark.sql(monthly_query()).cache().createOrReplaceTempView("monthly")
+    monthly = spark.sql(monthly_query()).cache()
+    monthly.count()  # computed once here, not by each of the two queries reading it at the same time
+    monthly.createOrReplaceTempView("monthly")
     customers = (tuple(row) for row in spark.sql(customer_query(months)).toLocalIterator())
     spend = (tuple(row) for row in spark.sql(spend_query(months)).toLocalIterator())
     return customers, spend

@@ -33,11 +33,12 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
-def _per_month(months: list[str], column: str, prefix: str) -> str:
-    return ",\n       ".join(
-        f"SUM(CASE WHEN m.month = '{month}' THEN m.{column} ELSE 0 END) AS {prefix}{slot:02d}"
-        for slot, month in enumerate(months)
-    )
+def _per_month(months: list[str], column: str, prefix: str, cents: bool = False) -> str:
+    def total(month: str) -> str:
+        summed = f"SUM(CASE WHEN m.month = '{month}' THEN m.{column} ELSE 0 END)"
+        return f"round({summed}, 2)" if cents else summed
+
+    return ",\n       ".join(f"{total(month)} AS {prefix}{slot:02d}" for slot, month in enumerate(months))
 
 
 def monthly_query() -> str:
@@ -55,10 +56,11 @@ GROUP BY t.customer_id, t.month, t.category"""
 
 
 def spend_query(months: list[str]) -> str:
-    """Spend per customer and category, one column per month of the window, ordered by customer and category."""
+    """Spend per customer and category, one column per month of the window, ordered by customer and category.
+    A month's spend is a sum of amounts in cents, so rounding it here and in Python agree."""
     return f"""
 SELECT m.customer_id, m.category,
-       {_per_month(months, "spent", "m")}
+       {_per_month(months, "spent", "m", cents=True)}
 FROM monthly m
 WHERE m.has_spend = 1 AND m.month IN ({_quoted(months)})
 GROUP BY m.customer_id, m.category
@@ -123,7 +125,7 @@ def customer_aggregates(customer_rows: Iterable[tuple], spend_rows: Iterable[tup
             pending = next(spend_groups, None)  # spend of a customer without a record: nothing to attach it to
         spend: dict[str, list[float]] = {}
         if pending is not None and pending[0] == customer["customer_id"]:
-            spend = {category: [round(value, 2) for value in values] for _, category, *values in pending[1]}
+            spend = {category: list(values) for _, category, *values in pending[1]}
             pending = next(spend_groups, None)
         known = [day for day in (customer_since, first_day, first_opened) if day]
         yield customer, Aggregates(

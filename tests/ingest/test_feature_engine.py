@@ -102,6 +102,7 @@ def test_an_unknown_engine_is_refused_naming_the_choices(bank, tmp_path):
 
 
 @pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_gives_the_same_feature_documents_as_duckdb(bank):
     pytest.importorskip("pyspark")
     from ingest.feature_engine import spark_session
