@@ -22,6 +22,11 @@ from the embedding cache, from the model, or was not needed. After the
 measured run, the same clients hit `/healthz` for as long. Prints requests/s,
 p50/p95/p99 latency, errors and the server's CPU time per request for both, and
 the ratio. Goal: >= 200 turns/s, 0 errors, p95 <= 100 ms.
+
+`--replicas` measures replicas instead: the bank is ingested into a Chroma server (`chroma run`, started here
+with a Redis), then the same chat load runs against one API process on it and against two sharing the Redis
+(rate limits, embedding counts) and a Prometheus multiprocess directory, the clients split between the two;
+turns/s, p95 and server CPU of each, and the ratios.
 """
 
 from __future__ import annotations
@@ -33,25 +38,26 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from assistant.api.observability import COUNTS_FLUSH_S, MULTIPROCESS_DIR
 from assistant.auth import create_key
 from assistant.settings import Settings
+from bench.servers import chroma_server, free_port, redis_server
 from retrieval.docstore import open_store
 
 FIRST_CONVERSATIONS = 24
 AGENT_EVERY = 4  # one conversation in four is an agent's, acting for the customer
-SERVER_START_TIMEOUT_S = 120.0
+SERVER_START_TIMEOUT_S = 600.0  # until /readyz: the engine warm, slow on a busy machine
 REQUESTS_PER_MINUTE = 10_000_000
 
 
@@ -251,12 +257,6 @@ def serve(data_dir: str, source_dir: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
     try:
@@ -267,18 +267,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def served(settings: Settings) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    command = [sys.executable, "-m", "bench.chat_load", "--serve",
-               str(settings.data_dir), str(settings.source_dir), str(port)]
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base_url, server)
-        yield base_url, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def served(settings: Settings, env: dict[str, str] | None = None, count: int = 1) -> Iterator[list[tuple[str, int]]]:
+    """`count` API processes started together (the environment `env`, default this one's); yields (base URL, pid)
+    of each once /readyz says its engine is warm."""
+    with ExitStack() as stack:
+        servers = []
+        for _ in range(count):
+            port = free_port()
+            command = [sys.executable, "-m", "bench.chat_load", "--serve",
+                       str(settings.data_dir), str(settings.source_dir), str(port)]
+            server = stack.enter_context(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env))
+            stack.callback(server.wait, timeout=30)
+            stack.callback(server.terminate)
+            servers.append((f"http://127.0.0.1:{port}", server))
+        for base_url, server in servers:
+            wait_until_serving(base_url, server)
+        yield [(base_url, server.pid) for base_url, server in servers]
 
 
 def wait_until_serving(base_url: str, server: subprocess.Popen) -> None:
@@ -287,11 +291,12 @@ def wait_until_serving(base_url: str, server: subprocess.Popen) -> None:
         if server.poll() is not None:
             raise SystemExit(f"the server exited with code {server.returncode}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server did not answer /healthz within {SERVER_START_TIMEOUT_S:.0f} s")
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server was not ready (/readyz) within {SERVER_START_TIMEOUT_S:.0f} s")
 
 
 # -- credentials -------------------------------------------------------------------------------------------------------
@@ -375,18 +380,25 @@ async def health_client(http: httpx.AsyncClient, index: int, people: Iterator[Id
 
 
 
-async def load(server: tuple[str, int], who: list[Identity], clients: int, seconds: float, client: Client) -> Run:
-    """`clients` clients at once, over one connection each, for `seconds`, taking turns through `who`."""
-    (base_url, pid), run, people = server, Run(), itertools.cycle(who)
+async def load(servers: list[tuple[str, int]], who: list[Identity], clients: int, seconds: float,
+               client: Client) -> Run:
+    """`clients` clients at once, over one connection each, for `seconds`, taking turns through `who`; client i
+    talks to server i mod len(servers). Server CPU is the sum over the servers' processes."""
+    run, people, pids = Run(), itertools.cycle(who), [pid for _, pid in servers]
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
-        embedded_before = await message_embeddings(http)
-        started, cpu_before, client_before = time.perf_counter(), cpu_seconds(pid), time.process_time()
+    async with AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=30))
+                 for url, _ in servers]
+        embedded_before = await message_embeddings(https[0])
+        started, cpu_before, client_before = time.perf_counter(), sum(map(cpu_seconds, pids)), time.process_time()
         until = started + seconds
-        await asyncio.gather(*(client(http, index, people, until, run) for index in range(clients)))
-        run.seconds, run.server_cpu_s = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+        await asyncio.gather(*(client(https[index % len(https)], index, people, until, run)
+                               for index in range(clients)))
+        run.seconds, run.server_cpu_s = time.perf_counter() - started, sum(map(cpu_seconds, pids)) - cpu_before
         run.client_cpu_s = time.process_time() - client_before
-        embedded_after = await message_embeddings(http)
+        if len(servers) > 1:
+            await asyncio.sleep(COUNTS_FLUSH_S + 0.5)  # every process has added its embedding counts to Redis
+        embedded_after = await message_embeddings(https[0])
     run.embeddings = {source: count - embedded_before.get(source, 0) for source, count in embedded_after.items()}
     return run
 
@@ -399,12 +411,12 @@ async def message_embeddings(http: httpx.AsyncClient) -> dict[str, float]:
             for line in lines if line.startswith(prefix)}
 
 
-async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, str], traffic: Traffic,
+async def prepare(servers: list[tuple[str, int]], settings: Settings, keys: tuple[str, str], traffic: Traffic,
                   args) -> list[Identity]:
     """Credentials, then FIRST_CONVERSATIONS conversations one at a time (opens the models, indexes and the tools'
     tables, however long that takes on a busy machine), then `--warm-up` seconds of load. Each phase has its own
     conversations, so the measured one does not find its messages already embedded by these."""
-    async with httpx.AsyncClient(base_url=server[0], timeout=120) as http:
+    async with httpx.AsyncClient(base_url=servers[0][0], timeout=120) as http:
         who = await identities(http, settings, keys, args.talking)
         first = Run()
         for index, conversation in enumerate(itertools.islice(traffic.conversations("first"), FIRST_CONVERSATIONS)):
@@ -413,7 +425,7 @@ async def prepare(server: tuple[str, int], settings: Settings, keys: tuple[str, 
                 session_id = await chat_turn(http, who[index % len(who)], message, session_id, first)
         if first.errors:
             raise SystemExit(f"{first.errors} of the first conversations' turns failed")
-    await load(server, who, args.clients, args.warm_up, chat_clients(traffic, "warm-up"))
+    await load(servers, who, args.clients, args.warm_up, chat_clients(traffic, "warm-up"))
     return who
 
 
@@ -437,6 +449,33 @@ def report_traffic(run: Run) -> None:
     print(line)
 
 
+def replicas(tmp: Path, args) -> None:
+    """The bank ingested into a Chroma server (`chroma run`); the chat load against one API process on it, then
+    against two sharing a Redis (rate limits, embedding counts) and a metrics directory, clients split between them."""
+    root = (args.bank_dir or tmp) / "on-chroma-server"
+    with chroma_server(root / "chroma-server") as chroma_url, redis_server() as redis_url:
+        os.environ["FARGO_CHROMA_URL"] = chroma_url  # the ingestion here, and every server subprocess
+        settings = make_bank(root, args.customers)
+        keys = staff_keys(settings)
+        traffic, runs = Traffic(args.seed), {}
+        shared = {**os.environ, "FARGO_REDIS_URL": redis_url, MULTIPROCESS_DIR: str(tmp / "prometheus")}
+        (tmp / "prometheus").mkdir(exist_ok=True)
+        for label, count, env in (("1 process", 1, None), ("2 processes", 2, shared)):
+            with served(settings, env, count) as servers:
+                who = asyncio.run(prepare(servers, settings, keys, traffic, args))
+                runs[label] = asyncio.run(load(servers, who, args.clients, args.seconds,
+                                               chat_clients(traffic, "measured")))
+    print(f"bank: {args.customers:,} customers on a Chroma server; {args.clients} clients for {args.seconds:.0f} s "
+          f"each, conversations with {len(who)} customers in turn; 2 processes: clients split between them, "
+          f"rate limits and embedding counts in Redis; {os.cpu_count()} CPUs on this machine")
+    for label, run in runs.items():
+        report(label, run)
+        report_traffic(run)
+    one, two = runs.values()
+    print(f"ratio 2 processes / 1 process: turns/s {two.per_second / one.per_second:.2f}, "
+          f"p95 {two.percentile(0.95) / one.percentile(0.95):.2f}")
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--serve":
         serve(*sys.argv[2:4], int(sys.argv[4]))
@@ -452,18 +491,23 @@ def main() -> None:
     parser.add_argument("--no-embedding-cache", action="store_true",
                         help="serve with FARGO_EMBEDDING_CACHE_TEXTS=0: every message that needs a vector is embedded, "
                              "as if none repeated")
+    parser.add_argument("--replicas", action="store_true",
+                        help="one API process against two sharing Redis, both on a Chroma server, in the same run")
     args = parser.parse_args()
     if args.no_embedding_cache:
         os.environ["FARGO_EMBEDDING_CACHE_TEXTS"] = "0"  # the server subprocess inherits it
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-chat-") as tmp:
+        if args.replicas:
+            replicas(Path(tmp), args)
+            return
         settings = make_bank(args.bank_dir or Path(tmp), args.customers)
         keys = staff_keys(settings)
-        with served(settings) as server:
+        with served(settings) as servers:
             traffic = Traffic(args.seed)
-            who = asyncio.run(prepare(server, settings, keys, traffic, args))
-            chat = asyncio.run(load(server, who, args.clients, args.seconds, chat_clients(traffic, "measured")))
-            health = asyncio.run(load(server, who, args.clients, args.seconds, health_client))
+            who = asyncio.run(prepare(servers, settings, keys, traffic, args))
+            chat = asyncio.run(load(servers, who, args.clients, args.seconds, chat_clients(traffic, "measured")))
+            health = asyncio.run(load(servers, who, args.clients, args.seconds, health_client))
 
     print(f"bank: {args.customers:,} customers; {args.clients} clients for {args.seconds:.0f} s each, conversations "
           f"with {len(who)} customers in turn (one in {AGENT_EVERY} through an agent); embedding cache "
