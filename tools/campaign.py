@@ -114,7 +114,8 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I'm buying a car and need car financing", "insurance for my new car"),
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
     _rule("pet", r"puppy|kitten|my dog|my cat|vet bills?", "insurance for my pet"),
-    _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
+    _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|got (?:a|her|his|my|their) (?:first |summer |part[- ]time )?job"
+          r"|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
           r"|left my job", "I started a new job and need a checking account for my paycheck"),
     _rule("rollover", r"old (?:employer'?s )?401\(?k\)?|401\(?k\)? from (?:my|the|our) (?:old|last|previous|former) \w+"
           r"|roll(?:ing)? ?over (?:my |the |an? )?(?:old )?(?:401\(?k\)?|ira|pension)",

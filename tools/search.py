@@ -32,6 +32,9 @@ from retrieval.lexical import BM25, reciprocal_rank_fusion
 from retrieval.records import ProductCategory
 from tools.eligibility import why_not
 from tools.evidence import field_evidence
+from tools.personal.ranking import has_business
+from tools.requests.fit import is_business_product
+from tools.requests.parse import about_business
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Ineligible
 
@@ -204,6 +207,7 @@ def search_products(ctx: ToolContext, query: str, customer_id: str | None = None
         customer_id: The current customer, to mark which products they can get.
         category: Only products of this category, and FAQ answers about them: deposit, card, loan, mortgage, investment, retirement, education_savings, insurance or healthcare.
         exclude: Product ids the customer ruled out ("we rent", "not our first home"); their passages are left out.
+            With a customer who has no business and does not ask about one, business products are left out too.
     """
     _check_category(category)
     if k < 1 or not query or not query.strip():
@@ -215,12 +219,21 @@ def search_products(ctx: ToolContext, query: str, customer_id: str | None = None
         "lexical": _in_category(books.lexical.rank(query), books, category, ctx)[: max(pools.values())],
         "vector": _in_category(_vector_ranking(ctx, books, query, query_embedding, pools), books, category, ctx),
     }
+    exclude = {*exclude, *_not_their_business(ctx, query, customer_id)}
     if exclude:
         rankings = {name: [(key, score) for key, score in ranking if not (key[0] == PRODUCTS and key[1] in exclude)]
                     for name, ranking in rankings.items()}
     fused = reciprocal_rank_fusion([[key for key, _ in ranking] for ranking in rankings.values()])[:k]
     return [_hit(ctx, key, books.documents[key], round(score, 6), _components(key, rankings), customer_id)
             for key, score in fused]
+
+
+def _not_their_business(ctx: ToolContext, query: str, customer_id: str | None) -> list[str]:
+    """Business products, for a customer with no business who does not ask about one (as recommendations do)."""
+    features = ctx.features(customer_id) if customer_id else None
+    if features is None or about_business(query) or has_business(features, ctx.products):
+        return []
+    return [product_id for product_id, product in ctx.products.items() if is_business_product(product)]
 
 
 def _in_category(ranking: list[tuple[Key, float]], books: _Catalogue, category: str | None, ctx: ToolContext

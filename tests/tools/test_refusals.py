@@ -27,6 +27,8 @@ CATALOGUE = {product["_id"]: product for product in (
     _product("P_529", "529 College Savings Plan", "education_savings", ["families"],
              ["start saving for my child's college tuition"]),
     _product("P_TERM", "Term Life Insurance", "insurance", ["families"], ["term life insurance while our kids are young"]),
+    _product("P_BT", "Balance Transfer Card", "card", ["credit_builders"], ["I have credit card debt at a high rate"]),
+    _product("P_STOCKS", "Self-Directed Brokerage", "investment", ["high_net_worth"], ["I want to pick my own stocks"]),
     _product("P_WHOLE", "Whole Life Insurance", "insurance", ["high_net_worth"], ["lifelong life insurance"]),
 )}
 
@@ -86,6 +88,8 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
     ("for estate planning I'd like a life policy that lasts my whole life", {"P_TERM"}),
     ("Looking for permanent cover to leave the kids something", {"P_TERM"}),
     ("we travel a lot, which card", set()),
+    ("I put everything on one card and pay it off every month", {"P_BT"}),
+    ("i dont even know what an ETF is. can someone just do it for me", {"P_STOCKS"}),
     ("My sister just got a life insurance check. She asked me where to put it.", {"P_TERM", "P_WHOLE"}),
 ])
 def test_a_request_rules_out_the_products_it_says_are_not_for_them(ctx, text, out):

@@ -53,6 +53,8 @@ PRODUCTS = [
     product("P027", "First-Time Homebuyer Mortgage", "mortgage",
             "Buy your first home with as little as 3% down and help with closing costs.",
             ["I'm buying my first home"]),
+    {**product("P016", "Business Rewards Card", "card", "Rewards on your company's spending on software and ads.",
+               ["a credit card for my small business expenses"]), "target_segments": ["small_business"]},
     product("P043", "Homeowners Insurance", "insurance",
             "Covers your house and belongings against fire, theft and storms; discounts when your mortgage "
             "is with us.", ["insurance for my new house"]),
@@ -154,6 +156,12 @@ def test_with_a_customer_each_product_hit_says_whether_they_are_eligible_and_why
     assert all(hit.eligible is None for hit in hits.values() if hit.collection == "faq")
     savings = search_products(ctx, "savings account interest", customer_id="C1", category="deposit")[0]
     assert savings.record_id == "P004" and [item.rule for item in savings.why_not] == ["already_held"]
+
+
+def test_business_products_are_found_for_a_business_question_not_for_a_customer_without_one(ctx):
+    assert "P016" not in ids(search_products(ctx, "which credit card would you suggest", customer_id="C1", k=10))
+    assert "P016" in ids(search_products(ctx, "a credit card for my small business", customer_id="C1", k=10))
+    assert "P016" in ids(search_products(ctx, "which credit card would you suggest", k=10))  # the catalogue, to staff
 
 
 def test_an_unknown_customer_gets_hits_without_an_eligibility_verdict(ctx):

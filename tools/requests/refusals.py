@@ -68,6 +68,16 @@ _IMPLIED = (
                 r"|\b(?:lasts?|covers? me|cover me) (?:for )?(?:my|the rest of my) (?:whole|entire) life\b", re.IGNORECASE),
      "term life insurance"),
 )
+# "I pay it off every month" carries no balance to move; "can someone just do it for me" picks no stocks
+_IMPLIED += (
+    (re.compile(r"\bpay (?:it|them|that|my cards?|the (?:card|balance|bill))(?: all)? off (?:in full )?(?:every|each) month"
+                r"|\bpay (?:it |them |my cards? |the balance )?in full\b|\bnever carry a balance\b", re.IGNORECASE),
+     "I have credit card debt at a high rate"),
+    (re.compile(r"\b(?:someone|somebody|you|an expert|a pro|a professional)\s+(?:to\s+)?(?:just\s+)?(?:do|handle|manage|pick)"
+                r"\s+(?:it|them|that|the investing)\s+for\s+(?:me|us)\b|\bdon'?t (?:even )?know what an? (?:etf|stock|index fund)",
+                re.IGNORECASE),
+     "I want to pick my own stocks"),
+)
 # a policy that paid out is money to place, not cover to buy
 _PAID_OUT = re.compile(r"\b(?:life insurance|insurance|policy)(?:'s)?\s+(?:check|cheque|payout|pay-?out|paid(?: out)?|money"
                        r"|proceeds|settlement)\b|\bmoney (?:coming )?from (?:her|his|their|the|my) (?:life )?(?:policy|insurance)\b",
