@@ -44,7 +44,13 @@ from retrieval.errors import FargoError
 from tools.evidence import field_evidence
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
-from tools.requests.fit import STRONG_NEED, UNMET_PREFIX, conditions, violations
+from tools.requests.fit import (
+    STRONG_NEED,
+    UNMET_PREFIX,
+    conditions,
+    far_from_need,
+    violations,
+)
 from tools.types import EvidenceKind, Recommendation
 
 MAX_MESSAGE_CHARS = 2000
@@ -229,11 +235,11 @@ class Engine:
         if intent in SMALL_TALK:
             return Plan(intent)
         if intent == "product_question":
-            return self._search(message, subject, slots, embedding, request.ruled_out if request else ())
+            return self._search(message, subject, slots, embedding, _not_asked(request, self.ctx.products))
         if intent == "campaign_insight" and caller.role not in STAFF_ROLES:
             return Plan("refused", {"message": "Campaign insights are for bank staff. I can recommend products for you instead."})
         if subject is None and caller.role == Role.developer:  # no customer data: what the catalogue offers
-            return self._search(message, None, slots, embedding, request.ruled_out if request else ())
+            return self._search(message, None, slots, embedding, _not_asked(request, self.ctx.products))
         if subject is None:
             who = "Which customer? Give me their customer id (like C0000123)." if caller.role in STAFF_ROLES else (
                 "I need to know who you are to recommend products: sign in through your bank's app."
@@ -433,6 +439,14 @@ def _listed_products(plan: Plan, products: Mapping[str, Mapping]) -> list[dict]:
                            [field_evidence(EvidenceKind.product_terms, "products", products[hit["record_id"]],
                                            "description", f"what {hit['title']} is")]).to_dict()
             for hit in hits if hit.get("collection") == "products" and hit["record_id"] in products]
+
+
+def _not_asked(request: Request | None, products: Mapping[str, Mapping]) -> list[str]:
+    """Products a product question leaves out: those it rules out, and, when it plainly asks for one need, those
+    far from it ("can I refinance my truck loan" is not about student loans)."""
+    if request is None:
+        return []
+    return sorted({*request.ruled_out, *far_from_need(request, products)})
 
 
 def _asked(request: Request | None, shown: list[dict]) -> dict:

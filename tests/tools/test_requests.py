@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools.requests.ages import for_age
-from tools.requests.fit import fit_request, violations
+from tools.requests.fit import far_from_need, fit_request, violations
 from tools.requests.model import Constraints, NeedHit, Request
 from tools.requests.slots import find_product_categories
 from tools.requests.parse import (
@@ -217,3 +217,11 @@ def test_a_loan_for_a_car_is_not_answered_by_a_mortgage():
     house = Request(text="what loans are there to buy a house", categories=("loan",), needs=needs)
     assert [item.product_id for item in fit_request(house, [mortgage, loan], {}, 3).shown] == ["P025", "P018"]
     assert "loan" in find_product_categories("if i finance a car at my age")
+
+
+def test_a_product_question_with_a_plain_need_leaves_out_products_of_other_needs():
+    truck = Request(needs=(NeedHit("P021", 0.98, "refinance my car loan"), NeedHit("P023", 0.72, "student loans"),
+                           NeedHit("P026", 0.70, "a lower mortgage rate")))
+    assert far_from_need(truck, ["P021", "P023", "P026", "P099"]) == ["P023", "P026", "P099"]
+    vague = Request(needs=(NeedHit("P021", 0.5, "x"),))
+    assert far_from_need(vague, ["P021", "P023"]) == []  # no plain need: the question decides
