@@ -66,6 +66,7 @@ from retrieval.errors import (
 )
 from retrieval.sqlite_bulk import (
     Replacement,
+    all_string_ids,
     find_by_ids,
     insert_documents,
     replace_documents,
@@ -538,8 +539,7 @@ class Collection:
         query = self._filter(filter)
         plain = self._embedded and not sort and not limit and not skip
         with self._store._operation():
-            ids = _string_ids_in(query) if plain else None
-            raw = find_by_ids(self._raw, ids) if ids is not None else None
+            raw = self._read_plain_json(query, local_projection) if plain else None
             if raw is None:
                 split = plain and _indexable_in(query)
                 raw = _union_of_equalities(self._raw, query, options) if split else self._raw.find(query, **options)
@@ -547,6 +547,17 @@ class Collection:
         if local_projection is not None:
             documents = [apply_projection(document, local_projection) for document in documents]
         return documents
+
+    def _read_plain_json(self, query: dict[str, Any], projection: dict[str, Any] | None) -> list[dict] | None:
+        """Embedded reads SQLite answers without NeoSQLite's Python decoding: documents by a list of string
+        `_id`s, or every `_id`; None for any other query, or when a document needs NeoSQLite's decoding."""
+        ids = _string_ids_in(query)
+        if ids is not None:
+            return find_by_ids(self._raw, ids)
+        if not query and _only_id(projection):
+            every_id = all_string_ids(self._raw)
+            return None if every_id is None else [{"_id": key} for key in every_id]
+        return None
 
     def find_one(
         self, filter: Mapping[str, Any] | None = None, projection: Any = None, sort: Any = None
@@ -955,6 +966,11 @@ def _indexable_in(query: Mapping[str, Any]) -> bool:
         return False
     (field_name, condition), = query.items()
     return field_name != "_id" and isinstance(condition, dict) and list(condition) == ["$in"]
+
+
+def _only_id(projection: Mapping[str, Any] | None) -> bool:
+    """A projection that keeps nothing but `_id`."""
+    return projection is not None and list(projection) == ["_id"] and bool(projection["_id"])
 
 
 def _string_ids_in(query: Mapping[str, Any]) -> list[str] | None:

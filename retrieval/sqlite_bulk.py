@@ -96,6 +96,18 @@ def find_by_ids(raw_collection: Any, ids: Sequence[str]) -> list[dict[str, Any]]
     return documents
 
 
+def all_string_ids(raw_collection: Any) -> list[str] | None:
+    """Every document's `_id`, read by SQLite from the stored JSON; None unless every one is a string."""
+    table = quote_table_name(raw_collection.name)
+    ids = []
+    for key, kind in raw_collection.db.execute(
+            f"SELECT json_extract(data, '$._id'), json_type(data, '$._id') FROM {table} ORDER BY id"):
+        if kind != "text":
+            return None
+        ids.append(key)
+    return ids
+
+
 def _rows(documents: Sequence[dict[str, Any]], default: JsonDefault) -> list[tuple[str, str]] | None:
     """(JSON text, `_id`) per document; None unless every document is plain JSON with a string `_id`."""
     rows = []

@@ -468,6 +468,9 @@ def test_find_by_a_list_of_ids_reads_every_kind_of_value(store):
     assert store["items"].find({"_id": {"$in": ["b"]}}) == [{"_id": "b", "ok": False, "owner": reference}]
     assert store["items"].find({"_id": {"$in": ["a"]}}, {"ok": 1, "_id": 0}) == [{"ok": True}]
     assert store["items"].find({"_id": {"$in": []}}) == []
+    assert sorted(ids(store["items"].find({}, {"_id": 1}))) == ["a", "b", "c"]
+    store["items"].insert_one({"n": 3})  # an ObjectId _id: every _id is then read by NeoSQLite itself
+    assert sum(isinstance(key, bson.ObjectId) for key in ids(store["items"].find({}, {"_id": 1}))) == 1
 
 # --- dates ---------------------------------------------------------------------------------
 
