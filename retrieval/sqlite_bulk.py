@@ -139,7 +139,7 @@ def _in_savepoint(db: sqlite3.Connection, write) -> bool:
     except BaseException as exc:
         db.execute(f"ROLLBACK TO {SAVEPOINT}")
         db.execute(f"RELEASE {SAVEPOINT}")
-        if isinstance(exc, sqlite3.IntegrityError):
+        if isinstance(exc, db.IntegrityError):  # the driver NeoSQLite chose (sqlite3 or pysqlite3)
             return False
         raise
     db.execute(f"RELEASE {SAVEPOINT}")
