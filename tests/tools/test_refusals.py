@@ -33,6 +33,9 @@ CATALOGUE = {product["_id"]: product for product in (
 )}
 
 
+HOUSING = {"P_MORT", "P_FIRST", "P_HOME", "P_RENT"}  # what a request about a car and no home rules out
+
+
 class CatalogueContext:
     """The parts of a tool context the request reader uses: the catalogue, the encoder, a memo."""
 
@@ -80,14 +83,16 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
     ("just got the keys to our new house, do we need insurance", {"P_RENT"}),
     ("30 year mortgage, fixed, for the house we're moving to. It won't be our first home.", {"P_FIRST", "P_RENT"}),
     ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT"}),
-    ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW"}),
+    ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW", *HOUSING}),
     ("I'm not a big spender, what card would suit me", set()),
-    ("just bought my first car (used, 2017 civic) and the dealer's financing is 14%", {"P_NEW"}),
+    ("just bought my first car (used, 2017 civic) and the dealer's financing is 14%", {"P_NEW", *HOUSING}),
     ("a simple cash back card please. I don't travel much so points are useless to me", {"P_TRAVEL"}),
     ("We just became empty nesters. Kids are out, tuition's done, time to catch up on retirement", {"P_529"}),
     ("for estate planning I'd like a life policy that lasts my whole life", {"P_TERM"}),
     ("Looking for permanent cover to leave the kids something", {"P_TERM"}),
     ("we travel a lot, which card", set()),
+    ("just bought my first car and need insurance before I can drive it home", HOUSING),
+    ("we bought a house and a car this year, what insurance do we need", {"P_RENT"}),
     ("I put everything on one card and pay it off every month", {"P_BT"}),
     ("i dont even know what an ETF is. can someone just do it for me", {"P_STOCKS"}),
     ("My sister just got a life insurance check. She asked me where to put it.", {"P_TERM", "P_WHOLE"}),

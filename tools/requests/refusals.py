@@ -38,6 +38,14 @@ _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the 
 _RENTING = re.compile(r"\b(?:rent(?:s|ing|ed|al|er|ers)?|tenants?|landlords?|lease|dorm(?:itory)?|sublet\w*)\b", re.IGNORECASE)
 _OWNING = re.compile(r"\b(?:keys to (?:the|our|my) (?:new )?(?:house|home|place)|insure (?:the|our|my) (?:house|home)|(?:we|i) own (?:a|our|my|the) (?:home|house|place)"
                      r"|(?:our|my) (?:new )?house)\b", re.IGNORECASE)
+# a request about a vehicle and no home is not asked by homeowners cover or a mortgage, however alike the words
+# ("just bought my first car and need insurance" against "insurance for my new house")
+_VEHICLE = re.compile(r"\b(?:car|cars|suv|truck|van|minivan|vehicle|motorbike|motorcycle|civic|sedan|pickup)\b", re.IGNORECASE)
+_HOME = re.compile(r"\b(?:home|homes|house|houses|condo|apartment|flat|mortgage|rent\w*|landlord|tenant|propert(?:y|ies)"
+                   r"|down ?payment|homeowners?|renovat\w*|remodel\w*|kitchen|bathroom|roof|heloc|equity|closing)\b",
+                   re.IGNORECASE)
+_GOING_HOME = re.compile(r"\b(?:drive|driving|get|getting|bring|take|head|go|going|come|coming|way)\s+(?:it\s+|them\s+)?home\b",
+                         re.IGNORECASE)  # "before I can drive it home" says nothing of a home
 _APARTMENT = re.compile(r"\b(?:apartment|flat|roommates?|studio)\b", re.IGNORECASE)
 
 _NEGATED = re.compile(
@@ -111,10 +119,22 @@ def ruled_out(ctx: ToolContext | None, text: str) -> tuple[str, ...]:
     if ctx is None or not ctx.products:
         return ()
     out = set(_other_tenure(ctx.products, tenure_in(text)))
+    if _VEHICLE.search(text) and not _HOME.search(_GOING_HOME.sub(" ", text)):
+        out |= housing_products(ctx.products)
     phrases = refused_phrases(text)
     if phrases and ctx.embedder is not None:
         out |= _refused_products(ctx, phrases)
     return tuple(sorted(out))
+
+
+def housing_products(products: Mapping[str, Mapping]) -> set[str]:
+    """Products for a home: most of their purpose texts (name and need statements) speak of one."""
+    housing = set()
+    for product_id, product in products.items():
+        texts = [product["name"], *(product.get("need_statements") or ())]
+        if sum(bool(_HOME.search(text)) for text in texts) * 2 > len(texts):
+            housing.add(product_id)
+    return housing
 
 
 def _other_tenure(products: Mapping[str, Mapping], tenure: str | None) -> list[str]:
