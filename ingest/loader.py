@@ -170,11 +170,22 @@ class _Loader:
             if number == 0:  # one check per file: what its columns learnt carries over to the next chunk
                 check = ColumnCheck.for_file(source.model, chunk.header)
             records = check.records(chunk.rows) if check else [None] * len(chunk.rows)
+            resolved = self._all_references_known(source, [record for record in records if record is not None])
             for line, row, record in zip(chunk.lines, chunk.rows, records, strict=True):
                 if record is None:  # the model names the field and the reason
                     yield line, self._validate(source, csv_raw_line(chunk.header, line, row))
                 else:
-                    yield line, self._admit(source, line, record)
+                    yield line, self._admit(source, line, record, references_known=resolved)
+
+    def _all_references_known(self, source: Source, records: list[dict]) -> bool:
+        """Whether every reference of these records (a column check's: scalar fields only) is known, column by column."""
+        if source.collection == "relationships":
+            return False  # whether relative_id is a reference depends on the row
+        for field_name, collection in REFERENCES.get(source.collection, ()):
+            values = {record.get(field_name) for record in records}
+            if not values - {None} <= self.known_ids(collection):
+                return False
+        return True
 
     def _validate(self, source: Source, raw: RawLine) -> dict | None:
         if raw.data is None:
@@ -185,7 +196,7 @@ class _Loader:
             return self._reject(source, raw.line, *validation_problem(exc))
         return self._admit(source, raw.line, record)
 
-    def _admit(self, source: Source, line: int, record: dict) -> dict | None:
+    def _admit(self, source: Source, line: int, record: dict, references_known: bool = False) -> dict | None:
         """A valid record, unless it is about an erased customer, past retention, or points at nothing."""
         if self.erasures and self.erasures.covers(record):
             return ERASED
@@ -195,7 +206,7 @@ class _Loader:
                 return EXPIRED
         if source.collection == "customers" and record["customer_id"] in self.consents:
             record["consent"] = effective_consent(record["consent"], self.consents[record["customer_id"]])
-        problem = self._dangling_reference(source, record)
+        problem = None if references_known else self._dangling_reference(source, record)
         if problem:
             return self._reject(source, line, *problem)
         return record
