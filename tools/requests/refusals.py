@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tools.campaign import statement_vectors
 from tools.requests.needs import purposes, unit_rows
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ OWNER_SEGMENTS = frozenset({"homeowners", "homebuyers"})
 RENTER_SEGMENTS = frozenset({"renters"})
 REFUSED_MATCH = 0.65  # MiniLM cosine at which a refused phrase plainly names a product's purpose
 REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than to any other
+HOUSING_KEY = "tools.requests.housing"  # its ToolContext.memo key
 CLEAR_MATCH, CLEAR_LEAD = 0.55, 0.15  # a looser match will do when no other product comes near it
 
 _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
@@ -109,9 +111,16 @@ def tenure_in(text: str) -> str | None:
 
 def refused_phrases(text: str) -> list[str]:
     """The needs `text` says are not the customer's, in words a product's purpose could state."""
+    return _own_phrases(text) + _implied_phrases(text)
+
+
+def _own_phrases(text: str) -> list[str]:
     phrases = [match.group("what").strip() for pattern in (_NEGATED, _UNWANTED) for match in pattern.finditer(text)]
-    phrases += [f"I {match.group('what').lower()} a lot" for match in _RARELY.finditer(text)]
-    return phrases + [phrase for pattern, phrase in _IMPLIED if pattern.search(text)]
+    return phrases + [f"I {match.group('what').lower()} a lot" for match in _RARELY.finditer(text)]
+
+
+def _implied_phrases(text: str) -> list[str]:
+    return list(dict.fromkeys(phrase for pattern, phrase in _IMPLIED if pattern.search(text)))
 
 
 def ruled_out(ctx: ToolContext | None, text: str) -> tuple[str, ...]:
@@ -120,10 +129,9 @@ def ruled_out(ctx: ToolContext | None, text: str) -> tuple[str, ...]:
         return ()
     out = set(_other_tenure(ctx.products, tenure_in(text)))
     if _VEHICLE.search(text) and not _HOME.search(_GOING_HOME.sub(" ", text)):
-        out |= housing_products(ctx.products)
-    phrases = refused_phrases(text)
-    if phrases and ctx.embedder is not None:
-        out |= _refused_products(ctx, phrases)
+        out |= ctx.memo(HOUSING_KEY, lambda: housing_products(ctx.products))
+    if ctx.embedder is not None:
+        out |= _refused_products(ctx, _own_phrases(text), _implied_phrases(text))
     return tuple(sorted(out))
 
 
@@ -145,11 +153,16 @@ def _other_tenure(products: Mapping[str, Mapping], tenure: str | None) -> list[s
             if (segments := set(product.get("target_segments") or ())) & wrong and not segments & right]
 
 
-def _refused_products(ctx: ToolContext, phrases: list[str]) -> set[str]:
+def _refused_products(ctx: ToolContext, own: list[str], implied: list[str]) -> set[str]:
+    if not own and not implied:
+        return set()
     table = purposes(ctx)
     refused = set()
-    # the customer's own words, not a fixed statement: embedded per turn, not kept for the process's life
-    for vector in unit_rows(np.stack([ctx.embedder.embed_one(phrase) for phrase in phrases])):
+    # the customer's own words are embedded per turn, not kept for the process's life; implied needs are fixed
+    # statements, embedded once
+    vectors = [ctx.embedder.embed(own)] if own else []
+    vectors += [statement_vectors(ctx.embedder, implied)] if implied else []
+    for vector in unit_rows(np.concatenate(vectors)):
         best, _ = table.best_per_product(table.vectors @ vector)
         first, second = np.argsort(-best)[:2]
         lead = best[first] - best[second]
