@@ -127,11 +127,11 @@ def spend_trends(spend: dict[str, list[float]], whole_months: int) -> dict[str, 
 def trend(values: list[float]) -> float:
     """Least-squares slope in dollars per month."""
     n = len(values)
-    if n < 2:
+    if n < 2 or not any(values):
         return 0.0
     mean_x, mean_y = (n - 1) / 2, sum(values) / n
-    covariance = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(values))
-    variance = sum((x - mean_x) ** 2 for x in range(n))
+    covariance = sum([(x - mean_x) * (y - mean_y) for x, y in enumerate(values)])
+    variance = n * (n * n - 1) / 12  # the sum of (x - mean_x)^2, exactly: its terms are quarters
     return round(covariance / variance, 2)
 
 
