@@ -32,8 +32,10 @@ def _copy_sqlite_text(store: DocumentStore, name: str, out: IO[bytes]) -> int:
         database = store._database
         if name not in database.list_collection_names():
             return 0
-        for (text,) in database.db.execute(f'SELECT json(data) FROM "{name}"'):
-            out.write(text.encode())
+        # Stored JSON text goes out as it is (json() would re-serialise it: 6x slower); binary JSONB is converted.
+        query = f"SELECT CAST(CASE WHEN typeof(data) = 'text' THEN data ELSE json(data) END AS BLOB) FROM \"{name}\""
+        for (line,) in database.db.execute(query):
+            out.write(line)
             out.write(b"\n")
             count += 1
     return count
