@@ -107,7 +107,9 @@ NEED_RULES: tuple[NeedRule, ...] = (
     _rule("student_loan", r"student loans?", "my student loan rate is too high and I want to refinance"),
     _rule("cash_back", r"cash ?back|groceries|grocery|gas", "I want cash back on groceries and gas"),
     _rule("business", r"llc|(?:my|her|his|our|their) (?:own )?business|small business(?:es)?|side hustle|self[- ]employed"
-          r"|start[- ]?up|freelanc\w*|business account|(?:start|starting|open|opening|launch\w*) (?:a|an|her|his|their|my|our)"
+          r"|start[- ]?up|freelanc\w*|business account"
+          r"|(?:hired|hiring) (?:my |our )?(?:first )?(?:\w+ )?(?:employees?|staff)"
+          r"|(?:start|starting|open|opening|launch\w*) (?:a|an|her|his|their|my|our)"
           r" (?:own )?(?:\w+ )?(?:business|company|shop|bakery|restaurant|salon|cafe|practice)",
           "I'm starting a business and need a business account"),
     _rule("car", r"new car|used car|car loan|auto loan|buying a car|car payment",

@@ -600,3 +600,15 @@ def test_a_goal_customers_like_you_told_us_is_a_reason_whose_evidence_resolves(s
     assert all(resolve(ctx, item) == item.value for item in auto.evidence)
     groceries_only = recommend_personal(ctx, "C2", k=10)
     assert all(r.components["likely_goal"] < auto.components["likely_goal"] for r in groceries_only)
+
+
+def test_a_sum_the_customer_tells_us_of_is_valued_in_place_of_their_balances():
+    from tools.personal.value import stated_sum_interest
+
+    money_market = CATALOGUE["P_MM"]
+    estimate = stated_sum_interest(money_market, 50_000)
+    assert estimate.value == 1900.0
+    assert estimate.reason.startswith("On the $50,000 you mentioned, at 3.80% APY")
+    assert [(item.record_id, item.field, item.value) for item in estimate.evidence] == [("P_MM", "terms.apy", 0.038)]
+    assert stated_sum_interest(money_market, 1_000) is None  # below what it needs to open
+    assert stated_sum_interest(CATALOGUE["P_TRAVEL"], 50_000) is None  # a card pays no interest

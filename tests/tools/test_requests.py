@@ -63,6 +63,8 @@ def test_the_plumbing_business_and_the_shop_are_the_customers_business():
     assert about_business("want to buy a second van for the plumbing business, can the company borrow for it")
     assert about_business("I buy a ton of printer ink and software for the shop")
     assert not about_business("I work for the company that makes them")
+    assert about_business("I just hired my first two employees, what do I need?")
+    assert not about_business("my employer is hiring again")
 
 
 def test_a_relatives_age_is_not_a_term_or_an_amount():

@@ -34,7 +34,11 @@ from tools.personal.goals import (
     likely_goals,
 )
 from tools.personal.models import RECENT_DAYS, live_models
-from tools.personal.value import category_words, estimate_annual_value
+from tools.personal.value import (
+    category_words,
+    estimate_annual_value,
+    stated_sum_interest,
+)
 from tools.requests.fit import (
     PERSONAL_WEIGHT,
     conditions,
@@ -292,6 +296,11 @@ def _for_request(request: Request, candidates: Sequence[Mapping], scored: Mappin
             rec = personal if isinstance(personal, Recommendation) else personal.recommendation()
         lead = [unmet_reason(item)] if answer.unmet else []
         kept = _connected(rec)
+        stated = stated_sum_interest(item.product, request.constraints.amount) if request.constraints.amount else None
+        if stated is not None:  # the sum they told us of, in place of the balances we hold
+            kept = [stated.reason, *kept[1 if rec.estimated_annual_value else 0:]]
+            rec.estimated_annual_value = stated.value
+            evidence = [*evidence, *stated.evidence]
         # the yearly value is the figure shown beside the name, so its explanation stays first (after a shortfall)
         valued = kept[:1] if rec.estimated_annual_value else []
         rec.reasons = [*lead, *valued, reason, *kept[len(valued):]]

@@ -234,6 +234,22 @@ def _extra_interest(product, features, accounts, catalogue) -> Estimate | None:
     return Estimate(float(value), evidence, _interest_reason(product, sources, value))
 
 
+def stated_sum_interest(product: Mapping, amount: float) -> Estimate | None:
+    """Interest a year on a sum the customer says they have to place ("50k sitting in checking doing nothing"):
+    their words, not their balances, are what the answer should be worth to them."""
+    terms = _terms(product)
+    apy = terms.get("apy") or 0.0
+    if product.get("category") not in INTEREST_CATEGORIES or apy <= 0 or amount < (terms.get("min_balance") or 0.0):
+        return None
+    fee = 12 * (terms.get("monthly_fee") or 0.0) if not terms.get("min_balance") else 0.0
+    value = round(amount * apy - fee)
+    if value <= 0:
+        return None
+    reason = (f"On the {money(amount)} you mentioned, at {_percent(apy)} APY, {product['name']} would earn about "
+              f"{money(value)} a year.")
+    return Estimate(float(value), [_terms_evidence(product, "apy", "APY")], reason)
+
+
 def _interest_reason(product, sources, value) -> str:
     _, _, account, held = sources[0]
     held_terms = _terms(held)

@@ -89,6 +89,7 @@ _BUSINESS = re.compile(
     r"startup|start-up|bakery|restaurant|salon|cafe|café|studio|agency|consultancy|food truck)\b"
     r"|\b(?:the|a|new)\s+(?:small\s+)?(?:\w+\s+)?(?:business|llc|startup|start-up|food truck)\b"
     r"|\bfor the (?:shop|store|salon|restaurant|bakery|cafe|café|studio|practice)\b|\bself[- ]employed\b|\bfreelanc\w*"
+    r"|\b(?:hired|hiring|hire|took on|taking on)\s+(?:my\s+|our\s+)?(?:first\s+)?(?:\w+\s+)?(?:employees?|staff|workers)\b"
     r"|\bsole (?:proprietor|trader)\w*\b|\bside (?:hustle|business|gig)\b|\bmy employees\b|\bpayroll\b|\binvoic\w+\b"
     r"|\bbusiness (?:account|card|expenses?|loan|checking|owner)\b|\b1099\b|\b(?:i'?m|i am|as|an?) (?:independent |self-employed )?contractor\b|\bgig work\b|\bgig\b",
     re.IGNORECASE)
