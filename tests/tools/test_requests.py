@@ -7,13 +7,13 @@ import pytest
 from tools.requests.ages import for_age
 from tools.requests.fit import far_from_need, fit_request, violations
 from tools.requests.model import Constraints, NeedHit, Request
-from tools.requests.slots import find_product_categories
 from tools.requests.parse import (
     about_business,
     constraints_in,
     life_events_in,
     relatives_in,
 )
+from tools.requests.slots import find_product_categories
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -73,8 +73,8 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     (ProductCategory.card, r"(?:credit|debit|rewards?|cash ?back|travel|prepaid) cards?|cards?|visa|mastercard"),
     (ProductCategory.investment, r"invest\w*|brokerage|stocks?|etfs?|mutual funds?|portfolio|bonds?"),
     # money a policy paid out ("a life insurance check") is a sum to place, not insurance asked for
-    (ProductCategory.insurance, r"insurance(?!\s+(?:check|cheque|payout|pay-?out|paid|money|proceeds|settlement|claim))"
-                                r"|insured|life cover|annuit(?:y|ies)"),
+    (ProductCategory.insurance, (r"insurance(?!\s+(?:check|cheque|payout|pay-?out|paid|money|proceeds|settlement|claim))"
+                                 r"|insured|life cover|annuit(?:y|ies)")),
     (
         ProductCategory.loan,
         r"(?:personal|auto|car|student|business) loans?|loans?|lines? of credit|borrow\w*|financing|financ(?:e|ed) (?:a|an|my|our|the) (?:new |used )?(?:car|truck|suv|van|vehicle|motorbike|motorcycle|boat)",
