@@ -224,6 +224,10 @@ def test_a_loan_for_a_car_is_not_answered_by_a_mortgage():
 def test_a_product_question_with_a_plain_need_leaves_out_products_of_other_needs():
     truck = Request(needs=(NeedHit("P021", 0.98, "refinance my car loan"), NeedHit("P023", 0.72, "student loans"),
                            NeedHit("P026", 0.70, "a lower mortgage rate")))
-    assert far_from_need(truck, ["P021", "P023", "P026", "P099"]) == ["P023", "P026", "P099"]
+    catalogue = {"P021": {"category": "loan"}, "P023": {"category": "loan"}, "P026": {"category": "mortgage"},
+                 "P099": {"category": "card"}}
+    assert far_from_need(truck, catalogue) == ["P023", "P026", "P099"]
     vague = Request(needs=(NeedHit("P021", 0.5, "x"),))
-    assert far_from_need(vague, ["P021", "P023"]) == []  # no plain need: the question decides
+    assert far_from_need(vague, catalogue) == []  # no plain need: the question decides
+    loans = Request(needs=truck.needs, categories=("loan",))  # "which loan ...": every loan stays an option
+    assert far_from_need(loans, catalogue) == ["P026", "P099"]

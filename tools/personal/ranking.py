@@ -203,8 +203,10 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
 
 
 def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, candidates: Sequence[Mapping]) -> float:
-    """The need score of what the request asks for most plainly when that is a product the customer holds or a rule
-    keeps from them (`_with_held` names it first); 0 when the plainest need is one they can be offered."""
+    """The need score of what the request asks for most plainly when that is a product a rule keeps from them, or
+    one they hold when the request names no product type (`_with_held` names it first); 0 when the plainest need is
+    one they can be offered. Asked for a type ("make my savings earn more"), others of it stay options beside the
+    one they hold."""
     held = set(features.get("products_held") or ())
     offerable = {product["_id"] for product in candidates}
     skipped = set(request.exclude) | set(request.ruled_out)
@@ -214,7 +216,7 @@ def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, c
             continue
         if need.product_id in offerable:
             return 0.0
-        if need.product_id in held or (not is_business_product(product) and any(
+        if (need.product_id in held and not request.categories) or (not is_business_product(product) and any(
                 failure.rule in SAYABLE_RULES for failure in check(product, features))):
             return need.score
     return 0.0

@@ -13,7 +13,7 @@ that answers the need breaks a constraint, the closest ones are returned with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.records import RISK_ORDER
@@ -198,12 +198,14 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float,
             if (browsing and item[0].get("category") in named) or item[1] >= best - margin]
 
 
-def far_from_need(request: Request, product_ids: Iterable[str]) -> list[str]:
-    """The products answering another need than the one `request` plainly states (none when it states none)."""
+def far_from_need(request: Request, products: Mapping[str, Mapping]) -> list[str]:
+    """The products answering another need than the one `request` plainly states (none when it states none); of
+    a type the request names ("which credit card is best for travel?"), every product stays an option."""
     if not request.needs or request.needs[0].score < SPECIFIC_NEED:
         return []
     floor = request.needs[0].score - NEED_MARGIN
-    return [product_id for product_id in product_ids if request.need_score(product_id) < floor]
+    return [product_id for product_id, product in products.items()
+            if request.need_score(product_id) < floor and product.get("category") not in request.categories]
 
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
