@@ -191,8 +191,7 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
                    and _fits_relative(ctx, customer_id, product, view, request.business)]
     answer = fit_request(request, candidates, {pid: rec.score for pid, rec in by_product.items()}, k)
     if not answer.shown:  # nothing for them answers it: what suits them, on its own reasons, bar what it rules out
-        skipped = set(request.exclude) | set(request.ruled_out)
-        return [rec for rec in recs if rec.product_id not in skipped]
+        return [rec for rec in recs if rec.product_id not in request.skipped]
     shown = []
     for item in answer.shown:
         reason, evidence = request_reason(request, item.product, item.phrase)

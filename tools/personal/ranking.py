@@ -190,13 +190,13 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
         if need.score < best_shown + HELD_MARGIN:
             return shown
         product = ctx.products.get(need.product_id)
-        if (product is None or need.product_id in request.exclude or need.product_id in request.ruled_out
-                or need.product_id in offered or violations(product, request.constraints)):
+        if (product is None or need.product_id in request.skipped or need.product_id in offered
+                or violations(product, request.constraints)):
             continue
         if need.product_id in held:
             return [_already_held(product, need, features), *shown][:k]
-        failures = [failure for failure in check(product, features) if failure.rule in SAYABLE_RULES]
-        if failures and not is_business_product(product):
+        failures = _kept_from_them(product, features)
+        if failures:
             instead = _open_instead(ctx, product, features, request)
             return [_not_open(product, need, failures, features, instead), *shown][:k]
     return shown
@@ -209,17 +209,22 @@ def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, c
     one they hold."""
     held = set(features.get("products_held") or ())
     offerable = {product["_id"] for product in candidates}
-    skipped = set(request.exclude) | set(request.ruled_out)
     for need in request.needs:
         product = ctx.products.get(need.product_id)
-        if product is None or need.product_id in skipped or violations(product, request.constraints):
+        if product is None or need.product_id in request.skipped or violations(product, request.constraints):
             continue
         if need.product_id in offerable:
             return 0.0
-        if (need.product_id in held and not request.categories) or (not is_business_product(product) and any(
-                failure.rule in SAYABLE_RULES for failure in check(product, features))):
+        if (need.product_id in held and not request.categories) or _kept_from_them(product, features):
             return need.score
     return 0.0
+
+
+def _kept_from_them(product: Mapping, features: Mapping) -> list:
+    """The rules keeping a product from the customer that an answer may name (none for a business product)."""
+    if is_business_product(product):
+        return []
+    return [failure for failure in check(product, features) if failure.rule in SAYABLE_RULES]
 
 
 def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:

@@ -39,10 +39,10 @@ def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) 
 
 
 def _moved(hit: NeedHit, product: Mapping, age: int) -> NeedHit:
-    aimed = [segment for segment in product.get("target_segments") or ()
-             if segment in AGE_SEGMENTS and AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
-    if not any(segment in AGE_SEGMENTS for segment in product.get("target_segments") or ()):
+    ages = [segment for segment in product.get("target_segments") or () if segment in AGE_SEGMENTS]
+    if not ages:
         return hit
+    aimed = [segment for segment in ages if AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
     if not aimed:
         score = max(0.0, hit.score - AGE_FIT)
     elif LIFTING_SEGMENTS.intersection(aimed):

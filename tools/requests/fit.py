@@ -134,8 +134,7 @@ def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping
 
     The products closest to the stated need come first; when fewer than MIN_OPTIONS of them meet the constraints,
     the next ones answering it less closely follow (a customer asking for options expects a few)."""
-    skipped = set(request.exclude) | set(request.ruled_out)
-    products = [product for product in products if product["_id"] not in skipped]
+    products = [product for product in products if product["_id"] not in request.skipped]
     close = _fitted(request, _relevant(request, products, NEED_MARGIN, answered_elsewhere), personal)
     passing = [item for item in close if not item.unmet]
     if not request.needs and not request.categories:

@@ -128,6 +128,11 @@ class Request:
         return next((hit.phrase for hit in self.needs if hit.product_id == product_id), "")
 
     @property
+    def skipped(self) -> frozenset[str]:
+        """Products not to show: those asked not to see again and those the request rules out."""
+        return frozenset(self.exclude) | frozenset(self.ruled_out)
+
+    @property
     def states_a_need(self) -> bool:
         return bool(self.needs)
 
