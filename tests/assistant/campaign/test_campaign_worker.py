@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,6 +16,7 @@ import orjson
 import pytest
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
+from loopback_servers import needs_redis, redis_server
 
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.worker import (
@@ -427,29 +425,11 @@ def test_the_huey_task_drains_the_queue(embedded_bank: Settings, tmp_path: Path)
     assert set(leads_of(embedded_bank)) == {"C1:P010:CMP01", "C2:P010:CMP01"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-def test_with_redis_a_huey_consumer_drains_the_queue(embedded_bank: Settings, tmp_path: Path):
+@needs_redis
+def test_with_redis_a_huey_consumer_drains_the_queue(embedded_bank: Settings):
     pytest.importorskip("redis")
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        huey = RedisHuey("fargo-test", url=f"redis://127.0.0.1:{port}/0")
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                huey.storage.conn.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with redis_server() as url:
+        huey = RedisHuey("fargo-test", url=url)
         register_campaign_tasks(huey, embedded_bank, budget_s=1.0, embedder=WordEmbedder())
         enqueue(embedded_bank, [event(1), event(2, handle="bo.saves")])
         consumer = Consumer(huey, workers=2, worker_type="thread", periodic=False)
@@ -459,7 +439,4 @@ def test_with_redis_a_huey_consumer_drains_the_queue(embedded_bank: Settings, tm
             assert huey.fargo_campaign_drain().get(blocking=True, timeout=30) == 2
         finally:
             consumer.stop(graceful=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert set(leads_of(embedded_bank)) == {"C1:P010:CMP01", "C2:P010:CMP01"}
