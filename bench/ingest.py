@@ -14,6 +14,13 @@ Loads the bank once, then runs only the features stage with the old record-by-re
 path (FARGO_FEATURE_ENGINE=python) and with the engine (duckdb, or --engine spark),
 each in a fresh process, and prints the time ratio and each one's peak memory
 (ru_maxrss). `--bank-dir` keeps the loaded bank for the next run.
+
+    .venv/bin/python -m bench.ingest --customers 100000 --changed 0.01 [--bank-dir DIR]
+
+The nightly run against the full run in the same run: a full ingestion, then `--changed` of the
+customers change (a new city, and a new card transaction on the latest day) and a nightly
+(incremental) ingestion runs; each run in a fresh process. Prints seconds per stage, the
+nightly/full ratio per stage, and each run's peak memory (ru_maxrss).
 """
 
 from __future__ import annotations
@@ -44,15 +51,70 @@ def print_run(title: str, run, seconds: float) -> None:
         print(f"  {name:<9} {stats.count:>12,} items {stats.seconds:>9.1f} s {stats.rate:>12,.0f} items/s")
 
 
-def touch_customers(source_dir: Path, share: float, seed: int) -> int:
-    """Change the city of `share` of the customers, as a day's updates would."""
+def change_customers(source_dir: Path, share: float, seed: int) -> int:
+    """A day's changes for `share` of the customers: each moves city and pays for groceries on the latest day."""
+    import duckdb
+
     path = source_dir / "customers.jsonl"
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
     chosen = random.Random(seed).sample(range(len(rows)), max(1, int(len(rows) * share)))
+    customers = {rows[index]["customer_id"] for index in chosen}
     for index in chosen:
         rows[index]["city"] = "Anchorage"
     path.write_bytes(b"\n".join(orjson.dumps(row) for row in rows) + b"\n")
+    accounts: dict[str, str] = {}
+    for line in (source_dir / "accounts.jsonl").read_bytes().splitlines():
+        account = orjson.loads(line)
+        if account["customer_id"] in customers:
+            accounts.setdefault(account["customer_id"], account["account_id"])
+    transactions = source_dir / "transactions.csv"
+    latest = duckdb.sql(f"SELECT max(date) FROM read_csv('{transactions}', all_varchar = true)").fetchall()[0][0]
+    with transactions.open("a") as out:
+        for number, (customer, account) in enumerate(sorted(accounts.items())):
+            out.write(f"T9{number:09d},{customer},{account},{latest},-42.17,Corner Grocer,groceries,5411,card_present\n")
     return len(chosen)
+
+
+def ingest_in_child(settings: Settings, mode: str, results) -> None:
+    """In a fresh process: one ingestion run; sends its stages, wall seconds and peak MiB."""
+    start = time.perf_counter()
+    run = run_ingest_now(settings, mode=mode)
+    seconds = time.perf_counter() - start
+    stages = {name: (stats.count, stats.seconds) for name, stats in run.stages.items()}
+    results.put((run.status, stages, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def timed_ingest(settings: Settings, mode: str) -> tuple[str, dict, float, float]:
+    spawn = multiprocessing.get_context("spawn")
+    results = spawn.Queue()
+    child = spawn.Process(target=ingest_in_child, args=(settings, mode, results))
+    child.start()
+    outcome = results.get()
+    child.join()
+    return outcome
+
+
+def compare_nightly(root: Path, customers: int, seed: int, share: float) -> None:
+    settings = Settings(data_dir=root / "data", source_dir=root / "source")
+    if not (settings.source_dir / "customers.jsonl").exists():
+        start = time.perf_counter()
+        synthesize(settings.source_dir, customers=customers, seed=seed)
+        print(f"synthesized {customers:,} customers in {time.perf_counter() - start:,.1f} s")
+    full = timed_ingest(settings, "full")
+    changed = change_customers(settings.source_dir, share, seed)
+    print(f"changed {changed:,} customers ({share:.1%})")
+    nightly = timed_ingest(settings, "incremental")
+    print(f"{'stage':<9} {'full s':>9} {'nightly s':>10} {'nightly/full':>13}   items full -> nightly")
+    for name, (count, seconds) in full[1].items():
+        night_count, night_seconds = nightly[1].get(name, (0, 0.0))
+        print(f"{name:<9} {seconds:>9.1f} {night_seconds:>10.1f} {night_seconds / seconds:>13.3f}   "
+              f"{count:,} -> {night_count:,}")
+    stages = [sum(seconds for _, seconds in run[1].values()) for run in (full, nightly)]
+    print(f"{'stages':<9} {stages[0]:>9.1f} {stages[1]:>10.1f} {stages[1] / stages[0]:>13.3f}   "
+          f"status {full[0]} / {nightly[0]}")
+    print(f"{'process':<9} {full[2]:>9.1f} {nightly[2]:>10.1f} {nightly[2] / full[2]:>13.3f}   "
+          "(with opening the stores and loading the encoder)")
+    print(f"peak memory (ru_maxrss): full {full[3]:,.0f} MiB, nightly {nightly[3]:,.0f} MiB")
 
 
 def features_stage(data_dir: Path, engine: str, run_id: str, results) -> None:
@@ -101,6 +163,15 @@ def compare_features(root: Path, customers: int, seed: int, engine: str) -> None
     print(f"features ratio python/{engine}: {figures['python'][0] / figures[engine][0]:.1f}x faster")
 
 
+def in_bank_dir(bank_dir: Path | None, measure) -> None:
+    """Run `measure(root)` in `bank_dir`, kept for the next run, or in a temporary directory."""
+    if bank_dir:
+        measure(bank_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="fargo-bench-") as tmp:
+        measure(Path(tmp))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -108,14 +179,18 @@ def main() -> None:
     parser.add_argument("--compare-features", action="store_true",
                         help="only the features stage: the old python path against the engine, on one loaded bank")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
-    parser.add_argument("--bank-dir", type=Path, help="with --compare-features: load the bank here and reuse it")
+    parser.add_argument("--bank-dir", type=Path,
+                        help="with --compare-features or --changed: keep the bank here and reuse its source files")
+    parser.add_argument("--changed", type=float, metavar="SHARE",
+                        help="the nightly run after SHARE (0.01 = 1%%) of the customers changed, against the full run")
     args = parser.parse_args()
+    if args.changed is not None:
+        if not 0 < args.changed <= 1:
+            parser.error("--changed must be a share above 0 and at most 1, such as 0.01")
+        in_bank_dir(args.bank_dir, lambda root: compare_nightly(root, args.customers, args.seed, args.changed))
+        return
     if args.compare_features:
-        if args.bank_dir:
-            compare_features(args.bank_dir, args.customers, args.seed, args.engine)
-        else:
-            with tempfile.TemporaryDirectory(prefix="fargo-bench-features-") as tmp:
-                compare_features(Path(tmp), args.customers, args.seed, args.engine)
+        in_bank_dir(args.bank_dir, lambda root: compare_features(root, args.customers, args.seed, args.engine))
         return
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-ingest-") as tmp:
@@ -140,7 +215,7 @@ def main() -> None:
         print(f"index stage {full.stages['indexes'].count:>12,} items {index_rate:>12,.0f} items/s")
         print(f"embedding ratio index/raw: {index_rate / raw_rate:.2f} (goal >= 0.7)")
 
-        changed = touch_customers(settings.source_dir, 0.01, args.seed)
+        changed = change_customers(settings.source_dir, 0.01, args.seed)
         start = time.perf_counter()
         incremental = run_ingest_now(settings, mode="incremental")
         print(f"changed {changed:,} customers")

@@ -57,7 +57,7 @@ def calls(ctx: ToolContext) -> dict[str, Callable[[str, int], object]]:
 
     def baseline(customer_id: str, index: int) -> None:
         ctx.vectors.query("products", embedding=vectors[QUERIES[index % len(QUERIES)]], k=10)
-        ctx.store["features"].find_one({"_id": ctx.features_id(customer_id)})
+        ctx.store["features"].find_one({"_id": f"{ctx.run_id}:{customer_id}"})
 
     return {
         "baseline (1 Chroma query + 1 find_one)": baseline,
@@ -73,7 +73,7 @@ def calls(ctx: ToolContext) -> dict[str, Callable[[str, int], object]]:
 
 def measure(settings: Settings, count: int, seed: int) -> None:
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
-        ctx = ToolContext.open(store, vectors, get_embedder(), settings.data_dir / "graph")
+        ctx = ToolContext.open(store, vectors, get_embedder())
         everyone = sorted(doc["_id"] for doc in store["customers"].find({}, projection={"_id": 1}))
         sample = random.Random(seed).sample(everyone, min(count, len(everyone)))
         warm = sample[: min(5, len(sample))]

@@ -20,13 +20,20 @@ from pathlib import Path
 
 from ingest.feature_engine import ENGINES, engine_features, export_records
 from ingest.features import CustomerRecords, compute_features
-from ingest.loader import KeepSince, batched, ingested_now, load_directory
-from retrieval.docstore import LIVE_POINTER, live_pointer
+from ingest.loaded_lines import LoadedLines
+from ingest.loader import KeepSince, LoadSummary, batched, ingested_now, load_directory
+from retrieval.docstore import (
+    LIVE_POINTER,
+    feature_runs,
+    live_feature_documents,
+    live_pointer,
+)
 from retrieval.privacy import ErasureList
 
 FEATURE_BATCH = 500
 INCREMENTAL_SOURCES = ("customers", "accounts", "disclosures", "kyc_documents", "relationships", "transactions")
 CATALOGUE_SOURCES = ("products", "healthcare_services", "faq", "campaigns", "campaign_events")
+GRAPH_FEATURES = ("products_held", "age")  # what the graph reads of a customer's features
 
 Progress = Callable[[str, int, int], None]
 Fault = Callable[[str, int], None]
@@ -56,6 +63,7 @@ class JobRun:
     ended_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
     watermark: str | None = None  # records ingested after this are new to the run's features
+    features_base: str | None = None  # the full run whose features this run's documents complete
     skipped_erased: int = 0  # source records about erased customers, not loaded
 
     def document(self) -> dict:
@@ -71,6 +79,7 @@ class JobRun:
             },
             "errors": self.errors,
             "watermark": self.watermark,
+            "features_base": self.features_base,
             "skipped_erased": self.skipped_erased,
         }
 
@@ -106,6 +115,7 @@ class IngestJob:
         self.work_dir = self.graph_dir.parent / "work"  # the engine's exports and spill files, removed after
         self.progress = progress or (lambda stage, done, total: None)
         self.fault = fault or (lambda stage, done: None)
+        self.features_base: str | None = None  # set by build_features
 
     def run(self, mode: str = "full", source_dir: Path | None = None) -> JobRun:
         if mode not in ("full", "incremental"):
@@ -130,23 +140,34 @@ class IngestJob:
 
     def _stages(self, run: JobRun, source_dir: Path | None, previous: dict | None) -> None:
         since = previous.get("watermark") if (previous and run.mode == "incremental") else None
+        summary = None
         if source_dir is not None:
             with self._stage(run, "load") as stats:
-                erasures = ErasureList(self.store, self.pseudonym_key)
-                summary = load_directory(self.store, source_dir, progress=self.progress, erasures=erasures,
-                                         keep_since=self.keep_since)
-                run.skipped_erased = summary.total("erased")
+                summary = self._load(run, source_dir)
                 stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
-                run.errors.extend(str(rejection) for rejection in summary.rejections[:100])
         run.watermark = ingested_now()
-        changed = self._changed_customers(since) if since else None
+        changed = self._changed_customers(since, summary, previous) if since else None
         with self._stage(run, "features") as stats:
             stats.count = self.build_features(run.run_id, changed)
+            run.features_base = self.features_base  # recorded now: serving reads it as soon as the run is live
+            self.store["job_runs"].update_one({"_id": run.run_id}, {"$set": {"features_base": run.features_base}})
         with self._stage(run, "indexes") as stats:
             stats.count, built = self._build_indexes(run.run_id, since)
         with self._stage(run, "graph") as stats:
-            stats.count, graph_file = self._build_graph(run.run_id)
-        self._publish(run.run_id, built, graph_file)
+            graph_file = self._unchanged_graph(run, changed, summary)
+            if graph_file is None:
+                stats.count, graph_file = self._build_graph(run.run_id, run.features_base)
+        self._publish(run, built, graph_file)
+
+    def _load(self, run: JobRun, source_dir: Path) -> LoadSummary:
+        """Load the source files; a nightly run reads only the lines the store does not hold yet."""
+        erasures = ErasureList(self.store, self.pseudonym_key)
+        lines = LoadedLines(self.store, self.graph_dir.parent / "loaded", use_previous=run.mode == "incremental")
+        summary = load_directory(self.store, source_dir, progress=self.progress, erasures=erasures,
+                                 keep_since=self.keep_since, loaded_lines=lines)
+        run.skipped_erased = summary.total("erased")
+        run.errors.extend(str(rejection) for rejection in summary.rejections[:100])
+        return summary
 
     class _Timer:
         def __init__(self, stats: StageStats):
@@ -165,19 +186,30 @@ class IngestJob:
     # -- stale runs -------------------------------------------------------------------------------------------------
     def _abandon_stale_runs(self) -> None:
         """Runs still marked running died without finishing: mark them and drop what they built."""
-        live = (live_pointer(self.store) or {}).get("run_id")
         for stale in self.store["job_runs"].find({"status": "running"}):
             self.store["job_runs"].update_one(
                 {"_id": stale["_id"]}, {"$set": {"status": "abandoned", "errors": ["the run stopped before finishing"]}}
             )
-        self.store["features"].delete_many({"run_id": {"$ne": live}} if live else {})
         self.vectors.cleanup(keep=1)
+        self._drop_unserved(live_pointer(self.store) or {})
+
+    def _drop_unserved(self, pointer: dict) -> None:
+        """Remove the features and graph files of every run neither the live pointer nor its previous one serve:
+        a process that has not yet seen the switch still reads the previous run's."""
+        served = [each for each in (pointer, pointer.get("previous")) if each]
+        runs = sorted({run for each in served for run in feature_runs(self.store, each["run_id"])})
+        graph_files = {each.get("graph_file") for each in served}
+        self.store["features"].delete_many({"run_id": {"$nin": runs}} if runs else {})
         for path in self.graph_dir.glob("graph-*.json"):
-            if live is None or path.name != f"graph-{live}.json":
+            if path.name not in graph_files:
                 path.unlink(missing_ok=True)
 
     # -- features ---------------------------------------------------------------------------------------------------
-    def _changed_customers(self, since: str) -> set[str]:
+    def _changed_customers(self, since: str, summary: LoadSummary | None, previous: dict) -> set[str]:
+        """Customers with records loaded since the last good run: this run's load told us, unless a run
+        failed after loading since then; then the stores' load stamps do (a scan of each collection)."""
+        if summary is not None and list_runs(self.store, 2)[-1]["_id"] == previous["_id"]:
+            return set(summary.changed_customers)
         changed: set[str] = set()
         for collection in INCREMENTAL_SOURCES:
             for doc in self.store[collection].find({"_ingested_at": {"$gt": since}}, {"customer_id": 1}):
@@ -185,26 +217,50 @@ class IngestJob:
         return changed
 
     def build_features(self, run_id: str, changed: set[str] | None = None) -> int:
-        """Write the feature documents of run `run_id`: `changed` customers computed, the others copied from the
-        live run; everyone computed when `changed` is None or nothing is live. Returns how many were computed."""
+        """Write the feature documents of run `run_id` and set `features_base`; returns how many were computed.
+
+        Everyone is computed when `changed` is None or nothing is live (a full run: no base). Otherwise only the
+        `changed` customers are, and the run's documents are those plus the live run's own documents of other
+        customers (what changed since the full run), over the full run's documents (`features_base`), which
+        stay as they are: the work goes with what changed since the last full run, not with the bank."""
         as_of = self._as_of()
         names = {doc["_id"]: doc["name"] for doc in self.store["products"].find({}, {"name": 1})}
-        customer_ids = sorted(doc["_id"] for doc in self.store["customers"].find({}, {"_id": 1}))
         live = (live_pointer(self.store) or {}).get("run_id")
-        if changed is None or live is None:
-            to_compute, to_copy = customer_ids, []
-        else:
-            to_compute = [c for c in customer_ids if c in changed]
-            to_copy = [c for c in customer_ids if c not in changed]
-        total = len(customer_ids)
-        if self.feature_engine == "python":
-            computed = self._features_record_by_record(run_id, to_compute, as_of, names, total)
-        else:
-            computed = self._features_on_engine(run_id, to_compute, not to_copy, as_of, names, total)
-        done = computed
-        for batch in batched(to_copy, FEATURE_BATCH):
-            self._write_features(self._copy_live_features(run_id, live, batch), done := done + len(batch), total)
+        live_runs = feature_runs(self.store, live) if live else ()
+        if changed is None or not live_runs or self._as_of_of(live_runs[-1]) != as_of.isoformat():
+            self.features_base = None  # a new as-of month moves every customer's 12 months
+            customer_ids = sorted(doc["_id"] for doc in self.store["customers"].find({}, {"_id": 1}))
+            return self._compute_features(run_id, customer_ids, True, as_of, names)
+        self.features_base = live_runs[-1]
+        to_compute = self._existing_customers(sorted(changed))
+        computed = self._compute_features(run_id, to_compute, False, as_of, names)
+        if len(live_runs) > 1:
+            self._carry_changes(run_id, live, set(to_compute), computed)
         return computed
+
+    def _as_of_of(self, run_id: str) -> str | None:
+        document = self.store["features"].find_one({"run_id": run_id}, {"as_of": 1})
+        return (document or {}).get("as_of")
+
+    def _compute_features(self, run_id: str, customer_ids: list[str], everyone: bool, as_of: date,
+                          names: dict[str, str]) -> int:
+        if self.feature_engine == "python":
+            return self._features_record_by_record(run_id, customer_ids, as_of, names, len(customer_ids))
+        return self._features_on_engine(run_id, customer_ids, everyone, as_of, names, len(customer_ids))
+
+    def _existing_customers(self, customer_ids: list[str]) -> list[str]:
+        found: list[str] = []
+        for batch in batched(customer_ids, FEATURE_BATCH):
+            found.extend(sorted(doc["_id"] for doc in self.store["customers"].find({"_id": {"$in": batch}}, {"_id": 1})))
+        return found
+
+    def _carry_changes(self, run_id: str, live: str, computed: set[str], done: int) -> None:
+        """Copy the live nightly run's own documents of customers not computed now under `run_id`."""
+        carried = (doc for doc in self.store["features"].find({"run_id": live}) if doc["customer_id"] not in computed)
+        while batch := [{**doc, "_id": f"{run_id}:{doc['customer_id']}", "run_id": run_id}
+                        for doc in islice(carried, FEATURE_BATCH)]:
+            done += len(batch)
+            self._write_features(batch, done, done)
 
     def _features_record_by_record(self, run_id: str, customer_ids: list[str], as_of: date,
                                    names: dict[str, str], total: int) -> int:
@@ -265,13 +321,6 @@ class IngestJob:
     def _feature_doc(run_id: str, features: dict) -> dict:
         return {"_id": f"{run_id}:{features['customer_id']}", "run_id": run_id, **features}
 
-    def _copy_live_features(self, run_id: str, live: str, customer_ids: list[str]) -> list[dict]:
-        ids = [f"{live}:{cid}" for cid in customer_ids]
-        copies = []
-        for doc in self.store["features"].find({"_id": {"$in": ids}}):
-            copies.append({**doc, "_id": f"{run_id}:{doc['customer_id']}", "run_id": run_id})
-        return copies
-
     # -- vector indexes ---------------------------------------------------------------------------------------------
     def _build_indexes(self, run_id: str, since: str | None) -> tuple[int, list[str]]:
         from retrieval.vectors import INDEX_NAMES
@@ -296,11 +345,29 @@ class IngestJob:
         )
 
     # -- graph ------------------------------------------------------------------------------------------------------
-    def _build_graph(self, run_id: str) -> tuple[int, Path]:
+    def _unchanged_graph(self, run: JobRun, changed: set[str] | None, summary: LoadSummary | None) -> str | None:
+        """The live graph when this nightly run changes nothing the graph holds: no relationship loaded,
+        the same as-of month, and every recomputed customer with the same holdings and age. Else None."""
+        pointer = live_pointer(self.store)
+        if changed is None or pointer is None or summary is None or run.features_base is None:
+            return None
+        relationships = summary.files.get("relationships.jsonl")
+        if relationships and relationships.loaded + relationships.updated:
+            return None
+        fields = {"customer_id": 1, "run_id": 1, "as_of": 1, **dict.fromkeys(GRAPH_FEATURES, 1)}
+        for batch in batched(sorted(changed), FEATURE_BATCH):
+            before = live_feature_documents(self.store, feature_runs(self.store, pointer["run_id"]), batch, fields)
+            after = live_feature_documents(self.store, (run.run_id, run.features_base), batch, fields)
+            if any(_graph_view(before.get(cid)) != _graph_view(after.get(cid)) for cid in batch):
+                return None
+        return pointer["graph_file"]
+
+    def _build_graph(self, run_id: str, features_base: str | None) -> tuple[int, str]:
         from retrieval.graph import build_graph, graph_tfidf, save_graph
 
         holdings: dict[str, list[str]] = {}
-        for doc in self.store["features"].find({"run_id": run_id}, {"customer_id": 1, "products_held": 1, "as_of": 1}):
+        fields = {"customer_id": 1, "run_id": 1, "products_held": 1}
+        for doc in live_feature_documents(self.store, (run_id, features_base), None, fields).values():
             holdings[doc["customer_id"]] = doc["products_held"]
         customers = self.store["customers"].find({}, {"customer_id": 1, "date_of_birth": 1})
         relationships = list(self.store["relationships"].find({}))
@@ -310,21 +377,21 @@ class IngestJob:
         self.graph_dir.mkdir(parents=True, exist_ok=True)
         save_graph(graph, stats, path)
         self.progress("graph", len(relationships), len(relationships))
-        return len(relationships), path
+        return len(relationships), path.name
 
     # -- publish ----------------------------------------------------------------------------------------------------
-    def _publish(self, run_id: str, built_indexes: list[str], graph_file: Path) -> None:
+    def _publish(self, run: JobRun, built_indexes: list[str], graph_file: str) -> None:
+        """Switch the live pointer to the run, whose documents are all written, then drop what no one serves.
+        The previous run's features and graph stay until the next publish: an API process reads them until it
+        sees the switch (within 30 s)."""
         if built_indexes:
-            self.vectors.publish(run_id, built_indexes)
-        previous = (live_pointer(self.store) or {}).get("run_id")
-        self.store["meta"].replace_one(
-            {"_id": LIVE_POINTER},
-            {"_id": LIVE_POINTER, "run_id": run_id, "graph_file": graph_file.name, "published_at": _now()},
-            upsert=True,
-        )
+            self.vectors.publish(run.run_id, built_indexes)
+        previous = live_pointer(self.store)
+        pointer = {"_id": LIVE_POINTER, "run_id": run.run_id, "graph_file": graph_file, "published_at": _now()}
         if previous:
-            self.store["features"].delete_many({"run_id": previous})
-            (self.graph_dir / f"graph-{previous}.json").unlink(missing_ok=True)
+            pointer["previous"] = {"run_id": previous["run_id"], "graph_file": previous.get("graph_file")}
+        self.store["meta"].replace_one({"_id": LIVE_POINTER}, pointer, upsert=True)
+        self._drop_unserved(pointer)
         self.vectors.cleanup(keep=1)
 
 
@@ -358,6 +425,11 @@ def index_items(name: str, store) -> Iterator:
             yield IndexItem(doc["_id"], doc["text"], meta, None)
     else:
         raise ValueError(f"unknown index {name!r}")
+
+
+def _graph_view(features: dict | None) -> tuple | None:
+    """What the graph holds of a customer's features."""
+    return None if features is None else (features["as_of"], *(features.get(name) for name in GRAPH_FEATURES))
 
 
 def _now() -> str:

@@ -25,11 +25,14 @@ from pydantic import ValidationError
 from pymongo import ReplaceOne
 
 from ingest.columns import ColumnCheck
+from ingest.loaded_lines import LoadedLines
 from ingest.sources import (
     RawLine,
     SourceFileError,
     check_parseable,
+    csv_line_chunks,
     csv_raw_line,
+    json_lines,
     read_csv_chunks,
     read_lines,
 )
@@ -108,16 +111,24 @@ def present_sources(directory: Path) -> list[tuple[Source, Path]]:
 
 
 def load_directory(store, directory: Path, progress: Progress | None = None,
-                   erasures: ErasureList | None = None, keep_since: KeepSince | None = None) -> LoadSummary:
+                   erasures: ErasureList | None = None, keep_since: KeepSince | None = None,
+                   loaded_lines: LoadedLines | None = None) -> LoadSummary:
     """Validate and upsert every known source file in `directory`, skipping records about erased customers.
 
     Without `erasures` the store's list is read with no key, which refuses to load once anyone was erased.
+    With `loaded_lines`, only lines the store does not hold yet are read, and what it holds after is kept there.
     """
     files = present_sources(Path(directory))
     line_counts = [check_parseable(path, source) for source, path in files]
     loader = _Loader(store, progress, erasures if erasures is not None else ErasureList(store, None), keep_since or {})
+    kept = {}
     for (source, path), lines in zip(files, line_counts, strict=True):
-        loader.load_file(source, path, lines)
+        selected = loaded_lines.read(path) if loaded_lines is not None else None
+        loader.load_file(source, path, lines, selected.new if selected else None)
+        if selected is not None:
+            kept[path.name] = selected.kept(loader.skipped_lines.pop(source.file_name, []))
+    if loaded_lines is not None:
+        loaded_lines.save(kept)
     return loader.summary
 
 
@@ -129,6 +140,7 @@ class _Loader:
         self.keep_since = keep_since
         self.consents = recorded_consents(store)
         self.summary = LoadSummary()
+        self.skipped_lines: dict[str, list[int]] = {}  # per file: lines rejected, erased or expired
         self._known: dict[str, set[str]] = {}
 
     def known_ids(self, collection: str) -> set[str]:
@@ -136,16 +148,19 @@ class _Loader:
             self._known[collection] = {doc["_id"] for doc in self.store[collection].find({}, {"_id": 1})}
         return self._known[collection]
 
-    def load_file(self, source: Source, path: Path, lines: int) -> None:
+    def load_file(self, source: Source, path: Path, lines: int, only: list[tuple[int, bytes]] | None = None) -> None:
+        """Load the file's records, or `only` these (line number, text) of it."""
         counts = self.summary.files.setdefault(source.file_name, FileCounts())
-        records = self._valid_records(source, path, lines, counts)
+        records = self._valid_records(source, path, lines, counts, only)
         if source.collection == "transactions":
             _TransactionWriter(self.store, counts, self.summary.changed_customers).write(records)
         else:
             self._write_documents(source, records, counts)
 
-    def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts) -> Iterator[dict]:
-        for line, record in self._checked(source, path):
+    def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts,
+                       only: list[tuple[int, bytes]] | None) -> Iterator[dict]:
+        skipped = self.skipped_lines.setdefault(source.file_name, [])
+        for line, record in self._checked(source, path, only):
             if record is ERASED:
                 counts.erased += 1
             elif record is EXPIRED:
@@ -154,19 +169,23 @@ class _Loader:
                 counts.rejected += 1
             else:
                 yield record
+                continue
+            skipped.append(line)
             if self.progress and line % 5000 == 0:
                 self.progress(f"load {source.file_name}", line, lines)
         if self.progress:
             self.progress(f"load {source.file_name}", lines, lines)
 
-    def _checked(self, source: Source, path: Path) -> Iterator[tuple[int, dict | None]]:
-        """(line, what `_validate` answers) for every record of the file."""
+    def _checked(self, source: Source, path: Path,
+                 only: list[tuple[int, bytes]] | None) -> Iterator[tuple[int, dict | None]]:
+        """(line, what `_validate` answers) for every record of the file, or of `only` its lines."""
         if path.suffix != ".csv":
-            for raw in read_lines(path):
+            for raw in read_lines(path) if only is None else json_lines(only):
                 yield raw.line, self._validate(source, raw)
             return
         check: ColumnCheck | None = None
-        for number, chunk in enumerate(read_csv_chunks(path)):
+        chunks = read_csv_chunks(path) if only is None else csv_line_chunks(path, only)
+        for number, chunk in enumerate(chunks):
             if number == 0:  # one check per file: what its columns learnt carries over to the next chunk
                 check = ColumnCheck.for_file(source.model, chunk.header)
             records = check.records(chunk.rows) if check else [None] * len(chunk.rows)

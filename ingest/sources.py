@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,18 +96,23 @@ def read_lines(path: Path) -> Iterator[RawLine]:
 
 def _read_jsonl(path: Path) -> Iterator[RawLine]:
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                yield RawLine(number, None, f"not valid JSON ({exc})")
-                continue
-            if isinstance(data, dict):
-                yield RawLine(number, data)
-            else:
-                yield RawLine(number, None, "not a JSON object")
+        yield from json_lines((number, raw) for number, raw in enumerate(handle, start=1))
+
+
+def json_lines(numbered: Iterable[tuple[int, bytes]]) -> Iterator[RawLine]:
+    """Each non-blank JSONL line, parsed, with its line number."""
+    for number, raw in numbered:
+        if not raw.strip():
+            continue
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield RawLine(number, None, f"not valid JSON ({exc})")
+            continue
+        if isinstance(data, dict):
+            yield RawLine(number, data)
+        else:
+            yield RawLine(number, None, "not a JSON object")
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,19 @@ def read_csv_chunks(path: Path, rows_per_chunk: int | None = None) -> Iterator[C
                     lines, rows = [], []
         if rows:
             yield CsvChunk(header, lines, rows)
+
+
+def csv_line_chunks(path: Path, numbered: list[tuple[int, bytes]],
+                    rows_per_chunk: int | None = None) -> Iterator[CsvChunk]:
+    """Chunks of the given lines of a CSV file (each one whole record), with the file's header."""
+    rows_per_chunk = rows_per_chunk or CSV_CHUNK_ROWS
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    for start in range(0, len(numbered), rows_per_chunk):
+        part = numbered[start : start + rows_per_chunk]
+        rows = list(csv.reader(text.decode("utf-8") for _, text in part))
+        kept = [(number, row) for (number, _), row in zip(part, rows, strict=True) if row]
+        yield CsvChunk(header, [number for number, _ in kept], [row for _, row in kept])
 
 
 def csv_raw_line(header: list[str], line: int, row: list[str]) -> RawLine:

@@ -8,6 +8,7 @@ With `FARGO_MONGODB_URI` set: pymongo against MongoDB, database
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,9 +53,11 @@ __all__ = [
     "UnsupportedQuery",
     "UpdateResult",
     "apply_projection",
+    "feature_runs",
     "handle_filter",
     "is_real_mongodb",
     "iso_datetime",
+    "live_feature_documents",
     "live_pointer",
     "normalise_filter",
     "open_store",
@@ -84,7 +87,7 @@ INDEXES: dict[str, list[tuple[IndexKeys, dict[str, Any]]]] = {
     "products": [("category", {})],
     "healthcare_services": [("kind", {}), ("city", {})],
     "campaign_events": [("customer_id", {}), ("campaign_id", {}), ("author_handle", {})],
-    "features": [("customer_id", {})],
+    "features": [("customer_id", {}), ("run_id", {})],
     "job_runs": [("started_at", {})],
     "leads": [("customer_id", {})],
     "handoffs": [("status", {})],
@@ -122,3 +125,31 @@ LIVE_POINTER = "live"
 def live_pointer(store: DocumentStore) -> dict | None:
     """The pointer the last good ingestion run published: its run id and graph file."""
     return store["meta"].find_one({"_id": LIVE_POINTER})
+
+
+def feature_runs(store: DocumentStore, run_id: str) -> tuple[str, ...]:
+    """The runs whose feature documents are run `run_id`'s features, newest first.
+
+    A nightly run writes documents only for the customers that changed since the last full run; that full run's
+    documents (`features_base` in the run's `job_runs` record) hold everyone else's.
+    """
+    run = store["job_runs"].find_one({"_id": run_id}, {"features_base": 1}) or {}
+    return tuple(each for each in (run_id, run.get("features_base")) if each)
+
+
+def live_feature_documents(store: DocumentStore, runs: Sequence[str | None], customer_ids: Sequence[str] | None,
+                           projection: dict | None = None) -> dict[str, dict]:
+    """customer id -> feature document, from the first of `runs` (newest first) that has one.
+
+    Every customer's with `customer_ids` None. A projection must keep `customer_id` and `run_id`.
+    """
+    runs = [run for run in runs if run]
+    found: dict[str, dict] = {}
+    for run in runs:
+        if customer_ids is None:
+            query = {"run_id": run}
+        else:
+            query = {"_id": {"$in": [f"{run}:{cid}" for cid in customer_ids if cid not in found]}}
+        for document in store["features"].find(query, projection):
+            found.setdefault(document["customer_id"], document)
+    return found

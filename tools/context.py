@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import networkx as nx
 
-from retrieval.docstore import DocumentStore, live_pointer
+from retrieval.docstore import (
+    DocumentStore,
+    feature_runs,
+    live_feature_documents,
+    live_pointer,
+)
 from retrieval.errors import FargoError
 from retrieval.graph import GraphStats, load_graph
 
@@ -71,13 +76,16 @@ class ToolContext:
     def as_of(self) -> date:
         return self.graph_stats.as_of
 
-    def features_id(self, customer_id: str) -> str:
-        return f"{self.run_id}:{customer_id}"
+    @cached_property
+    def feature_runs(self) -> tuple[str, ...]:
+        """The runs whose feature documents are this run's features, newest first."""
+        return feature_runs(self.store, self.run_id)
 
     def features(self, customer_id: str) -> dict | None:
         """The live feature document of one customer (cached for the life of this context)."""
         if customer_id not in self._features:
-            self._features[customer_id] = self.store["features"].find_one({"_id": self.features_id(customer_id)})
+            found = live_feature_documents(self.store, self.feature_runs, [customer_id])
+            self._features[customer_id] = found.get(customer_id)
         return self._features[customer_id]
 
     def index_vectors(self, name: str) -> tuple:

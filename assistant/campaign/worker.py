@@ -52,7 +52,12 @@ from assistant.outages import (
     store_failure,
 )
 from assistant.settings import Settings
-from retrieval.docstore import handle_filter, live_pointer
+from retrieval.docstore import (
+    feature_runs,
+    handle_filter,
+    live_feature_documents,
+    live_pointer,
+)
 from retrieval.leads import LeadFacts, LeadSignal, save_signals
 from retrieval.privacy import ErasureList
 
@@ -162,8 +167,7 @@ def live_features(store, catalogue: Catalogue, customer_ids: set[str]) -> dict[s
     """customer id -> their live feature document (what eligibility is checked against)."""
     if not customer_ids or catalogue.live_run_id is None:
         return {}
-    ids = [f"{catalogue.live_run_id}:{customer_id}" for customer_id in sorted(customer_ids)]
-    return {doc["customer_id"]: doc for doc in store["features"].find({"_id": {"$in": ids}})}
+    return live_feature_documents(store, feature_runs(store, catalogue.live_run_id), sorted(customer_ids))
 
 
 # --- from events to signals and documents -------------------------------------------------------------

@@ -15,7 +15,12 @@ from assistant.settings import Settings, parse_cron
 from assistant.worker import make_huey, run_ingest_now
 from ingest.jobs import IngestError, IngestJob, list_runs
 from ingest.synth import synthesize
-from retrieval.docstore import live_pointer, open_store
+from retrieval.docstore import (
+    feature_runs,
+    live_feature_documents,
+    live_pointer,
+    open_store,
+)
 from retrieval.embeddings import get_embedder
 from retrieval.graph import load_graph
 from retrieval.vectors import VectorIndexes
@@ -98,7 +103,8 @@ def test_incremental_run_recomputes_only_changed_customers(bank: Settings):
         assert live_pointer(store)["run_id"] == run.run_id
         changed = store["features"].find_one({"_id": f"{run.run_id}:{rows[0]['customer_id']}"})
         assert changed["city"] == "Anchorage"
-        assert store["features"].count_documents({"run_id": run.run_id}) == CUSTOMERS
+        assert store["features"].count_documents({"run_id": run.run_id}) == 1  # the rest: the full run's
+        assert len(live_feature_documents(store, feature_runs(store, run.run_id), None)) == CUSTOMERS
 
 
 def raise_in_index_stage(stage: str, done: int) -> None:
@@ -118,9 +124,10 @@ def ingest_with_fault(settings: Settings, fault) -> None:
 def serving_answer(settings: Settings) -> tuple[str, str]:
     """What the service would read: the live run id and the top product for a travel query."""
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
-        run_id = live_pointer(store)["run_id"]
-        assert store["features"].count_documents({"run_id": run_id}) == CUSTOMERS
-        assert (settings.data_dir / "graph" / f"graph-{run_id}.json").is_file()
+        pointer = live_pointer(store)
+        run_id = pointer["run_id"]
+        assert len(live_feature_documents(store, feature_runs(store, run_id), None)) == CUSTOMERS
+        assert (settings.data_dir / "graph" / pointer["graph_file"]).is_file()
         return run_id, vectors.query("products", text="card with travel rewards", k=1)[0].id
 
 

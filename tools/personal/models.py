@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from retrieval.docstore import live_feature_documents
 from tools.eligibility import OPTED_OUT_OF_PROFILING
 from tools.evidence import opened_lately
 from tools.lookalike import (
@@ -34,7 +35,7 @@ class LiveModels:
     def __init__(self, ctx: ToolContext) -> None:
         # The models that learn from one customer's traits learn only from customers who allow profiling.
         self.opted_out = _opted_out(ctx)
-        live_features = [document for document in ctx.store["features"].find({"run_id": ctx.run_id})
+        live_features = [document for document in live_feature_documents(ctx.store, ctx.feature_runs, None).values()
                          if document.get("customer_id") not in self.opted_out]
         self.spending = SpendingShares.from_features(live_features)
         keys = trait_keys(self.spending)  # each document's traits, read once for the three fits

@@ -1,0 +1,190 @@
+"""The nightly (incremental) run: it reads only changed lines, recomputes only changed customers, and publishes
+without a moment where serving finds a customer without features."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import neosqlite
+import orjson
+import pytest
+from tiny_encoder import TinyEncoder
+
+from assistant.settings import Settings
+from assistant.worker import run_ingest_now
+from ingest.jobs import IngestJob
+from ingest.loaded_lines import LoadedLines
+from ingest.loader import load_directory
+from ingest.synth import synthesize
+from retrieval.docstore import (
+    feature_runs,
+    live_feature_documents,
+    live_pointer,
+    open_store,
+)
+
+CUSTOMERS = 30
+RUN_FIELDS = ("_id", "run_id")
+
+
+def rewrite_jsonl(path: Path, change) -> list[dict]:
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    change(rows)
+    path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    return rows
+
+
+def append_line(path: Path, line: str) -> int:
+    """Append one line; returns its line number."""
+    text = path.read_text()
+    path.write_text(text + line + "\n")
+    return text.count("\n") + 1
+
+
+def live_features(store, run_id: str | None = None) -> dict[str, dict]:
+    run_id = run_id or live_pointer(store)["run_id"]
+    return live_feature_documents(store, feature_runs(store, run_id), None)
+
+
+def without_run(document: dict) -> dict:
+    return {key: value for key, value in document.items() if key not in RUN_FIELDS}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_encoder():
+    """Ingestion embeds the catalogue with an encoder that loads at once; what is embedded is not under test."""
+    encoder = TinyEncoder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("retrieval.embeddings.get_embedder", lambda *args: encoder)
+        yield encoder
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, tiny_encoder) -> Path:
+    """A small bank after its first full run, copied for each test."""
+    root = tmp_path_factory.mktemp("ingested")
+    settings = Settings(data_dir=root / "data", source_dir=root / "source")
+    synthesize(settings.source_dir, customers=CUSTOMERS, seed=5)
+    run_ingest_now(settings, mode="full")
+    return root
+
+
+@pytest.fixture()
+def bank(ingested: Path, tmp_path: Path) -> Settings:
+    shutil.copytree(ingested, tmp_path / "bank")
+    return Settings(data_dir=tmp_path / "bank" / "data", source_dir=tmp_path / "bank" / "source")
+
+
+def change_three_customers(source: Path) -> tuple[str, str, str]:
+    """Two customers move city; a third gets a new grocery transaction. Returns their ids."""
+    moved = rewrite_jsonl(source / "customers.jsonl", lambda rows: [row.update(city="Anchorage") for row in rows[3:5]])
+    account = orjson.loads((source / "accounts.jsonl").read_bytes().splitlines()[10])
+    latest = max(line.split(",")[3] for line in (source / "transactions.csv").read_text().splitlines()[1:])
+    append_line(source / "transactions.csv", f"T9999999999,{account['customer_id']},{account['account_id']},"
+                f"{latest},-123.45,Corner Grocer,groceries,5411,card_present")
+    return moved[3]["customer_id"], moved[4]["customer_id"], account["customer_id"]
+
+
+def test_a_nightly_run_recomputes_exactly_the_changed_customers_as_a_full_run_would(bank: Settings):
+    with open_store(bank) as store:
+        before = live_features(store)
+    changed = set(change_three_customers(bank.source_dir))
+
+    run = run_ingest_now(bank, mode="incremental")
+
+    assert run.stages["load"].count == 3  # only the three changed lines were read
+    assert run.stages["features"].count == len(changed)
+    with open_store(bank) as store:
+        after = live_features(store)
+        assert set(after) == set(before)
+        assert {cid for cid in after if after[cid]["run_id"] == run.run_id} == changed
+        for cid in set(after) - changed:
+            assert after[cid] == before[cid]  # the full run's document, untouched
+        full = IngestJob(store, None, bank.data_dir / "graph")
+        full.build_features("recomputed")  # every customer, from the same loaded records
+        recomputed = live_features(store, "recomputed")
+    assert {cid: without_run(doc) for cid, doc in after.items()} == {
+        cid: without_run(doc) for cid, doc in recomputed.items()}
+    assert {after[cid]["city"] for cid in changed} >= {"Anchorage"}
+
+
+def test_serving_finds_every_customers_features_before_during_and_after_publishing(bank: Settings):
+    with open_store(bank) as store:
+        first = live_pointer(store)["run_id"]
+        customers = [doc["_id"] for doc in store["customers"].find({}, {"_id": 1})]
+
+    def complete(run_id: str) -> bool:
+        with open_store(bank) as store:
+            return set(live_feature_documents(store, feature_runs(store, run_id), customers)) == set(customers)
+
+    seen_while_running: list[bool] = []
+
+    def check_live_run(stage: str, done: int) -> None:  # called while the run writes its features
+        seen_while_running.append(complete(first))
+
+    change_three_customers(bank.source_dir)
+    second = run_ingest_now(bank, mode="incremental", fault=check_live_run).run_id
+    assert seen_while_running and all(seen_while_running)
+    assert complete(first) and complete(second)  # a process that has not switched yet still reads `first`
+
+    rewrite_jsonl(bank.source_dir / "customers.jsonl", lambda rows: rows[7].update(city="Juneau"))
+    third = run_ingest_now(bank, mode="incremental").run_id
+    assert complete(second) and complete(third)
+    with open_store(bank) as store:
+        assert store["features"].count_documents({"run_id": second}) == 3  # kept: the previous run
+        assert store["features"].count_documents({"run_id": third}) == 4  # its change and the second run's
+        rewrite_jsonl(bank.source_dir / "customers.jsonl", lambda rows: rows[8].update(city="Sitka"))
+    fourth = run_ingest_now(bank, mode="incremental").run_id
+    with open_store(bank) as store:
+        assert store["features"].count_documents({"run_id": second}) == 0  # no process serves it any more
+        assert complete(fourth) and feature_runs(store, fourth) == (fourth, first)
+
+
+def test_a_nightly_run_keeps_the_graph_unless_what_it_holds_changed(bank: Settings):
+    with open_store(bank) as store:
+        graph_file = live_pointer(store)["graph_file"]
+    rewrite_jsonl(bank.source_dir / "customers.jsonl", lambda rows: rows[2].update(city="Nome"))
+
+    kept = run_ingest_now(bank, mode="incremental")
+
+    with open_store(bank) as store:
+        assert live_pointer(store)["graph_file"] == graph_file
+    assert kept.stages["graph"].count == 0
+    assert (bank.data_dir / "graph" / graph_file).is_file()
+
+    rewrite_jsonl(bank.source_dir / "relationships.jsonl", lambda rows: rows[0].update(consent_to_share=not rows[0]["consent_to_share"]))
+    rebuilt = run_ingest_now(bank, mode="incremental")
+
+    with open_store(bank) as store:
+        assert live_pointer(store)["graph_file"] == f"graph-{rebuilt.run_id}.json"
+    assert rebuilt.stages["graph"].count > 0
+
+
+def test_a_new_bad_row_is_reported_by_file_line_field_and_reason_and_again_the_next_night(tmp_path: Path):
+    source = tmp_path / "source"
+    synthesize(source, customers=8, seed=2)
+    store = neosqlite.Connection(":memory:")
+    load_directory(store, source, loaded_lines=LoadedLines(store, tmp_path / "loaded", use_previous=False))
+    line = append_line(source / "accounts.jsonl", orjson.dumps(
+        {"account_id": "A99", "customer_id": "C0000001", "product_id": "P404", "opened_at": "2024-01-02",
+         "balance": 1.0, "status": "open"}).decode())
+
+    for _night in range(2):
+        summary = load_directory(store, source, loaded_lines=LoadedLines(store, tmp_path / "loaded"))
+        assert [str(rejection) for rejection in summary.rejections] == [
+            f"accounts.jsonl:{line}: product_id: unknown product id 'P404'"]
+        assert summary.total("loaded") + summary.total("updated") + summary.total("unchanged") == 0
+
+
+def test_lines_kept_for_another_store_are_not_trusted(tmp_path: Path):
+    source = tmp_path / "source"
+    synthesize(source, customers=8, seed=2)
+    first = neosqlite.Connection(":memory:")
+    load_directory(first, source, loaded_lines=LoadedLines(first, tmp_path / "loaded", use_previous=False))
+    other = neosqlite.Connection(":memory:")
+
+    summary = load_directory(other, source, loaded_lines=LoadedLines(other, tmp_path / "loaded"))
+
+    assert summary.files["customers.jsonl"].loaded == 8
+    assert other["customers"].count_documents({}) == 8
