@@ -40,6 +40,7 @@ from retrieval.privacy import ErasureList, effective_consent, recorded_consents
 from retrieval.records import SOURCES, Source
 
 BATCH_SIZE = 1000
+LOOKUP_BUDGET = 50_000  # references looked up by id per collection before reading all its ids instead
 TRANSACTION_CHUNK = 20_000
 
 Progress = Callable[[str, int, int], None]
@@ -141,16 +142,39 @@ class _Loader:
         self.consents = recorded_consents(store)
         self.summary = LoadSummary()
         self.skipped_lines: dict[str, list[int]] = {}  # per file: lines rejected, erased or expired
-        self._known: dict[str, set[str]] = {}
+        self._known: dict[str, set[str]] = {}  # every id of a collection, read once
+        self._confirmed: dict[str, set[str]] = defaultdict(set)  # ids looked up one by one, or written
+        self._looked_up: dict[str, int] = defaultdict(int)
+        self._few_lines = False  # loading only a file's changed lines: references are looked up by id
 
     def known_ids(self, collection: str) -> set[str]:
         if collection not in self._known:
             self._known[collection] = {doc["_id"] for doc in self.store[collection].find({}, {"_id": 1})}
         return self._known[collection]
 
+    def missing_ids(self, collection: str, values: set[str]) -> set[str]:
+        """Those of `values` no record of `collection` has. Loading only changed lines, references are looked up by
+        id, until LOOKUP_BUDGET ids were; else every id of the collection is read once."""
+        if collection in self._known or not self._few_lines:
+            return values - self.known_ids(collection)
+        unresolved = values - self._confirmed[collection]
+        if not unresolved:
+            return set()
+        self._looked_up[collection] += len(unresolved)
+        if self._looked_up[collection] > LOOKUP_BUDGET:
+            return values - self.known_ids(collection)
+        for ids in batched(sorted(unresolved), BATCH_SIZE):
+            self._confirmed[collection].update(doc["_id"] for doc in self.store[collection].find(
+                {"_id": {"$in": ids}}, {"_id": 1}))
+        return unresolved - self._confirmed[collection]
+
+    def _written(self, collection: str, ids) -> None:
+        (self._known[collection] if collection in self._known else self._confirmed[collection]).update(ids)
+
     def load_file(self, source: Source, path: Path, lines: int, only: list[tuple[int, bytes]] | None = None) -> None:
         """Load the file's records, or `only` these (line number, text) of it."""
         counts = self.summary.files.setdefault(source.file_name, FileCounts())
+        self._few_lines = only is not None
         records = self._valid_records(source, path, lines, counts, only)
         if source.collection == "transactions":
             _TransactionWriter(self.store, counts, self.summary.changed_customers).write(records)
@@ -202,7 +226,7 @@ class _Loader:
             return False  # whether relative_id is a reference depends on the row
         for field_name, collection in REFERENCES.get(source.collection, ()):
             values = {record.get(field_name) for record in records}
-            if not values - {None} <= self.known_ids(collection):
+            if self.missing_ids(collection, values - {None}):
                 return False
         return True
 
@@ -238,9 +262,8 @@ class _Loader:
             values = record.get(field_name)
             if values is None:
                 continue
-            known = self.known_ids(collection)
             for value in values if isinstance(values, list) else (values,):
-                if value is not None and value not in known:
+                if value is not None and self.missing_ids(collection, {value}):
                     noun = collection.rstrip("s").replace("_", " ")
                     return field_name, f"unknown {noun} id {value!r}"
         return None
@@ -277,7 +300,7 @@ class _Loader:
         counts.loaded += len(new)
         counts.updated += len(changed)
         counts.unchanged += len(documents) - len(new) - len(changed)
-        self.known_ids(source.collection).update(documents)
+        self._written(source.collection, documents)
         self.summary.changed_customers.update(
             doc["customer_id"] for doc in new + changed if isinstance(doc.get("customer_id"), str)
         )
