@@ -38,7 +38,8 @@ class FileLines:
         """The sorted hashes of the lines the store holds after a load that skipped the `skipped` line numbers."""
         mask = np.ones(len(self.hashes), dtype=bool)
         mask[np.fromiter((line - 1 for line in skipped), dtype=np.int64)] = False
-        return np.unique(self.hashes[mask])
+        kept = np.sort(self.hashes[mask])  # np.unique takes minutes on 10 million uint64 (numpy 2.4); a sort a second
+        return kept[np.concatenate(([True], kept[1:] != kept[:-1]))] if len(kept) else kept
 
 
 class LoadedLines:
