@@ -84,7 +84,7 @@ def catalogue_context(settings: Settings, embedder):
     store = open_store(settings)
     try:
         try:
-            ctx = ToolContext.open(store, VectorIndexes.open(settings, embedder), embedder, settings.data_dir / "graph")
+            ctx = ToolContext.open(store, VectorIndexes.open(settings, embedder), embedder)
         except NoLiveData:
             ctx = None
         yield ctx

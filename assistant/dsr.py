@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from assistant.auth import demo_secret
 from assistant.callers import Caller
 from assistant.consents import CustomerNotFound
 from retrieval.docstore import LIVE_POINTER, live_pointer
-from retrieval.graph import graph_tfidf, load_graph, save_graph
+from retrieval.neighbourhoods import erase_person, graph_names
 from retrieval.privacy import (
     CONSENT_CHANGES,
     ErasureList,
@@ -104,21 +103,20 @@ class ErasureReport:
 
 
 def erase(settings, store, caller: Caller, customer_id: str, vectors=None) -> ErasureReport:
-    """`erase_customer` with what the settings name: the pseudonym key, the graph dir, the vector indexes (opened
-    here unless given)."""
+    """`erase_customer` with what the settings name: the pseudonym key, the vector indexes (opened here unless
+    given)."""
     from retrieval.vectors import VectorIndexes
 
     key = pseudonym_key(settings)
     if key is None:
         raise PseudonymKeyMissing("set FARGO_PSEUDONYM_KEY (at least 32 random characters) to erase customers")
-    graph_dir = Path(settings.data_dir) / "graph"
     if vectors is not None:
-        return erase_customer(store, vectors, graph_dir, key, caller, customer_id)
+        return erase_customer(store, vectors, key, caller, customer_id)
     with VectorIndexes.open(settings, None) as opened:
-        return erase_customer(store, opened, graph_dir, key, caller, customer_id)
+        return erase_customer(store, opened, key, caller, customer_id)
 
 
-def erase_customer(store, vectors, graph_dir: Path, key: bytes, caller: Caller, customer_id: str) -> ErasureReport:
+def erase_customer(store, vectors, key: bytes, caller: Caller, customer_id: str) -> ErasureReport:
     """Erase the customer from every store and put them on the erasure list; raises CustomerNotFound."""
     customer = store["customers"].find_one({"_id": customer_id})
     if customer is None:
@@ -129,7 +127,7 @@ def erase_customer(store, vectors, graph_dir: Path, key: bytes, caller: Caller, 
     events = _campaign_events(store, customer)
     report.deleted = _delete_documents(store, customer_id, [event["_id"] for event in events])
     report.vectors_deleted = len(events) if vectors.forget(CAMPAIGN_INDEX, [e["_id"] for e in events]) else 0
-    report.graph_nodes_removed = _prune_graph(store, Path(graph_dir), customer_id)
+    report.graph_nodes_removed = _prune_graph(store, customer_id)
     report.audit_pseudonymised = _pseudonymise_audit(store, customer_id, report.customer)
     _scrub_job_errors(store, customer_id, report.customer)
     audit.record(store, caller, report.customer, "erase", allowed=True)
@@ -147,27 +145,14 @@ def _delete_documents(store, customer_id: str, event_ids: list[str]) -> dict[str
     return deleted
 
 
-def _prune_graph(store, graph_dir: Path, customer_id: str) -> int:
-    """Remove the customer, and the relatives only they told us about, from the live graph; recount its statistics."""
-    pointer = live_pointer(store)
-    path = graph_dir / pointer["graph_file"] if pointer else None
-    if path is None or not path.is_file():
-        return 0
-    graph, stats = load_graph(path)
-    if customer_id not in graph:
-        return 0
-    gone = [customer_id, *_only_their_relatives(graph, customer_id)]
-    graph.remove_nodes_from(gone)
-    save_graph(graph, graph_tfidf(graph, stats.as_of), path)
-    store["meta"].update_one({"_id": LIVE_POINTER}, {"$set": {"revised_at": datetime.now(UTC).isoformat()}})
-    return len(gone)
-
-
-def _only_their_relatives(graph, customer_id: str) -> Iterable[str]:
-    for relative in set(graph.successors(customer_id)):
-        node = graph.nodes[relative]
-        if not node.get("is_customer") and set(graph.predecessors(relative)) <= {customer_id}:
-            yield relative
+def _prune_graph(store, customer_id: str) -> int:
+    """Remove the customer, and the relatives only they told us about, from every stored graph (the live one, and
+    any kept or still being built); returns how many people left the live graph."""
+    live = (live_pointer(store) or {}).get("graph_file")
+    removed = {graph: erase_person(store, graph, customer_id) for graph in graph_names(store)}
+    if removed.get(live):
+        store["meta"].update_one({"_id": LIVE_POINTER}, {"$set": {"revised_at": datetime.now(UTC).isoformat()}})
+    return removed.get(live, 0)
 
 
 def _pseudonymise_audit(store, customer_id: str, label: str) -> int:

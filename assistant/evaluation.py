@@ -424,7 +424,7 @@ def _score_live(settings, hidden, targets, popularity) -> dict:
     from tools.context import ToolContext
 
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
-        ctx = ToolContext.open(store, vectors, get_embedder(), settings.data_dir / "graph")
+        ctx = ToolContext.open(store, vectors, get_embedder())
         return score_tools(ctx, hidden, targets, popularity)
 
 

@@ -114,7 +114,7 @@ class Runtime:
             embedder = get_embedder(settings.encoder)
             embedder.keep_recent(settings.embedding_cache_texts)
             vectors = VectorIndexes.open(settings, embedder)
-            ctx = ToolContext.open(store, vectors, embedder, settings.data_dir / "graph")
+            ctx = ToolContext.open(store, vectors, embedder)
             names = {pid: product["name"] for pid, product in ctx.products.items()}
             llm = LLMResponder.from_settings(settings, langchain_tools(ctx), catalogue_names=names)
             toolbox = toolbox or Toolbox()

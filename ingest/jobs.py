@@ -1,7 +1,8 @@
 """The ingestion job: load -> features -> indexes -> graph, then publish.
 
 A run builds everything beside the live data under its own run id (feature
-documents keyed by run, new Chroma collection versions, a new graph file) and
+documents keyed by run, new Chroma collection versions, a new graph in the
+document store, `retrieval.neighbourhoods`) and
 switches the service over only when every stage is done, by rewriting one
 pointer document. A run that dies halfway leaves the previous version serving;
 the next run marks it abandoned and removes what it left behind.
@@ -28,6 +29,7 @@ from retrieval.docstore import (
     live_feature_documents,
     live_pointer,
 )
+from retrieval.neighbourhoods import delete_graphs, graph_name, graph_names
 from retrieval.privacy import ErasureList
 
 FEATURE_BATCH = 500
@@ -194,15 +196,15 @@ class IngestJob:
         self._drop_unserved(live_pointer(self.store) or {})
 
     def _drop_unserved(self, pointer: dict) -> None:
-        """Remove the features and graph files of every run neither the live pointer nor its previous one serve:
+        """Remove the features and graphs of every run neither the live pointer nor its previous one serve:
         a process that has not yet seen the switch still reads the previous run's."""
         served = [each for each in (pointer, pointer.get("previous")) if each]
         runs = sorted({run for each in served for run in feature_runs(self.store, each["run_id"])})
         graph_files = {each.get("graph_file") for each in served}
         self.store["features"].delete_many({"run_id": {"$nin": runs}} if runs else {})
-        for path in self.graph_dir.glob("graph-*.json"):
-            if path.name not in graph_files:
-                path.unlink(missing_ok=True)
+        delete_graphs(self.store, keep=graph_files)
+        for path in self.graph_dir.glob("graph-*.json"):  # the files runs wrote before graphs went into the store
+            path.unlink(missing_ok=True)
 
     # -- features ---------------------------------------------------------------------------------------------------
     def _changed_customers(self, since: str, summary: LoadSummary | None, previous: dict) -> set[str]:
@@ -351,6 +353,8 @@ class IngestJob:
         pointer = live_pointer(self.store)
         if changed is None or pointer is None or summary is None or run.features_base is None:
             return None
+        if pointer["graph_file"] not in graph_names(self.store):  # a graph file from before graphs went into the store
+            return None
         relationships = summary.files.get("relationships.jsonl")
         if relationships and relationships.loaded + relationships.updated:
             return None
@@ -363,7 +367,8 @@ class IngestJob:
         return pointer["graph_file"]
 
     def _build_graph(self, run_id: str, features_base: str | None) -> tuple[int, str]:
-        from retrieval.graph import build_graph, graph_tfidf, save_graph
+        from retrieval.graph import build_graph, graph_tfidf
+        from retrieval.neighbourhoods import save_graph
 
         holdings: dict[str, list[str]] = {}
         fields = {"customer_id": 1, "run_id": 1, "products_held": 1}
@@ -373,11 +378,9 @@ class IngestJob:
         relationships = list(self.store["relationships"].find({}))
         graph = build_graph(customers, relationships, holdings)
         stats = graph_tfidf(graph, self._as_of())
-        path = self.graph_dir / f"graph-{run_id}.json"
-        self.graph_dir.mkdir(parents=True, exist_ok=True)
-        save_graph(graph, stats, path)
+        save_graph(self.store, graph, stats, graph_name(run_id))
         self.progress("graph", len(relationships), len(relationships))
-        return len(relationships), path.name
+        return len(relationships), graph_name(run_id)
 
     # -- publish ----------------------------------------------------------------------------------------------------
     def _publish(self, run: JobRun, built_indexes: list[str], graph_file: str) -> None:

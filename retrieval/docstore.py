@@ -88,6 +88,7 @@ INDEXES: dict[str, list[tuple[IndexKeys, dict[str, Any]]]] = {
     "healthcare_services": [("kind", {}), ("city", {})],
     "campaign_events": [("customer_id", {}), ("campaign_id", {}), ("author_handle", {})],
     "features": [("customer_id", {}), ("run_id", {})],
+    "graph_people": [("graph", {})],
     "job_runs": [("started_at", {})],
     "leads": [("customer_id", {})],
     "handoffs": [("status", {})],
@@ -123,7 +124,8 @@ LIVE_POINTER = "live"
 
 
 def live_pointer(store: DocumentStore) -> dict | None:
-    """The pointer the last good ingestion run published: its run id and graph file."""
+    """The pointer the last good ingestion run published: its run id and `graph_file`, the name of its graph in the
+    document store (`retrieval.neighbourhoods`)."""
     return store["meta"].find_one({"_id": LIVE_POINTER})
 
 

@@ -35,25 +35,26 @@ bank_rate measure the same thing and lift compares like with like; for the same
 reason a customer context, made of customers only, is compared with the rate
 among customers, and its idf with the other customer contexts only. Only counts
 are stored; every figure is derived from them, so an explanation can quote the
-counts behind it.
+counts behind it. The statistics also count, for every pair of products, the
+people holding both (`co_holders`), which the personal tool's co-holding reads.
+
+Ingestion builds the graph here in memory; serving reads it one person at a time
+from the document store (`retrieval.neighbourhoods`), through the `Neighbourhoods`
+protocol, which an in-memory graph also answers (`as_neighbourhoods`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
+from typing import Protocol
 
 import networkx as nx
-import orjson
 
-from retrieval.errors import FargoError
 from retrieval.records import Relation
 
 RELATIONS: tuple[str, ...] = tuple(relation.value for relation in Relation)
@@ -69,12 +70,6 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
 )
 ADULT_AGE = 18
 IDF_FORMULA = "ln((1 + n_contexts) / (1 + df_contexts)) + 1"
-FILE_FORMAT = "fargo-graph"
-FILE_VERSION = 2  # 2: customer contexts ("customers with a child aged 6-12") beside the relative contexts
-
-
-class GraphFileError(FargoError, ValueError):
-    """A graph file is not one save_graph wrote, or is damaged."""
 
 
 # -- ages and contexts -------------------------------------------------------------------------------------------------
@@ -119,7 +114,7 @@ _CONTEXT_ORDER = {
 }
 
 
-def _as_date(value: date | str | None) -> date | None:
+def as_date(value: date | str | None) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -144,7 +139,7 @@ def build_graph(
 
 
 def _customer_attributes(dob, customer_id: str, holdings: Mapping[str, Iterable[str]]) -> dict:
-    return {"date_of_birth": _as_date(dob), "is_customer": True, "products": frozenset(holdings.get(customer_id, ()))}
+    return {"date_of_birth": as_date(dob), "is_customer": True, "products": frozenset(holdings.get(customer_id, ()))}
 
 
 def _add_relationship(graph: nx.MultiDiGraph, relationship: dict, holdings: Mapping[str, Iterable[str]]) -> None:
@@ -168,7 +163,7 @@ def _relative_attributes(relationship: dict, holdings: Mapping[str, Iterable[str
     dob = relationship.get("relative_date_of_birth")
     if relationship.get("relative_is_customer"):
         return _customer_attributes(dob, relationship["relative_id"], holdings)
-    return {"name": relationship.get("relative_name"), "date_of_birth": _as_date(dob), "is_customer": False}
+    return {"name": relationship.get("relative_name"), "date_of_birth": as_date(dob), "is_customer": False}
 
 
 # -- statistics --------------------------------------------------------------------------------------------------------
@@ -230,6 +225,8 @@ class GraphStats:
     customers: int
     customer_context_sizes: dict[str, int]
     customer_context_holders: dict[str, dict[str, int]]
+    co_holders: dict[str, dict[str, int]] = field(default_factory=dict)  # [a][b]: people holding both (a == b: a)
+    holding_people: int = 0  # people holding at least one product
     _table: dict[str, dict[str, ContextStat]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -300,6 +297,8 @@ class GraphStats:
             "customer_context_sizes": dict(self.customer_context_sizes),
             "customer_context_holders": _plain(self.customer_context_holders),
             "bank_holders": dict(self.bank_holders),
+            "co_holders": _plain(self.co_holders),
+            "holding_people": self.holding_people,
         }
 
     @classmethod
@@ -315,6 +314,8 @@ class GraphStats:
             customer_context_holders={
                 context: _counts(held) for context, held in data["customer_context_holders"].items()
             },
+            co_holders={product_id: _counts(held) for product_id, held in data["co_holders"].items()},
+            holding_people=int(data["holding_people"]),
         )
 
 
@@ -336,9 +337,12 @@ def graph_tfidf(graph: nx.MultiDiGraph, as_of: date) -> GraphStats:
     relative_members, customer_members = _context_members(graph, as_of)
     products = dict(graph.nodes(data="products"))
     bank_holders: dict[str, int] = defaultdict(int)
+    co_holders: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for held in products.values():
         for product_id in held or ():
             bank_holders[product_id] += 1
+            for other in held:
+                co_holders[product_id][other] += 1
     return GraphStats(
         as_of=as_of,
         people=graph.number_of_nodes(),
@@ -348,6 +352,8 @@ def graph_tfidf(graph: nx.MultiDiGraph, as_of: date) -> GraphStats:
         customers=sum(1 for _, is_customer in graph.nodes(data="is_customer") if is_customer),
         customer_context_sizes={context: len(people) for context, people in customer_members.items()},
         customer_context_holders=_holder_counts(customer_members, products),
+        co_holders=_plain(co_holders),
+        holding_people=sum(1 for held in products.values() if held),
     )
 
 
@@ -364,7 +370,7 @@ def _holder_counts(members: Mapping[str, set[str]], products: Mapping[str, Itera
 
 def _context_members(graph: nx.MultiDiGraph, as_of: date) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """The people of every relative context and of every customer context (edges run customer -> relative)."""
-    ages = {node: _age(dob, as_of) for node, dob in graph.nodes(data="date_of_birth")}
+    ages = {node: known_age(dob, as_of) for node, dob in graph.nodes(data="date_of_birth")}
     contexts: dict[tuple[str, int], tuple[str, str]] = {}
     relative_members: dict[str, set[str]] = defaultdict(set)
     customer_members: dict[str, set[str]] = defaultdict(set)
@@ -384,7 +390,7 @@ def _context_members(graph: nx.MultiDiGraph, as_of: date) -> tuple[dict[str, set
     return dict(relative_members), dict(customer_members)
 
 
-def _age(dob: date | None, as_of: date) -> int | None:
+def known_age(dob: date | None, as_of: date) -> int | None:
     if dob is None:
         return None
     age = age_on(dob, as_of)
@@ -422,8 +428,49 @@ class RelativeView:
         return self.is_customer and self.age is not None and self.age >= ADULT_AGE
 
 
+class Neighbourhoods(Protocol):
+    """What serving reads of a graph: one person's relationships, one person, one relationship.
+
+    Node and edge attributes are those `build_graph` sets (a relative's `products` may be left out when they do
+    not consent to share).
+    """
+
+    def relationships_of(self, customer_id: str) -> list[tuple[str, dict, dict]]:
+        """(relative id, the relative's attributes, the edge's attributes) of each relationship the customer named."""
+
+    def person(self, person_id: str) -> dict | None:
+        """The person's attributes; None when the graph does not know them."""
+
+    def relationship(self, relationship_id: str) -> dict | None:
+        """The edge's attributes; None when the graph has no such relationship."""
+
+
+class GraphNeighbourhoods:
+    """`Neighbourhoods` over a graph held in memory (ingestion's, or one a test builds)."""
+
+    def __init__(self, graph: nx.MultiDiGraph):
+        self.graph = graph
+
+    def relationships_of(self, customer_id: str) -> list[tuple[str, dict, dict]]:
+        if customer_id not in self.graph:
+            return []
+        return [(relative_id, self.graph.nodes[relative_id], edge)
+                for _, relative_id, edge in self.graph.out_edges(customer_id, data=True)]
+
+    def person(self, person_id: str) -> dict | None:
+        return self.graph.nodes[person_id] if person_id in self.graph else None
+
+    def relationship(self, relationship_id: str) -> dict | None:
+        return next((edge for *_, key, edge in self.graph.edges(keys=True, data=True) if key == relationship_id), None)
+
+
+def as_neighbourhoods(graph: nx.MultiDiGraph | Neighbourhoods) -> Neighbourhoods:
+    return GraphNeighbourhoods(graph) if isinstance(graph, nx.MultiDiGraph) else graph
+
+
 def relatives_of(
-    graph: nx.MultiDiGraph, customer_id: str, relations: Iterable[str] | None = None, *, as_of: date | None = None
+    graph: nx.MultiDiGraph | Neighbourhoods, customer_id: str, relations: Iterable[str] | None = None, *,
+    as_of: date | None = None,
 ) -> list[RelativeView]:
     """The customer's relatives, optionally only some relations, ordered by relation then id.
 
@@ -434,19 +481,17 @@ def relatives_of(
     unknown = wanted - set(RELATIONS)
     if unknown:
         raise ValueError(f"unknown relation(s) {', '.join(sorted(unknown))}")
-    if customer_id not in graph:
-        return []
     as_of = as_of or date.today()
     views = [
-        _relative_view(graph.nodes[relative_id], relative_id, edge, as_of)
-        for _, relative_id, edge in graph.out_edges(customer_id, data=True)
+        _relative_view(node, relative_id, edge, as_of)
+        for relative_id, node, edge in as_neighbourhoods(graph).relationships_of(customer_id)
         if edge["relation"] in wanted
     ]
     return sorted(views, key=lambda view: (RELATIONS.index(view.relation), view.relative_id, view.relationship_id))
 
 
 def _relative_view(node: dict, relative_id: str, edge: dict, as_of: date) -> RelativeView:
-    age = _age(node.get("date_of_birth"), as_of)
+    age = known_age(node.get("date_of_birth"), as_of)
     consent = edge["consent_to_share"]
     return RelativeView(
         relative_id=relative_id,
@@ -460,67 +505,3 @@ def _relative_view(node: dict, relative_id: str, edge: dict, as_of: date) -> Rel
         products=frozenset(node.get("products", ())) if consent else None,
     )
 
-
-# -- persistence -------------------------------------------------------------------------------------------------------
-def save_graph(graph: nx.MultiDiGraph, stats: GraphStats, path: Path) -> None:
-    """Write graph and statistics as one node-link JSON file, atomically: a reader sees the old file or the new."""
-    path = Path(path)
-    document = {
-        "format": FILE_FORMAT,
-        "version": FILE_VERSION,
-        "graph": nx.node_link_data(graph, edges="edges"),
-        "stats": stats.to_dict(),
-    }
-    payload = orjson.dumps(document, default=_encode)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as temp:
-            temp.write(payload)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _encode(value):
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a graph file")
-
-
-def load_graph(path: Path) -> tuple[nx.MultiDiGraph, GraphStats]:
-    try:
-        document = orjson.loads(Path(path).read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise GraphFileError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
-        raise GraphFileError(f"{path} is not a Fargo graph file")
-    _check_version(path, document.get("version"))
-    try:
-        graph = nx.node_link_graph(document["graph"], directed=True, multigraph=True, edges="edges")
-        stats = GraphStats.from_dict(document["stats"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GraphFileError(f"{path} is damaged: {exc!r}") from None
-    _decode_nodes(graph)
-    return graph, stats
-
-
-def _check_version(path: Path, version) -> None:
-    if version == FILE_VERSION:
-        return
-    if isinstance(version, int) and version < FILE_VERSION:
-        raise GraphFileError(
-            f"{path} is graph file version {version}, from before this version of Fargo (which reads version "
-            f"{FILE_VERSION}: it adds customer contexts such as \"customers with a child aged 6-12\"); "
-            "run `fargo ingest` to rebuild it"
-        )
-    raise GraphFileError(f"{path} has graph file version {version!r}; this version of Fargo reads {FILE_VERSION}")
-
-
-def _decode_nodes(graph: nx.MultiDiGraph) -> None:
-    for _, attributes in graph.nodes(data=True):
-        attributes["date_of_birth"] = _as_date(attributes.get("date_of_birth"))
-        if "products" in attributes:
-            attributes["products"] = frozenset(attributes["products"])

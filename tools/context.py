@@ -1,8 +1,10 @@
 """The one typed object that hands tools the stores they read (read-only).
 
-`ToolContext.open(settings)` resolves the live pointer written by the last
-good ingestion run: its feature documents, its graph file and the live vector
-indexes. Tests build a ToolContext directly from hand-made parts.
+`ToolContext.open(store, ...)` resolves the live pointer written by the last
+good ingestion run: its feature documents, its graph (read a person at a time
+from the document store, never loaded whole) and the live vector indexes.
+Tests build a ToolContext directly from hand-made parts, a graph in memory among
+them.
 
 What a tool builds from those stores (tables, models, indexes, embedded texts)
 is kept on the context with `memo`, so it lives exactly as long as the data it
@@ -16,10 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import networkx as nx
 
 from retrieval.docstore import (
     DocumentStore,
@@ -28,7 +27,8 @@ from retrieval.docstore import (
     live_pointer,
 )
 from retrieval.errors import FargoError
-from retrieval.graph import GraphStats, load_graph
+from retrieval.graph import GraphStats, Neighbourhoods, as_neighbourhoods
+from retrieval.neighbourhoods import GraphNotStored, StoredGraph, load_stats
 
 if TYPE_CHECKING:  # Chroma and the model's libraries are slow to import; a context needs neither to be built
     from retrieval.embeddings import Embedder
@@ -54,7 +54,7 @@ class ToolContext:
     store: DocumentStore
     vectors: VectorIndexes | None
     embedder: Embedder | None
-    graph: nx.MultiDiGraph
+    graph: Neighbourhoods  # a graph built in memory is wrapped (GraphNeighbourhoods)
     graph_stats: GraphStats
     run_id: str
     _features: dict[str, dict | None] = field(default_factory=dict, repr=False)
@@ -63,14 +63,20 @@ class ToolContext:
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False, compare=False)
     _memo_locks_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        self.graph = as_neighbourhoods(self.graph)
+
     @classmethod
-    def open(cls, store: DocumentStore, vectors: VectorIndexes | None, embedder: Embedder | None,
-             graph_dir: Path) -> ToolContext:
+    def open(cls, store: DocumentStore, vectors: VectorIndexes | None, embedder: Embedder | None) -> ToolContext:
         pointer = live_pointer(store)
         if pointer is None:
             raise NoLiveData("no ingestion run has completed yet; run `fargo ingest`")
-        graph, stats = load_graph(Path(graph_dir) / pointer["graph_file"])
-        return cls(store, vectors, embedder, graph, stats, pointer["run_id"])
+        graph = pointer["graph_file"]  # the name of the live graph in the store
+        try:
+            stats = load_stats(store, graph)
+        except GraphNotStored as exc:
+            raise NoLiveData(str(exc)) from None
+        return cls(store, vectors, embedder, StoredGraph(store, graph), stats, pointer["run_id"])
 
     @property
     def as_of(self) -> date:

@@ -103,12 +103,10 @@ def _graph_statistic(stats, context: str, path: str) -> Any:
 
 
 def _graph_attribute(graph, record_id: str, path: str) -> Any:
-    for _, _, key, attributes in graph.edges(keys=True, data=True):
-        if key == record_id:
-            return value_at(attributes, path)
-    if record_id in graph:
-        return value_at(graph.nodes[record_id], path)
-    raise EvidenceNotFound(f"the graph has no relationship or person {record_id!r}")
+    found = graph.relationship(record_id) or graph.person(record_id)
+    if found is None:
+        raise EvidenceNotFound(f"the graph has no relationship or person {record_id!r}")
+    return value_at(found, path)
 
 
 def unique_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:

@@ -22,7 +22,7 @@ from retrieval.docstore import (
     open_store,
 )
 from retrieval.embeddings import get_embedder
-from retrieval.graph import load_graph
+from retrieval.neighbourhoods import StoredGraph, load_stats
 from retrieval.vectors import VectorIndexes
 
 CUSTOMERS = 80
@@ -54,15 +54,17 @@ def test_travel_cards_come_first_for_a_travel_rewards_query(bank: Settings):
 def test_the_graph_holds_every_relationship_in_the_source_files(bank: Settings):
     source = read_jsonl(bank.source_dir / "relationships.jsonl")
     with open_store(bank) as store:
-        graph, stats = load_graph(bank.data_dir / "graph" / live_pointer(store)["graph_file"])
+        name = live_pointer(store)["graph_file"]
+        graph, stats = StoredGraph(store, name), load_stats(store, name)
+        edges = {relationship["relationship_id"]: graph.relationship(relationship["relationship_id"])
+                 for relationship in source}
 
-    edges = {key: data for _, _, key, data in graph.edges(keys=True, data=True)}
-    assert len(edges) == len(source)
     for relationship in source:
         edge = edges[relationship["relationship_id"]]
         assert edge["relation"] == relationship["relation"]
         assert edge["consent_to_share"] == relationship["consent_to_share"]
     assert stats.contexts()
+    assert sum(stats.customer_context_sizes.values()) >= len({record["customer_id"] for record in source}) > 0
 
 
 def test_every_customer_has_live_features(bank: Settings):
@@ -124,10 +126,9 @@ def ingest_with_fault(settings: Settings, fault) -> None:
 def serving_answer(settings: Settings) -> tuple[str, str]:
     """What the service would read: the live run id and the top product for a travel query."""
     with open_store(settings) as store, VectorIndexes.open(settings, get_embedder()) as vectors:
-        pointer = live_pointer(store)
-        run_id = pointer["run_id"]
+        run_id = live_pointer(store)["run_id"]
         assert len(live_feature_documents(store, feature_runs(store, run_id), None)) == CUSTOMERS
-        assert (settings.data_dir / "graph" / pointer["graph_file"]).is_file()
+        assert load_stats(store, live_pointer(store)["graph_file"]).customers == CUSTOMERS
         return run_id, vectors.query("products", text="card with travel rewards", k=1)[0].id
 
 

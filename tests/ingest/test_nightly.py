@@ -23,6 +23,7 @@ from retrieval.docstore import (
     live_pointer,
     open_store,
 )
+from retrieval.neighbourhoods import graph_names
 
 CUSTOMERS = 30
 RUN_FIELDS = ("_id", "run_id")
@@ -151,13 +152,15 @@ def test_a_nightly_run_keeps_the_graph_unless_what_it_holds_changed(bank: Settin
     with open_store(bank) as store:
         assert live_pointer(store)["graph_file"] == graph_file
     assert kept.stages["graph"].count == 0
-    assert (bank.data_dir / "graph" / graph_file).is_file()
+    with open_store(bank) as store:
+        assert graph_file in graph_names(store)
 
     rewrite_jsonl(bank.source_dir / "relationships.jsonl", lambda rows: rows[0].update(consent_to_share=not rows[0]["consent_to_share"]))
     rebuilt = run_ingest_now(bank, mode="incremental")
 
     with open_store(bank) as store:
-        assert live_pointer(store)["graph_file"] == f"graph-{rebuilt.run_id}.json"
+        assert live_pointer(store)["graph_file"] == f"graph-{rebuilt.run_id}"
+        assert graph_names(store) == sorted([graph_file, f"graph-{rebuilt.run_id}"])  # the previous one kept
     assert rebuilt.stages["graph"].count > 0
 
 

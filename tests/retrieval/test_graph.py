@@ -1,20 +1,16 @@
 import math
 from datetime import date
 
-import orjson
 import pytest
 
 from retrieval.graph import (
-    GraphFileError,
     GraphStats,
     build_graph,
     context_of,
     customer_context_of,
     graph_tfidf,
     life_stage_band,
-    load_graph,
     relatives_of,
-    save_graph,
 )
 
 AS_OF = date(2025, 6, 30)
@@ -207,46 +203,8 @@ def test_relative_without_birth_date_joins_no_context_of_either_kind():
     assert relatives_of(graph, "F", as_of=AS_OF)[0].customer_context is None
 
 
-def test_save_and_load_round_trip(graph, stats, tmp_path):
-    path = tmp_path / "graph.json"
-    save_graph(graph, stats, path)
-    loaded_graph, loaded_stats = load_graph(path)
-    assert dict(loaded_graph.nodes(data=True)) == dict(graph.nodes(data=True))
-    assert sorted(loaded_graph.edges(keys=True, data=True)) == sorted(graph.edges(keys=True, data=True))
-    assert loaded_stats == stats
-    assert loaded_stats.get("child aged 6-12", "529") == stats.get("child aged 6-12", "529")
-    customers_529 = ("customers with a child aged 6-12", "529")
-    assert loaded_stats.get(*customers_529) == stats.get(*customers_529)
-    assert [p.name for p in tmp_path.iterdir()] == ["graph.json"]  # no temporary file left behind
-
-
 def test_stats_dict_round_trip(stats):
     assert GraphStats.from_dict(stats.to_dict()) == stats
-
-
-def test_load_graph_rejects_a_foreign_file(tmp_path):
-    path = tmp_path / "other.json"
-    path.write_text('{"nodes": []}')
-    with pytest.raises(GraphFileError, match="not a Fargo graph file"):
-        load_graph(path)
-
-
-def test_load_graph_refuses_a_file_from_before_customer_contexts(graph, stats, tmp_path):
-    path = tmp_path / "graph.json"
-    save_graph(graph, stats, path)
-    document = orjson.loads(path.read_bytes())
-    old_stats = {key: value for key, value in document["stats"].items() if not key.startswith("customer")}
-    path.write_bytes(orjson.dumps(document | {"version": 1, "stats": old_stats}))
-    with pytest.raises(GraphFileError, match=r"graph file version 1, .* run `fargo ingest` to rebuild it"):
-        load_graph(path)
-
-
-def test_load_graph_rejects_an_unknown_version(graph, stats, tmp_path):
-    path = tmp_path / "graph.json"
-    save_graph(graph, stats, path)
-    path.write_bytes(orjson.dumps(orjson.loads(path.read_bytes()) | {"version": 99}))
-    with pytest.raises(GraphFileError, match="version 99; this version of Fargo reads 2"):
-        load_graph(path)
 
 
 def test_build_graph_rejects_an_unknown_relation():

@@ -181,7 +181,7 @@ def test_spouse_gets_the_most_distinctive_products_of_their_context_with_exact_g
     assert {(r.for_person, r.relation) for r in recommendations} == {("C2", "spouse")}
     top = recommendations[0]
     stat = ctx.graph_stats.get(SPOUSES, "P_SAVE")
-    people = ctx.graph.number_of_nodes()
+    people = ctx.graph.graph.number_of_nodes()  # the graph the test built, in memory
     assert (stat.holders, stat.context_size, stat.bank_holders, people) == (7, 11, 7, 60)
     assert top.evidence == [
         Evidence(EvidenceKind.graph_edge, "graph", "L1", "relation", "spouse", "relation to you"),

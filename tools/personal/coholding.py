@@ -1,11 +1,11 @@
 """Peers: for each pair of products, how much more often holders of one hold the other (item-item co-holding).
 
-Built once per ToolContext from the holdings on the live graph's customer nodes.
+Built once per ToolContext from the live graph's statistics: how many people hold each pair of products.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,10 @@ class CoHolding:
         matrix = sparse.csr_matrix(
             (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(people, len(product_ids))
         )
-        together = (matrix.T @ matrix).toarray()
+        return cls._from_together((matrix.T @ matrix).toarray(), people, product_ids)
+
+    @classmethod
+    def _from_together(cls, together: np.ndarray, people: int, product_ids: Sequence[str]) -> CoHolding:
         holders = np.diag(together).copy()
         base_rate = holders / max(people, 1)
         # A product few people hold says little: its shares are pulled toward the base rate.
@@ -50,9 +53,13 @@ class CoHolding:
         return cls(tuple(product_ids), excess)
 
     @classmethod
-    def from_graph(cls, graph, product_ids: Sequence[str]) -> CoHolding:
-        """From the customer nodes' `products` (the live run's `products_held`), already in memory."""
-        return cls.from_holdings((held for _, held in graph.nodes(data="products") if held), product_ids)
+    def from_counts(cls, co_holders: Mapping[str, Mapping[str, int]], people: int,
+                    product_ids: Sequence[str]) -> CoHolding:
+        """From how many people hold each pair of products (`GraphStats.co_holders`, a product with itself: its
+        holders) among `people` holding any; products outside `product_ids` are ignored."""
+        together = np.array([[co_holders.get(a, {}).get(b, 0) for b in product_ids] for a in product_ids],
+                            dtype=np.float32).reshape(len(product_ids), len(product_ids))
+        return cls._from_together(together, people, product_ids)
 
     def scores(self, held: Iterable[str]) -> tuple[dict[str, float], dict[str, str]]:
         """Per product: the strongest excess given any held product, and the held product that gives it."""
@@ -69,5 +76,6 @@ class CoHolding:
 
 
 def coholding(ctx: ToolContext) -> CoHolding:
-    """The context's co-holding table (built once per context, from the live graph)."""
-    return ctx.memo(MEMO_KEY, lambda: CoHolding.from_graph(ctx.graph, sorted(ctx.products)))
+    """The context's co-holding table (built once per context, from the live graph's statistics)."""
+    stats = ctx.graph_stats
+    return ctx.memo(MEMO_KEY, lambda: CoHolding.from_counts(stats.co_holders, stats.holding_people, sorted(ctx.products)))

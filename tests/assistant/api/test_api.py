@@ -17,6 +17,9 @@ from assistant.api.app import create_app
 from assistant.api.observability import JsonFormatter
 from assistant.auth import create_key, mint_widget_token, revoke_key, token_secret
 from assistant.settings import Settings
+from retrieval.graph import build_graph
+from retrieval.neighbourhoods import StoredGraph
+from tools.context import ToolContext
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +351,35 @@ def test_family_recommendations_name_no_relative_id_the_relative_did_not_share_w
         assert recommendations and all(rec["relation"] and rec["age_band"] for rec in recommendations)
     session_id = chat.json()["session_id"]
     assert not private & set(RELATIVE_ID.findall(client.get(f"/v1/sessions/{session_id}", headers=me).text))
+
+
+def test_a_family_question_is_answered_reading_only_that_customers_people_from_the_store(bank, client, keys, family,
+                                                                                         monkeypatch):
+    settings, runtime = bank
+    customer = family[0]
+    in_memory = ToolContext(runtime.store, None, None, graph_as_ingestion_builds_it(runtime.store),
+                            runtime.ctx.graph_stats, runtime.ctx.run_id)
+    recommend = runtime.engine.tools.functions["recommend_family"]
+    assert recommend(runtime.ctx, customer) == recommend(in_memory, customer)  # the same answer as from memory
+    read = []
+    document = StoredGraph._document
+    monkeypatch.setattr(StoredGraph, "_document", lambda graph, person_id: read.append(person_id) or document(
+        graph, person_id))
+
+    chat = client.post("/v1/chat", json={"message": "what should I get for my family?"},
+                       headers=widget_token(client, keys, customer))
+
+    assert chat.status_code == 200, chat.text
+    assert chat.json()["explanation"]["intent"] == "family_recommendation" and chat.json()["recommendations"]
+    assert isinstance(runtime.ctx.graph, StoredGraph) and not (settings.data_dir / "graph").exists()
+    assert set(read) == {customer}  # that customer's document, not the bank's graph
+
+
+def graph_as_ingestion_builds_it(store):
+    """The whole graph in memory, built from the store's records as the ingestion run does."""
+    holdings = {doc["customer_id"]: doc["products_held"] for doc in store["features"].find({}, {"customer_id": 1,
+                                                                                                  "products_held": 1})}
+    return build_graph(store["customers"].find({}), store["relationships"].find({}), holdings)
 
 
 def test_an_agent_sees_which_relative_each_family_recommendation_is_for(client, keys, family):
