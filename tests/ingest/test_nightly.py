@@ -191,3 +191,16 @@ def test_lines_kept_for_another_store_are_not_trusted(tmp_path: Path):
 
     assert summary.files["customers.jsonl"].loaded == 8
     assert other["customers"].count_documents({}) == 8
+
+
+def test_only_new_csv_lines_are_read_unless_one_is_part_of_a_quoted_line_break(tmp_path: Path):
+    store = neosqlite.Connection(":memory:")
+    path = tmp_path / "notes.csv"
+    path.write_text('id,text\n1,"two\nlines"\n2,plain\n')
+    first = LoadedLines(store, tmp_path / "loaded", use_previous=False)
+    first.save({path.name: first.read(path).kept([])})
+
+    path.write_text('id,text\n1,"two\nlines"\n2,plain\n3,new\n')
+    assert LoadedLines(store, tmp_path / "loaded").read(path).new == [(5, b"3,new")]
+    path.write_text('id,text\n1,"two\nlines changed"\n2,plain\n')
+    assert LoadedLines(store, tmp_path / "loaded").read(path).new is None  # the whole file is read
