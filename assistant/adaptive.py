@@ -1,28 +1,36 @@
-"""Adaptive ranking: how often customers like this one took up an offer, learnt from their responses.
+"""Adaptive ranking: the chance a customer takes up an offer, learnt from how customers like them responded.
 
-For each product, and for each product within a segment (the customer's age band and income band, the traits
-the lookalike model names), the store keeps how many times it was offered and how many of those offers were
-taken up: an `accepted` or `opened` response, counted once per offer. The worker folds the decisions and
-responses written since its last pass into those counts (`learn`, every LEARN_EVERY_MINUTES); the serving path
-reads them at most once every CACHE_SECONDS (`CachedAcceptance`), so a turn never waits on learning.
+The model is a logistic regression over what serving knows when it ranks (`offer_features`): the offline tool's
+score, its parts and its order; how often this customer was offered the product lately (`customer_history`); the
+product; and the product's kind crossed with the customer's context (`customer_context`: life stage, family,
+the share and trend of each spending category, their stated goals). Its weights are Gaussian (a mean and a
+precision each, independent), updated by Laplace's approximation after each batch of offers (Chapelle and Li,
+"An Empirical Evaluation of Thompson Sampling", 2011, algorithm 3): the new mean minimises the batch's log loss
+plus the old Gaussian as a penalty, the precision grows by each offer's p (1 - p) x^2. Ranking is Thompson
+sampling: the weights are drawn from that posterior once per answer (their spread narrowed by EXPLORATION, as
+a full-width draw over many context weights costs more take-ups than it teaches in the simulation), so a context
+few have seen still gets its chance, in proportion to how unsure the model is. Before any learning the mean is the
+prior, centred on the tool's order (`PRIOR`), so a new model ranks as the static one, with some exploration.
 
-Ranking is Thompson sampling: each candidate's chance of acceptance in the customer's segment is drawn from a
-Beta posterior whose prior is the product's bank-wide rate, worth PRIOR_STRENGTH offers (a segment that has seen
-little borrows from the rest; a product never offered starts from PRIOR_RATE). The customer's own history then
-moves it: with the draw as the prior mean, worth CUSTOMER_PRIOR_STRENGTH offers, the chance for this customer is
-(CUSTOMER_PRIOR_STRENGTH x draw + their take-ups) / (CUSTOMER_PRIOR_STRENGTH + their offers of it), so an offer
-they have seen again and again without taking it gives way to the next one (`customer_history`, read from the
-decision log at each turn, so it is never stale). The offline score is multiplied by
-(chance / PRIOR_RATE) ** WEIGHT. A draw rather than the mean is the exploration: a product few have seen still
-gets its chance, in proportion to how unsure the counts are.
+An offer is learnt when the worker first sees its decision (taken up or not, as its responses so far say); a
+take-up that comes in a later pass adds what that offer's log loss loses by being taken up rather than not, a
+term linear in the weights, which leaves the precision as it was, as the Hessian of the logistic loss does not
+depend on the label. The weights live in the ACCEPTANCE_WEIGHTS collection, written by the worker alone
+(`learn`, every LEARN_EVERY_MINUTES); the serving path reads them at most once every CACHE_SECONDS
+(`CachedAcceptance`), so a turn never waits on learning. Each adaptive decision keeps the customer context it
+was ranked with, and each offer the tool's order and how often it had been offered before, so the worker learns
+from exactly what serving saw.
 
-Why not mabwiser: the state of a Beta-Bernoulli bandit is two counts per arm. Kept as documents they are shared
-by every API replica, survive restarts and are written by the worker alone; mabwiser keeps the same counts in an
-in-process object that would have to be pickled, locked and reloaded by each replica.
+Why not mabwiser, river or vowpalwabbit: mabwiser's LinTS and LinUCB keep one model per product, which the few
+offers a product gets in a segment cannot fit; river's and vowpalwabbit's logistic models are in-process objects
+without a posterior to draw from (vowpalwabbit's contextual bandit explores by epsilon-greedy or bagging instead),
+which would have to be pickled, locked and reloaded by each replica. The state here is two numbers per feature,
+kept as documents that every API replica shares and that survive restarts.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict
@@ -31,28 +39,64 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from scipy import sparse
+from scipy.optimize import minimize
 
 from tools.lookalike import band_keys
 
-ACCEPTANCE = "acceptance"  # {_id: "product|segment", product_id, segment, offered, accepted}
+ACCEPTANCE_WEIGHTS = "acceptance_weights"  # {_id: feature name, mean, precision}
 ACCEPTANCE_CHECKPOINT = "acceptance_checkpoint"
-ALL = "*"  # the segment of a product's bank-wide counts
+CHECKPOINT = "weights"
 TAKEN_UP = ("accepted", "opened")
-PRIOR_RATE = 0.05  # a product nobody has been offered yet
-PRIOR_STRENGTH = 100.0  # offers' worth of the bank-wide rate in a segment's prior
-CUSTOMER_PRIOR_STRENGTH = 1.0  # offers' worth of the segment's draw against the customer's own history
+PRIOR_RATE = 0.05  # the chance of an offer before anything is learnt, at the top of the tool's order
+PRIOR = {"bias": (math.log(PRIOR_RATE / (1 - PRIOR_RATE)), 25.0), "tool_rank": (-3.0, 25.0),
+         "tool_score": (0.0, 25.0)}  # (mean, precision)
+PRIOR_PRECISION = 4.0  # of every other weight, centred on 0
+EXPLORATION = 0.25  # how far a draw strays from the mean, in posterior standard deviations
 HISTORY_DAYS = 90
 HISTORY_DECISIONS = 200
-WEIGHT = 0.3
 POOL = 20  # the tool's top products an adaptive answer is chosen from
 CACHE_SECONDS = 60.0
 LEARN_EVERY_MINUTES = 10
 SETTLE = timedelta(seconds=5)  # records stamped this recently may still be on their way into the store
+OWN_PARTS = frozenset({"score_before_adaptive", "acceptance_drawn", "adaptive", "offered_before", "tool_rank",
+                       "score_before_lever", "lever"})  # components adaptive ranking and the levers add
+TREND_SCALE = 20.0  # a spending trend this steep counts about as much as a category that is all of the spending
 
 
 def segment_of(features: Mapping | None) -> str:
     """"age:36|income:60000" from a feature document, "unknown" without one."""
     return "|".join(band_keys(features)) if features else "unknown"
+
+
+def customer_context(features: Mapping | None) -> dict[str, float]:
+    """What adaptive ranking knows of a customer: life stage, family, each spending category's share (square root)
+    and trend over the last twelve months, and their stated goals."""
+    if not features:
+        return {}
+    spend = features.get("spend_12m") or {}
+    total = sum(value for value in spend.values() if value > 0)
+    context = {f"{name}:{features[key]}": 1.0 for name, key in (("stage", "life_stage"), ("marital", "marital_status"))
+               if features.get(key)}
+    context["dependants"] = min(features.get("dependants") or 0, 3) / 3
+    context |= {f"spend:{name}": math.sqrt(value / total) for name, value in spend.items() if value > 0 and total}
+    context |= {f"trend:{name}": math.tanh(value / TREND_SCALE)
+                for name, value in (features.get("spend_trend") or {}).items() if value}
+    context |= {f"goal:{goal}": 1.0 for goal in features.get("goals") or ()}
+    return {name: round(value, 4) for name, value in context.items() if value}
+
+
+def offer_features(product_id: str, category: str | None, parts: Mapping[str, float], score: float,
+                   tool_rank: int, offered_before: int, context: Mapping[str, float]) -> dict[str, float]:
+    """The model's inputs for one offer: the tool's score, parts and order, how often the customer saw it lately,
+    the product, and the product's kind with each item of the customer's context."""
+    features = {"bias": 1.0, "tool_score": math.log(max(score, 1e-4)), "tool_rank": tool_rank / POOL,
+                f"product:{product_id}": 1.0}
+    features |= {f"part:{name}": float(value) for name, value in parts.items() if name not in OWN_PARTS and value}
+    if offered_before:
+        features[f"seen:{min(offered_before, 3)}"] = 1.0
+    features |= {f"{category}|{name}": value for name, value in context.items()}
+    return features
 
 
 @dataclass
@@ -63,56 +107,77 @@ class Counts:
 
 @dataclass
 class AcceptanceModel:
-    """Offers and take-ups per (product, segment), and per product over all segments."""
+    """Each feature's weight as a Gaussian: its mean and precision; a feature never learnt has its prior."""
 
-    counts: dict[tuple[str, str], Counts] = field(default_factory=lambda: defaultdict(Counts))
+    mean: dict[str, float] = field(default_factory=dict)
+    precision: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def read(cls, store) -> AcceptanceModel:
         model = cls()
-        for doc in store[ACCEPTANCE].find({}):
-            model.counts[(doc["product_id"], doc["segment"])] = Counts(doc["offered"], doc["accepted"])
+        for doc in store[ACCEPTANCE_WEIGHTS].find({}):
+            model.mean[doc["_id"]], model.precision[doc["_id"]] = doc["mean"], doc["precision"]
         return model
 
-    def observe(self, product_id: str, segment: str, accepted: bool) -> None:
-        """One offer and whether it was taken up (the simulation's learning; the worker's is `learn`)."""
-        for key in ((product_id, segment), (product_id, ALL)):
-            self.counts[key].offered += 1
-            self.counts[key].accepted += accepted
+    def write(self, store, names: Iterable[str]) -> None:
+        for name in names:
+            store[ACCEPTANCE_WEIGHTS].update_one(
+                {"_id": name}, {"$set": {"mean": self.mean[name], "precision": self.precision[name]}}, upsert=True)
 
-    def posterior(self, product_id: str, segment: str) -> tuple[float, float]:
-        """Beta(alpha, beta) of the product's acceptance in the segment."""
-        overall = self.counts.get((product_id, ALL), Counts())
-        rate = (overall.accepted + PRIOR_RATE * PRIOR_STRENGTH) / (overall.offered + PRIOR_STRENGTH)
-        here = self.counts.get((product_id, segment), Counts())
-        return (rate * PRIOR_STRENGTH + here.accepted,
-                (1 - rate) * PRIOR_STRENGTH + here.offered - here.accepted)
+    def posterior(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        priors = [PRIOR.get(name, (0.0, PRIOR_PRECISION)) for name in names]
+        return (np.array([self.mean.get(name, prior[0]) for name, prior in zip(names, priors, strict=True)]),
+                np.array([self.precision.get(name, prior[1]) for name, prior in zip(names, priors, strict=True)]))
 
-    def mean(self, product_id: str, segment: str) -> float:
-        alpha, beta = self.posterior(product_id, segment)
-        return alpha / (alpha + beta)
+    def chances(self, rows: Sequence[Mapping[str, float]], rng: np.random.Generator | None = None) -> np.ndarray:
+        """The chance each row's offer is taken up: with weights drawn from the posterior (Thompson sampling), or
+        at their means without `rng`."""
+        names, matrix = _matrix(rows)
+        mean, precision = self.posterior(names)
+        weights = mean if rng is None else mean + EXPLORATION * rng.standard_normal(len(names)) / np.sqrt(precision)
+        return _sigmoid(matrix @ weights)
 
-    def draw(self, product_ids: Sequence[str], segment: str, rng: np.random.Generator) -> np.ndarray:
-        alphas, betas = zip(*(self.posterior(product_id, segment) for product_id in product_ids), strict=True)
-        return rng.beta(alphas, betas)
-
-    def rerank(self, recs: list, segment: str, rng: np.random.Generator,
+    def rerank(self, recs: list, context: Mapping[str, float], rng: np.random.Generator | None,
                history: Mapping[str, Counts] | None = None) -> list:
-        """`recs` (Recommendations) ordered by score x (chance / PRIOR_RATE) ** WEIGHT, the chance drawn for the
-        segment and moved by the customer's `history` (product -> their offers and take-ups); each keeps its score
-        before, the chance and the factor in its components."""
+        """`recs` (Recommendations, in the tool's order) ordered by their drawn chance of being taken up by this
+        customer (at the weights' means without `rng`); each keeps its score before, its place in the tool's order, how often it was offered to the
+        customer lately, the chance and the factor on its score in its components."""
         if not recs:
             return recs
-        drawn = self.draw([rec.product_id for rec in recs], segment, rng)
         history = history or {}
-        for rec, draw in zip(recs, drawn, strict=True):
-            theirs = history.get(rec.product_id, Counts())
-            chance = (CUSTOMER_PRIOR_STRENGTH * draw + theirs.accepted) / (CUSTOMER_PRIOR_STRENGTH + theirs.offered)
-            factor = float((draw / PRIOR_RATE) ** WEIGHT * chance / draw)
-            rec.components = {**rec.components, "score_before_adaptive": rec.score,
-                              "acceptance_drawn": round(float(chance), 4), "adaptive": round(factor, 4)}
-            rec.score = round(rec.score * factor, 4)
+        seen = [int(history.get(rec.product_id, Counts()).offered) for rec in recs]
+        rows = [offer_features(rec.product_id, rec.category, rec.components, rec.score, rank, before, context)
+                for rank, (rec, before) in enumerate(zip(recs, seen, strict=True))]
+        for rank, (rec, before, chance) in enumerate(zip(recs, seen, self.chances(rows, rng), strict=True)):
+            rec.components = {**rec.components, "score_before_adaptive": rec.score, "tool_rank": rank,
+                              "offered_before": before, "acceptance_drawn": round(float(chance), 6),
+                              "adaptive": round(float(chance) / rec.score, 4) if rec.score else 0.0}
+            rec.score = round(float(chance), 6)
         return sorted(recs, key=lambda rec: -rec.score)
+
+    def fold(self, rows: Sequence[Mapping[str, float]], taken: Sequence[bool],
+             later: Sequence[Mapping[str, float]] = ()) -> list[str]:
+        """Learn from offers (`rows`, and whether each was taken up) and from take-ups of offers learnt before
+        (`later`); the names of the weights that moved."""
+        names, matrix = _matrix([*rows, *later])
+        if not names:
+            return []
+        offers, late = matrix[:len(rows)], np.asarray(matrix[len(rows):].sum(axis=0)).ravel()
+        labels = np.asarray(taken, dtype=float)
+        mean, precision = self.posterior(names)
+
+        def loss(weights: np.ndarray) -> tuple[float, np.ndarray]:
+            logits = offers @ weights
+            value = (0.5 * precision @ (weights - mean) ** 2 + np.sum(np.logaddexp(0, logits) - labels * logits)
+                     - late @ weights)
+            return value, precision * (weights - mean) + offers.T @ (_sigmoid(logits) - labels) - late
+
+        weights = minimize(loss, mean, jac=True, method="L-BFGS-B").x
+        chance = _sigmoid(offers @ weights)
+        precision = precision + offers.multiply(offers).T @ (chance * (1 - chance))
+        for name, new_mean, new_precision in zip(names, weights, precision, strict=True):
+            self.mean[name], self.precision[name] = float(new_mean), float(new_precision)
+        return names
 
 
 def customer_history(store, customer_id: str, now: datetime | None = None) -> dict[str, Counts]:
@@ -133,8 +198,6 @@ def customer_history(store, customer_id: str, now: datetime | None = None) -> di
     for _, product_id in taken & offered:
         history[product_id].accepted += 1
     return dict(history)
-
-
 class CachedAcceptance:
     """The model as the store held it at most CACHE_SECONDS ago; read again in the caller's thread when stale."""
 
@@ -159,41 +222,45 @@ class Learnt:
 
 
 def learn(store, now: datetime | None = None) -> Learnt:
-    """Fold the offers and take-ups recorded since the last pass into the counts; what this pass added."""
+    """Fold the offers and take-ups recorded since the last pass into the weights; what this pass added."""
     from assistant.decisions import DECISIONS
     from assistant.responses import RESPONSES
 
-    checkpoint = store[ACCEPTANCE_CHECKPOINT].find_one({"_id": "learnt"}) or {}
+    checkpoint = store[ACCEPTANCE_CHECKPOINT].find_one({"_id": CHECKPOINT}) or {}
     since = checkpoint.get("through", "")
     through = ((now or datetime.now(UTC)) - SETTLE).isoformat()
     window = {"$gt": since, "$lte": through}
-    increments: dict[tuple[str, str], Counts] = defaultdict(Counts)
-    offers = 0
-    for decision in store[DECISIONS].find({"at": window}, {"segment": 1, "offers": 1}):
-        for offer in decision["offers"] if decision.get("segment") else ():
-            _add(increments, offer["product_id"], decision["segment"], offered=1)
-            offers += 1
-    taken = _first_take_ups(store[RESPONSES], store[RESPONSES].find({"at": window, "kind": {"$in": list(TAKEN_UP)}}))
-    segments = {doc["_id"]: doc.get("segment") for doc in store[DECISIONS].find(
-        {"_id": {"$in": sorted({decision_id for decision_id, _ in taken})}}, {"segment": 1})}
-    taken_up = 0
-    for decision_id, product_id in taken:
-        if segments.get(decision_id):
-            _add(increments, product_id, segments[decision_id], accepted=1)
-            taken_up += 1
-    for (product_id, segment), counts in increments.items():
-        store[ACCEPTANCE].update_one(
-            {"_id": f"{product_id}|{segment}"},
-            {"$inc": {"offered": counts.offered, "accepted": counts.accepted},
-             "$set": {"product_id": product_id, "segment": segment}}, upsert=True)
-    store[ACCEPTANCE_CHECKPOINT].update_one({"_id": "learnt"}, {"$set": {"through": through}}, upsert=True)
-    return Learnt(offers, taken_up, through)
+    decisions = [decision for decision in store[DECISIONS].find({"at": window}, {"context": 1, "offers": 1})
+                 if decision.get("context") is not None]  # the adaptive arm's, ranked with a context
+    taken = set(_first_take_ups(store[RESPONSES],
+                                store[RESPONSES].find({"at": window, "kind": {"$in": list(TAKEN_UP)}})))
+    offers = [(decision, offer) for decision in decisions for offer in decision["offers"] if _ranked(offer)]
+    new = {decision["_id"] for decision in decisions}
+    earlier = [decision for decision in store[DECISIONS].find(
+        {"_id": {"$in": sorted({decision_id for decision_id, _ in taken} - new)}}, {"context": 1, "offers": 1})
+        if decision.get("context") is not None]
+    later = [offer_row(offer, decision["context"]) for decision in earlier for offer in decision["offers"]
+             if (decision["_id"], offer["product_id"]) in taken and _ranked(offer)]
+    model = AcceptanceModel.read(store)
+    labels = [(decision["_id"], offer["product_id"]) in taken for decision, offer in offers]
+    model.write(store, model.fold([offer_row(offer, decision["context"]) for decision, offer in offers], labels, later))
+    store[ACCEPTANCE_CHECKPOINT].update_one({"_id": CHECKPOINT}, {"$set": {"through": through}}, upsert=True)
+    return Learnt(len(offers), sum(labels) + len(later), through)
 
 
-def _add(increments: dict, product_id: str, segment: str, offered: int = 0, accepted: int = 0) -> None:
-    for key in ((product_id, segment), (product_id, ALL)):
-        increments[key].offered += offered
-        increments[key].accepted += accepted
+def _ranked(offer: Mapping) -> bool:
+    """Whether adaptive ranking chose the offer (not, on the adaptive arm, an answer to a stated need or another
+    tool's)."""
+    return "tool_rank" in (offer.get("components") or {})
+
+
+def offer_row(offer: Mapping, context: Mapping[str, float]) -> dict[str, float]:
+    """The features of an offer as serving ranked it, from the components it kept (a decision record's offer or a
+    re-ranked Recommendation's dict) and the customer context."""
+    parts = offer.get("components") or {}
+    return offer_features(offer["product_id"], offer.get("category"), parts,
+                          parts.get("score_before_adaptive", offer.get("score") or 0.0), parts.get("tool_rank", 0),
+                          parts.get("offered_before", 0), context)
 
 
 def _first_take_ups(responses, found: Iterable[dict]) -> list[tuple[str, str]]:
@@ -209,3 +276,18 @@ def _first_take_ups(responses, found: Iterable[dict]) -> list[tuple[str, str]]:
         if earlier is None:
             firsts[key] = None
     return list(firsts)
+
+
+def _matrix(rows: Sequence[Mapping[str, float]]) -> tuple[list[str], sparse.csr_matrix]:
+    index: dict[str, int] = {}
+    cols, values, pointers = [], [], [0]
+    for row in rows:
+        for name, value in row.items():
+            cols.append(index.setdefault(name, len(index)))
+            values.append(value)
+        pointers.append(len(cols))
+    return list(index), sparse.csr_matrix((values, cols, pointers), shape=(len(rows), len(index)))
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.tanh(0.5 * logits))

@@ -3,8 +3,9 @@
 A simulation on the synthetic bank. Every round each simulated customer is shown K offers by each policy, each
 policy with its own copy of the customers:
 - static: the tool's order (what Fargo does today);
-- adaptive: the same candidates re-ranked by `AcceptanceModel.rerank` on what this policy's customers took up
-  in the rounds before (learning happens between rounds, as the worker's does between its passes);
+- adaptive: the same candidates re-ranked by `AcceptanceModel.rerank` (as served: each customer's context from
+  their feature document, their own offers so far) on what this policy's customers took up in the rounds before
+  (learning happens between rounds, as the worker's does between its passes);
 - random: K of the candidates, uniformly;
 - oracle: the candidates serving a hidden need first: the ceiling no ranker can pass, which shows how much of the
   possible gain the adaptive one finds.
@@ -28,7 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.adaptive import POOL, AcceptanceModel, Counts, segment_of
+from assistant.adaptive import (
+    POOL,
+    AcceptanceModel,
+    Counts,
+    customer_context,
+    offer_row,
+)
 from ingest.synth.bank import GROUND_TRUTH_DIR, HIDDEN_NEEDS_FILE
 from tools.personal import recommend_personal
 
@@ -43,7 +50,7 @@ Progress = Callable[[str], None]
 @dataclass
 class Customer:
     customer_id: str
-    segment: str
+    context: dict[str, float]  # what serving knows of them (`customer_context`)
     candidates: list  # Recommendations in the static tool's order
     wants: frozenset[str]
 
@@ -57,6 +64,7 @@ class Arm:
     model: AcceptanceModel = field(default_factory=AcceptanceModel)
     taken: dict[str, set[str]] = field(default_factory=dict)
     history: dict[str, dict[str, Counts]] = field(default_factory=dict)  # customer -> product -> their offers
+    rows: dict[tuple[str, str], dict] = field(default_factory=dict)  # (customer, product) -> features last shown
     shown: list[int] = field(default_factory=list)  # per round
     accepted: list[int] = field(default_factory=list)
 
@@ -83,7 +91,7 @@ def simulated_customers(ctx, wants: Mapping[str, frozenset[str]], count: int, se
             progress(f"ranked candidates for {number} of {len(chosen)} customers")
         candidates = recommend_personal(ctx, customer_id, k=POOL)
         if candidates:
-            customers.append(Customer(customer_id, segment_of(ctx.features(customer_id)), candidates,
+            customers.append(Customer(customer_id, customer_context(ctx.features(customer_id)), candidates,
                                       wants[customer_id]))
     return customers
 
@@ -98,8 +106,10 @@ def _slate(arm: Arm, customer: Customer, k: int, rng: np.random.Generator) -> li
         picked = rng.choice(len(open_), size=min(k, len(open_)), replace=False)
         return [open_[index].product_id for index in picked]
     history = arm.history.get(customer.customer_id, {})
-    ranked = arm.model.rerank([_copy(rec) for rec in open_], customer.segment, rng, history)
-    return [rec.product_id for rec in ranked[:k]]
+    ranked = arm.model.rerank([_copy(rec) for rec in open_], customer.context, rng, history)[:k]
+    for rec in ranked:
+        arm.rows[(customer.customer_id, rec.product_id)] = offer_row(rec.to_dict(), customer.context)
+    return [rec.product_id for rec in ranked]
 
 
 def _copy(rec):
@@ -134,8 +144,10 @@ def simulate(customers: Sequence[Customer], rounds: int, k: int, seed: int,
                 shown, accepted = shown + len(slate), accepted + len(took)
                 if arm.name == "random" and slate:
                     log.append(Logged(customer, open_ids, slate, took))
-            for customer, product_id, took in seen:  # between rounds, as the worker learns between passes
-                arm.model.observe(product_id, customer.segment, took)
+            if arm.name == "adaptive":  # between rounds, as the worker learns between passes
+                arm.model.fold([arm.rows[(customer.customer_id, product_id)] for customer, product_id, _ in seen],
+                               [took for _, _, took in seen])
+            for customer, product_id, took in seen:
                 theirs = arm.history.setdefault(customer.customer_id, {}).setdefault(product_id, Counts())
                 theirs.offered += 1
                 theirs.accepted += took
@@ -148,8 +160,9 @@ def off_policy(log: Sequence[Logged], k: int, final: AcceptanceModel) -> dict[st
     """Inverse-propensity estimates from the random policy's log, beside the true expected acceptance."""
     policies = {
         "static": lambda entry: entry.open_ids[:k],
-        "adaptive (learnt, by its mean)": lambda entry: sorted(
-            entry.open_ids, key=lambda p: -final.mean(p, entry.customer.segment) * _score(entry.customer, p))[:k],
+        "adaptive (learnt, by its mean)": lambda entry: [rec.product_id for rec in final.rerank(
+            [_copy(rec) for rec in entry.customer.candidates if rec.product_id in entry.open_ids],
+            entry.customer.context, None)[:k]],
     }
     found = {}
     for name, policy in policies.items():
@@ -162,10 +175,6 @@ def off_policy(log: Sequence[Logged], k: int, final: AcceptanceModel) -> dict[st
             offers += len(picks)
         found[name] = {"ips": estimate / offers if offers else None, "true": truth / offers if offers else None}
     return found
-
-
-def _score(customer: Customer, product_id: str) -> float:
-    return next(rec.score for rec in customer.candidates if rec.product_id == product_id)
 
 
 def cumulative(arm: Arm) -> list[float]:

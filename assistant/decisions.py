@@ -5,9 +5,10 @@ Every answer that shows recommendations from a tool writes one decision record
 personal data redacted (as the logs are), the tool and its ranker's version, the
 ingestion run the data came from, each offer's score, reasons and evidence ids,
 the products a contact rule held back (`assistant.contact_policy`), any
-business levers applied, the ranking experiment and the arm the customer is on and
-their segment (`assistant.experiment`, `assistant.adaptive`: what the worker
-learns acceptance from). Each recommendation shown carries the record's id
+business levers applied, the ranking experiment and the arm the customer is on,
+their segment and, on the adaptive arm, the customer context it ranked with
+(`assistant.experiment`, `assistant.adaptive`: what the worker learns acceptance
+from). Each recommendation shown carries the record's id
 (`decision_id`), so a response (`assistant.responses`) names the offer: decision
 id + product. Records are kept FARGO_DECISION_RETENTION_DAYS (25 months by
 default, the record-keeping period of US Regulation B), then purged by the
@@ -61,8 +62,9 @@ def decision_record(decision_id: str, *, customer_id: str, channel: str, session
                     known_names: list[str], intent: str, tool_call: dict, versions: dict, run_id: str | None,
                     recommendations: list[dict], held_back: list[dict] = (), levers: list[dict] = (),
                     proactive: bool = False, arm: str = "static", experiment: str | None = None,
-                    segment: str | None = None, now: datetime | None = None) -> dict:
-    """The stored record of one answer's offers (`recommendations` as the answer shows them)."""
+                    segment: str | None = None, context: dict | None = None, now: datetime | None = None) -> dict:
+    """The stored record of one answer's offers (`recommendations` as the answer shows them); `context`: what
+    adaptive ranking knew of the customer when it ranked them (`assistant.adaptive.customer_context`)."""
     arguments = {key: value for key, value in tool_call.get("arguments", {}).items() if key != "customer_id"}
     return {
         "_id": decision_id, "customer_id": customer_id, "channel": channel, "session_id": session_id,
@@ -70,7 +72,7 @@ def decision_record(decision_id: str, *, customer_id: str, channel: str, session
         "intent": intent, "tool": tool_call["name"], "arguments": arguments, **versions, "run_id": run_id,
         "proactive": proactive, "offers": [offer(rec) for rec in recommendations], "held_back": list(held_back),
         "levers": list(levers), "arm": str(arm), "experiment": experiment,
-        "segment": segment,
+        "segment": segment, "context": context,
     }
 
 

@@ -3,8 +3,9 @@
 `Offers.ranked` calls a tool for as many more results as the contact policy
 holds products back, leaves those out and says which would have been shown and
 by which rule, then, for a customer on the adaptive arm of the ranking
-experiment (`assistant.experiment`), re-orders the tool's top POOL by how
-often customers like them took each offer up (`assistant.adaptive`), then lets
+experiment (`assistant.experiment`), re-orders the tool's top POOL by the
+chance, learnt from responses, that a customer in their context takes each
+offer up (`assistant.adaptive`), then lets
 the arbitration levers (`assistant.levers`) re-order what is left (from twice
 as many as shown). Either can lift an offer into the answer, never add one the
 tool did not return, nor one the contact policy held back; `Offers.decide` keeps campaign
@@ -19,7 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.adaptive import POOL, CachedAcceptance, customer_history, segment_of
+from assistant.adaptive import (
+    POOL,
+    CachedAcceptance,
+    customer_context,
+    customer_history,
+    segment_of,
+)
 from assistant.contact_policy import ContactPolicy
 from assistant.decisions import DecisionLog, decision_record, new_decision_id
 from assistant.experiment import Arm, Split
@@ -71,7 +78,7 @@ class Offers:
             elif len(kept) < k:
                 withheld.append(held[rec.product_id].to_dict(rec.name))
         if adapting:
-            kept = self.adaptive.acceptance.model().rerank(kept, segment_of(self.ctx.features(subject)),
+            kept = self.adaptive.acceptance.model().rerank(kept, customer_context(self.ctx.features(subject)),
                                                            self.adaptive.rng, customer_history(self.ctx.store, subject))
         if arbitrating:
             kept = self.levers.arbitrate(kept, self.ctx.products)
@@ -90,13 +97,14 @@ class Offers:
         call = plan.tool_calls[0]
         customer = self.ctx.customer(subject) or {}
         names = [name for name in (customer.get("first_name"), customer.get("last_name")) if name]
+        arm, features = self.arm(subject), self.ctx.features(subject)
         self.log.write(decision_record(
             decision_id, customer_id=subject, channel=channel, session_id=session_id, request=message,
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),
             run_id=self.ctx.run_id, recommendations=plan.recommendations, held_back=plan.held_back,
             levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive,
-            arm=self.arm(subject), experiment=self.adaptive.split.name if self.adaptive is not None else None,
-            segment=segment_of(self.ctx.features(subject))))
+            arm=arm, experiment=self.adaptive.split.name if self.adaptive is not None else None,
+            segment=segment_of(features), context=customer_context(features) if arm is Arm.adaptive else None))
         return decision_id
 
     def _within_cap(self, plan, subject: str, channel: str) -> None:
