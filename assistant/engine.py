@@ -41,6 +41,7 @@ from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_co
 from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
+from retrieval.graph import ADULT_AGE
 from tools.evidence import field_evidence
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
@@ -306,6 +307,11 @@ class Engine:
             picked = [rec for position in followup.positions if (rec := pick_shown(shown, position))]
             rows = [(rec, self.ctx.products.get(rec["product_id"]) or {}) for rec in picked]
             return Plan("compare", {"rows": rows}, picked)
+        if followup.kind == "cheapest":
+            rows = sorted(((rec, self.ctx.products.get(rec["product_id"]) or {}) for rec in shown),
+                          key=lambda row: yearly_cost(row[1]))
+            return Plan("compare", {"rows": rows, "costs": [yearly_cost(product) for _, product in rows]},
+                        [rec for rec, _ in rows])
         if followup.kind in ("else", "refine"):
             return self._again(state, subject, said, exclude_shown=followup.kind == "else")
         if followup.kind == "details":
@@ -481,6 +487,8 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
     if intent in ("product_question", "account_servicing") and request.categories and (
             request.constraints or browsing) and not SERVICING.search(request.text):
         return recommending, confidence
+    if intent == "healthcare" and not specialty and for_another_adult(request):
+        return "family_recommendation", confidence  # the healthcare tool reads the customer's own health and age
     top = request.needs[0] if request.needs else None
     if top is None or top.score < NEED_OVERRIDE:
         return intent, confidence
@@ -497,6 +505,14 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
             not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
         return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
+
+
+def for_another_adult(request: Request) -> bool:
+    """Whether the request is about an adult of a stated age other than the customer and their partner: a parent,
+    a sibling, a grown-up child ("my dad is 72, what health cover should he look at?"). Without an age, paying
+    for a parent's care is often the customer's own question."""
+    return any(relative.relation != "spouse" and relative.age is not None and relative.age >= ADULT_AGE
+               for relative in request.relatives)
 
 
 def browses(message: str) -> bool:

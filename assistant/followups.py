@@ -31,6 +31,9 @@ _ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|l
 _NUMBER_REF = re.compile(r"\b(?:number|no\.?|#)\s*(\d)\b|\boption\s+(\d)\b", re.IGNORECASE)
 
 
+_LEAST_COST = re.compile(  # which of those shown costs least: a question about the list, not a new one
+    r"\b(?:which|what)\b.{0,30}\b(?:cheapest|least expensive|most affordable|costs? (?:the )?least"
+    r"|lowest (?:annual |monthly )?(?:fees?|cost|premiums?|price))\b", re.IGNORECASE)
 _COMPARE = re.compile(r"\b(compare|comparison|side by side|side-by-side|difference between|differ|versus|vs\.?)\b", re.IGNORECASE)
 _ELSE = re.compile(
     r"^\W*(?:(?:and|ok|okay|hmm|so|well)\W+)?(?:(?:anything|something|what) else\b|(?:show me |any |got any |are there |"
@@ -44,7 +47,7 @@ _FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class FollowUp:
-    kind: str  # "why" | "relative" | "details" | "cheaper" | "compare" | "else" | "refine"
+    kind: str  # "why" | "relative" | "details" | "cheaper" | "cheapest" | "compare" | "else" | "refine"
     position: int | None = None  # 1-based, for "details" and an ordinal "why"; -1 means the last one shown
     positions: tuple[int, ...] = ()  # for "compare"
 
@@ -64,6 +67,8 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
         return FollowUp("why", explicit_ordinals(text)[0] if explicit_ordinals(text) else None)
     if shown and _COMPARE.search(text) and short:
         return FollowUp("compare", positions=compared_positions(text))
+    if shown and _LEAST_COST.search(text) and short:
+        return FollowUp("cheapest")
     if relations and _ABOUT_RELATIVE.search(text) and len(text.split()) <= 14:
         return FollowUp("relative")
     ranked = bool(shown) and bool(state.get("tool"))  # a product question's list is not ranked again

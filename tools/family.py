@@ -215,7 +215,7 @@ def _fits_relative(ctx: ToolContext, customer_id: str, product: Mapping, view: R
     if holds_it_themselves(product, view):  # an adult, or a teen old enough (a 17-year-old's student checking)
         return True
     kind, features = ON_BEHALF.get(view.relation), ctx.features(customer_id)
-    return (kind is not None and product.get("category") in kind.categories and features is not None
+    return (kind is not None and kind.allows(product) and features is not None
             and not check(product, credit_score_inputs(features)))
 
 

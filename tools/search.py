@@ -22,6 +22,7 @@ hit also says whether that customer is eligible and, if not, why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -47,6 +48,10 @@ CATEGORY_POOL = 500  # product candidates per ranking when filtering by category
 # MiniLM cosine below which a passage has nothing to do with the query: such vector
 # candidates are dropped rather than padding the answer (a lexical match still counts).
 VECTOR_FLOOR = 0.25
+NOT_A_RULE_ON_THEM = frozenset({"no_profile", "already_held"})  # no rule they fail: nothing known, or theirs already
+ASKS_WHAT_THEY_CAN_GET = re.compile(
+    r"\b(?:can|could|may) (?:i|we) (?:open|get|apply for|have|sign up for|qualify for)\b"
+    r"|\b(?:am i|are we|i'?m|we'?re) eligible\b|\bdo (?:i|we) qualify\b|\bavailable to (?:me|us)\b", re.IGNORECASE)
 PASSAGE_FIELD = {PRODUCTS: "description", FAQ: "answer"}
 CATALOGUE_KEY = "tools.search.catalogue"  # its ToolContext.memo key
 CATEGORIES = tuple(category.value for category in ProductCategory)
@@ -219,7 +224,7 @@ def search_products(ctx: ToolContext, query: str, customer_id: str | None = None
         "lexical": _in_category(books.lexical.rank(query), books, category, ctx)[: max(pools.values())],
         "vector": _in_category(_vector_ranking(ctx, books, query, query_embedding, pools), books, category, ctx),
     }
-    exclude = {*exclude, *_not_their_business(ctx, query, customer_id)}
+    exclude = {*exclude, *_not_their_business(ctx, query, customer_id), *_not_open_to_them(ctx, query, customer_id)}
     if exclude:
         rankings = {name: [(key, score) for key, score in ranking if not (key[0] == PRODUCTS and key[1] in exclude)]
                     for name, ranking in rankings.items()}
@@ -234,6 +239,15 @@ def _not_their_business(ctx: ToolContext, query: str, customer_id: str | None) -
     if features is None or about_business(query) or has_business(features, ctx.products):
         return []
     return [product_id for product_id, product in ctx.products.items() if is_business_product(product)]
+
+
+def _not_open_to_them(ctx: ToolContext, query: str, customer_id: str | None) -> list[str]:
+    """Asked what they can get ("what accounts can I open at 18?"), the products whose rules they fail are no
+    answer; asked about products in general, each hit says whether it is open to them."""
+    if customer_id is None or not ASKS_WHAT_THEY_CAN_GET.search(query):
+        return []
+    return [product_id for product_id in ctx.products
+            if [reason for reason in why_not(ctx, customer_id, product_id) if reason.rule not in NOT_A_RULE_ON_THEM]]
 
 
 def _in_category(ranking: list[tuple[Key, float]], books: _Catalogue, category: str | None, ctx: ToolContext

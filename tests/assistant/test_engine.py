@@ -379,6 +379,24 @@ def test_compare_the_first_two_shows_their_terms_side_by_side(runtime, adult_cus
     assert "annual fee" in compared.answer and all(r["name"] in compared.answer for r in first.recommendations[:2])
 
 
+def test_which_one_is_cheapest_orders_the_list_shown_by_what_it_costs_a_year(runtime, adult_customer):
+    first = runtime.engine.turn(as_customer(adult_customer), "I want a credit card")
+    cheapest = runtime.engine.turn(as_customer(adult_customer), "which one is cheapest?", session_id=first.session_id)
+    assert cheapest.intent == "followup:cheapest"
+    assert {r["product_id"] for r in cheapest.recommendations} == {r["product_id"] for r in first.recommendations}
+    fees = [p["terms"].get("annual_fee") or 0 for p in shown_products(runtime, cheapest)]
+    assert fees == sorted(fees) and "a year" in cheapest.answer
+
+
+def test_health_cover_for_a_parent_of_72_is_for_the_parent_not_the_customers_children(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "my dad is 72, what health cover should he look at?")
+    assert turn.intent == "family_recommendation"
+    names = {p["name"] for p in shown_products(runtime, turn)}
+    assert "Medicare Supplement Plan G" in names
+    assert not names & {"Family Health Plan PPO", "Maternity & Newborn Care Plan"}
+    assert not any(r.get("kind") == "provider" or r["product_id"].startswith("S") for r in turn.recommendations)
+
+
 def test_a_plain_need_outweighs_an_off_topic_intent(runtime, adult_customer):
     turn = runtime.engine.turn(as_customer(adult_customer), "We're redoing the bathroom, how do I pay for it?")
     assert turn.intent == "personal_recommendation"

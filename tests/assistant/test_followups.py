@@ -18,6 +18,10 @@ LISTED = {"intent": "personal_recommendation", "tool": "recommend_personal", "re
     ("anything else?", FollowUp("else")),
     ("show me other options", FollowUp("else")),
     ("none of those", FollowUp("else")),
+    ("which one is cheapest?", FollowUp("cheapest")),
+    ("ok which of them costs the least", FollowUp("cheapest")),
+    ("what one has the lowest premium?", FollowUp("cheapest")),
+    ("anything cheaper?", FollowUp("cheaper")),
 ])
 def test_a_follow_up_names_what_it_is_about(message, expected):
     assert detect_followup(message, LISTED, []) == expected

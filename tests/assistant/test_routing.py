@@ -56,3 +56,15 @@ def test_a_plain_product_ask_in_no_disputes_words_is_not_handed_off_as_fraud_but
     assert routed_intent("fraud", 0.9, stolen, PRODUCTS)[0] == "fraud"
     vague = asked("my savings got wiped out", "P005", score=0.5)  # no plain product need: the classifier stands
     assert routed_intent("fraud", 0.5, vague, PRODUCTS)[0] == "fraud"
+
+
+def test_health_cover_for_another_adult_is_a_family_question_not_the_customers_own_health():
+    dad = asked("my dad is 72, what health cover should he look at?", "P053", 0.5,
+                relatives=(StatedRelative("parent", 72),))
+    assert routed_intent("healthcare", 0.9, dad, PRODUCTS)[0] == "family_recommendation"
+    son = asked("my son is 24, does he need his own health plan?", "P053", 0.5, relatives=(StatedRelative("child", 24),))
+    assert routed_intent("healthcare", 0.9, son, PRODUCTS)[0] == "family_recommendation"
+    toddler = asked("health cover for my 3 year old", "P053", 0.5, relatives=(StatedRelative("child", 3),))
+    assert routed_intent("healthcare", 0.9, toddler, PRODUCTS)[0] == "healthcare"  # on the customer's own plan
+    cardiologist = Request(text="my dad needs a cardiologist", relatives=(StatedRelative("parent"),))
+    assert routed_intent("healthcare", 0.9, cardiologist, PRODUCTS, specialty="cardiology")[0] == "healthcare"

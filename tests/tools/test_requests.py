@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from tools.personal.ranking import _answered_elsewhere
 from tools.requests.ages import for_age
 from tools.requests.fit import far_from_need, fit_request, violations
 from tools.requests.model import Constraints, NeedHit, Request
@@ -159,6 +162,25 @@ def test_what_they_already_hold_answering_the_need_keeps_other_needs_out():
     assert fit_request(request, insurance, {}, 3, answered_elsewhere=0.77).shown == []
 
 
+def test_the_one_they_hold_sets_the_bar_when_the_request_plainly_asks_for_it_even_naming_a_type():
+    auto = {"_id": "P044", "name": "Auto", "category": "insurance", "terms": {}}
+    ctx = SimpleNamespace(products={"P044": auto})
+    holder = {"products_held": ["P044"], "age": 40, "kyc_verified": True}
+    plain = Request(categories=("insurance",), needs=(NeedHit("P044", 0.77, "car insurance"),))
+    assert _answered_elsewhere(ctx, plain, holder, []) == pytest.approx(0.67)  # others close to it stay options
+    browsing = Request(categories=("insurance",), needs=(NeedHit("P044", 0.45, "insurance"),))
+    assert _answered_elsewhere(ctx, browsing, holder, []) == 0.0  # others of the type stay options
+
+
+def test_not_a_savings_account_rules_out_any_account_earning_interest_but_asking_for_one_means_a_bank_account():
+    hsa = {"_id": "P049", "category": "healthcare", "terms": {"apy": 0.025}}
+    plan = {"_id": "P050", "category": "healthcare", "terms": {"premium_monthly": 1450.0}}
+    refused = Constraints(categories=("healthcare",), excluded_categories=("deposit",))
+    assert violations(hsa, refused) == ["it is deposit, which you ruled out"]
+    assert violations(plan, refused) == []
+    assert violations(hsa, Constraints(categories=("deposit",)))  # a savings account asked for: a bank account
+
+
 def test_products_the_request_rules_out_are_not_shown():
     request = Request(categories=("card",), ruled_out=("P011",))
     shown = fit_request(request, list(CARDS.values()), {"P010": 1.0, "P011": 9.0, "P012": 0.5}, 3)
@@ -208,6 +230,23 @@ def test_for_a_relative_of_a_stated_age_products_aimed_at_that_age_come_first():
     assert dad.need_score("P043") == 0.5  # a segment that is no age says nothing
     assert for_age(request, products, 40).needs[0].product_id == "P050"  # a 40-year-old is no retiree
     assert for_age(request, products, 12) == request  # a minor's products are the parent's to open
+
+
+def test_asked_for_a_type_for_a_relative_products_of_it_aimed_at_their_age_answer_as_plainly_as_the_best():
+    products = {"P046": {"_id": "P046", "category": "insurance", "terms": {"premium_monthly": 165.0},
+                         "target_segments": ["pre_retirees", "retirees"]},
+                "P052": {"_id": "P052", "name": "Medicare Supplement Plan G", "category": "healthcare",
+                         "terms": {"premium_monthly": 165.0}, "target_segments": ["retirees"]},
+                "P009": {"_id": "P009", "category": "deposit", "terms": {"premium_monthly": None},
+                         "target_segments": ["retirees"]},
+                "P053": {"_id": "P053", "category": "healthcare", "terms": {"apr": 0.15}, "target_segments": ["families"]}}
+    request = Request(text="what insurance does my 70 year old father need?", categories=("insurance",),
+                      needs=(NeedHit("P046", 0.85, "my dad may need in-home care"),))
+    father = for_age(request, products, 70)
+    assert {hit.product_id for hit in father.needs} == {"P046", "P052"}  # a health plan is insurance; checking is not
+    assert father.need_score("P052") == father.need_score("P046")
+    assert for_age(request, products, 40).need_score("P052") == 0  # not aimed at a 40-year-old
+    assert [item.product_id for item in fit_request(father, list(products.values()), {}, 3).shown] == ["P046", "P052"]
 
 
 def test_a_loan_for_a_car_is_not_answered_by_a_mortgage():

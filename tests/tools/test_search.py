@@ -158,6 +158,15 @@ def test_with_a_customer_each_product_hit_says_whether_they_are_eligible_and_why
     assert savings.record_id == "P004" and [item.rule for item in savings.why_not] == ["already_held"]
 
 
+def test_asked_what_they_can_get_products_whose_rules_they_fail_are_left_out(ctx):
+    asked = {hit.record_id: hit for hit in search_products(ctx, "which credit cards can I get?", customer_id="C1", k=10)}
+    assert "P014" not in asked and "P010" in asked  # the student card stops at 25; C1 is 40
+    assert {rule.rule for hit in asked.values() for rule in hit.why_not} <= {"already_held"}
+    assert "P014" in ids(search_products(ctx, "which credit cards do you have?", customer_id="C1", k=10))
+    held = search_products(ctx, "what savings accounts could I open?", customer_id="C1", category="deposit")
+    assert "P004" in ids(held)  # one they hold already is still an answer, marked as theirs
+
+
 def test_business_products_are_found_for_a_business_question_not_for_a_customer_without_one(ctx):
     assert "P016" not in ids(search_products(ctx, "which credit card would you suggest", customer_id="C1", k=10))
     assert "P016" in ids(search_products(ctx, "a credit card for my small business", customer_id="C1", k=10))

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from retrieval.graph import ADULT_AGE
+from tools.requests.fit import product_kinds
 from tools.requests.model import NeedHit, Request
 
 AGE_SEGMENTS = {  # the ages a segment plainly covers, generous at both ends
@@ -35,14 +36,35 @@ def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) 
         return request
     moved = [_moved(hit, products.get(hit.product_id) or {}, age) for hit in request.needs]
     moved.sort(key=lambda hit: -hit.score)
-    return replace(request, needs=tuple(moved))
+    return replace(request, needs=tuple(_of_named_kind(request, products, age, moved)))
+
+
+def _of_named_kind(request: Request, products: Mapping[str, Mapping], age: int, needs: list[NeedHit]) -> list[NeedHit]:
+    """Asked for a type for them ("what insurance does my 70-year-old father need?"), a product of that type
+    aimed at their age by name answers it as plainly as the best match: the words matched the relative, not a
+    need."""
+    named = set(request.categories)
+    if not named:
+        return needs
+    best = needs[0].score
+    scores = {hit.product_id: hit for hit in needs}
+    for product_id, product in products.items():
+        if product_kinds(product) & named and LIFTING_SEGMENTS & set(_aimed_at(product, age)):
+            hit = scores.get(product_id)
+            if hit is None or hit.score < best:
+                scores[product_id] = NeedHit(product_id, best, hit.phrase if hit else product.get("name", ""))
+    return sorted(scores.values(), key=lambda hit: -hit.score)
+
+
+def _aimed_at(product: Mapping, age: int) -> list[str]:
+    return [segment for segment in product.get("target_segments") or ()
+            if segment in AGE_SEGMENTS and AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
 
 
 def _moved(hit: NeedHit, product: Mapping, age: int) -> NeedHit:
-    ages = [segment for segment in product.get("target_segments") or () if segment in AGE_SEGMENTS]
-    if not ages:
+    if not any(segment in AGE_SEGMENTS for segment in product.get("target_segments") or ()):
         return hit
-    aimed = [segment for segment in ages if AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
+    aimed = _aimed_at(product, age)
     if not aimed:
         score = max(0.0, hit.score - AGE_FIT)
     elif LIFTING_SEGMENTS.intersection(aimed):

@@ -77,10 +77,11 @@ def violations(product: Mapping, constraints: Constraints) -> list[str]:
     broken += _risk_violations(terms, category, constraints.max_risk)
     broken += _term_violations(terms, category, constraints.term_months)
     broken += _amount_violations(terms, category, constraints.amount)
-    if constraints.categories and category not in constraints.categories:
+    if constraints.categories and not product_kinds(product) & set(constraints.categories):
         broken.append(f"it is not one of the kinds you asked for ({category})")
-    if category in constraints.excluded_categories:
-        broken.append(f"it is {category}, which you ruled out")
+    refused = sorted(_refused_as(product) & set(constraints.excluded_categories))
+    if refused:
+        broken.append(f"it is {refused[0]}, which you ruled out")
     return broken
 
 
@@ -180,7 +181,7 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float,
                 need < STRONG_NEED or product.get("category") in business_kinds):
             continue
         if named:
-            if product.get("category") in named:
+            if product_kinds(product) & named:
                 need = max(need, CATEGORY_NEED)
             elif need < STRONG_NEED:
                 continue
@@ -194,7 +195,7 @@ def _relevant(request: Request, products: Sequence[Mapping], margin: float,
     # need ("a card for restaurants"), only those close to the best
     browsing = best < SPECIFIC_NEED
     return [item for item in chosen
-            if (browsing and item[0].get("category") in named) or item[1] >= best - margin]
+            if (browsing and product_kinds(item[0]) & named) or item[1] >= best - margin]
 
 
 def far_from_need(request: Request, products: Mapping[str, Mapping]) -> list[str]:
@@ -204,7 +205,25 @@ def far_from_need(request: Request, products: Mapping[str, Mapping]) -> list[str
         return []
     floor = request.needs[0].score - NEED_MARGIN
     return [product_id for product_id, product in products.items()
-            if request.need_score(product_id) < floor and product.get("category") not in request.categories]
+            if request.need_score(product_id) < floor and not product_kinds(product) & set(request.categories)]
+
+
+def product_kinds(product: Mapping) -> set[str]:
+    """The types of product `product` is, as a customer names them: its category, and insurance when it is
+    cover paid for by a premium (a health plan is insurance too)."""
+    kinds = {product.get("category")}
+    if (product.get("terms") or {}).get("premium_monthly"):
+        kinds.add("insurance")
+    return kinds
+
+
+def _refused_as(product: Mapping) -> set[str]:
+    """The types a customer ruling one out means: "not a savings account" rules out any account earning interest
+    (a health savings account too), though one asking for a savings account means a bank account."""
+    kinds = product_kinds(product)
+    if (product.get("terms") or {}).get("apy"):
+        kinds.add("deposit")
+    return kinds
 
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
@@ -216,7 +235,8 @@ def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str
         statements = product.get("need_statements") or []
         path = f"need_statements.{statements.index(phrase)}" if phrase in statements else "description"
     else:
-        reason = f"{REQUEST_REASON}: it is one of our {_category_plural(product.get('category', ''))}{meets}."
+        kind = next(iter(sorted(product_kinds(product) & set(request.categories))), product.get("category", ""))
+        reason = f"{REQUEST_REASON}: it is one of our {_category_plural(kind)}{meets}."
         path = "category"
     evidence = [field_evidence(EvidenceKind.product_terms, "products", product, path, f"what {product['name']} is for")]
     return reason, evidence
