@@ -649,10 +649,13 @@ def print_demo_credentials(settings: Settings) -> None:
 
 
 def needs_first_ingest(settings: Settings) -> bool:
+    """No run is live, or the live one is from a release that kept its graph in a file, not in the store."""
     from retrieval.docstore import live_pointer, open_store
+    from retrieval.neighbourhoods import graph_names
 
     with open_store(settings) as store:
-        return live_pointer(store) is None
+        pointer = live_pointer(store)
+        return pointer is None or pointer.get("graph_file") not in graph_names(store)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -154,3 +154,18 @@ def test_eval_requests_with_an_unknown_split_exits_2_and_names_the_choices(env: 
     result = runner.invoke(app, ["eval", "requests", "--split", "prod"])
     assert result.exit_code == 2
     assert "--split must be dev, test or all" in result.output
+
+
+def test_a_live_run_whose_graph_is_not_in_the_store_is_ingested_again_at_start(tmp_path: Path):
+    from assistant.cli import needs_first_ingest
+    from assistant.settings import Settings
+    from retrieval.docstore import LIVE_POINTER, open_store
+
+    settings = Settings(data_dir=tmp_path)
+    assert needs_first_ingest(settings)  # nothing live yet
+    with open_store(settings) as store:  # a run from the release that kept its graph in a file
+        store["meta"].insert_one({"_id": LIVE_POINTER, "run_id": "r1", "graph_file": "graph-r1"})
+    assert needs_first_ingest(settings)
+    with open_store(settings) as store:
+        store["graph_stats"].insert_one({"_id": "graph-r1"})
+    assert not needs_first_ingest(settings)
