@@ -89,6 +89,7 @@ class LoadSummary:
     files: dict[str, FileCounts] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     changed_customers: set[str] = field(default_factory=set)
+    latest_month: str | None = None  # of the transactions written ("YYYY-MM")
 
     def total(self, attribute: str) -> int:
         return sum(getattr(counts, attribute) for counts in self.files.values())
@@ -177,7 +178,7 @@ class _Loader:
         self._few_lines = only is not None
         records = self._valid_records(source, path, lines, counts, only)
         if source.collection == "transactions":
-            _TransactionWriter(self.store, counts, self.summary.changed_customers).write(records)
+            _TransactionWriter(self.store, counts, self.summary).write(records)
         else:
             self._write_documents(source, records, counts)
 
@@ -310,10 +311,10 @@ class _Loader:
 class _TransactionWriter:
     """Merges transactions into customer-month buckets."""
 
-    def __init__(self, store, counts: FileCounts, changed_customers: set[str]):
+    def __init__(self, store, counts: FileCounts, summary: LoadSummary):
         self.collection = store["transactions"]
         self.counts = counts
-        self.changed_customers = changed_customers
+        self.summary = summary
 
     def write(self, records: Iterable[dict]) -> None:
         chunk: list[dict] = []
@@ -360,7 +361,8 @@ class _TransactionWriter:
         if not changed:
             return None
         first = next(iter(incoming.values()))
-        self.changed_customers.add(first["customer_id"])
+        self.summary.changed_customers.add(first["customer_id"])
+        self.summary.latest_month = max(self.summary.latest_month or "", first["date"][:7])
         transactions = sorted(current.values(), key=lambda txn: (txn["date"], txn["transaction_id"]))
         return {
             "_id": bucket_id(first["customer_id"], first["date"]),
