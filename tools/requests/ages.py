@@ -26,6 +26,7 @@ AGE_SEGMENTS = {  # the ages a segment plainly covers, generous at both ends
     "retirees": (58, 120),
 }
 AGE_FIT = 0.25  # how much a product aimed at the relative's age (or only at other ages) moves its need score
+BELOW_BEST = 0.1  # where a product of the type asked, aimed at the relative's age, comes: an option beside the best
 LIFTING_SEGMENTS = frozenset({"students", "retirees"})  # aimed at an age by name; the others only rule ages out
 
 
@@ -40,16 +41,18 @@ def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) 
 
 
 def _of_named_kind(request: Request, products: Mapping[str, Mapping], age: int, needs: list[NeedHit]) -> list[NeedHit]:
-    """Asked for a type for them ("what insurance does my 70-year-old father need?"), a product of that type
-    aimed at their age by name answers it as plainly as the best match: the words matched the relative, not a
-    need."""
+    """Asked for cover for them ("what insurance does my 70-year-old father need?"), cover of that type aimed at
+    their age by name answers it, just below the best match: the words may have matched the relative rather than
+    a need, but a product the request plainly asks for stays first. Only cover: it is made and priced by age
+    (Medicare from 65), while "his savings" names what they have, not an account for seniors."""
     named = set(request.categories)
     if not named:
         return needs
-    best = needs[0].score
+    best = round(needs[0].score - BELOW_BEST, 4)
     scores = {hit.product_id: hit for hit in needs}
     for product_id, product in products.items():
-        if product_kinds(product) & named and LIFTING_SEGMENTS & set(_aimed_at(product, age)):
+        kinds = product_kinds(product)
+        if "insurance" in kinds and kinds & named and LIFTING_SEGMENTS & set(_aimed_at(product, age)):
             hit = scores.get(product_id)
             if hit is None or hit.score < best:
                 scores[product_id] = NeedHit(product_id, best, hit.phrase if hit else product.get("name", ""))
