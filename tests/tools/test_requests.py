@@ -162,14 +162,17 @@ def test_what_they_already_hold_answering_the_need_keeps_other_needs_out():
     assert fit_request(request, insurance, {}, 3, answered_elsewhere=0.77).shown == []
 
 
-def test_the_one_they_hold_sets_the_bar_when_the_request_plainly_asks_for_it_even_naming_a_type():
-    auto = {"_id": "P044", "name": "Auto", "category": "insurance", "terms": {}}
-    ctx = SimpleNamespace(products={"P044": auto})
-    holder = {"products_held": ["P044"], "age": 40, "kyc_verified": True}
-    plain = Request(categories=("insurance",), needs=(NeedHit("P044", 0.77, "car insurance"),))
-    assert _answered_elsewhere(ctx, plain, holder, []) == pytest.approx(0.67)  # others close to it stay options
+def test_the_cover_they_hold_sets_the_bar_when_the_request_plainly_asks_for_it_even_naming_a_type():
+    auto = {"_id": "P044", "name": "Auto", "category": "insurance", "terms": {"premium_monthly": 135.0}}
+    savings = {"_id": "P004", "name": "High-Yield Savings", "category": "deposit", "terms": {"apy": 0.042}}
+    ctx = SimpleNamespace(products={"P044": auto, "P004": savings})
+    holder = {"products_held": ["P044", "P004"], "age": 40, "kyc_verified": True}
+    car = Request(categories=("insurance",), needs=(NeedHit("P044", 0.77, "car insurance"),))
+    assert _answered_elsewhere(ctx, car, holder, []) == 0.77  # pet or life cover answers another need
     browsing = Request(categories=("insurance",), needs=(NeedHit("P044", 0.45, "insurance"),))
     assert _answered_elsewhere(ctx, browsing, holder, []) == 0.0  # others of the type stay options
+    earn_more = Request(categories=("deposit",), needs=(NeedHit("P004", 1.0, "my savings to earn more"),))
+    assert _answered_elsewhere(ctx, earn_more, holder, []) == 0.0  # a CD stands in for the savings account
 
 
 def test_not_a_savings_account_rules_out_any_account_earning_interest_but_asking_for_one_means_a_bank_account():

@@ -45,6 +45,7 @@ from tools.requests.fit import (
     conditions,
     fit_request,
     is_business_product,
+    product_kinds,
     request_reason,
     unmet_reason,
     violations,
@@ -66,7 +67,6 @@ LOOKALIKE_FULL = 0.5  # an estimated 50% chance that customers like this one hol
 LIKELY_GOAL_FULL = 0.25  # a goal's chance times how plainly its tellers' words ask for the product, counting fully
 MIN_REASON = 0.1  # a component must contribute at least this much to be given as a reason
 MAX_PER_CATEGORY = 3  # in an answer across categories
-HELD_TYPE_SLACK = 0.1  # asked plainly for a type they hold, others of it this much further than the margin stay options
 MAX_PERSONAL_REASONS = 2  # after the reason a product answers the request
 # rules a customer can hear as the reason a product is not open to them, with the feature each reads; age and
 # business rules are not said this way (age is a protected basis in credit decisions)
@@ -207,9 +207,9 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
 def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, candidates: Sequence[Mapping]) -> float:
     """The need score of what the request asks for most plainly when that is a product a rule keeps from them, or
     one they hold (`_with_held` names it first); 0 when the plainest need is one they can be offered. Asked for a
-    type ("make my savings earn more"), others of it stay options beside the one they hold, and when the request
-    plainly asks for that one, those a little further from the need than the margin too ("a card for groceries
-    and gas": other cash-back cards; "I need car insurance": not pet cover)."""
+    type ("make my savings earn more", "a card for groceries and gas"), others of it stay options beside the one
+    they hold: accounts and cards of a type stand in for each other. Cover does not: each insures one thing, so
+    asked plainly for the cover they hold ("I need car insurance"), other cover answers other needs (pet cover)."""
     held = set(features.get("products_held") or ())
     offerable = {product["_id"] for product in candidates}
     for need in request.needs:
@@ -218,10 +218,9 @@ def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, c
             continue
         if need.product_id in offerable:
             return 0.0
-        if _kept_from_them(product, features) or (need.product_id in held and not request.categories):
+        if _kept_from_them(product, features) or (need.product_id in held and (
+                not request.categories or (need.score >= SPECIFIC_NEED and "insurance" in product_kinds(product)))):
             return need.score
-        if need.product_id in held and need.score >= SPECIFIC_NEED:
-            return need.score - HELD_TYPE_SLACK
     return 0.0
 
 
