@@ -45,7 +45,7 @@ from tools.requests.fit import (
     conditions,
     fit_request,
     is_business_product,
-    product_kinds,
+    is_cover,
     request_reason,
     unmet_reason,
     violations,
@@ -219,7 +219,7 @@ def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, c
         if need.product_id in offerable:
             return 0.0
         if _kept_from_them(product, features) or (need.product_id in held and (
-                not request.categories or (need.score >= SPECIFIC_NEED and "insurance" in product_kinds(product)))):
+                not request.categories or (need.score >= SPECIFIC_NEED and is_cover(product)))):
             return need.score
     return 0.0
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from retrieval.graph import ADULT_AGE
-from tools.requests.fit import product_kinds
+from tools.requests.fit import is_cover, product_kinds
 from tools.requests.model import NeedHit, Request
 
 AGE_SEGMENTS = {  # the ages a segment plainly covers, generous at both ends
@@ -51,8 +51,7 @@ def _of_named_kind(request: Request, products: Mapping[str, Mapping], age: int, 
     best = round(needs[0].score - BELOW_BEST, 4)
     scores = {hit.product_id: hit for hit in needs}
     for product_id, product in products.items():
-        kinds = product_kinds(product)
-        if "insurance" in kinds and kinds & named and LIFTING_SEGMENTS & set(_aimed_at(product, age)):
+        if is_cover(product) and product_kinds(product) & named and LIFTING_SEGMENTS & set(_aimed_at(product, age)):
             hit = scores.get(product_id)
             if hit is None or hit.score < best:
                 scores[product_id] = NeedHit(product_id, best, hit.phrase if hit else product.get("name", ""))

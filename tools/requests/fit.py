@@ -208,11 +208,16 @@ def far_from_need(request: Request, products: Mapping[str, Mapping]) -> list[str
             if request.need_score(product_id) < floor and not product_kinds(product) & set(request.categories)]
 
 
+def is_cover(product: Mapping) -> bool:
+    """Whether the product is cover paid for by a premium (insurance, and health plans too)."""
+    return bool((product.get("terms") or {}).get("premium_monthly"))
+
+
 def product_kinds(product: Mapping) -> set[str]:
     """The types of product `product` is, as a customer names them: its category, and insurance when it is
-    cover paid for by a premium (a health plan is insurance too)."""
+    cover (a health plan is insurance too)."""
     kinds = {product.get("category")}
-    if (product.get("terms") or {}).get("premium_monthly"):
+    if is_cover(product):
         kinds.add("insurance")
     return kinds
 
