@@ -8,7 +8,7 @@ With `FARGO_MONGODB_URI` set: pymongo against MongoDB, database
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,6 +57,7 @@ __all__ = [
     "handle_filter",
     "is_real_mongodb",
     "iso_datetime",
+    "live_feature_batches",
     "live_feature_documents",
     "live_pointer",
     "normalise_filter",
@@ -155,3 +156,18 @@ def live_feature_documents(store: DocumentStore, runs: Sequence[str | None], cus
         for document in store["features"].find(query, projection):
             found.setdefault(document["customer_id"], document)
     return found
+
+
+def live_feature_batches(store: DocumentStore, runs: Sequence[str | None], projection: dict | None = None,
+                         batch_size: int = 1000) -> Iterator[list[dict]]:
+    """Every customer's live feature document (as `live_feature_documents` finds them), a batch at a time: for
+    reading the whole bank without holding it. A projection must keep `customer_id`."""
+    runs = [run for run in runs if run]
+    newer: set[str] = set()  # customers with a document in a newer run: a nightly run's changed customers
+    for position, run in enumerate(runs):
+        for batch in store["features"].find_batches({"run_id": run}, projection, batch_size):
+            documents = [document for document in batch if document["customer_id"] not in newer]
+            if position < len(runs) - 1:
+                newer.update(document["customer_id"] for document in documents)
+            if documents:
+                yield documents

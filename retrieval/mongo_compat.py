@@ -14,7 +14,7 @@ Storage rules, identical on both backends:
   non-null values only, `{"$exists": False}` and `None` match null or missing;
 - a sub-document in a filter matches the fields it names (`{"consent":
   {"marketing": True}}` is `{"consent.marketing": True}`);
-- `find`, `distinct` and `aggregate` return lists.
+- `find`, `distinct` and `aggregate` return lists; `find_batches` yields them a batch at a time.
 
 NeoSQLite gaps this wrapper closes (each has a test in
 tests/retrieval/test_docstore.py): booleans written by `$set`; duplicate keys
@@ -29,10 +29,12 @@ differently.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -69,6 +71,7 @@ from retrieval.sqlite_bulk import (
     all_string_ids,
     find_by_ids,
     insert_documents,
+    page_after,
     replace_documents,
 )
 
@@ -548,6 +551,49 @@ class Collection:
             documents = [apply_projection(document, local_projection) for document in documents]
         return documents
 
+    def find_batches(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
+                     batch_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """The matching documents in lists of up to `batch_size`, in stored order: a read over a whole collection
+        that holds one batch at a time (MongoDB: one cursor; embedded: a page of rows after the last one read, for a
+        filter of top-level equalities to strings and numbers, a field holding a list not searched within; any
+        other embedded filter is read whole, as `find` reads it, and handed out in batches). Each batch is read under the store's lock, none is held between."""
+        backend_projection, local_projection = split_projection(projection, project_locally=self._embedded)
+        query = self._filter(filter)
+        equalities = _plain_equalities(query) if self._embedded else None
+        if self._embedded and equalities is None:
+            everything = self.find(filter, projection)
+            yield from (everything[start:start + batch_size] for start in range(0, len(everything), batch_size))
+            return
+        if self._embedded:
+            batches = self._pages(equalities, batch_size)
+        else:
+            batches = self._cursor_batches(query, backend_projection, batch_size)
+        for batch in batches:
+            yield batch if local_projection is None else [apply_projection(doc, local_projection) for doc in batch]
+
+    def _pages(self, equalities: dict[str, Any], batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        after = 0
+        while True:
+            with self._store._operation():
+                documents, after = page_after(self._raw, equalities, after, batch_size)
+            if not documents:
+                return
+            yield [readable(document) for document in documents]
+
+    def _cursor_batches(self, query: dict[str, Any], projection: dict[str, Any] | None,
+                        batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        with self._store._operation():
+            cursor = self._raw.find(query, projection, batch_size=batch_size)
+        try:
+            while True:
+                with self._store._operation():
+                    documents = [readable(document) for document in itertools.islice(cursor, batch_size)]
+                if not documents:
+                    return
+                yield documents
+        finally:
+            cursor.close()
+
     def _read_plain_json(self, query: dict[str, Any], projection: dict[str, Any] | None) -> list[dict] | None:
         """Embedded reads SQLite answers without NeoSQLite's Python decoding: documents by a list of string
         `_id`s, or every `_id`; None for any other query, or when a document needs NeoSQLite's decoding."""
@@ -966,6 +1012,16 @@ def _indexable_in(query: Mapping[str, Any]) -> bool:
         return False
     (field_name, condition), = query.items()
     return field_name != "_id" and isinstance(condition, dict) and list(condition) == ["$in"]
+
+
+PLAIN_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain_equalities(query: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A filter of top-level fields each equal to a string or a number (not a boolean), as field -> value; else
+    None. SQLite's `json_extract` compares those as MongoDB does."""
+    plain = all(PLAIN_FIELD.fullmatch(name) and type(value) in (str, int, float) for name, value in query.items())
+    return dict(query) if plain else None
 
 
 def _only_id(projection: Mapping[str, Any] | None) -> bool:

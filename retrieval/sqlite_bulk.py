@@ -96,6 +96,33 @@ def find_by_ids(raw_collection: Any, ids: Sequence[str]) -> list[dict[str, Any]]
     return documents
 
 
+def page_after(raw_collection: Any, equalities: dict[str, str | int | float], after: int,
+               limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Up to `limit` documents stored after row `after` (SQLite's `id`) whose top-level fields equal `equalities`,
+    in stored order, and the last row read (`after` when none is left): one page of a read over many documents.
+
+    Plain JSON is read by orjson; a document with NeoSQLite's tagged values (ObjectIds, `$date`) by NeoSQLite, as
+    its own cursor reads it. A field's index (NeoSQLite indexes `json_extract(data, '$.field')`) serves the filter.
+    """
+    table = quote_table_name(raw_collection.name)
+    where = "".join(f" AND json_extract(data, '$.{name}') = ?" for name in equalities)
+    rows = raw_collection.db.execute(
+        f"SELECT id, _id, CASE WHEN typeof(data) = 'blob' THEN json(data) ELSE data END FROM {table} "
+        f"WHERE id > ?{where} ORDER BY id LIMIT ?", [after, *equalities.values(), limit]).fetchall()
+    documents = []
+    for row_id, stored_id, data in rows:
+        document = None
+        if "__neosqlite_" not in data and '"$date"' not in data:
+            try:
+                document = orjson.loads(data)
+            except orjson.JSONDecodeError:  # a NaN, an integer beyond 64 bits
+                pass
+        if type(document) is not dict or "_id" not in document:
+            document = raw_collection._load_with_stored_id(row_id, data, stored_id)
+        documents.append(document)
+    return documents, rows[-1][0] if rows else after
+
+
 def all_string_ids(raw_collection: Any) -> list[str] | None:
     """Every document's `_id`, read by SQLite from the stored JSON; None unless every one is a string."""
     table = quote_table_name(raw_collection.name)

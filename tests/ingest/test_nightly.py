@@ -19,6 +19,7 @@ from ingest.loader import load_directory
 from ingest.synth import synthesize
 from retrieval.docstore import (
     feature_runs,
+    live_feature_batches,
     live_feature_documents,
     live_pointer,
     open_store,
@@ -102,6 +103,11 @@ def test_a_nightly_run_recomputes_exactly_the_changed_customers_as_a_full_run_wo
         assert {cid for cid in after if after[cid]["run_id"] == run.run_id} == changed
         for cid in set(after) - changed:
             assert after[cid] == before[cid]  # the full run's document, untouched
+        # serving's models read the same documents a few at a time
+        batches = list(live_feature_batches(store, feature_runs(store, run.run_id), batch_size=4))
+        assert max(map(len, batches)) <= 4
+        assert {doc["customer_id"]: doc for batch in batches for doc in batch} == after
+        assert sum(map(len, batches)) == len(after)
         full = IngestJob(store, None, bank.data_dir / "graph")
         full.build_features("recomputed")  # every customer, from the same loaded records
         recomputed = live_features(store, "recomputed")

@@ -537,6 +537,20 @@ def test_find_returns_a_list_and_find_one_none_when_nothing_matches(store):
     assert store["items"].find_one({"_id": "missing"}) is None
 
 
+def test_find_batches_hands_out_what_find_finds_a_batch_at_a_time(store):
+    items = seed(store, count=23)
+    store["items"].insert_one({"_id": "when", "group": "odd", "v": 9, "at": datetime(2026, 5, 1, tzinfo=UTC),
+                               "n": {"p": 1, "q": 2}})
+    items.insert_one({"group": "odd", "v": 7})  # a generated ObjectId
+    for query in ({}, {"group": "odd"}, {"v": 3}, {"group": "odd", "v": {"$gt": 2}}, {"group": "none"}):
+        batches = list(items.find_batches(query, {"v": 1, "n.p": 1}, batch_size=4))
+        assert all(0 < len(batch) <= 4 for batch in batches)
+        found = [document for batch in batches for document in batch]
+        assert sorted(found, key=lambda doc: str(doc["_id"])) == sorted(items.find(query, {"v": 1, "n.p": 1}),
+                                                                       key=lambda doc: str(doc["_id"]))
+    assert next(items.find_batches({"_id": "when"}))[0]["at"] == items.find_one({"_id": "when"})["at"]
+
+
 def test_projections_include_and_exclude_top_level_fields(store):
     store["items"].insert_one({"_id": "a", "x": 1, "y": 2, "n": {"p": 1, "q": 2}})
     assert store["items"].find_one({}, {"x": 1}) == {"_id": "a", "x": 1}
