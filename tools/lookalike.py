@@ -52,6 +52,7 @@ MAX_TRAINING_ROWS = 20_000  # openings the next-product regression learns from (
 MIN_SPEND = 100.0  # dollars in 12 months before a spending category counts as a trait
 GOAL_PROPENSITY_C = 0.3  # inverse L2 strength of the per-goal regressions
 MIN_TELLERS = 10  # customers who told us a goal before the bank learns who else may have it
+GOAL_PREFIX = "goal:"  # a told goal's trait key: "goal:first_home"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def traits_of(features: Mapping, shares: SpendingShares | None = None) -> list[T
 
 
 TraitKeys = Callable[[Mapping], frozenset[str]]
+Row = Mapping | int  # a training row: a feature document, or a `TraitTable` row
 
 
 def trait_keys(shares: SpendingShares | None = None) -> TraitKeys:
@@ -114,7 +116,7 @@ def _profile_traits(view: Mapping) -> list[Trait]:
 
 def _goal_traits(view: Mapping) -> list[Trait]:
     """The goals a customer told us about (disclosure topics), never a health one."""
-    return [Trait(f"goal:{topic}", "goals", f"told us they are {goal_words(topic)}")
+    return [Trait(f"{GOAL_PREFIX}{topic}", "goals", f"told us they are {goal_words(topic)}")
             for topic in sorted(view.get("goals") or ()) if "health" not in topic]
 
 
@@ -165,8 +167,13 @@ class SpendingShares:
         if len(shares) < MIN_CUSTOMERS:
             return cls({})
         categories = sorted({category for share in shares for category in share})
-        cutoffs = {category: float(np.quantile([share.get(category, 0.0) for share in shares], HEAVY_SHARE_QUANTILE))
-                   for category in categories}
+        return cls.from_columns({category: np.array([share.get(category, 0.0) for share in shares])
+                                 for category in categories})
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, np.ndarray]) -> SpendingShares:
+        """From each category's share of every customer's card spending (0 where they spend nothing on it)."""
+        cutoffs = {category: float(np.quantile(column, HEAVY_SHARE_QUANTILE)) for category, column in columns.items()}
         return cls({category: cutoff for category, cutoff in cutoffs.items() if cutoff > 0})
 
     def heavy_traits(self, view: Mapping) -> list[Trait]:
@@ -174,6 +181,126 @@ class SpendingShares:
         return [Trait(f"heavy:{category}", f"spend_12m.{category}",
                       f"spend more of their budget on {_words(category)} than most customers, as you do")
                 for category, cutoff in sorted(self.cutoffs.items()) if shares.get(category, 0.0) >= cutoff]
+
+
+class TraitTable:
+    """What the fits learn from every customer's feature document, read once, a batch at a time, and kept compact.
+
+    Per customer (a row): the traits their document shows, heavy spending shares included (`SpendingShares`, fitted
+    on every row's card spending shares once all are read), and the products they hold, as 0/1 sparse matrices over
+    the trait keys and `product_ids`: some hundred bytes a customer, where a feature document read whole is tens of
+    kilobytes of Python objects. The fits learn from it what they learn from the documents themselves
+    (`Lookalikes.from_table`, `NextProducts.from_table`, `GoalPropensity.from_table`).
+    """
+
+    def __init__(self, batches: Iterable[Iterable[Mapping]], product_ids: Sequence[str]) -> None:
+        self.product_ids = tuple(product_ids)
+        products = {product_id: j for j, product_id in enumerate(product_ids)}
+        self.trait_index: dict[str, int] = {}
+        categories: dict[str, int] = {}
+        ids, traits, held, shares = [], _Rows(), _Rows(), _Rows()
+        for batch in batches:
+            batch_ids = []
+            for document in batch:
+                batch_ids.append(document.get("customer_id"))
+                view = credit_score_inputs(document)
+                traits.add({self.trait_index.setdefault(sys.intern(trait.key), len(self.trait_index))
+                            for trait in traits_of(view)})
+                held.add({products[p] for p in document.get("products_held") or () if p in products})
+                spent = card_spend_shares(view)
+                shares.add([categories.setdefault(category, len(categories)) for category in spent], spent.values())
+            ids.append(np.array(batch_ids, dtype=np.str_))
+            traits.end_batch(), held.end_batch(), shares.end_batch()
+        self.customer_ids = np.concatenate(ids) if ids else np.array([], dtype=np.str_)
+        self.order = np.argsort(self.customer_ids, kind="stable")  # the rows in customer id order
+        self._sorted_ids = self.customer_ids[self.order]
+        self.held = held.matrix(len(self.product_ids))
+        spending = shares.matrix(len(categories), values=True).tocsc()
+        self.shares = self._spending_shares(spending, categories)
+        self.traits = sparse.hstack([traits.matrix(len(self.trait_index)), self._heavy_traits(spending, categories)],
+                                    format="csr")
+        self.keys = tuple(sorted(self.trait_index, key=self.trait_index.__getitem__))
+
+    @property
+    def people(self) -> int:
+        return len(self.customer_ids)
+
+    def _spending_shares(self, spending: sparse.csc_matrix, categories: Mapping[str, int]) -> SpendingShares:
+        if self.people < MIN_CUSTOMERS:
+            return SpendingShares({})
+        return SpendingShares.from_columns({category: spending[:, categories[category]].toarray().ravel()
+                                            for category in sorted(categories)})
+
+    def _heavy_traits(self, spending: sparse.csc_matrix, categories: Mapping[str, int]) -> sparse.csr_matrix:
+        """Where each row spends more of their card spending than most (`SpendingShares.heavy_traits`): one
+        column a category, after the other traits' columns."""
+        first, rows, columns = len(self.trait_index), [], []
+        for category, cutoff in sorted(self.shares.cutoffs.items()):
+            column = spending[:, categories[category]]
+            holders = column.indices[column.data >= cutoff]
+            if len(holders):
+                rows.append(holders)
+                columns.append(np.full(len(holders), self.trait_index.setdefault(f"heavy:{category}",
+                                                                                 len(self.trait_index)) - first))
+        rows, columns = (np.concatenate(rows), np.concatenate(columns)) if rows else ([], [])
+        return sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, columns)),
+                                 shape=(self.people, len(self.trait_index) - first))
+
+    def row_of(self, customer_id: str) -> int | None:
+        """The row of a customer, None without one."""
+        at = int(np.searchsorted(self._sorted_ids, customer_id))
+        return int(self.order[at]) if at < self.people and self._sorted_ids[at] == customer_id else None
+
+    def trait_matrix(self, rows: Sequence[int], leave_out: str = "") -> tuple[dict[str, int], sparse.csr_matrix]:
+        """`_trait_matrix` of these rows' trait keys (but those starting with `leave_out`), read off the table: the
+        same columns in the same order (first seen, a row's keys in sorted order) and the same 0/1 float matrix."""
+        kept = np.array([not (leave_out and key.startswith(leave_out)) for key in self.keys], dtype=bool)
+        chosen = self.traits[np.asarray(rows, dtype=np.int64)][:, np.flatnonzero(kept)].tocsc()
+        chosen.sort_indices()
+        names = [key for key, keep in zip(self.keys, kept, strict=True) if keep]
+        seen = np.flatnonzero(np.diff(chosen.indptr))  # columns some row shows
+        first_row = chosen.indices[chosen.indptr[seen]]
+        order = sorted(range(len(seen)), key=lambda k: (first_row[k], names[seen[k]]))
+        columns = seen[order]
+        x = chosen[:, columns].tocsr()
+        x = sparse.csr_matrix((np.ones(x.nnz), x.indices, x.indptr), shape=x.shape)
+        x.sum_duplicates()
+        return {names[column]: position for position, column in enumerate(columns)}, x
+
+    def goals_told(self, rows: Sequence[int]) -> list[set[str]]:
+        """Per row, the goals the customer told us (their `goal:` traits)."""
+        goals = {column: key.removeprefix(GOAL_PREFIX) for column, key in enumerate(self.keys)
+                 if key.startswith(GOAL_PREFIX)}
+        return [{goals[column] for column in self.traits.indices[self.traits.indptr[row]:self.traits.indptr[row + 1]]
+                 if column in goals} for row in rows]
+
+
+class _Rows:
+    """A sparse matrix read a row at a time: Python lists for the batch being read, numpy arrays for the rest."""
+
+    def __init__(self) -> None:
+        self.lengths, self.columns, self.values = [], [], []
+        self._lengths, self._columns, self._values = [], [], []
+
+    def add(self, columns: Iterable[int], values: Iterable[float] = ()) -> None:
+        before = len(self.columns)
+        self.columns.extend(columns)
+        self.values.extend(values)
+        self.lengths.append(len(self.columns) - before)
+
+    def end_batch(self) -> None:
+        self._lengths.append(np.array(self.lengths, dtype=np.int64))
+        self._columns.append(np.array(self.columns, dtype=np.int32))
+        self._values.append(np.array(self.values, dtype=np.float64))
+        self.lengths, self.columns, self.values = [], [], []
+
+    def matrix(self, width: int, values: bool = False) -> sparse.csr_matrix:
+        """The rows as a CSR matrix: 1 in each cell (int32: counts stay exact), or the values added with them."""
+        lengths = np.concatenate([np.zeros(1, dtype=np.int64), *self._lengths])
+        columns = np.concatenate([np.zeros(0, dtype=np.int32), *self._columns])
+        data = np.concatenate([np.zeros(0), *self._values]) if values else np.ones(len(columns), dtype=np.int32)
+        self._lengths, self._columns, self._values = [], [], []
+        return sparse.csr_matrix((data, columns, np.cumsum(lengths)), shape=(len(lengths) - 1, width))
 
 
 def _holding_traits(view: Mapping) -> list[Trait]:
@@ -214,8 +341,21 @@ class Lookalikes:
             held = {products[p] for p in outcome or () if p in products}
             held_cells[0].extend([person] * len(held))
             held_cells[1].extend(held)
-        holds = _indicator(held_cells, (people, len(product_ids)))
-        together = (has_trait.T @ holds).toarray()
+        return cls._from_indicators(product_ids, trait_index, has_trait,
+                                    _indicator(held_cells, (people, len(product_ids))))
+
+    @classmethod
+    def from_table(cls, table: TraitTable) -> Lookalikes:
+        """From a `TraitTable`: what each customer holds, given the traits (heavy ones included) they show."""
+        if table.people < MIN_CUSTOMERS:
+            return cls(table.product_ids, {}, np.zeros(len(table.product_ids)), np.zeros((0, len(table.product_ids))))
+        return cls._from_indicators(table.product_ids, table.trait_index, table.traits, table.held)
+
+    @classmethod
+    def _from_indicators(cls, product_ids: Sequence[str], trait_index: Mapping[str, int], has_trait: sparse.csr_matrix,
+                         holds: sparse.csr_matrix) -> Lookalikes:
+        people = has_trait.shape[0]
+        together = (has_trait.T @ holds).toarray().astype(np.float64)  # counts, exact in int32 or float64
         with_trait = np.asarray(has_trait.sum(axis=0)).ravel()
         base_rate = np.asarray(holds.sum(axis=0)).ravel() / people
         rate = (together + LIFT_PRIOR * base_rate[None, :]) / (with_trait[:, None] + LIFT_PRIOR)
@@ -285,19 +425,37 @@ class NextProducts:
             openings: Mapping[str, Iterable[str]], max_rows: int = MAX_TRAINING_ROWS,
             shares: SpendingShares | None = None, keys: TraitKeys | None = None) -> NextProducts:
         keys = keys or trait_keys(shares)
+        ordered = sorted(documents, key=lambda d: str(d.get("customer_id")))
+        return cls._from_rows(product_ids, ((d.get("customer_id"), d) for d in ordered), openings, max_rows,
+                              lambda rows: _trait_matrix([keys(document) for document in rows]))
+
+    @classmethod
+    def from_table(cls, table: TraitTable, openings: Mapping[str, Iterable[str]],
+                   max_rows: int = MAX_TRAINING_ROWS) -> NextProducts:
+        """From a `TraitTable`'s customers who opened something (`openings`), in customer id order, as `fit`."""
+        openers = ((customer_id, row) for customer_id in sorted(openings)
+                   if (row := table.row_of(customer_id)) is not None)
+        return cls._from_rows(table.product_ids, openers, openings, max_rows, table.trait_matrix)
+
+    @classmethod
+    def _from_rows(cls, product_ids: Sequence[str], customers: Iterable[tuple[str, Row]],
+                   openings: Mapping[str, Iterable[str]], max_rows: int,
+                   matrix: Callable[[list[Row]], tuple[dict[str, int], sparse.csr_matrix]]) -> NextProducts:
+        """From (customer id, their row) in customer id order: a training row per product each opened lately, the
+        rows' trait matrix made by `matrix`."""
         products = {product_id: j for j, product_id in enumerate(product_ids)}
         rows, labels = [], []
-        for document in sorted(documents, key=lambda d: str(d.get("customer_id"))):
-            opened = [p for p in dict.fromkeys(openings.get(document.get("customer_id")) or ()) if p in products]
+        for customer_id, row in customers:
+            opened = [p for p in dict.fromkeys(openings.get(customer_id) or ()) if p in products]
             if not opened:
                 continue
-            rows.extend([keys(document)] * len(opened))
+            rows.extend([row] * len(opened))
             labels.extend(products[product_id] for product_id in opened)
             if len(labels) >= max_rows:
                 break
         if len(labels) < MIN_CUSTOMERS or len(set(labels)) < 2:
             return cls(tuple(product_ids), {}, np.zeros((len(product_ids), 0)), np.full(len(product_ids), -np.inf))
-        return cls._fitted(tuple(product_ids), *_trait_matrix(rows), np.asarray(labels))
+        return cls._fitted(tuple(product_ids), *matrix(rows), np.asarray(labels))
 
     @classmethod
     def _fitted(cls, product_ids, trait_index, x, y) -> NextProducts:
@@ -355,13 +513,26 @@ class GoalPropensity:
             max_rows: int = MAX_TRAINING_ROWS, keys: TraitKeys | None = None) -> GoalPropensity:
         documents = sorted(documents, key=lambda d: str(d.get("customer_id")))[:max_rows]
         told = [{topic for topic in document.get("goals") or () if "health" not in topic} for document in documents]
+        keys = keys or trait_keys(shares)
+        return cls._from_rows(told, lambda: _trait_matrix([{key for key in keys(document) if not key.startswith(
+            GOAL_PREFIX)} for document in documents]))
+
+    @classmethod
+    def from_table(cls, table: TraitTable, max_rows: int = MAX_TRAINING_ROWS) -> GoalPropensity:
+        """From a `TraitTable`'s first `max_rows` customers in customer id order, as `fit`: the goals they told
+        us are their `goal:` traits."""
+        first = table.order[:max_rows]
+        return cls._from_rows(table.goals_told(first), lambda: table.trait_matrix(first, leave_out=GOAL_PREFIX))
+
+    @classmethod
+    def _from_rows(cls, told: Sequence[set[str]],
+                   matrix: Callable[[], tuple[dict[str, int], sparse.csr_matrix]]) -> GoalPropensity:
+        """From the goals each customer told us and (made when needed) their other traits' matrix, in one order."""
         counts = {topic: sum(topic in topics for topics in told) for topic in set().union(*told)}
         goals = tuple(sorted(topic for topic, count in counts.items() if count >= MIN_TELLERS))
-        if len(documents) < MIN_CUSTOMERS or not goals:
+        if len(told) < MIN_CUSTOMERS or not goals:
             return cls((), {}, np.zeros((0, 0)), np.zeros(0))
-        keys = keys or trait_keys(shares)
-        rows = [{key for key in keys(document) if not key.startswith("goal:")} for document in documents]
-        return cls._fitted(goals, *_trait_matrix(rows), told)
+        return cls._fitted(goals, *matrix(), told)
 
     @classmethod
     def _fitted(cls, goals, trait_index, x, told) -> GoalPropensity:
@@ -378,7 +549,7 @@ class GoalPropensity:
         """Per goal the customer has not told us: its chance, and the traits that raise it most (up to two)."""
         if not self.goals:
             return {}, {}
-        told = {trait.key.removeprefix("goal:") for trait in traits if trait.key.startswith("goal:")}
+        told = {trait.key.removeprefix(GOAL_PREFIX) for trait in traits if trait.key.startswith(GOAL_PREFIX)}
         known = _known(traits, self.trait_index)
         weights = self.coef[:, [self.trait_index[trait.key] for trait in known]]
         chance = 1.0 / (1.0 + np.exp(-(self.intercept + weights.sum(axis=1))))

@@ -152,3 +152,32 @@ def test_fits_sharing_trait_keys_read_each_document_once_and_learn_the_same(monk
     lookalike.GoalPropensity.fit(documents, keys=keys)
     assert sorted(reads) == sorted(document["_id"] for document in documents)  # once each, for three fits
     assert shared == alone
+
+
+def test_fits_from_a_table_read_in_batches_learn_what_fits_from_the_documents_learn(monkeypatch):
+    monkeypatch.setattr(lookalike, "MIN_CUSTOMERS", 4)
+    monkeypatch.setattr(lookalike, "MIN_TELLERS", 3)
+    # renters told us about a first home and lean to travel; the others hold and open other things
+    documents = [{**_doc(f"A{i}", rent=12000.0, goals=["first_home"], held=["K", "R"] if i < 3 else ["K"]),
+                  "spend_12m": {"groceries": 2000.0, "travel": 8000.0, "rent": 12000.0}} for i in range(7)]
+    documents += [_spender(f"B{i}", groceries=8000.0, travel=500.0 * i) for i in range(7)]
+    for document in documents[3::4]:
+        document["products_held"] = ["K", "S", "X"]  # X: not in the catalogue
+    openings = {f"A{i}": ["S", "S"] for i in range(0, 7, 2)} | {f"B{i}": ["R", "K"] for i in range(5)}
+    products = ["K", "R", "S"]
+    shares = lookalike.SpendingShares.from_features(documents)
+    keys = lookalike.trait_keys(shares)
+    read = documents[::-1]  # in the store's order, not the customers'
+    table = lookalike.TraitTable((read[start:start + 3] for start in range(0, len(read), 3)), products)
+    asked = [traits_of(_doc("C1", rent=9000.0)), traits_of(_spender("C2", groceries=100.0, travel=900.0), shares)]
+    assert table.shares == shares
+    for from_documents, from_table in (
+        (Lookalikes.from_features(documents, products, keys=keys), Lookalikes.from_table(table)),
+        (NextProducts.fit(documents, products, openings, keys=keys, max_rows=9),
+         NextProducts.from_table(table, openings, max_rows=9)),
+        (lookalike.GoalPropensity.fit(documents, keys=keys, max_rows=12),
+         lookalike.GoalPropensity.from_table(table, max_rows=12)),
+    ):
+        assert [from_table.estimates(traits) for traits in asked] == [from_documents.estimates(traits)
+                                                                      for traits in asked]
+        assert from_table.estimates(asked[0]) != ({}, {})

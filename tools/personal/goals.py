@@ -44,6 +44,7 @@ OBLIGATIONS = {
 }
 GOAL_EXAMPLES = 50  # distinct disclosure texts per goal that say which products the goal asks for
 GOAL_PRODUCTS_KEY = "tools.personal.goal_products"  # its ToolContext.memo key
+DISCLOSURE_FIELDS = {"topic": 1, "kind": 1, "customer_id": 1, "text": 1}
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,16 @@ def goal_products(ctx: ToolContext) -> dict[str, np.ndarray]:
 def _goal_product_table(ctx: ToolContext) -> dict[str, np.ndarray]:
     models = live_models(ctx)
     examples: dict[str, set[str]] = {goal: set() for goal in models.goal_propensity.goals}
-    for disclosure in ctx.store["disclosures"].find({"topic": {"$in": list(examples)}}):
-        if disclosure.get("kind") != "health" and disclosure.get("customer_id") not in models.opted_out:
-            examples[disclosure["topic"]].add(disclosure["text"])
+    # read a batch at a time, keeping each goal's first GOAL_EXAMPLES distinct texts in sorted order (and a few more)
+    for batch in ctx.store["disclosures"].find_batches({}, DISCLOSURE_FIELDS):
+        for disclosure in batch:
+            texts = examples.get(disclosure.get("topic"))
+            if texts is not None and disclosure.get("kind") != "health" and (
+                    disclosure.get("customer_id") not in models.opted_out):
+                texts.add(disclosure["text"])
+        for goal, texts in examples.items():
+            if len(texts) > 2 * GOAL_EXAMPLES:
+                examples[goal] = set(sorted(texts)[:GOAL_EXAMPLES])
     product_ids, table = sorted(ctx.products), {}
     for goal, texts in examples.items():
         sources = [GoalSource(text, "", ()) for text in sorted(texts)[:GOAL_EXAMPLES]]
