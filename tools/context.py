@@ -14,6 +14,7 @@ was built from and goes with it when the next run's context replaces it.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # Chroma and the model's libraries are slow to import; a cont
     from retrieval.vectors import VectorIndexes
 
 T = TypeVar("T")
+FEATURE_CACHE = 1024  # customers whose feature documents a context keeps (the ones in conversation lately)
 
 
 class NoLiveData(FargoError, RuntimeError):
@@ -57,7 +59,8 @@ class ToolContext:
     graph: Neighbourhoods  # a graph built in memory is wrapped (GraphNeighbourhoods)
     graph_stats: GraphStats
     run_id: str
-    _features: dict[str, dict | None] = field(default_factory=dict, repr=False)
+    _features: OrderedDict[str, dict | None] = field(default_factory=OrderedDict, repr=False)
+    _features_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _index_vectors: dict[str, tuple] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -88,11 +91,18 @@ class ToolContext:
         return feature_runs(self.store, self.run_id)
 
     def features(self, customer_id: str) -> dict | None:
-        """The live feature document of one customer (cached for the life of this context)."""
-        if customer_id not in self._features:
-            found = live_feature_documents(self.store, self.feature_runs, [customer_id])
-            self._features[customer_id] = found.get(customer_id)
-        return self._features[customer_id]
+        """The live feature document of one customer; the last FEATURE_CACHE customers' are kept (a bank's
+        million documents would be gigabytes)."""
+        with self._features_lock:
+            if customer_id in self._features:
+                self._features.move_to_end(customer_id)
+                return self._features[customer_id]
+        found = live_feature_documents(self.store, self.feature_runs, [customer_id]).get(customer_id)
+        with self._features_lock:
+            self._features[customer_id] = found
+            while len(self._features) > FEATURE_CACHE:
+                self._features.popitem(last=False)
+        return found
 
     def index_vectors(self, name: str) -> tuple:
         """(ids, unit vectors) of a small live vector index (the catalogue, the FAQ), read once for the life of this

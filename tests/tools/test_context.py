@@ -1,4 +1,4 @@
-"""ToolContext.memo: what a tool builds once and keeps for the life of one context."""
+"""ToolContext: what a tool builds once and keeps for the life of one context (memo), and the features it keeps."""
 
 from __future__ import annotations
 
@@ -76,3 +76,24 @@ def test_a_build_that_fails_keeps_nothing_and_the_next_caller_builds_again():
     with pytest.raises(RuntimeError, match="store unavailable"):
         ctx.memo("table", failing)
     assert ctx.memo("table", lambda: "built") == "built"
+
+
+def test_feature_documents_are_kept_for_the_customers_in_conversation_lately_only(tmp_path, monkeypatch):
+    from assistant.settings import Settings
+    from retrieval.docstore import open_store
+
+    monkeypatch.setattr("tools.context.FEATURE_CACHE", 2)
+    with open_store(Settings(data_dir=tmp_path, mongodb_uri=None)) as store:
+        store["features"].insert_many([{"_id": f"run-1:C{n}", "run_id": "run-1", "customer_id": f"C{n}", "age": 30 + n}
+                                       for n in range(4)])
+        store["job_runs"].insert_one({"_id": "run-1"})
+        ctx = _context()
+        ctx.store = store
+        reads = []
+        counted = type(store["features"]).find
+        monkeypatch.setattr(type(store["features"]), "find",
+                            lambda self, *args, **kwargs: reads.append(self.name) or counted(self, *args, **kwargs))
+        assert [ctx.features(f"C{n}")["age"] for n in (0, 1, 0, 2, 0, 1)] == [30, 31, 30, 32, 30, 31]
+        assert reads.count("features") == 4  # C0 kept while asked for; C1 read again after C2 and C0 came since
+        assert ctx.features("C9") is None
+        assert len(ctx._features) == 2
