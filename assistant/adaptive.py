@@ -2,15 +2,16 @@
 
 The model is a logistic regression over what serving knows when it ranks (`offer_features`): the offline tool's
 score, its parts and its order; how often this customer was offered the product lately (`customer_history`); the
-product; and the product's kind crossed with the customer's context (`customer_context`: life stage, family,
-the share and trend of each spending category, their stated goals). Its weights are Gaussian (a mean and a
-precision each, independent), updated by Laplace's approximation after each batch of offers (Chapelle and Li,
-"An Empirical Evaluation of Thompson Sampling", 2011, algorithm 3): the new mean minimises the batch's log loss
-plus the old Gaussian as a penalty, the precision grows by each offer's p (1 - p) x^2. Ranking is Thompson
-sampling: the weights are drawn from that posterior once per answer (their spread narrowed by EXPLORATION, as
-a full-width draw over many context weights costs more take-ups than it teaches in the simulation), so a context
-few have seen still gets its chance, in proportion to how unsure the model is. Before any learning the mean is the
-prior, centred on the tool's order (`PRIOR`), so a new model ranks as the static one, with some exploration.
+product; and the product and its kind, each crossed with the customer's context (`customer_context`: life stage,
+family, the share and trend of each spending category, their stated goals, what they took up lately). Its weights
+are Gaussian (a mean and a precision each, independent), updated by Laplace's approximation after each batch of
+offers (Chapelle and Li, "An Empirical Evaluation of Thompson Sampling", 2011, algorithm 3): the new mean minimises
+the batch's log loss plus the old Gaussian as a penalty, the precision grows by each offer's p (1 - p) x^2. Ranking
+is Thompson sampling: the weights are drawn from that posterior once per answer (their spread narrowed by
+EXPLORATION, as a full-width draw over many context weights costs more take-ups than it teaches in the simulation),
+so a context few have seen still gets its chance, in proportion to how unsure the model is. Before any learning the
+mean is the prior, centred on the tool's order (`PRIOR`), so a new model ranks as the static one, with some
+exploration.
 
 An offer is learnt when the worker first sees its decision (taken up or not, as its responses so far say); a
 take-up that comes in a later pass adds what that offer's log loss loses by being taken up rather than not, a
@@ -69,11 +70,11 @@ def segment_of(features: Mapping | None) -> str:
     return "|".join(band_keys(features)) if features else "unknown"
 
 
-def customer_context(features: Mapping | None) -> dict[str, float]:
+def customer_context(features: Mapping | None, history: Mapping[str, Counts] | None = None) -> dict[str, float]:
     """What adaptive ranking knows of a customer: life stage, family, each spending category's share (square root)
-    and trend over the last twelve months, and their stated goals."""
+    and trend over the last twelve months, their stated goals, and what they took up lately (`taken_context`)."""
     if not features:
-        return {}
+        return taken_context(history or {})
     spend = features.get("spend_12m") or {}
     total = sum(value for value in spend.values() if value > 0)
     context = {f"{name}:{features[key]}": 1.0 for name, key in (("stage", "life_stage"), ("marital", "marital_status"))
@@ -83,19 +84,27 @@ def customer_context(features: Mapping | None) -> dict[str, float]:
     context |= {f"trend:{name}": math.tanh(value / TREND_SCALE)
                 for name, value in (features.get("spend_trend") or {}).items() if value}
     context |= {f"goal:{goal}": 1.0 for goal in features.get("goals") or ()}
-    return {name: round(value, 4) for name, value in context.items() if value}
+    return {name: round(value, 4) for name, value in context.items() if value} | taken_context(history or {})
+
+
+def taken_context(history: Mapping[str, Counts]) -> dict[str, float]:
+    """The products the customer took up in the last HISTORY_DAYS ("took:P012"): one product taken up says which
+    others they may want, as customers who took it up went on to take them."""
+    return {f"took:{product_id}": 1.0 for product_id, counts in sorted(history.items()) if counts.accepted}
 
 
 def offer_features(product_id: str, category: str | None, parts: Mapping[str, float], score: float,
                    tool_rank: int, offered_before: int, context: Mapping[str, float]) -> dict[str, float]:
     """The model's inputs for one offer: the tool's score, parts and order, how often the customer saw it lately,
-    the product, and the product's kind with each item of the customer's context."""
+    the product, and the product's kind and the product itself with each item of the customer's context (the kind
+    learns from every product of it, the product what sets it apart, such as which card travellers take up)."""
     features = {"bias": 1.0, "tool_score": math.log(max(score, 1e-4)), "tool_rank": tool_rank / POOL,
                 f"product:{product_id}": 1.0}
     features |= {f"part:{name}": float(value) for name, value in parts.items() if name not in OWN_PARTS and value}
     if offered_before:
         features[f"seen:{min(offered_before, 3)}"] = 1.0
     features |= {f"{category}|{name}": value for name, value in context.items()}
+    features |= {f"product:{product_id}|{name}": value for name, value in context.items()}
     return features
 
 

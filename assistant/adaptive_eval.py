@@ -23,6 +23,7 @@ beside their true expected acceptance on the same logged customers (known here f
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from assistant.adaptive import (
     Counts,
     customer_context,
     offer_row,
+    taken_context,
 )
 from ingest.synth.bank import GROUND_TRUTH_DIR, HIDDEN_NEEDS_FILE
 from tools.personal import recommend_personal
@@ -106,10 +108,18 @@ def _slate(arm: Arm, customer: Customer, k: int, rng: np.random.Generator) -> li
         picked = rng.choice(len(open_), size=min(k, len(open_)), replace=False)
         return [open_[index].product_id for index in picked]
     history = arm.history.get(customer.customer_id, {})
-    ranked = arm.model.rerank([_copy(rec) for rec in open_], customer.context, rng, history)[:k]
+    context = customer.context | taken_context(history)
+    ranked = arm.model.rerank([_copy(rec) for rec in open_], context, rng, history)[:k]
     for rec in ranked:
-        arm.rows[(customer.customer_id, rec.product_id)] = offer_row(rec.to_dict(), customer.context)
+        arm.rows[(customer.customer_id, rec.product_id)] = offer_row(rec.to_dict(), context)
     return [rec.product_id for rec in ranked]
+
+
+def _coin(seed: int, round_: int, customer_id: str, product_id: str) -> float:
+    """The customer's mood for the product this round, the same whichever policy shows it (common random numbers:
+    the policies differ by what they show, not by luck, so their ratio is measured with far less noise)."""
+    key = [seed, round_, zlib.crc32(customer_id.encode()), zlib.crc32(product_id.encode())]
+    return float(np.random.default_rng(key).random())
 
 
 def _copy(rec):
@@ -124,26 +134,31 @@ class Logged:
     open_ids: list[str]
     shown: list[str]
     accepted: set[str]
+    context: dict[str, float]  # the customer's, with what they had taken up before this round
 
 
 def simulate(customers: Sequence[Customer], rounds: int, k: int, seed: int,
              model: Callable[[], AcceptanceModel] = AcceptanceModel) -> tuple[dict[str, Arm], list[Logged]]:
-    rng = np.random.default_rng(seed)
+    # each policy draws from its own stream, so one policy's draws never change another's customers' choices
+    rngs = {name: np.random.default_rng([seed, number]) for number, name in enumerate(POLICIES)}
     arms = {name: Arm(name, model()) for name in POLICIES}
     log: list[Logged] = []
-    for _ in range(rounds):
+    for round_ in range(rounds):
         for arm in arms.values():
+            rng = rngs[arm.name]
             shown = accepted = 0
             seen: list[tuple[Customer, str, bool]] = []
             for customer in customers:
                 open_ids = [rec.product_id for rec in arm.open_to(customer)]
                 slate = _slate(arm, customer, k, rng)
-                took = {product_id for product_id in slate if rng.random() < customer.chance(product_id)}
+                took = {product_id for product_id in slate
+                        if _coin(seed, round_, customer.customer_id, product_id) < customer.chance(product_id)}
                 arm.taken[customer.customer_id] |= took
                 seen += [(customer, product_id, product_id in took) for product_id in slate]
                 shown, accepted = shown + len(slate), accepted + len(took)
                 if arm.name == "random" and slate:
-                    log.append(Logged(customer, open_ids, slate, took))
+                    log.append(Logged(customer, open_ids, slate, took, customer.context
+                                      | taken_context(arm.history.get(customer.customer_id, {}))))
             if arm.name == "adaptive":  # between rounds, as the worker learns between passes
                 arm.model.fold([arm.rows[(customer.customer_id, product_id)] for customer, product_id, _ in seen],
                                [took for _, _, took in seen])
@@ -162,7 +177,7 @@ def off_policy(log: Sequence[Logged], k: int, final: AcceptanceModel) -> dict[st
         "static": lambda entry: entry.open_ids[:k],
         "adaptive (learnt, by its mean)": lambda entry: [rec.product_id for rec in final.rerank(
             [_copy(rec) for rec in entry.customer.candidates if rec.product_id in entry.open_ids],
-            entry.customer.context, None)[:k]],
+            entry.context, None)[:k]],
     }
     found = {}
     for name, policy in policies.items():

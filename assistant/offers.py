@@ -78,8 +78,9 @@ class Offers:
             elif len(kept) < k:
                 withheld.append(held[rec.product_id].to_dict(rec.name))
         if adapting:
-            kept = self.adaptive.acceptance.model().rerank(kept, customer_context(self.ctx.features(subject)),
-                                                           self.adaptive.rng, customer_history(self.ctx.store, subject))
+            history = customer_history(self.ctx.store, subject)
+            kept = self.adaptive.acceptance.model().rerank(kept, customer_context(self.ctx.features(subject), history),
+                                                           self.adaptive.rng, history)
         if arbitrating:
             kept = self.levers.arbitrate(kept, self.ctx.products)
         return kept[:k], withheld
@@ -98,13 +99,14 @@ class Offers:
         customer = self.ctx.customer(subject) or {}
         names = [name for name in (customer.get("first_name"), customer.get("last_name")) if name]
         arm, features = self.arm(subject), self.ctx.features(subject)
+        context = customer_context(features, customer_history(self.ctx.store, subject)) if arm is Arm.adaptive else None
         self.log.write(decision_record(
             decision_id, customer_id=subject, channel=channel, session_id=session_id, request=message,
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),
             run_id=self.ctx.run_id, recommendations=plan.recommendations, held_back=plan.held_back,
             levers=self.levers.applied(plan.recommendations, self.ctx.products), proactive=proactive,
             arm=arm, experiment=self.adaptive.split.name if self.adaptive is not None else None,
-            segment=segment_of(features), context=customer_context(features) if arm is Arm.adaptive else None))
+            segment=segment_of(features), context=context))
         return decision_id
 
     def _within_cap(self, plan, subject: str, channel: str) -> None:

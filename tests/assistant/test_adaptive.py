@@ -90,6 +90,29 @@ def test_the_customer_context_is_life_stage_family_spending_shares_and_trends_an
     assert customer_context(None) == {}
 
 
+def test_what_the_customer_took_up_lately_is_part_of_their_context_and_what_they_only_saw_is_not():
+    history = {"P2": Counts(offered=2, accepted=1), "P5": Counts(offered=3)}
+
+    assert customer_context({"life_stage": "retired"}, history) == {"stage:retired": 1.0, "took:P2": 1.0}
+    assert customer_context(None, history) == {"took:P2": 1.0}
+
+
+def test_customers_who_took_one_product_are_offered_what_others_took_after_it():
+    model = AcceptanceModel()
+    rng = np.random.default_rng(0)
+    rows, taken = [], []
+    for context in (TRAVELLER, TRAVELLER | {"took:P7": 1.0}):
+        for product in ("P1", "P2"):
+            rows += [offer_features(product, KINDS[product], {}, 0.5, 0, 0, context)] * 300
+            liked = product == "P1" if "took:P7" in context else product == "P2"
+            taken += list(rng.random(300) < (0.4 if liked else 0.02))
+    model.fold(rows, taken)
+
+    assert order(model, TRAVELLER) == ["P2", "P1"]
+    assert order(model, customer_context({"spend_12m": {"travel": 1.0}, "life_stage": "established"},
+                                         {"P7": Counts(offered=1, accepted=1)})) == ["P1", "P2"]
+
+
 def test_before_anything_is_learnt_the_tools_order_stands():
     model = AcceptanceModel()
 
@@ -318,6 +341,15 @@ def test_in_the_simulation_adaptive_ranking_finds_needs_the_static_order_keeps_b
     static, adaptive, oracle = (cumulative(arms[name])[-1] for name in ("static", "adaptive", "oracle"))
     assert adaptive > 1.3 * static and oracle >= adaptive
     assert len(log) == 100 * 6
+
+
+def test_in_the_simulation_policies_that_show_the_same_offers_see_the_same_take_ups():
+    customers = [Customer(f"C{n}", TRAVELLER, [rec(f"P{i}", 1.0 - i / 20) for i in range(1, 6)],
+                          frozenset({"P1", "P2"})) for n in range(200)]
+
+    arms, _ = simulate(customers, rounds=3, k=2, seed=5)
+
+    assert arms["static"].accepted == arms["oracle"].accepted and sum(arms["static"].accepted) > 0
 
 
 def test_the_worker_learns_from_the_latest_offers_every_ten_minutes(store, store_settings):
