@@ -355,6 +355,9 @@ def eval_intents_command(
                                                              "(0: frozen).")] = 0,
     encoder: Annotated[list[str] | None, typer.Option(help="Encoder to evaluate (minilm, mpnet or a folder); "
                                                            "repeat it to compare; default: FARGO_ENCODER.")] = None,
+    ensemble: Annotated[bool, typer.Option(help="Average each encoder's frozen head with a MiniLM fine-tuned "
+                                                "--finetune-epochs epochs (3 if not given) at the same time, weight "
+                                                "and threshold chosen on validation (clinc150).")] = False,
 ) -> None:
     """Train on a public benchmark's train split and report its test figures and the training time."""
     from assistant.intents.benchmarks import evaluate, side_by_side
@@ -366,7 +369,11 @@ def eval_intents_command(
         raise fail(f"--dataset must be banking77 or clinc150, not {dataset!r}")
     if not (data_root / dataset).is_dir():
         raise fail(f"{data_root / dataset} not found; pass --data-root pointing at the datasets folder")
+    if ensemble and dataset != "clinc150":
+        raise fail("--ensemble chooses its weight on a validation split: only clinc150 has one")
     settings = settings_or_exit()
+    if ensemble and finetune_epochs == 0:
+        finetune_epochs = FinetuneConfig().epochs
     finetune = FinetuneConfig(epochs=finetune_epochs) if finetune_epochs > 0 else None
     results = []
     for name in encoder or [settings.encoder]:
@@ -375,7 +382,7 @@ def eval_intents_command(
         except EncoderError as exc:
             raise fail(f"--encoder {name}: {exc}") from None
         result = evaluate(dataset, data_root, embedder=embedder, cache_dir=settings.data_dir / "cache" / "embeddings",
-                          finetune=finetune, progress=typer.echo)
+                          finetune=finetune, ensemble=ensemble, progress=typer.echo)
         for key, value in result.items():
             typer.echo(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
         results.append(result)

@@ -19,6 +19,9 @@ model name and a hash of the texts), so a second run skips the slowest step.
 With `finetune` the encoder is fine-tuned on the train split first (CLINC150:
 with `oos_train` as one more class) and its embeddings, never cached, feed the
 same head, temperature and threshold; `train_seconds` then holds the whole of it.
+With `ensemble` as well, the frozen encoder's head is trained too, at the same
+time, and the two models' probabilities are averaged with a weight and one
+out-of-scope threshold chosen on validation (`ensemble_weight`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +48,7 @@ DATASETS = ("banking77", "clinc150")
 CLINC_OOS_LABEL = "oos"
 OOS_RECALL_TARGETS = (0.75, 0.8, 0.85, 0.9)
 CACHE_CHUNK = 2048  # texts embedded and kept at a time
+ENSEMBLE_WEIGHTS = np.round(np.arange(0.0, 1.01, 0.1), 1)  # the frozen head's share, chosen on validation
 
 Examples = list[tuple[str, str]]
 
@@ -156,6 +161,7 @@ def evaluate(
     cache_dir: str | Path | None = None,
     config: IntentConfig = IntentConfig(),
     finetune: FinetuneConfig | None = None,
+    ensemble: bool = False,
     progress=None,
 ) -> dict:
     """Train on the benchmark's train split and score its test split; returns the figures and timings.
@@ -163,14 +169,33 @@ def evaluate(
     `embed_seconds` is the time spent embedding the training texts with the frozen encoder (0 when
     cached or when fine-tuning); `train_seconds` is everything else training takes (fine-tuning and
     embedding with the fine-tuned encoder, features, SVMs, calibration).
+
+    With `ensemble` (and `finetune`, on a benchmark with a validation split) two models are trained at once:
+    the frozen `embedder`'s head (in this thread) and a MiniLM fine-tuned by `finetune` (in a second
+    thread), one torch thread each, so on two cores neither waits; their probabilities are averaged with the weight and threshold
+    chosen on validation (`ensemble_weight`). `train_seconds` then holds the wall clock until both are done.
     """
+    if ensemble and finetune is None:
+        raise ValueError("an ensemble averages the frozen head with a fine-tuned MiniLM: give `finetune` too")
     if embedder is None:
         from retrieval.embeddings import get_embedder
 
         embedder = get_embedder()
     cache = Path(cache_dir) if cache_dir is not None else None
     splits = load_benchmark(dataset, data_root)
+    if ensemble and not splits.validation:
+        raise ValueError(f"an ensemble chooses its weight on a validation split, which {dataset} does not have")
 
+    started_training = time.perf_counter()
+    tuned_future, pool = None, None
+    if ensemble:
+        import torch
+
+        torch.set_num_threads(1)  # this thread's embedding on one core, the fine-tuning (`threads`) on the other
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="finetune")
+        tuned_future = pool.submit(train_intents, splits.train, embedder, validation=splits.validation,
+                                   config=config, finetune=finetune, progress=progress)
+        finetune = None  # this thread trains the frozen head
     started = time.perf_counter()
     train_embeddings, train_cached, validation_embeddings = None, False, None
     if finetune is None:
@@ -192,40 +217,91 @@ def evaluate(
         finetune=finetune,
         progress=progress,
     )
-    train_seconds = time.perf_counter() - started
+    tuned = None
+    if tuned_future is not None:
+        tuned = tuned_future.result()
+        pool.shutdown()
+    train_seconds = time.perf_counter() - (started_training if ensemble else started)
 
-    def model_embeddings(texts: list[str]) -> np.ndarray:
-        if finetune is not None:
-            return classifier.embed(texts)
-        return cached_embeddings(texts, embedder, cache)[0]
+    def model_probabilities(texts: list[str]) -> np.ndarray:
+        embeddings = classifier.embed(texts) if finetune is not None else cached_embeddings(texts, embedder, cache)[0]
+        return classifier.probabilities(texts, embeddings)
+
+    labels, threshold, calibration = classifier.labels, classifier.threshold, classifier.metadata["metrics"]
+    probabilities = model_probabilities
+    ensembled, validation_probabilities = {}, None
+    if tuned is not None:
+        if tuned.labels != labels:
+            raise ValueError("the frozen head and the fine-tuned model disagree on the labels")
+        validation_texts = [text for text, _ in splits.validation]
+        validation_truth = np.asarray([label for _, label in splits.validation], dtype=object)
+        frozen_validation = model_probabilities(validation_texts)
+        tuned_validation = tuned.probabilities(validation_texts, tuned.embed(validation_texts))
+        weight, threshold, calibration = ensemble_weight(
+            labels, frozen_validation, tuned_validation, validation_truth, config
+        )
+        calibration["source"] = "validation"
+        validation_probabilities = weight * frozen_validation + (1 - weight) * tuned_validation
+
+        def probabilities(texts: list[str]) -> np.ndarray:
+            return weight * model_probabilities(texts) + (1 - weight) * tuned.probabilities(texts, tuned.embed(texts))
+
+        ensembled = {"frozen_weight": weight, "finetuned_encoder": tuned.metadata["embedder"],
+                     "frozen_alone": classifier.metadata["metrics"], "finetuned_alone": tuned.metadata["metrics"]}
 
     test_texts = [text for text, _ in splits.test]
-    test_embeddings = model_embeddings(test_texts)
-    test_probabilities = classifier.probabilities(test_texts, test_embeddings)
+    test_probabilities = probabilities(test_texts)
     truth = np.asarray([label for _, label in splits.test], dtype=object)
+    tuned_info = (tuned or classifier).metadata.get("finetune", {})
     result = {
         "dataset": dataset,
         "train_examples": len(splits.train),
         "test_examples": len(splits.test),
-        "labels": len(classifier.labels),
-        "test": held_out_metrics(decide(test_probabilities, classifier.labels, classifier.threshold), truth),
-        "threshold": classifier.threshold,
-        "calibration": classifier.metadata["metrics"],
+        "labels": len(labels),
+        "test": held_out_metrics(decide(test_probabilities, labels, threshold), truth),
+        "threshold": threshold,
+        "calibration": calibration,
         "encoder": embedder.model_name,
         "embed_seconds": round(embed_seconds, 1),
         "embeddings_cached": train_cached,
         "embedding_cost": _total_cost(costs),
         "train_seconds": round(train_seconds, 1),
-        "finetune": {key: value for key, value in classifier.metadata.get("finetune", {}).items() if key != "labels"},
+        "finetune": {key: value for key, value in tuned_info.items() if key != "labels"},
     }
+    if ensembled:
+        result["ensemble"] = ensembled
     if splits.validation:
-        validation_texts = [text for text, _ in splits.validation]
-        validation_probabilities = classifier.probabilities(validation_texts, model_embeddings(validation_texts))
+        if validation_probabilities is None:
+            validation_probabilities = probabilities([text for text, _ in splits.validation])
         validation_truth = np.asarray([label for _, label in splits.validation], dtype=object)
         result["operating_points"] = operating_points(
-            classifier.labels, validation_probabilities, validation_truth, test_probabilities, truth
+            labels, validation_probabilities, validation_truth, test_probabilities, truth
         )
     return result
+
+
+def ensemble_weight(
+    labels: Sequence[str],
+    frozen: np.ndarray,
+    tuned: np.ndarray,
+    truth: np.ndarray,
+    config: IntentConfig = IntentConfig(),
+) -> tuple[float, float, dict]:
+    """The frozen head's weight in `w x frozen + (1 - w) x tuned` probabilities, its threshold and validation figures.
+
+    For each weight of `ENSEMBLE_WEIGHTS` the threshold is chosen as for one model (`choose_threshold`, the
+    config's out-of-scope recall target and margin); the weight kept is the one whose validation accuracy
+    (in-scope accuracy when there are out-of-scope examples) is best at its threshold, the lower weight on a tie.
+    """
+    best = None
+    for weight in ENSEMBLE_WEIGHTS:
+        combined = weight * frozen + (1 - weight) * tuned
+        threshold = choose_threshold(combined, truth, labels, config.min_oos_recall, config.oos_recall_z)
+        metrics = held_out_metrics(decide(combined, labels, threshold), truth)
+        score = metrics.get("in_scope_accuracy", metrics["accuracy"])
+        if best is None or score > best[0] + 1e-9:
+            best = (score, float(weight), threshold, metrics)
+    return best[1], best[2], best[3]
 
 
 def _total_cost(costs: list[dict | None]) -> dict | None:

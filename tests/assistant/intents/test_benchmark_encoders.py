@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_encoder import TinyEncoder
 
-from assistant.intents.benchmarks import evaluate, side_by_side
+from assistant.intents.benchmarks import ensemble_weight, evaluate, side_by_side
 
 INTENTS = {
     "balance": ["what is my balance", "how much money do i have", "show my account balance", "balance please"],
@@ -97,3 +97,40 @@ def test_a_stopped_embedding_run_resumes_from_its_kept_chunks(tmp_path: Path, mo
     assert [path.name for path in tmp_path.iterdir() if "chunk" in path.name] == []
     _, cached = benchmarks.cached_embeddings(texts, TinyEncoder("tiny-a"), tmp_path)
     assert cached and benchmarks.embedding_cost(texts, resumed, tmp_path)["texts"] == 10
+
+
+def test_the_ensemble_weight_follows_the_model_that_is_right_on_validation():
+    labels = ("balance", "out_of_scope", "transfer")
+    truth = np.asarray(["balance", "transfer", "balance", "out_of_scope"], dtype=object)
+    right = np.asarray([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1], [0.4, 0.2, 0.4]])
+    wrong = right[:, ::-1].copy()  # swaps balance and transfer
+
+    assert ensemble_weight(labels, right, wrong, truth)[0] > 0.5
+    assert ensemble_weight(labels, wrong, right, truth)[0] < 0.5
+    weight, threshold, figures = ensemble_weight(labels, right, wrong, truth)
+    assert figures["in_scope_accuracy"] == 1.0 and figures["out_of_scope_recall"] == 1.0 and 0 < threshold < 1
+
+
+def test_an_ensemble_reports_both_models_and_one_threshold(clinc_root: Path, tmp_path: Path):
+    from assistant.intents.finetune import FinetuneConfig
+
+    result = evaluate("clinc150", clinc_root, embedder=TinyEncoder("tiny-a"), cache_dir=tmp_path / "cache",
+                      finetune=FinetuneConfig(epochs=1, batch_size=8, threads=1), ensemble=True)
+
+    chosen = result["ensemble"]
+    assert 0 <= chosen["frozen_weight"] <= 1 and chosen["finetuned_encoder"].startswith("all-MiniLM-L6-v2+finetuned")
+    alone = [chosen["frozen_alone"]["in_scope_accuracy"], chosen["finetuned_alone"]["in_scope_accuracy"]]
+    assert result["calibration"]["in_scope_accuracy"] >= max(alone)  # each model alone is one of the weights
+    assert result["encoder"] == "tiny-a" and result["finetune"]["config"]["epochs"] == 1
+    assert {"in_scope_accuracy", "out_of_scope_recall"} <= set(result["test"])
+
+
+def test_an_ensemble_needs_a_validation_split(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    (tmp_path / "banking77").mkdir()
+    result = CliRunner().invoke(app, ["eval", "intents", "--dataset", "banking77", "--data-root", str(tmp_path),
+                                      "--ensemble"])
+    assert result.exit_code == 2 and "validation split" in result.output
