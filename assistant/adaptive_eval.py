@@ -139,7 +139,7 @@ class Logged:
 
 def simulate(customers: Sequence[Customer], rounds: int, k: int, seed: int,
              model: Callable[[], AcceptanceModel] = AcceptanceModel) -> tuple[dict[str, Arm], list[Logged]]:
-    # each policy draws from its own stream, so one policy's draws never change another's customers' choices
+    # each policy draws (its picks, its exploration) from its own stream; take-ups come from `_coin`, shared by all
     rngs = {name: np.random.default_rng([seed, number]) for number, name in enumerate(POLICIES)}
     arms = {name: Arm(name, model()) for name in POLICIES}
     log: list[Logged] = []

@@ -16,6 +16,7 @@ offer they are about.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,8 @@ from assistant.levers import Levers
 
 PROACTIVE_TEMPLATES = frozenset({"campaign_insight"})  # answers that are campaign outreach, under the weekly cap
 ADAPTIVE_TOOLS = frozenset({"recommend_personal", "campaign_insights"})  # ranked for the customer themself
+# (customer, context) the adaptive arm ranked with in this request, so its decision record need not read it again
+RANKED_WITH: ContextVar[tuple[str, dict[str, float]] | None] = ContextVar("ranked_with", default=None)
 
 
 @dataclass
@@ -79,14 +82,17 @@ class Offers:
                 withheld.append(held[rec.product_id].to_dict(rec.name))
         if adapting:
             history = customer_history(self.ctx.store, subject)
-            kept = self.adaptive.acceptance.model().rerank(kept, customer_context(self.ctx.features(subject), history),
-                                                           self.adaptive.rng, history)
+            context = customer_context(self.ctx.features(subject), history)
+            RANKED_WITH.set((subject, context))
+            kept = self.adaptive.acceptance.model().rerank(kept, context, self.adaptive.rng, history)
         if arbitrating:
             kept = self.levers.arbitrate(kept, self.ctx.products)
         return kept[:k], withheld
 
     def decide(self, plan, subject: str | None, channel: str, session_id: str, message: str, intent: str) -> str | None:
         """Write the decision behind an answer that shows a tool's recommendations for a customer; its id, else None."""
+        ranked_with = RANKED_WITH.get()
+        RANKED_WITH.set(None)
         if self.log is None or subject is None or not plan.tool_calls or not (plan.recommendations or plan.held_back):
             return None
         proactive = plan.template in PROACTIVE_TEMPLATES
@@ -99,7 +105,10 @@ class Offers:
         customer = self.ctx.customer(subject) or {}
         names = [name for name in (customer.get("first_name"), customer.get("last_name")) if name]
         arm, features = self.arm(subject), self.ctx.features(subject)
-        context = customer_context(features, customer_history(self.ctx.store, subject)) if arm is Arm.adaptive else None
+        context = None
+        if arm is Arm.adaptive:
+            context = ranked_with[1] if ranked_with and ranked_with[0] == subject else customer_context(
+                features, customer_history(self.ctx.store, subject))
         self.log.write(decision_record(
             decision_id, customer_id=subject, channel=channel, session_id=session_id, request=message,
             known_names=names, intent=intent, tool_call=call, versions=self.tools.versions(call["name"]),

@@ -329,6 +329,21 @@ def test_an_adaptive_decision_keeps_what_it_was_ranked_with_and_the_worker_learn
     assert chance(AcceptanceModel.read(store), taken, record["context"]) > chance(AcceptanceModel(), taken, record["context"])
 
 
+def test_the_decision_record_keeps_the_context_the_offers_were_ranked_with(store):
+    offers = adaptive_offers(store, share=1.0, log=DecisionLog(store))
+    shown, _ = offers.ranked("recommend_personal", "C1", {"k": 3})
+    store[DECISIONS].insert_one(decision("D0", ["P5"], 5, context=None))  # a take-up lands while the answer is made
+    store[RESPONSES].insert_one(response("D0", "P5", "accepted", 1) | {"at": datetime.now(UTC).isoformat()})
+    plan = Plan("recommendations", recommendations=[r.to_dict() for r in shown],
+                tool_calls=[{"name": "recommend_personal", "arguments": {"k": 3}}])
+
+    ranked_with = store[DECISIONS].find_one({"_id": offers.decide(plan, "C1", "widget", "S1", "hi", "recommendations")})
+    plain = store[DECISIONS].find_one({"_id": offers.decide(plan, "C1", "widget", "S1", "hi", "recommendations")})
+
+    assert ranked_with["context"] == {"stage:established": 1.0, "spend:travel": 1.0}
+    assert plain["context"] == ranked_with["context"] | {"took:P5": 1.0}  # not ranked in between: read afresh
+
+
 # --- the simulation ------------------------------------------------------------------------------
 
 
