@@ -36,7 +36,7 @@ def _is_scalar(annotation: Any) -> bool:
         isinstance(annotation, type) and issubclass(annotation, Enum))
 
 
-class _Column:
+class FieldValues:
     """One model field: validates distinct raw strings at once, remembers what they become."""
 
     def __init__(self, field: FieldInfo, config: ConfigDict):
@@ -71,7 +71,7 @@ class ColumnCheck:
         config = ConfigDict(**model.model_config)
         self.fields = list(model.model_fields)
         self.header = list(header)
-        self.columns = {name: _Column(model.model_fields[name], config) for name in self.fields}
+        self.columns = {name: FieldValues(model.model_fields[name], config) for name in self.fields}
         self.absent = {name: self.columns[name].accepted.get("", _UNCHECKED)
                        for name in self.fields if name not in self.header}
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from pymongo import ReplaceOne
 
 from ingest.columns import ColumnCheck
+from ingest.csv_buckets import load_transaction_buckets
 from ingest.loaded_lines import LoadedLines
 from ingest.sources import (
     RawLine,
@@ -176,11 +177,46 @@ class _Loader:
         """Load the file's records, or `only` these (line number, text) of it."""
         counts = self.summary.files.setdefault(source.file_name, FileCounts())
         self._few_lines = only is not None
+        if source.collection == "transactions" and only is None and self._load_buckets(source, path, lines, counts):
+            return
         records = self._valid_records(source, path, lines, counts, only)
         if source.collection == "transactions":
             _TransactionWriter(self.store, counts, self.summary).write(records)
         else:
             self._write_documents(source, records, counts)
+
+    def _load_buckets(self, source: Source, path: Path, lines: int, counts: FileCounts) -> bool:
+        """A clean transactions CSV into an empty collection, in DuckDB (`ingest.csv_buckets`); False when the
+        row-by-row path must load it."""
+        collection = self.store["transactions"]
+        time_field, oldest = self.keep_since.get("transactions", ("date", None))
+        if (path.suffix != ".csv" or self.erasures or time_field != "date"
+                or collection.find_one({}, {"_id": 1}) is not None):
+            return False
+        written = []
+
+        def write(rows: list[tuple[str, str]]) -> None:
+            written.append(len(rows))
+            if hasattr(collection, "insert_json"):  # Fargo's store; a bare NeoSQLite or pymongo database has not
+                collection.insert_json(rows)
+            elif rows:
+                collection.insert_many([orjson.loads(text) for text, _ in rows], ordered=False)
+
+        loaded = load_transaction_buckets(path, source.model, REFERENCES["transactions"], self.missing_ids, write,
+                                          ingested_now, oldest)
+        if loaded is None:
+            if written:
+                collection.delete_many({})
+            return False
+        counts.loaded += loaded.loaded
+        counts.expired += loaded.expired
+        self.skipped_lines.setdefault(source.file_name, []).extend(loaded.expired_lines)
+        self.summary.changed_customers.update(loaded.customers)
+        if loaded.latest_month:
+            self.summary.latest_month = max(self.summary.latest_month or "", loaded.latest_month)
+        if self.progress:
+            self.progress(f"load {source.file_name}", lines, lines)
+        return True
 
     def _valid_records(self, source: Source, path: Path, lines: int, counts: FileCounts,
                        only: list[tuple[int, bytes]] | None) -> Iterator[dict]:

@@ -71,6 +71,7 @@ from retrieval.sqlite_bulk import (
     all_string_ids,
     find_by_ids,
     insert_documents,
+    insert_json_rows,
     page_after,
     replace_documents,
 )
@@ -656,6 +657,17 @@ class Collection:
             # NeoSQLite's insert_many stops at the first duplicate even unordered; its bulk_write does not.
             self._raw.bulk_write([InsertOne(document) for document in stored], ordered=ordered)
         return InsertManyResult([readable_id(document["_id"]) for document in stored])
+
+    def insert_json(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Insert documents given as (JSON text of a plain-JSON object, its string `_id`), unordered: a bulk load's
+        ready-made documents, stored as `insert_many` would store them, without making Python objects on SQLite."""
+        if not rows:
+            return
+        if self._embedded:
+            with self._store._operation():
+                if insert_json_rows(self._raw, rows) is not None:
+                    return
+        self.insert_many([json.loads(text) for text, _ in rows], ordered=False)
 
     def update_one(
         self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False

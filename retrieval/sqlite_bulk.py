@@ -42,6 +42,12 @@ def insert_documents(raw_collection: Any, documents: Sequence[dict[str, Any]], d
     rows = _rows(documents, default)
     if rows is None:
         return None
+    return insert_json_rows(raw_collection, rows)
+
+
+def insert_json_rows(raw_collection: Any, rows: Sequence[tuple[str, str]]) -> int | None:
+    """Insert ready (JSON text of a plain-JSON document, its string `_id`) rows in one transaction; their count, or
+    None (nothing written) when a key was already stored."""
     table = quote_table_name(raw_collection.name)
     done = _in_savepoint(raw_collection.db, lambda db: db.executemany(
         f"INSERT INTO {table}(data, _id) VALUES (?, ?)", rows))

@@ -239,3 +239,52 @@ def test_column_checks_load_and_reject_exactly_as_row_by_row(store, bank_dir: Pa
     assert rejected == {(3, "date"), (4, "channel"), (5, "account_id"), (6, "amount"), (8, "category"),
                         (9, "customer_id"), (11, "(line)"), (13, "date")}
     assert load_directory(store, bank_dir).files["transactions.csv"].unchanged == 3
+
+
+def test_a_clean_transactions_file_loads_in_bulk_exactly_as_row_by_row(store, bank_dir: Path, monkeypatch):
+    good = transaction("T4", "C4", "A3", "2026-04-02", -20.0)
+    rows = [
+        {**good, "transaction_id": "T9", "date": "2026-03-30", "customer_id": "C1", "account_id": "A1"},
+        transaction("T1", "C1", "A1", "2026-03-02", -640.0),
+        {**good, "transaction_id": " T8 ", "merchant": '  Joe\'s "Diner", Café ', "mcc": ""},  # cleaned up
+        {**good, "transaction_id": "T7", "amount": "5", "channel": "atm"},
+        {**good, "transaction_id": "T6", "date": "2026-02-27"},  # past retention below
+        good,
+    ]
+    write_transactions(bank_dir / "transactions.csv", rows)
+    keep = {"transactions": ("date", "2026-03-01")}
+    bulk = []
+    real = loader.load_transaction_buckets
+    monkeypatch.setattr(loader, "load_transaction_buckets", lambda *args: bulk.append(real(*args)) or bulk[-1])
+
+    before = load_row_by_row(store, bank_dir, monkeypatch)
+    before_documents = stored(store, "transactions")
+    for source in SOURCES:
+        store.drop_collection(source.collection)
+    after = load_directory(store, bank_dir, keep_since=keep)
+
+    assert bulk[-1] is not None  # the bulk path loaded it
+    assert stored(store, "transactions") == [doc for doc in before_documents if doc["month"] >= "2026-03"]
+    assert after.files["transactions.csv"].loaded == 5
+    assert after.files["transactions.csv"].expired == 1
+    assert after.rejections == before.rejections
+    assert after.latest_month == before.latest_month
+    assert after.changed_customers == before.changed_customers
+    march = store["transactions"].find_one({"_id": "C1:2026-03"})
+    assert [txn["transaction_id"] for txn in march["transactions"]] == ["T1", "T9"]
+    april = store["transactions"].find_one({"_id": "C4:2026-04"})
+    assert {txn["merchant"] for txn in april["transactions"]} == {"Blue Air", 'Joe\'s "Diner", Café'}
+    assert load_directory(store, bank_dir, keep_since=keep).files["transactions.csv"].unchanged == 5
+
+
+def test_one_bad_row_in_a_big_transactions_file_is_reported_and_the_rest_load(store, bank_dir: Path):
+    rows = [transaction(f"T{number}", "C1", "A1", f"2026-03-{1 + number % 28:02d}", -1.5) for number in range(3000)]
+    rows[1700] = {**rows[1700], "amount": "lots"}
+    write_transactions(bank_dir / "transactions.csv", rows)
+
+    summary = load_directory(store, bank_dir)
+
+    assert [(r.file, r.line, r.field) for r in summary.rejections if r.file == "transactions.csv"] == [
+        ("transactions.csv", 1702, "amount")]
+    assert summary.files["transactions.csv"].loaded == 2999
+    assert sum(len(doc["transactions"]) for doc in store["transactions"].find({})) == 2999

@@ -1,0 +1,222 @@
+"""A full load of a transactions CSV into an empty collection, vectorised in DuckDB.
+
+DuckDB reads the file, joins each column's distinct values to what the model's own
+field makes of them (validated once each by `ingest.columns`, as the row-by-row
+path does), groups the rows into customer-month buckets and writes each bucket's
+JSON text, byte for byte what the row-by-row path stores (orjson's compact JSON,
+transactions in (date, transaction id) order). An id-like value (letters, digits
+and `_.:-`) of a plain string field is its own JSON and needs no lookup.
+
+It only vouches for a clean file: one record per line, every value valid, every
+customer and account known, no transaction id twice in a bucket, no erasure list.
+Anything else answers None before the first write (or after deleting what it
+wrote, for a repeated id), and the row-by-row path loads the file and reports each
+bad row by line, field and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from ingest.columns import ColumnCheck, FieldValues
+
+BUCKETS_PER_BATCH = 2000
+ROWS_PER_FETCH = 100_000
+ID_LIKE = r"[A-Za-z0-9_.:\-]+"
+DUCKDB_MEMORY = "1GB"
+
+Missing = Callable[[str, set[str]], set[str]]  # (collection, ids) -> those it has no record of
+Write = Callable[[list[tuple[str, str]]], None]  # (JSON text, _id) rows
+
+
+@dataclass
+class BucketLoad:
+    loaded: int = 0
+    expired: int = 0
+    expired_lines: list[int] = field(default_factory=list)  # each expired record's line (records are one line each)
+    customers: set[str] = field(default_factory=set)
+    latest_month: str | None = None
+
+
+class _NotVouched(Exception):
+    """Something only the row-by-row path can judge."""
+
+
+def load_transaction_buckets(path: Path, model: type[BaseModel], references: tuple[tuple[str, str], ...],
+                             missing: Missing, write: Write, stamp: Callable[[], str],
+                             keep_since: str | None = None) -> BucketLoad | None:
+    """Write the file's buckets through `write`; None (nothing written) when the row-by-row path must load it."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if ColumnCheck.for_file(model, header) is None or "customer_id" not in header or "date" not in header:
+        return None
+    if "transaction_id" not in header:
+        return None
+    with tempfile.TemporaryDirectory(prefix="fargo-buckets-") as scratch:
+        db = duckdb.connect(str(Path(scratch) / "rows.duckdb"),
+                            config={"memory_limit": DUCKDB_MEMORY})
+        try:
+            return _Buckets(db, path, model, header, Path(scratch)).load(references, missing, write, stamp,
+                                                                         keep_since)
+        except (_NotVouched, duckdb.Error):
+            return None
+        finally:
+            db.close()
+
+
+class _Buckets:
+    def __init__(self, db, path: Path, model: type[BaseModel], header: list[str], scratch: Path):
+        self.db = db
+        # Without statistics of the CSV, the planner would build the joins' hash tables on its rows.
+        db.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+        self.model = model
+        self.header = header
+        self.scratch = scratch
+        columns = "{" + ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in header) + "}"
+        # Parsed once into DuckDB's columnar file: each check after reads only its column.
+        db.execute(f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(str(path))}, header = true, "
+                   f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = {columns}, "
+                   "strict_mode = true)")
+        self.path = path
+        db.execute("SET preserve_insertion_order = false")
+
+    def load(self, references, missing: Missing, write: Write, stamp: Callable[[], str],
+             keep_since: str | None) -> BucketLoad:
+        self._check_one_record_per_line()
+        config = ConfigDict(**self.model.model_config)
+        fields = self.model.model_fields
+        json_of, text_of = {}, {}
+        mapping_rows = []
+        for name, info in fields.items():
+            column = FieldValues(info, config)
+            if name not in self.header:
+                if "" not in column.accepted:
+                    raise _NotVouched(name)
+                json_of[name] = _literal(orjson.dumps(column.accepted[""]).decode())
+                text_of[name] = _literal(str(column.accepted[""]))
+                continue
+            raw = f"coalesce({_identifier(name)}, '')"
+            id_like = info.annotation is str and _plain_string(info)
+            where = f"WHERE NOT regexp_full_match({raw}, '{ID_LIKE}')" if id_like else ""
+            values = {row[0] for row in self.db.execute(f"SELECT DISTINCT {raw} FROM raw {where}").fetchall()}
+            column.learn(values)
+            if values - column.accepted.keys():
+                raise _NotVouched(name)
+            mapping_rows.extend({"c": name, "raw": value, "json": orjson.dumps(column.accepted[value]).decode(),
+                                 "text": str(column.accepted[value])} for value in values)
+            lookup = f"m_{name}"
+            found_json, found_text = f"{lookup}.json", f"{lookup}.text"
+            if id_like:
+                json_of[name] = f"CASE WHEN {found_json} IS NULL THEN '\"' || {raw} || '\"' ELSE {found_json} END"
+                text_of[name] = f"coalesce({found_text}, {raw})"
+            else:
+                json_of[name], text_of[name] = found_json, found_text
+        self._load_mapping(mapping_rows)
+        join = {name: f" LEFT JOIN mapping m_{name} ON m_{name}.c = {_literal(name)} "
+                      f"AND m_{name}.raw = coalesce(raw.{_identifier(name)}, '')"
+                for name in fields if name in self.header}
+        joins = "".join(join.values())
+        record = " || ',' || ".join(f"'{orjson.dumps(name).decode()}:' || {json_of[name]}" for name in fields)
+        self.db.execute(
+            f"CREATE VIEW rows AS SELECT {text_of['customer_id']} AS customer, {text_of['date']} AS day, "
+            f"{text_of['transaction_id']} AS txn_id, '{{' || {record} || '}}' AS txn FROM raw{joins}")
+        for field_name, collection in references:
+            if field_name not in self.header:
+                continue
+            ids = {row[0] for row in self.db.execute(
+                f"SELECT DISTINCT {text_of[field_name]} FROM raw{join[field_name]}").fetchall()}
+            if missing(collection, ids - {""}):
+                raise _NotVouched(field_name)
+        result = BucketLoad()
+        kept = "TRUE"
+        if keep_since is not None:
+            result.expired_lines = [row + 2 for (row,) in self.db.execute(  # rowid: the record's place in the file
+                f"SELECT rowid FROM (SELECT raw.rowid, {text_of['date']} AS day FROM raw{join['date']}) "
+                "WHERE day < ? ORDER BY rowid", [keep_since]).fetchall()]
+            result.expired = len(result.expired_lines)
+            kept = "day >= $keep"
+        query = ("SELECT customer || ':' || substr(day, 1, 7), customer, txn_id, txn "
+                 f"FROM rows WHERE {kept} ORDER BY customer, substr(day, 1, 7), day, txn_id")
+        rows: list[tuple[str, str]] = []
+        current, customer, parts, ids = None, None, [], set()
+        for batch in self._batches(query, {"keep": keep_since} if keep_since is not None else {}):
+            for bucket, its_customer, txn_id, txn in batch:
+                if bucket != current:
+                    if current is not None:
+                        rows.append(self._bucket(result, current, customer, parts, ids, stamp))
+                        if len(rows) >= BUCKETS_PER_BATCH:
+                            write(rows)
+                            rows = []
+                    current, customer, parts, ids = bucket, its_customer, [], set()
+                parts.append(txn)
+                ids.add(txn_id)
+        if current is not None:
+            rows.append(self._bucket(result, current, customer, parts, ids, stamp))
+        write(rows)
+        return result
+
+    @staticmethod
+    def _bucket(result: BucketLoad, bucket: str, customer: str, parts: list[str], ids: set[str],
+                stamp: Callable[[], str]) -> tuple[str, str]:
+        if len(ids) != len(parts):
+            raise _NotVouched("transaction_id")  # repeated in a bucket: the row-by-row path keeps the last
+        month = bucket[len(customer) + 1 :]
+        result.loaded += len(parts)
+        result.customers.add(customer)
+        result.latest_month = max(result.latest_month or "", month)
+        return _bucket_json(bucket, customer, month, ",".join(parts), stamp()), bucket
+
+    def _batches(self, query: str, parameters: dict) -> Iterator[list[tuple]]:
+        cursor = self.db.execute(query, parameters)
+        while batch := cursor.fetchmany(ROWS_PER_FETCH):
+            yield batch
+
+    def _check_one_record_per_line(self) -> None:
+        """The row-by-row path numbers lines; this path only loads files whose records are one line each."""
+        records = self.db.execute("SELECT count(*) FROM raw").fetchone()[0]
+        newlines = ends_in_newline = 0
+        with self.path.open("rb") as handle:
+            last = b""
+            while chunk := handle.read(1 << 24):
+                newlines += chunk.count(b"\n")
+                last = chunk
+            ends_in_newline = last.endswith(b"\n")
+        if records + 1 != newlines + (0 if ends_in_newline else 1):
+            raise _NotVouched("(line)")
+
+    def _load_mapping(self, rows: list[dict]) -> None:
+        mapping = self.scratch / "mapping.jsonl"
+        with mapping.open("wb") as handle:
+            for row in rows:
+                handle.write(orjson.dumps(row) + b"\n")
+        self.db.execute(
+            f"CREATE TABLE mapping AS SELECT * FROM read_json({_literal(str(mapping))}, format = 'newline_delimited', "
+            "columns = {c: 'VARCHAR', raw: 'VARCHAR', json: 'VARCHAR', text: 'VARCHAR'})")
+
+
+def _bucket_json(bucket: str, customer: str, month: str, transactions: str, stamp: str) -> str:
+    """A bucket document's JSON text, as orjson writes the row-by-row path's dict."""
+    return (f'{{"_id":{orjson.dumps(bucket).decode()},"customer_id":{orjson.dumps(customer).decode()},'
+            f'"month":{orjson.dumps(month).decode()},"transactions":[{transactions}],'
+            f'"_ingested_at":{orjson.dumps(stamp).decode()}}}')
+
+
+def _plain_string(info) -> bool:
+    """A str field whose only constraint is at most a minimum length of 1: an id-like value is valid as it is."""
+    return all(getattr(item, "min_length", None) in (0, 1) for item in info.metadata)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
