@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,35 +92,10 @@ class _Buckets:
     def load(self, references, missing: Missing, write: Write, stamp: Callable[[], str],
              keep_since: str | None) -> BucketLoad:
         self._check_one_record_per_line()
-        config = ConfigDict(**self.model.model_config)
+        with (self.scratch / "mapping.jsonl").open("wb") as mapping:  # raw value -> what the field makes of it
+            json_of, text_of = self._map_columns(mapping)
+        self._load_mapping()
         fields = self.model.model_fields
-        json_of, text_of = {}, {}
-        mapping_rows = []
-        for name, info in fields.items():
-            column = FieldValues(info, config)
-            if name not in self.header:
-                if "" not in column.accepted:
-                    raise _NotVouched(name)
-                json_of[name] = _literal(orjson.dumps(column.accepted[""]).decode())
-                text_of[name] = _literal(str(column.accepted[""]))
-                continue
-            raw = f"coalesce({_identifier(name)}, '')"
-            id_like = info.annotation is str and _plain_string(info)
-            where = f"WHERE NOT regexp_full_match({raw}, '{ID_LIKE}')" if id_like else ""
-            values = {row[0] for row in self.db.execute(f"SELECT DISTINCT {raw} FROM raw {where}").fetchall()}
-            column.learn(values)
-            if values - column.accepted.keys():
-                raise _NotVouched(name)
-            mapping_rows.extend({"c": name, "raw": value, "json": orjson.dumps(column.accepted[value]).decode(),
-                                 "text": str(column.accepted[value])} for value in values)
-            lookup = f"m_{name}"
-            found_json, found_text = f"{lookup}.json", f"{lookup}.text"
-            if id_like:
-                json_of[name] = f"CASE WHEN {found_json} IS NULL THEN '\"' || {raw} || '\"' ELSE {found_json} END"
-                text_of[name] = f"coalesce({found_text}, {raw})"
-            else:
-                json_of[name], text_of[name] = found_json, found_text
-        self._load_mapping(mapping_rows)
         join = {name: f" LEFT JOIN mapping m_{name} ON m_{name}.c = {_literal(name)} "
                       f"AND m_{name}.raw = coalesce(raw.{_identifier(name)}, '')"
                 for name in fields if name in self.header}
@@ -174,6 +150,40 @@ class _Buckets:
         result.latest_month = max(result.latest_month or "", month)
         return _bucket_json(bucket, customer, month, ",".join(parts), stamp()), bucket
 
+    def _map_columns(self, mapping: BinaryIO) -> tuple[dict[str, str], dict[str, str]]:
+        """Each field's JSON and text as SQL over `raw`; what the model makes of each distinct raw value that needs
+        a lookup is written to `mapping`."""
+        config = ConfigDict(**self.model.model_config)
+        fields = self.model.model_fields
+        json_of, text_of = {}, {}
+        for name, info in fields.items():
+            column = FieldValues(info, config)
+            if name not in self.header:
+                if "" not in column.accepted:
+                    raise _NotVouched(name)
+                json_of[name] = _literal(orjson.dumps(column.accepted[""]).decode())
+                text_of[name] = _literal(str(column.accepted[""]))
+                continue
+            raw = f"coalesce({_identifier(name)}, '')"
+            id_like = info.annotation is str and _plain_string(info)
+            where = f"WHERE NOT regexp_full_match({raw}, '{ID_LIKE}')" if id_like else ""
+            values = {row[0] for row in self.db.execute(f"SELECT DISTINCT {raw} FROM raw {where}").fetchall()}
+            column.learn(values)
+            if values - column.accepted.keys():
+                raise _NotVouched(name)
+            for value in values:
+                made = column.accepted[value]
+                mapping.write(orjson.dumps({"c": name, "raw": value, "json": orjson.dumps(made).decode(),
+                                            "text": str(made)}) + b"\n")
+            lookup = f"m_{name}"
+            found_json, found_text = f"{lookup}.json", f"{lookup}.text"
+            if id_like:
+                json_of[name] = f"CASE WHEN {found_json} IS NULL THEN '\"' || {raw} || '\"' ELSE {found_json} END"
+                text_of[name] = f"coalesce({found_text}, {raw})"
+            else:
+                json_of[name], text_of[name] = found_json, found_text
+        return json_of, text_of
+
     def _batches(self, query: str, parameters: dict) -> Iterator[list[tuple]]:
         cursor = self.db.execute(query, parameters)
         while batch := cursor.fetchmany(ROWS_PER_FETCH):
@@ -192,11 +202,8 @@ class _Buckets:
         if records + 1 != newlines + (0 if ends_in_newline else 1):
             raise _NotVouched("(line)")
 
-    def _load_mapping(self, rows: list[dict]) -> None:
+    def _load_mapping(self) -> None:
         mapping = self.scratch / "mapping.jsonl"
-        with mapping.open("wb") as handle:
-            for row in rows:
-                handle.write(orjson.dumps(row) + b"\n")
         self.db.execute(
             f"CREATE TABLE mapping AS SELECT * FROM read_json({_literal(str(mapping))}, format = 'newline_delimited', "
             "columns = {c: 'VARCHAR', raw: 'VARCHAR', json: 'VARCHAR', text: 'VARCHAR'})")

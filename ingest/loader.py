@@ -309,25 +309,31 @@ class _Loader:
         self.summary.rejections.append(Rejection(source.file_name, line, where, reason))
 
     def _write_documents(self, source: Source, records: Iterable[dict], counts: FileCounts) -> None:
+        # Into an empty collection, only keys this file wrote before can be stored already: no lookups for the rest.
+        written = set() if self.store[source.collection].find_one({}, {"_id": 1}) is None else None
         batch: dict[str, dict] = {}
         for record in records:
             key = record[source.key]
             if key in batch:
-                self._flush(source, batch, counts)
+                self._flush(source, batch, counts, written)
             batch[key] = record
             if len(batch) >= BATCH_SIZE:
-                self._flush(source, batch, counts)
-        self._flush(source, batch, counts)
+                self._flush(source, batch, counts, written)
+        self._flush(source, batch, counts, written)
 
-    def _flush(self, source: Source, batch: dict[str, dict], counts: FileCounts) -> None:
+    def _flush(self, source: Source, batch: dict[str, dict], counts: FileCounts, written: set[str] | None) -> None:
         if not batch:
             return
         collection = self.store[source.collection]
-        documents = {key: _document(key, record) for key, record in batch.items()}
+        stamp = ingested_now()
+        documents = {key: _document(key, record, stamp) for key, record in batch.items()}
+        stored = list(documents) if written is None else [key for key in documents if key in written]
         existing = {
             doc["_id"]: doc.get("_hash")
-            for doc in collection.find({"_id": {"$in": list(documents)}}, {"_id": 1, "_hash": 1})
+            for doc in (collection.find({"_id": {"$in": stored}}, {"_id": 1, "_hash": 1}) if stored else ())
         }
+        if written is not None:
+            written.update(documents)
         new = [doc for key, doc in documents.items() if key not in existing]
         changed = [doc for key, doc in documents.items() if key in existing and existing[key] != doc["_hash"]]
         if new:
@@ -413,9 +419,9 @@ def bucket_id(customer_id: str, iso_date: str) -> str:
     return f"{customer_id}:{iso_date[:7]}"
 
 
-def _document(key: str, record: dict) -> dict:
+def _document(key: str, record: dict, stamp: str) -> dict:
     digest = hashlib.blake2b(orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
-    return {"_id": key, **record, "_hash": digest, "_ingested_at": ingested_now()}
+    return {"_id": key, **record, "_hash": digest, "_ingested_at": stamp}
 
 
 def ingested_now() -> str:
