@@ -1,17 +1,22 @@
-"""A full load of a transactions CSV into an empty collection, vectorised in DuckDB.
+"""A transactions CSV loaded in bulk: validated and bucketed in DuckDB.
 
-DuckDB reads the file, joins each column's distinct values to what the model's own
-field makes of them (validated once each by `ingest.columns`, as the row-by-row
-path does), groups the rows into customer-month buckets and writes each bucket's
-JSON text, byte for byte what the row-by-row path stores (orjson's compact JSON,
-transactions in (date, transaction id) order). An id-like value (letters, digits
-and `_.:-`) of a plain string field is its own JSON and needs no lookup.
+DuckDB parses the file once into a scratch columnar file, joins each column's
+distinct values to what the model's own field makes of them (validated once each
+by `ingest.columns`, as the row-by-row path does), checks customers and accounts
+against the known ids, sorts the rows by bucket and hands over each customer-month
+bucket's transactions as JSON text, byte for byte what the row-by-row path stores
+(orjson's compact JSON, in (date, transaction id) order). An id-like value
+(letters, digits and `_.:-`) of a plain string field is its own JSON and needs no
+lookup. The loader inserts new buckets as they are and merges the ones already
+stored as the row-by-row path merges them.
 
 It only vouches for a clean file: one record per line, every value valid, every
 customer and account known, no transaction id twice in a bucket, no erasure list.
-Anything else answers None before the first write (or after deleting what it
-wrote, for a repeated id), and the row-by-row path loads the file and reports each
-bad row by line, field and reason.
+Anything else answers None before the first write (or, for a repeated id found in
+an empty collection's load, after the loader removed what it wrote), and the
+row-by-row path loads the file and reports each bad row by line, field and reason.
+Its scratch files (about the CSV's size, compressed, plus DuckDB's spills beyond
+its 1 GB) go in the temporary directory (TMPDIR).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,16 +40,25 @@ ID_LIKE = r"[A-Za-z0-9_.:\-]+"
 DUCKDB_MEMORY = "1GB"
 
 Missing = Callable[[str, set[str]], set[str]]  # (collection, ids) -> those it has no record of
-Write = Callable[[list[tuple[str, str]]], None]  # (JSON text, _id) rows
+
+
+class Bucket(NamedTuple):
+    """One customer-month's transactions: `transactions` is their JSON objects, comma-separated, in order."""
+
+    id: str
+    customer: str
+    month: str
+    transactions: str
+    count: int
+
+
+Write = Callable[[list[Bucket]], None]
 
 
 @dataclass
 class BucketLoad:
-    loaded: int = 0
     expired: int = 0
     expired_lines: list[int] = field(default_factory=list)  # each expired record's line (records are one line each)
-    customers: set[str] = field(default_factory=set)
-    latest_month: str | None = None
 
 
 class _NotVouched(Exception):
@@ -52,9 +66,11 @@ class _NotVouched(Exception):
 
 
 def load_transaction_buckets(path: Path, model: type[BaseModel], references: tuple[tuple[str, str], ...],
-                             missing: Missing, write: Write, stamp: Callable[[], str],
-                             keep_since: str | None = None) -> BucketLoad | None:
-    """Write the file's buckets through `write`; None (nothing written) when the row-by-row path must load it."""
+                             missing: Missing, write: Write, keep_since: str | None = None,
+                             check_repeats: bool = False) -> BucketLoad | None:
+    """Hand the file's buckets to `write`, in `_id` order, a batch at a time; None when the row-by-row path must load
+    it. A transaction id repeated in a bucket is found as its bucket comes, after earlier batches were written, or
+    with `check_repeats` in a pass of its own before the first."""
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
     if ColumnCheck.for_file(model, header) is None or "customer_id" not in header or "date" not in header:
@@ -65,8 +81,8 @@ def load_transaction_buckets(path: Path, model: type[BaseModel], references: tup
         db = duckdb.connect(str(Path(scratch) / "rows.duckdb"),
                             config={"memory_limit": DUCKDB_MEMORY})
         try:
-            return _Buckets(db, path, model, header, Path(scratch)).load(references, missing, write, stamp,
-                                                                         keep_since)
+            return _Buckets(db, path, model, header, Path(scratch)).load(references, missing, write, keep_since,
+                                                                         check_repeats)
         except (_NotVouched, duckdb.Error):
             return None
         finally:
@@ -89,8 +105,8 @@ class _Buckets:
         self.path = path
         db.execute("SET preserve_insertion_order = false")
 
-    def load(self, references, missing: Missing, write: Write, stamp: Callable[[], str],
-             keep_since: str | None) -> BucketLoad:
+    def load(self, references, missing: Missing, write: Write, keep_since: str | None,
+             check_repeats: bool) -> BucketLoad:
         self._check_one_record_per_line()
         with (self.scratch / "mapping.jsonl").open("wb") as mapping:  # raw value -> what the field makes of it
             json_of, text_of = self._map_columns(mapping)
@@ -119,36 +135,30 @@ class _Buckets:
                 "WHERE day < ? ORDER BY rowid", [keep_since]).fetchall()]
             result.expired = len(result.expired_lines)
             kept = "day >= $keep"
+        parameters = {"keep": keep_since} if keep_since is not None else {}
+        if check_repeats and self.db.execute(
+                f"SELECT count(*) FROM (SELECT customer, substr(day, 1, 7), txn_id FROM rows WHERE {kept} "
+                "GROUP BY ALL HAVING count(*) > 1)", parameters).fetchone()[0]:
+            raise _NotVouched("transaction_id")
         query = ("SELECT customer || ':' || substr(day, 1, 7), customer, txn_id, txn "
                  f"FROM rows WHERE {kept} ORDER BY customer, substr(day, 1, 7), day, txn_id")
-        rows: list[tuple[str, str]] = []
+        buckets: list[Bucket] = []
         current, customer, parts, ids = None, None, [], set()
-        for batch in self._batches(query, {"keep": keep_since} if keep_since is not None else {}):
+        for batch in self._batches(query, parameters):
             for bucket, its_customer, txn_id, txn in batch:
                 if bucket != current:
                     if current is not None:
-                        rows.append(self._bucket(result, current, customer, parts, ids, stamp))
-                        if len(rows) >= BUCKETS_PER_BATCH:
-                            write(rows)
-                            rows = []
+                        buckets.append(_bucket(current, customer, parts, ids))
+                        if len(buckets) >= BUCKETS_PER_BATCH:
+                            write(buckets)
+                            buckets = []
                     current, customer, parts, ids = bucket, its_customer, [], set()
                 parts.append(txn)
                 ids.add(txn_id)
         if current is not None:
-            rows.append(self._bucket(result, current, customer, parts, ids, stamp))
-        write(rows)
+            buckets.append(_bucket(current, customer, parts, ids))
+        write(buckets)
         return result
-
-    @staticmethod
-    def _bucket(result: BucketLoad, bucket: str, customer: str, parts: list[str], ids: set[str],
-                stamp: Callable[[], str]) -> tuple[str, str]:
-        if len(ids) != len(parts):
-            raise _NotVouched("transaction_id")  # repeated in a bucket: the row-by-row path keeps the last
-        month = bucket[len(customer) + 1 :]
-        result.loaded += len(parts)
-        result.customers.add(customer)
-        result.latest_month = max(result.latest_month or "", month)
-        return _bucket_json(bucket, customer, month, ",".join(parts), stamp()), bucket
 
     def _map_columns(self, mapping: BinaryIO) -> tuple[dict[str, str], dict[str, str]]:
         """Each field's JSON and text as SQL over `raw`; what the model makes of each distinct raw value that needs
@@ -209,10 +219,16 @@ class _Buckets:
             "columns = {c: 'VARCHAR', raw: 'VARCHAR', json: 'VARCHAR', text: 'VARCHAR'})")
 
 
-def _bucket_json(bucket: str, customer: str, month: str, transactions: str, stamp: str) -> str:
-    """A bucket document's JSON text, as orjson writes the row-by-row path's dict."""
-    return (f'{{"_id":{orjson.dumps(bucket).decode()},"customer_id":{orjson.dumps(customer).decode()},'
-            f'"month":{orjson.dumps(month).decode()},"transactions":[{transactions}],'
+def _bucket(bucket: str, customer: str, parts: list[str], ids: set[str]) -> Bucket:
+    if len(ids) != len(parts):
+        raise _NotVouched("transaction_id")  # repeated in a bucket: the row-by-row path keeps the last
+    return Bucket(bucket, customer, bucket[len(customer) + 1 :], ",".join(parts), len(parts))
+
+
+def bucket_json(bucket: Bucket, stamp: str) -> str:
+    """The bucket document's JSON text, as orjson writes the row-by-row path's dict."""
+    return (f'{{"_id":{orjson.dumps(bucket.id).decode()},"customer_id":{orjson.dumps(bucket.customer).decode()},'
+            f'"month":{orjson.dumps(bucket.month).decode()},"transactions":[{bucket.transactions}],'
             f'"_ingested_at":{orjson.dumps(stamp).decode()}}}')
 
 

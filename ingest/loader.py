@@ -8,7 +8,10 @@ is checked for parseability before the first write, so an unreadable file stops
 the load with nothing changed.
 
 Transactions are stored in the bucket pattern, one document per customer-month
-(`_id` "C000001:2026-03"), merged by transaction id.
+(`_id` "C000001:2026-03"), merged by transaction id. A clean transactions CSV loaded
+into an empty collection (a first or full load) is validated and bucketed in DuckDB
+(`ingest.csv_buckets`) and stored as ready JSON text; any file it cannot vouch for
+takes the row-by-row path, which reports each bad row.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pydantic import ValidationError
 from pymongo import ReplaceOne
 
 from ingest.columns import ColumnCheck
-from ingest.csv_buckets import load_transaction_buckets
+from ingest.csv_buckets import Bucket, bucket_json, load_transaction_buckets
 from ingest.loaded_lines import LoadedLines
 from ingest.sources import (
     RawLine,
@@ -186,34 +189,29 @@ class _Loader:
             self._write_documents(source, records, counts)
 
     def _load_buckets(self, source: Source, path: Path, lines: int, counts: FileCounts) -> bool:
-        """A clean transactions CSV into an empty collection, in DuckDB (`ingest.csv_buckets`); False when the
-        row-by-row path must load it."""
-        collection = self.store["transactions"]
+        """A clean transactions CSV, validated and bucketed in DuckDB (`ingest.csv_buckets`), merged into the stored
+        buckets as the row-by-row path merges them; False when the row-by-row path must load it."""
         time_field, oldest = self.keep_since.get("transactions", ("date", None))
-        if (path.suffix != ".csv" or self.erasures or time_field != "date"
-                or collection.find_one({}, {"_id": 1}) is not None):
+        if path.suffix != ".csv" or self.erasures or time_field != "date":
             return False
+        writer = _TransactionWriter(self.store, counts, self.summary)
+        empty = writer.collection.find_one({}, {"_id": 1}) is None
         written = []
+        before = (counts.loaded, set(self.summary.changed_customers), self.summary.latest_month) if empty else None
 
-        def write(rows: list[tuple[str, str]]) -> None:
-            written.append(len(rows))
-            if hasattr(collection, "insert_json"):  # Fargo's store; a bare NeoSQLite or pymongo database has not
-                collection.insert_json(rows)
-            elif rows:
-                collection.insert_many([orjson.loads(text) for text, _ in rows], ordered=False)
+        def write(buckets: list[Bucket]) -> None:
+            written.append(len(buckets))
+            writer.write_buckets(buckets, stored=not empty)
 
         loaded = load_transaction_buckets(path, source.model, REFERENCES["transactions"], self.missing_ids, write,
-                                          ingested_now, oldest)
+                                          oldest, check_repeats=not empty)
         if loaded is None:
-            if written:
-                collection.delete_many({})
+            if written and before is not None:  # a repeated transaction id, found after the first batches went in
+                writer.collection.delete_many({})
+                counts.loaded, self.summary.changed_customers, self.summary.latest_month = before
             return False
-        counts.loaded += loaded.loaded
         counts.expired += loaded.expired
         self.skipped_lines.setdefault(source.file_name, []).extend(loaded.expired_lines)
-        self.summary.changed_customers.update(loaded.customers)
-        if loaded.latest_month:
-            self.summary.latest_month = max(self.summary.latest_month or "", loaded.latest_month)
         if self.progress:
             self.progress(f"load {source.file_name}", lines, lines)
         return True
@@ -385,6 +383,30 @@ class _TransactionWriter:
                 self.collection.bulk_write(
                     [ReplaceOne({"_id": doc["_id"]}, doc) for doc in changed_buckets], ordered=False
                 )
+
+    def write_buckets(self, buckets: list[Bucket], stored: bool) -> None:
+        """Store ready buckets: new ones as they are, ones already stored (looked up only when `stored`) merged."""
+        existing = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": [b.id for b in buckets]}})
+                    } if stored and buckets else {}
+        stamp = ingested_now()
+        rows = [(bucket_json(bucket, stamp), bucket.id) for bucket in buckets if bucket.id not in existing]
+        if hasattr(self.collection, "insert_json"):  # Fargo's store; a bare NeoSQLite or pymongo database has not
+            self.collection.insert_json(rows)
+        elif rows:
+            self.collection.insert_many([orjson.loads(text) for text, _ in rows], ordered=False)
+        changed = []
+        for bucket in buckets:
+            if bucket.id in existing:
+                incoming = {txn["transaction_id"]: txn for txn in orjson.loads(f"[{bucket.transactions}]")}
+                merged = self._merge(existing[bucket.id], incoming)
+                if merged is not None:
+                    changed.append(ReplaceOne({"_id": bucket.id}, merged))
+            else:
+                self.counts.loaded += bucket.count
+                self.summary.changed_customers.add(bucket.customer)
+                self.summary.latest_month = max(self.summary.latest_month or "", bucket.month)
+        if changed:
+            self.collection.bulk_write(changed, ordered=False)
 
     def _merge(self, bucket: dict | None, incoming: dict[str, dict]) -> dict | None:
         """Return the bucket with `incoming` merged in, or None when nothing changed."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest import loader, sources
+from ingest import csv_buckets, loader, sources
 from ingest.loader import load_directory
 from ingest.sources import SourceFileError
 from retrieval.records import SOURCES, TRANSACTION_COLUMNS
@@ -201,6 +201,15 @@ def load_row_by_row(store, directory: Path, monkeypatch: pytest.MonkeyPatch):
         return load_directory(store, directory)
 
 
+def row_by_row_then_empty(store, directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[loader.LoadSummary, list]:
+    """What the row-by-row load reports and stores as transactions; the store is left empty for the next load."""
+    summary = load_row_by_row(store, directory, monkeypatch)
+    documents = stored(store, "transactions")
+    for source in SOURCES:
+        store.drop_collection(source.collection)
+    return summary, documents
+
+
 def stored(store, collection: str) -> list[dict]:
     return [{key: value for key, value in document.items() if key != "_ingested_at"}
             for document in store[collection].find({}, sort=[("_id", 1)])]
@@ -225,10 +234,7 @@ def test_column_checks_load_and_reject_exactly_as_row_by_row(store, bank_dir: Pa
     with (bank_dir / "transactions.csv").open("a", encoding="utf-8") as handle:
         handle.write("T11,C1,A1,2026-03-03,-1.0,Shop,food,5411,online,surplus\n\nT12,C1,A1\n")
 
-    before = load_row_by_row(store, bank_dir, monkeypatch)
-    before_documents = stored(store, "transactions")
-    for source in SOURCES:
-        store.drop_collection(source.collection)
+    before, before_documents = row_by_row_then_empty(store, bank_dir, monkeypatch)
     after = load_directory(store, bank_dir)
 
     assert after.rejections == before.rejections
@@ -255,12 +261,10 @@ def test_a_clean_transactions_file_loads_in_bulk_exactly_as_row_by_row(store, ba
     keep = {"transactions": ("date", "2026-03-01")}
     bulk = []
     real = loader.load_transaction_buckets
-    monkeypatch.setattr(loader, "load_transaction_buckets", lambda *args: bulk.append(real(*args)) or bulk[-1])
+    monkeypatch.setattr(loader, "load_transaction_buckets",
+                        lambda *args, **kwargs: bulk.append(real(*args, **kwargs)) or bulk[-1])
 
-    before = load_row_by_row(store, bank_dir, monkeypatch)
-    before_documents = stored(store, "transactions")
-    for source in SOURCES:
-        store.drop_collection(source.collection)
+    before, before_documents = row_by_row_then_empty(store, bank_dir, monkeypatch)
     after = load_directory(store, bank_dir, keep_since=keep)
 
     assert bulk[-1] is not None  # the bulk path loaded it
@@ -288,3 +292,19 @@ def test_one_bad_row_in_a_big_transactions_file_is_reported_and_the_rest_load(st
         ("transactions.csv", 1702, "amount")]
     assert summary.files["transactions.csv"].loaded == 2999
     assert sum(len(doc["transactions"]) for doc in store["transactions"].find({})) == 2999
+
+
+def test_a_transaction_id_repeated_in_a_bucket_keeps_the_last_as_row_by_row(store, bank_dir: Path, monkeypatch):
+    monkeypatch.setattr(csv_buckets, "BUCKETS_PER_BATCH", 1)  # the repeat shows after a bucket was written
+    rows = [transaction("T1", "C1", "A1", "2026-03-02", -640.0), transaction("T3", "C4", "A3", "2026-04-01", 3100.0),
+            transaction("T3", "C4", "A3", "2026-04-09", 3200.0)]
+    write_transactions(bank_dir / "transactions.csv", rows)
+    before, before_documents = row_by_row_then_empty(store, bank_dir, monkeypatch)
+
+    first = load_directory(store, bank_dir)
+    assert first.files == before.files
+    assert stored(store, "transactions") == before_documents
+    assert [txn["amount"] for txn in store["transactions"].find_one({"_id": "C4:2026-04"})["transactions"]] == [3200.0]
+    again = load_directory(store, bank_dir)
+    assert (again.files["transactions.csv"].loaded, again.files["transactions.csv"].updated) == (0, 0)
+    assert stored(store, "transactions") == before_documents
