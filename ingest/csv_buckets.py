@@ -15,8 +15,8 @@ customer and account known, no transaction id twice in a bucket, no erasure list
 Anything else answers None before the first write (or, for a repeated id found in
 an empty collection's load, after the loader removed what it wrote), and the
 row-by-row path loads the file and reports each bad row by line, field and reason.
-Its scratch files (about the CSV's size, compressed, plus DuckDB's spills beyond
-its 1 GB) go in the temporary directory (TMPDIR).
+Its scratch files (DuckDB's compressed copy of the CSV, and its sort's spill
+beyond 1 GB of memory) go in the temporary directory (TMPDIR).
 """
 
 from __future__ import annotations
