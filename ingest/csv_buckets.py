@@ -11,7 +11,8 @@ lookup. The loader inserts new buckets as they are and merges the ones already
 stored as the row-by-row path merges them.
 
 It only vouches for a clean file: one record per line, every value valid, every
-customer and account known, no transaction id twice in a bucket, no erasure list.
+customer and account known, no transaction id twice in a bucket. Records about an
+erased customer are skipped first, as the row-by-row path skips them.
 Anything else answers None before the first write (or, for a repeated id found in
 an empty collection's load, after the loader removed what it wrote), and the
 row-by-row path loads the file and reports each bad row by line, field and reason.
@@ -40,6 +41,7 @@ ID_LIKE = r"[A-Za-z0-9_.:\-]+"
 DUCKDB_MEMORY = "1GB"
 
 Missing = Callable[[str, set[str]], set[str]]  # (collection, ids) -> those it has no record of
+Erased = Callable[[set[str]], set[str]]  # customer ids -> those of erased customers
 
 
 class Bucket(NamedTuple):
@@ -57,8 +59,10 @@ Write = Callable[[list[Bucket]], None]
 
 @dataclass
 class BucketLoad:
-    expired: int = 0
-    expired_lines: list[int] = field(default_factory=list)  # each expired record's line (records are one line each)
+    """Lines of the records skipped: about an erased customer, or past retention (records are one line each)."""
+
+    erased_lines: list[int] = field(default_factory=list)
+    expired_lines: list[int] = field(default_factory=list)
 
 
 class _NotVouched(Exception):
@@ -67,7 +71,7 @@ class _NotVouched(Exception):
 
 def load_transaction_buckets(path: Path, model: type[BaseModel], references: tuple[tuple[str, str], ...],
                              missing: Missing, write: Write, keep_since: str | None = None,
-                             check_repeats: bool = False) -> BucketLoad | None:
+                             check_repeats: bool = False, erased_of: Erased = lambda ids: set()) -> BucketLoad | None:
     """Hand the file's buckets to `write`, in `_id` order, a batch at a time; None when the row-by-row path must load
     it. A transaction id repeated in a bucket is found as its bucket comes, after earlier batches were written, or
     with `check_repeats` in a pass of its own before the first."""
@@ -82,7 +86,7 @@ def load_transaction_buckets(path: Path, model: type[BaseModel], references: tup
                             config={"memory_limit": DUCKDB_MEMORY})
         try:
             return _Buckets(db, path, model, header, Path(scratch)).load(references, missing, write, keep_since,
-                                                                         check_repeats)
+                                                                         check_repeats, erased_of)
         except (_NotVouched, duckdb.Error):
             return None
         finally:
@@ -105,8 +109,8 @@ class _Buckets:
         self.path = path
         db.execute("SET preserve_insertion_order = false")
 
-    def load(self, references, missing: Missing, write: Write, keep_since: str | None,
-             check_repeats: bool) -> BucketLoad:
+    def load(self, references, missing: Missing, write: Write, keep_since: str | None, check_repeats: bool,
+             erased_of: Erased) -> BucketLoad:
         self._check_one_record_per_line()
         with (self.scratch / "mapping.jsonl").open("wb") as mapping:  # raw value -> what the field makes of it
             json_of, text_of = self._map_columns(mapping)
@@ -117,24 +121,28 @@ class _Buckets:
                 for name in fields if name in self.header}
         joins = "".join(join.values())
         record = " || ',' || ".join(f"'{orjson.dumps(name).decode()}:' || {json_of[name]}" for name in fields)
+        referring = [(name, collection) for name, collection in references if name in self.header]
         self.db.execute(
-            f"CREATE VIEW rows AS SELECT {text_of['customer_id']} AS customer, {text_of['date']} AS day, "
-            f"{text_of['transaction_id']} AS txn_id, '{{' || {record} || '}}' AS txn FROM raw{joins}")
-        for field_name, collection in references:
-            if field_name not in self.header:
-                continue
-            ids = {row[0] for row in self.db.execute(
-                f"SELECT DISTINCT {text_of[field_name]} FROM raw{join[field_name]}").fetchall()}
-            if missing(collection, ids - {""}):
-                raise _NotVouched(field_name)
+            f"CREATE VIEW rows AS SELECT raw.rowid AS place, {text_of['customer_id']} AS customer, "
+            f"{text_of['date']} AS day, {text_of['transaction_id']} AS txn_id, "
+            + "".join(f"{text_of[name]} AS {_identifier('ref_' + name)}, " for name, _ in referring)
+            + f"'{{' || {record} || '}}' AS txn FROM raw{joins}")
         result = BucketLoad()
         kept = "TRUE"
+        erased = erased_of(self._distinct(text_of["customer_id"], join["customer_id"]))
+        if erased:  # about erased customers: skipped before any other check, as the row-by-row path does
+            self.db.execute("CREATE TABLE erased (id VARCHAR)")
+            self.db.executemany("INSERT INTO erased VALUES (?)", [(each,) for each in sorted(erased)])
+            result.erased_lines = self._lines("customer IN (SELECT id FROM erased)", [])
+            kept = "customer NOT IN (SELECT id FROM erased)"
+        for field_name, collection in referring:
+            ids = (self._distinct(_identifier("ref_" + field_name), f" WHERE {kept}", "rows") if erased
+                   else self._distinct(text_of[field_name], join[field_name]))
+            if missing(collection, ids - {""}):
+                raise _NotVouched(field_name)
         if keep_since is not None:
-            result.expired_lines = [row + 2 for (row,) in self.db.execute(  # rowid: the record's place in the file
-                f"SELECT rowid FROM (SELECT raw.rowid, {text_of['date']} AS day FROM raw{join['date']}) "
-                "WHERE day < ? ORDER BY rowid", [keep_since]).fetchall()]
-            result.expired = len(result.expired_lines)
-            kept = "day >= $keep"
+            result.expired_lines = self._lines(f"{kept} AND day < ?", [keep_since])
+            kept = f"{kept} AND day >= $keep"
         parameters = {"keep": keep_since} if keep_since is not None else {}
         if check_repeats and self.db.execute(
                 f"SELECT count(*) FROM (SELECT customer, substr(day, 1, 7), txn_id FROM rows WHERE {kept} "
@@ -193,6 +201,14 @@ class _Buckets:
             else:
                 json_of[name], text_of[name] = found_json, found_text
         return json_of, text_of
+
+    def _distinct(self, value: str, rest: str, table: str = "raw") -> set[str]:
+        return {row[0] for row in self.db.execute(f"SELECT DISTINCT {value} FROM {table}{rest}").fetchall()}
+
+    def _lines(self, where: str, parameters: list) -> list[int]:
+        """The lines of the records `where` picks (records are one line each; the header is line 1)."""
+        return [place + 2 for (place,) in self.db.execute(
+            f"SELECT place FROM rows WHERE {where} ORDER BY place", parameters).fetchall()]
 
     def _batches(self, query: str, parameters: dict) -> Iterator[list[tuple]]:
         cursor = self.db.execute(query, parameters)

@@ -192,8 +192,9 @@ class _Loader:
         """A clean transactions CSV, validated and bucketed in DuckDB (`ingest.csv_buckets`), merged into the stored
         buckets as the row-by-row path merges them; False when the row-by-row path must load it."""
         time_field, oldest = self.keep_since.get("transactions", ("date", None))
-        if path.suffix != ".csv" or self.erasures or time_field != "date":
-            return False
+        covered = {"relative_id", "author_handle"} & source.model.model_fields.keys()
+        if path.suffix != ".csv" or time_field != "date" or covered:
+            return False  # below, an erased customer's records are found by their customer_id alone
         writer = _TransactionWriter(self.store, counts, self.summary)
         empty = writer.collection.find_one({}, {"_id": 1}) is None
         written = []
@@ -203,15 +204,17 @@ class _Loader:
             written.append(len(buckets))
             writer.write_buckets(buckets, stored=not empty)
 
-        loaded = load_transaction_buckets(path, source.model, REFERENCES["transactions"], self.missing_ids, write,
-                                          oldest, check_repeats=not empty)
+        loaded = load_transaction_buckets(
+            path, source.model, REFERENCES["transactions"], self.missing_ids, write, oldest, check_repeats=not empty,
+            erased_of=lambda ids: {each for each in ids if self.erasures.holds(each)} if self.erasures else set())
         if loaded is None:
             if written and before is not None:  # a repeated transaction id, found after the first batches went in
                 writer.collection.delete_many({})
                 counts.loaded, self.summary.changed_customers, self.summary.latest_month = before
             return False
-        counts.expired += loaded.expired
-        self.skipped_lines.setdefault(source.file_name, []).extend(loaded.expired_lines)
+        counts.erased += len(loaded.erased_lines)
+        counts.expired += len(loaded.expired_lines)
+        self.skipped_lines.setdefault(source.file_name, []).extend(sorted(loaded.erased_lines + loaded.expired_lines))
         if self.progress:
             self.progress(f"load {source.file_name}", lines, lines)
         return True

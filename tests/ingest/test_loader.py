@@ -308,3 +308,25 @@ def test_a_transaction_id_repeated_in_a_bucket_keeps_the_last_as_row_by_row(stor
     again = load_directory(store, bank_dir)
     assert (again.files["transactions.csv"].loaded, again.files["transactions.csv"].updated) == (0, 0)
     assert stored(store, "transactions") == before_documents
+
+
+def test_an_erased_customers_transactions_are_skipped_in_bulk_as_row_by_row(store, bank_dir: Path, monkeypatch):
+    from retrieval.privacy import ErasureList
+
+    rows = [transaction("T1", "C1", "A1", "2026-03-02", -640.0), transaction("T2", "C9", "A9", "2026-03-03", -5.0),
+            transaction("T3", "C4", "A3", "2026-04-01", 3100.0), transaction("T4", "C9", "A9", "2026-04-02", -7.0)]
+    write_transactions(bank_dir / "transactions.csv", rows)  # C9 and their account A9 are gone from the files
+    key = b"k" * 32
+    ErasureList(store, key).add("C9")
+    bulk = []
+    real = loader.load_transaction_buckets
+    monkeypatch.setattr(loader, "load_transaction_buckets",
+                        lambda *args, **kwargs: bulk.append(real(*args, **kwargs)) or bulk[-1])
+
+    summary = load_directory(store, bank_dir, erasures=ErasureList(store, key))
+
+    assert bulk[-1] is not None and bulk[-1].erased_lines == [3, 5]
+    assert summary.files["transactions.csv"].erased == 2
+    assert summary.files["transactions.csv"].loaded == 2
+    assert [r for r in summary.rejections if r.file == "transactions.csv"] == []  # skipped, not unknown ids
+    assert store["transactions"].count_documents({"customer_id": "C9"}) == 0
