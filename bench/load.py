@@ -5,7 +5,8 @@
 Loads the bank into an empty embedded store (a full load), then the same files again
 (every record unchanged), and prints wall and CPU seconds for each. With
 `--baseline-ref`, the loader of that commit (from `git archive`) does the same in a
-subprocess on the same files, and the ratios and whether the counts agree are printed.
+subprocess on the same files, and the ratios and whether the counts and the rejections
+(file, line, field, reason) agree are printed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ with tempfile.TemporaryDirectory(prefix="fargo-bench-load-") as tmp:
             wall, cpu = time.perf_counter(), time.process_time()
             summary = load_directory(store, source, erasures=ErasureList(store, None))
             counts = {name: [c.loaded, c.updated, c.unchanged, c.rejected] for name, c in summary.files.items()}
-            timings.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "counts": counts})
+            timings.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "counts": counts,
+                            "rejections": [str(rejection) for rejection in summary.rejections]})
 print(json.dumps(timings))
 """
 
@@ -92,6 +94,8 @@ def main() -> None:
             for index, label in enumerate(("full load", "reload")):
                 old, new = runs["baseline"][index], runs["this"][index]
                 same = "same counts" if old["counts"] == new["counts"] else "COUNTS DIFFER"
+                same += (f", same {len(new['rejections'])} rejections" if old["rejections"] == new["rejections"]
+                         else ", REJECTIONS DIFFER")
                 print(f"{label}: {old['wall'] / new['wall']:.2f}x faster wall, {old['cpu'] / new['cpu']:.2f}x CPU ({same})")
 
 
