@@ -23,10 +23,30 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticKnownError
 
 _SCALARS = (str, int, float, bool, date, datetime)
 REMEMBERED_VALUES = 200_000  # per column, across chunks
 _UNCHECKED = object()  # a value the column check cannot vouch for
+
+
+Problem = tuple[str, str]  # (field, reason) of a rejected record
+
+
+def validation_problem(exc: ValidationError) -> Problem:
+    """(field, reason) of the first problem pydantic found in a record; "(record)" when no one field is at fault."""
+    error = exc.errors()[0]
+    return _problem(error["loc"], error["msg"])
+
+
+def unknown_reference(field_name: str, collection: str, value: object) -> Problem:
+    """(field, reason) of a record whose `field_name` names no record of `collection`."""
+    noun = collection.rstrip("s").replace("_", " ")
+    return field_name, f"unknown {noun} id {value!r}"
+
+
+def _problem(loc: Sequence[str | int], msg: str) -> Problem:
+    return ".".join(str(part) for part in loc) or "(record)", msg
 
 
 def _is_scalar(annotation: Any) -> bool:
@@ -37,28 +57,42 @@ def _is_scalar(annotation: Any) -> bool:
 
 
 class FieldValues:
-    """One model field: validates distinct raw strings at once, remembers what they become."""
+    """One model field: validates distinct raw strings at once, remembers what they become, and the first error
+    pydantic found in each value it refused (its location inside the field, and its message)."""
 
     def __init__(self, field: FieldInfo, config: ConfigDict):
         item = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         self.adapter = TypeAdapter(list[item], config=config)
         self.missing: dict[str, Any] = {}
-        if not field.is_required():
+        self.unset: dict[str, tuple[tuple, str]] = {}
+        if field.is_required():
+            # An empty CSV cell is left out of the record: the error pydantic raises for a required field missing.
+            self.unset[""] = ((), PydanticKnownError("missing").message())
+        else:
             # An empty CSV cell is a missing value: the field's default, as the model dumps it.
             self.missing[""] = self.adapter.dump_python([field.get_default(call_default_factory=True)], mode="json")[0]
         self.accepted = dict(self.missing)
+        self.failed = dict(self.unset)
 
     def learn(self, values: set[str]) -> None:
         if len(self.accepted) > REMEMBERED_VALUES:  # ids never repeat across chunks: forget them
-            self.accepted = dict(self.missing)
+            self.accepted, self.failed = dict(self.missing), dict(self.unset)
         new = [value for value in values if value not in self.accepted and value != ""]
         try:
             valid = self.adapter.validate_python(new)
         except ValidationError as exc:
+            for error in exc.errors():
+                index, *inside = error["loc"]
+                self.failed.setdefault(new[index], (tuple(inside), error["msg"]))
             failed = {error["loc"][0] for error in exc.errors()}
             new = [value for index, value in enumerate(new) if index not in failed]
             valid = self.adapter.validate_python(new)
         self.accepted.update(zip(new, self.adapter.dump_python(valid, mode="json"), strict=True))
+
+    def problem(self, name: str, value: str) -> Problem:
+        """(field, reason) the model reports for a record whose field `name` holds `value`, which failed."""
+        inside, msg = self.failed[value]
+        return _problem((name, *inside), msg)
 
     def map(self, values: Sequence[str]) -> list[Any]:
         return list(map(self.accepted.get, values, repeat(_UNCHECKED)))

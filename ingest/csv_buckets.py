@@ -10,12 +10,14 @@ bucket's transactions as JSON text, byte for byte what the row-by-row path store
 lookup. The loader inserts new buckets as they are and merges the ones already
 stored as the row-by-row path merges them.
 
-It only vouches for a clean file: one record per line, every value valid, every
-customer and account known, no transaction id twice in a bucket. Records about an
-erased customer are skipped first, as the row-by-row path skips them.
-Anything else answers None before the first write (or, for a repeated id found in
-an empty collection's load, after the loader removed what it wrote), and the
-row-by-row path loads the file and reports each bad row by line, field and reason.
+Bad rows are set aside and reported as the row-by-row path reports them, by line,
+field and reason, in its order of checks: a value its field refuses (the first such
+field in the model's order, with pydantic's own message), then a record about an
+erased customer (skipped, not reported), past retention (skipped), and a customer or
+account id not known. What only the row-by-row path can judge answers None before
+the first write (or, for a repeated id found in an empty collection's load, after the
+loader removed what it wrote): a record over more than one line, a CSV the strict
+parser refuses, a header the model cannot take, a transaction id twice in a bucket.
 Its scratch files (DuckDB's compressed copy of the CSV, and its sort's spill
 beyond 1 GB of memory) go in the temporary directory (TMPDIR).
 """
@@ -25,15 +27,15 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, NamedTuple
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import duckdb
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from ingest.columns import ColumnCheck, FieldValues
+from ingest.columns import ColumnCheck, FieldValues, Problem, unknown_reference
 
 BUCKETS_PER_BATCH = 2000
 ROWS_PER_FETCH = 100_000
@@ -59,10 +61,12 @@ Write = Callable[[list[Bucket]], None]
 
 @dataclass
 class BucketLoad:
-    """Lines of the records skipped: about an erased customer, or past retention (records are one line each)."""
+    """Lines of the records skipped: about an erased customer, or past retention (records are one line each); and
+    the records rejected, as (line, field, reason) in line order."""
 
     erased_lines: list[int] = field(default_factory=list)
     expired_lines: list[int] = field(default_factory=list)
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class _NotVouched(Exception):
@@ -112,8 +116,9 @@ class _Buckets:
     def load(self, references, missing: Missing, write: Write, keep_since: str | None, check_repeats: bool,
              erased_of: Erased) -> BucketLoad:
         self._check_one_record_per_line()
+        problems: list[Problem] = []  # (field, reason) of the values refused, by their number in the mapping
         with (self.scratch / "mapping.jsonl").open("wb") as mapping:  # raw value -> what the field makes of it
-            json_of, text_of = self._map_columns(mapping)
+            json_of, text_of = self._map_columns(mapping, problems)
         self._load_mapping()
         fields = self.model.model_fields
         join = {name: f" LEFT JOIN mapping m_{name} ON m_{name}.c = {_literal(name)} "
@@ -122,28 +127,34 @@ class _Buckets:
         joins = "".join(join.values())
         record = " || ',' || ".join(f"'{orjson.dumps(name).decode()}:' || {json_of[name]}" for name in fields)
         referring = [(name, collection) for name, collection in references if name in self.header]
+        # The first field in the model's order whose value was refused, as pydantic reports a record's first error.
+        problem = "coalesce(" + ", ".join(f"m_{name}.problem" for name in join) + ")" if problems else "NULL"
         self.db.execute(
             f"CREATE VIEW rows AS SELECT raw.rowid AS place, {text_of['customer_id']} AS customer, "
             f"{text_of['date']} AS day, {text_of['transaction_id']} AS txn_id, "
             + "".join(f"{text_of[name]} AS {_identifier('ref_' + name)}, " for name, _ in referring)
-            + f"'{{' || {record} || '}}' AS txn FROM raw{joins}")
+            + f"{problem} AS problem, '{{' || {record} || '}}' AS txn FROM raw{joins}")
         result = BucketLoad()
-        kept = "TRUE"
-        erased = erased_of(self._distinct(text_of["customer_id"], join["customer_id"]))
-        if erased:  # about erased customers: skipped before any other check, as the row-by-row path does
+        # Each row's checks in the row-by-row path's order; a row rejected or skipped is out of the checks after.
+        aside = self._set_aside([(place, *problems[number]) for place, number in self.db.execute(
+            "SELECT place, problem FROM rows WHERE problem IS NOT NULL").fetchall()] if problems else [])
+        kept = "place NOT IN (SELECT place FROM aside)" if aside else "TRUE"
+        erased = erased_of(self._distinct(text_of["customer_id"], join["customer_id"]) - {None})
+        if erased:  # about erased customers: skipped, not checked further, as the row-by-row path does
             self.db.execute("CREATE TABLE erased (id VARCHAR)")
             self.db.executemany("INSERT INTO erased VALUES (?)", [(each,) for each in sorted(erased)])
-            result.erased_lines = self._lines("customer IN (SELECT id FROM erased)", [])
-            kept = "customer NOT IN (SELECT id FROM erased)"
-        for field_name, collection in referring:
-            ids = (self._distinct(_identifier("ref_" + field_name), f" WHERE {kept}", "rows") if erased
-                   else self._distinct(text_of[field_name], join[field_name]))
-            if missing(collection, ids - {""}):
-                raise _NotVouched(field_name)
+            result.erased_lines = self._lines(f"{kept} AND customer IN (SELECT id FROM erased)", [])
+            kept = f"{kept} AND customer NOT IN (SELECT id FROM erased)"
         if keep_since is not None:
             result.expired_lines = self._lines(f"{kept} AND day < ?", [keep_since])
             kept = f"{kept} AND day >= $keep"
         parameters = {"keep": keep_since} if keep_since is not None else {}
+        ids_of = ((lambda name: self._distinct(text_of[name], join[name])) if kept == "TRUE" else
+                  (lambda name: self._distinct(_identifier("ref_" + name), f" WHERE {kept}", "rows", parameters)))
+        dangling = self._set_aside(self._dangling(referring, missing, ids_of, kept, parameters))
+        if dangling and not aside:
+            kept = f"{kept} AND place NOT IN (SELECT place FROM aside)"
+        result.rejections = sorted((place + 2, where, reason) for place, where, reason in aside + dangling)
         if check_repeats and self.db.execute(
                 f"SELECT count(*) FROM (SELECT customer, substr(day, 1, 7), txn_id FROM rows WHERE {kept} "
                 "GROUP BY ALL HAVING count(*) > 1)", parameters).fetchone()[0]:
@@ -168,9 +179,35 @@ class _Buckets:
         write(buckets)
         return result
 
-    def _map_columns(self, mapping: BinaryIO) -> tuple[dict[str, str], dict[str, str]]:
+    def _set_aside(self, rows: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """Rows rejected, as (place, field, reason): kept in the `aside` table, which the checks after leave out."""
+        if rows:
+            self.db.execute("CREATE TABLE IF NOT EXISTS aside (place BIGINT)")
+            self.db.executemany("INSERT INTO aside VALUES (?)", [(place,) for place, _, _ in rows])
+        return rows
+
+    def _dangling(self, referring: list[tuple[str, str]], missing: Missing, ids_of: Callable[[str], set[str]],
+                  kept: str, parameters: dict) -> list[tuple[int, str, str]]:
+        """(place, field, reason) of the rows `kept` picks whose customer or account is not known: the first such
+        field in `referring`'s order, as the row-by-row path reports it."""
+        unknown = {name: missing(collection, ids_of(name) - {"", None}) for name, collection in referring}
+        found: dict[int, tuple[str, str]] = {}
+        for name, collection in referring:
+            if not unknown[name]:
+                continue
+            self.db.execute("CREATE OR REPLACE TABLE unknown (id VARCHAR)")
+            self.db.executemany("INSERT INTO unknown VALUES (?)", [(each,) for each in sorted(unknown[name])])
+            column = _identifier("ref_" + name)
+            for place, value in self.db.execute(
+                    f"SELECT place, {column} FROM rows WHERE {kept} AND {column} IN (SELECT id FROM unknown)",
+                    parameters).fetchall():
+                found.setdefault(place, unknown_reference(name, collection, value))
+        return [(place, *problem) for place, problem in found.items()]
+
+    def _map_columns(self, mapping: BinaryIO, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
         """Each field's JSON and text as SQL over `raw`; what the model makes of each distinct raw value that needs
-        a lookup is written to `mapping`."""
+        a lookup is written to `mapping`, and for a value it refuses, the number of its (field, reason) in
+        `problems`."""
         config = ConfigDict(**self.model.model_config)
         fields = self.model.model_fields
         json_of, text_of = {}, {}
@@ -187,23 +224,28 @@ class _Buckets:
             where = f"WHERE NOT regexp_full_match({raw}, '{ID_LIKE}')" if id_like else ""
             values = {row[0] for row in self.db.execute(f"SELECT DISTINCT {raw} FROM raw {where}").fetchall()}
             column.learn(values)
-            if values - column.accepted.keys():
-                raise _NotVouched(name)
             for value in values:
-                made = column.accepted[value]
-                mapping.write(orjson.dumps({"c": name, "raw": value, "json": orjson.dumps(made).decode(),
-                                            "text": str(made)}) + b"\n")
+                if value in column.accepted:
+                    made = column.accepted[value]
+                    mapped = {"json": orjson.dumps(made).decode(), "text": str(made)}
+                elif value in column.failed:
+                    mapped = {"problem": len(problems)}
+                    problems.append(column.problem(name, value))
+                else:
+                    raise _NotVouched(name)
+                mapping.write(orjson.dumps({"c": name, "raw": value, **mapped}) + b"\n")
             lookup = f"m_{name}"
             found_json, found_text = f"{lookup}.json", f"{lookup}.text"
-            if id_like:
-                json_of[name] = f"CASE WHEN {found_json} IS NULL THEN '\"' || {raw} || '\"' ELSE {found_json} END"
-                text_of[name] = f"coalesce({found_text}, {raw})"
+            if id_like:  # no mapping for the value: it is its own text
+                json_of[name] = f"CASE WHEN {lookup}.raw IS NULL THEN '\"' || {raw} || '\"' ELSE {found_json} END"
+                text_of[name] = f"CASE WHEN {lookup}.raw IS NULL THEN {raw} ELSE {found_text} END"
             else:
                 json_of[name], text_of[name] = found_json, found_text
         return json_of, text_of
 
-    def _distinct(self, value: str, rest: str, table: str = "raw") -> set[str]:
-        return {row[0] for row in self.db.execute(f"SELECT DISTINCT {value} FROM {table}{rest}").fetchall()}
+    def _distinct(self, value: str, rest: str, table: str = "raw", parameters: dict | None = None) -> set[str]:
+        return {row[0] for row in self.db.execute(f"SELECT DISTINCT {value} FROM {table}{rest}",
+                                                  parameters or {}).fetchall()}
 
     def _lines(self, where: str, parameters: list) -> list[int]:
         """The lines of the records `where` picks (records are one line each; the header is line 1)."""
@@ -232,7 +274,7 @@ class _Buckets:
         mapping = self.scratch / "mapping.jsonl"
         self.db.execute(
             f"CREATE TABLE mapping AS SELECT * FROM read_json({_literal(str(mapping))}, format = 'newline_delimited', "
-            "columns = {c: 'VARCHAR', raw: 'VARCHAR', json: 'VARCHAR', text: 'VARCHAR'})")
+            "columns = {c: 'VARCHAR', raw: 'VARCHAR', json: 'VARCHAR', text: 'VARCHAR', problem: 'INTEGER'})")
 
 
 def _bucket(bucket: str, customer: str, parts: list[str], ids: set[str]) -> Bucket:

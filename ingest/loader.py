@@ -8,10 +8,11 @@ is checked for parseability before the first write, so an unreadable file stops
 the load with nothing changed.
 
 Transactions are stored in the bucket pattern, one document per customer-month
-(`_id` "C000001:2026-03"), merged by transaction id. A clean transactions CSV loaded
-into an empty collection (a first or full load) is validated and bucketed in DuckDB
-(`ingest.csv_buckets`) and stored as ready JSON text; any file it cannot vouch for
-takes the row-by-row path, which reports each bad row.
+(`_id` "C000001:2026-03"), merged by transaction id. A transactions CSV read whole
+(not only its changed lines) is validated and bucketed in DuckDB (`ingest.csv_buckets`),
+its bad rows set aside and reported as the row-by-row path reports them, and its
+buckets stored as ready JSON text; a file it cannot judge (a record over several lines,
+a transaction id twice in a bucket) takes the row-by-row path.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import orjson
 from pydantic import ValidationError
 from pymongo import ReplaceOne
 
-from ingest.columns import ColumnCheck
+from ingest.columns import ColumnCheck, unknown_reference, validation_problem
 from ingest.csv_buckets import Bucket, bucket_json, load_transaction_buckets
 from ingest.loaded_lines import LoadedLines
 from ingest.sources import (
@@ -97,12 +98,6 @@ class LoadSummary:
 
     def total(self, attribute: str) -> int:
         return sum(getattr(counts, attribute) for counts in self.files.values())
-
-
-def validation_problem(exc: ValidationError) -> tuple[str, str]:
-    """(field, reason) of the first problem pydantic found in a record; "(record)" when no one field is at fault."""
-    error = exc.errors()[0]
-    return ".".join(str(part) for part in error["loc"]) or "(record)", error["msg"]
 
 
 def present_sources(directory: Path) -> list[tuple[Source, Path]]:
@@ -189,32 +184,38 @@ class _Loader:
             self._write_documents(source, records, counts)
 
     def _load_buckets(self, source: Source, path: Path, lines: int, counts: FileCounts) -> bool:
-        """A clean transactions CSV, validated and bucketed in DuckDB (`ingest.csv_buckets`), merged into the stored
-        buckets as the row-by-row path merges them; False when the row-by-row path must load it."""
+        """A transactions CSV, validated and bucketed in DuckDB (`ingest.csv_buckets`), merged into the stored buckets
+        as the row-by-row path merges them, its bad rows counted and reported as that path reports them; False when
+        the row-by-row path must load it."""
         time_field, oldest = self.keep_since.get("transactions", ("date", None))
         covered = {"relative_id", "author_handle"} & source.model.model_fields.keys()
         if path.suffix != ".csv" or time_field != "date" or covered:
             return False  # below, an erased customer's records are found by their customer_id alone
         writer = _TransactionWriter(self.store, counts, self.summary)
         empty = writer.collection.find_one({}, {"_id": 1}) is None
-        written = []
+        wrote = False
         before = (counts.loaded, set(self.summary.changed_customers), self.summary.latest_month) if empty else None
 
         def write(buckets: list[Bucket]) -> None:
-            written.append(len(buckets))
+            nonlocal wrote
+            wrote = True
             writer.write_buckets(buckets, stored=not empty)
 
         loaded = load_transaction_buckets(
             path, source.model, REFERENCES["transactions"], self.missing_ids, write, oldest, check_repeats=not empty,
             erased_of=lambda ids: {each for each in ids if self.erasures.holds(each)} if self.erasures else set())
         if loaded is None:
-            if written and before is not None:  # a repeated transaction id, found after the first batches went in
+            if wrote and before is not None:  # a repeated transaction id, found after the first batches went in
                 writer.collection.delete_many({})
                 counts.loaded, self.summary.changed_customers, self.summary.latest_month = before
             return False
         counts.erased += len(loaded.erased_lines)
         counts.expired += len(loaded.expired_lines)
-        self.skipped_lines.setdefault(source.file_name, []).extend(sorted(loaded.erased_lines + loaded.expired_lines))
+        counts.rejected += len(loaded.rejections)
+        self.summary.rejections.extend(Rejection(source.file_name, *rejected) for rejected in loaded.rejections)
+        rejected_lines = [line for line, _, _ in loaded.rejections]
+        self.skipped_lines.setdefault(source.file_name, []).extend(
+            sorted(loaded.erased_lines + loaded.expired_lines + rejected_lines))
         if self.progress:
             self.progress(f"load {source.file_name}", lines, lines)
         return True
@@ -302,8 +303,7 @@ class _Loader:
                 continue
             for value in values if isinstance(values, list) else (values,):
                 if value is not None and self.missing_ids(collection, {value}):
-                    noun = collection.rstrip("s").replace("_", " ")
-                    return field_name, f"unknown {noun} id {value!r}"
+                    return unknown_reference(field_name, collection, value)
         return None
 
     def _reject(self, source: Source, line: int, where: str, reason: str) -> None:

@@ -194,16 +194,17 @@ def test_a_directory_without_source_files_is_refused(store, tmp_path: Path):
         load_directory(store, tmp_path)
 
 
-def load_row_by_row(store, directory: Path, monkeypatch: pytest.MonkeyPatch):
+def load_row_by_row(store, directory: Path, monkeypatch: pytest.MonkeyPatch, **options):
     """The load as it was before column checks: every CSV row through the model."""
     with monkeypatch.context() as patch:
         patch.setattr(loader.ColumnCheck, "for_file", staticmethod(lambda model, header: None))
-        return load_directory(store, directory)
+        return load_directory(store, directory, **options)
 
 
-def row_by_row_then_empty(store, directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[loader.LoadSummary, list]:
+def row_by_row_then_empty(store, directory: Path, monkeypatch: pytest.MonkeyPatch,
+                          **options) -> tuple[loader.LoadSummary, list]:
     """What the row-by-row load reports and stores as transactions; the store is left empty for the next load."""
-    summary = load_row_by_row(store, directory, monkeypatch)
+    summary = load_row_by_row(store, directory, monkeypatch, **options)
     documents = stored(store, "transactions")
     for source in SOURCES:
         store.drop_collection(source.collection)
@@ -281,17 +282,82 @@ def test_a_clean_transactions_file_loads_in_bulk_exactly_as_row_by_row(store, ba
     assert load_directory(store, bank_dir, keep_since=keep).files["transactions.csv"].unchanged == 5
 
 
-def test_one_bad_row_in_a_big_transactions_file_is_reported_and_the_rest_load(store, bank_dir: Path):
+def bulk_only(monkeypatch: pytest.MonkeyPatch) -> list:
+    """What each bulk load answered (None: declined), with the row-by-row transactions writer made to fail."""
+    answers = []
+    real = loader.load_transaction_buckets
+    monkeypatch.setattr(loader, "load_transaction_buckets",
+                        lambda *args, **kwargs: answers.append(real(*args, **kwargs)) or answers[-1])
+
+    def row_by_row(*args, **kwargs):
+        raise AssertionError("transactions went down the row-by-row path")
+
+    monkeypatch.setattr(loader._TransactionWriter, "write", row_by_row)
+    return answers
+
+
+def test_one_bad_row_in_a_big_transactions_file_is_set_aside_and_the_rest_load_in_bulk(store, bank_dir: Path,
+                                                                                        monkeypatch):
     rows = [transaction(f"T{number}", "C1", "A1", f"2026-03-{1 + number % 28:02d}", -1.5) for number in range(3000)]
     rows[1700] = {**rows[1700], "amount": "lots"}
     write_transactions(bank_dir / "transactions.csv", rows)
+    bulk = bulk_only(monkeypatch)
 
     summary = load_directory(store, bank_dir)
 
+    assert bulk[-1] is not None
     assert [(r.file, r.line, r.field) for r in summary.rejections if r.file == "transactions.csv"] == [
         ("transactions.csv", 1702, "amount")]
     assert summary.files["transactions.csv"].loaded == 2999
+    assert summary.files["transactions.csv"].rejected == 1
     assert sum(len(doc["transactions"]) for doc in store["transactions"].find({})) == 2999
+
+
+def test_bad_rows_are_set_aside_in_bulk_and_reported_exactly_as_row_by_row(store, bank_dir: Path, monkeypatch):
+    from retrieval.privacy import ErasureList
+
+    good = transaction("T4", "C4", "A3", "2026-04-02", -20.0)
+    rows = [
+        transaction("T1", "C1", "A1", "2026-03-02", -640.0),
+        {**good, "transaction_id": "T2", "amount": "twelve"},
+        {**good, "transaction_id": "T3", "date": "2026-04-31"},  # no such day
+        {**good, "transaction_id": "T5", "customer_id": "C2"},  # C2 was rejected: unknown
+        {**good, "transaction_id": "T6", "account_id": "A9"},  # unknown account
+        {**good, "transaction_id": "T7", "customer_id": "C9", "account_id": "A9"},  # erased: skipped, not unknown
+        {**good, "transaction_id": "T8", "date": "2026-02-27", "account_id": "A9"},  # past retention: skipped
+        {**good, "transaction_id": "T10", "account_id": "A9", "date": "2026-13-01", "amount": "x"},  # the date first
+        {**good, "transaction_id": "T11", "customer_id": "C7", "account_id": "A7"},  # the customer first
+        {**good, "transaction_id": "T12", "customer_id": "C9", "amount": "many"},  # erased, but a bad value first
+        {**good, "transaction_id": "T13", "category": "", "channel": "fax"},  # a required value missing first
+        {**good, "transaction_id": " ", "merchant": "  Corner Shop "},  # an id of spaces only
+        {**good, "transaction_id": "T14", "customer_id": "C1", "account_id": "A1", "date": "2026-03-09"},
+        good,
+    ]
+    write_transactions(bank_dir / "transactions.csv", rows)
+    key = b"k" * 32
+    ErasureList(store, key).add("C9")
+    options = {"keep_since": {"transactions": ("date", "2026-03-01")}}
+    before, before_documents = row_by_row_then_empty(store, bank_dir, monkeypatch,
+                                                     erasures=ErasureList(store, key), **options)
+    bulk = bulk_only(monkeypatch)
+
+    after = load_directory(store, bank_dir, erasures=ErasureList(store, key), **options)
+
+    assert bulk[-1] is not None  # the bulk path loaded the file, and the row-by-row writer was not used
+    assert stored(store, "transactions") == before_documents
+    assert after.rejections == before.rejections
+    assert after.files == before.files
+    assert (after.latest_month, after.changed_customers) == (before.latest_month, before.changed_customers)
+    counts = after.files["transactions.csv"]
+    assert (counts.loaded, counts.rejected, counts.erased, counts.expired) == (3, 9, 1, 1)
+    assert [(r.line, r.field) for r in after.rejections if r.file == "transactions.csv"] == [
+        (3, "amount"), (4, "date"), (5, "customer_id"), (6, "account_id"), (9, "date"), (10, "customer_id"),
+        (11, "amount"), (12, "category"), (13, "transaction_id")]
+    reasons = {r.line: r.reason for r in after.rejections if r.file == "transactions.csv"}
+    assert reasons[5] == "unknown customer id 'C2'" and reasons[6] == "unknown account id 'A9'"
+    again = load_directory(store, bank_dir, erasures=ErasureList(store, key), **options)
+    assert bulk[-1] is not None and again.rejections == after.rejections
+    assert again.files["transactions.csv"].unchanged == 3
 
 
 def test_a_transaction_id_repeated_in_a_bucket_keeps_the_last_as_row_by_row(store, bank_dir: Path, monkeypatch):
