@@ -24,7 +24,7 @@ from assistant.auth import demo_secret
 from assistant.callers import Caller
 from assistant.consents import CustomerNotFound
 from retrieval.docstore import LIVE_POINTER, live_pointer
-from retrieval.neighbourhoods import erase_person, graph_names
+from retrieval.neighbourhoods import erase_from_graphs
 from retrieval.privacy import (
     CONSENT_CHANGES,
     ErasureList,
@@ -149,7 +149,7 @@ def _prune_graph(store, customer_id: str) -> int:
     """Remove the customer, and the relatives only they told us about, from every stored graph (the live one, and
     any kept or still being built); returns how many people left the live graph."""
     live = (live_pointer(store) or {}).get("graph_file")
-    removed = {graph: erase_person(store, graph, customer_id) for graph in graph_names(store)}
+    removed = erase_from_graphs(store, customer_id)
     if removed.get(live):
         store["meta"].update_one({"_id": LIVE_POINTER}, {"$set": {"revised_at": datetime.now(UTC).isoformat()}})
     return removed.get(live, 0)

@@ -18,9 +18,13 @@ each in a fresh process, and prints the time ratio and each one's peak memory
     .venv/bin/python -m bench.ingest --customers 100000 --changed 0.01 [--bank-dir DIR]
 
 The nightly run against the full run in the same run: a full ingestion, then `--changed` of the
-customers change (a new city, and a new card transaction on the latest day) and a nightly
-(incremental) ingestion runs; each run in a fresh process. Prints seconds per stage, the
-nightly/full ratio per stage, and each run's peak memory (ru_maxrss).
+customers change (a new city, and a new card transaction on the latest day; `--taking-up`, 20% by
+default, of them also open an account for a product they did not hold, and one in ten of those names
+a new child, so the nightly run changes the relationship graph) and a nightly (incremental) ingestion
+runs; each run in a fresh process. Prints seconds per stage, the nightly/full ratio per stage, and
+each run's peak memory (ru_maxrss). Then, in another fresh process, the nightly's graph is rebuilt whole
+from the same records (the path every such night took before the graph was updated in place): its
+seconds against the nightly's graph stage, and whether the two graphs' documents and statistics agree.
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ def print_run(title: str, run, seconds: float) -> None:
         print(f"  {name:<9} {stats.count:>12,} items {stats.seconds:>9.1f} s {stats.rate:>12,.0f} items/s")
 
 
-def change_customers(source_dir: Path, share: float, seed: int) -> int:
-    """A day's changes for `share` of the customers: each moves city and pays for groceries on the latest day."""
+def change_customers(source_dir: Path, share: float, seed: int, taking_up: float = 0.0) -> int:
+    """A day's changes for `share` of the customers: each moves city and pays for groceries on the latest day;
+    `taking_up` of them open an account for a product they did not hold, and one in ten of those names a new child."""
     import duckdb
 
     path = source_dir / "customers.jsonl"
@@ -63,16 +68,69 @@ def change_customers(source_dir: Path, share: float, seed: int) -> int:
         rows[index]["city"] = "Anchorage"
     path.write_bytes(b"\n".join(orjson.dumps(row) for row in rows) + b"\n")
     accounts: dict[str, str] = {}
+    held: dict[str, set[str]] = {}
     for line in (source_dir / "accounts.jsonl").read_bytes().splitlines():
         account = orjson.loads(line)
         if account["customer_id"] in customers:
             accounts.setdefault(account["customer_id"], account["account_id"])
+            held.setdefault(account["customer_id"], set()).add(account["product_id"])
+    take_up(source_dir, sorted(customers)[:int(len(customers) * taking_up)], held)
     transactions = source_dir / "transactions.csv"
     latest = duckdb.sql(f"SELECT max(date) FROM read_csv('{transactions}', all_varchar = true)").fetchall()[0][0]
     with transactions.open("a") as out:
         for number, (customer, account) in enumerate(sorted(accounts.items())):
             out.write(f"T9{number:09d},{customer},{account},{latest},-42.17,Corner Grocer,groceries,5411,card_present\n")
     return len(chosen)
+
+
+def take_up(source_dir: Path, customers: list[str], held: dict[str, set[str]]) -> None:
+    """Each customer opens an account for the first product they do not hold; one in ten names a new child, aged 8."""
+    products = sorted(orjson.loads(line)["product_id"] for line in (source_dir / "products.jsonl").read_bytes().splitlines())
+    with (source_dir / "accounts.jsonl").open("ab") as out:
+        for number, customer in enumerate(customers):
+            product = next(product for product in products if product not in held.get(customer, set()))
+            out.write(orjson.dumps({"account_id": f"A9{number:09d}", "customer_id": customer, "product_id": product,
+                                    "opened_at": "2024-01-02", "balance": 100.0, "credit_limit": None,
+                                    "status": "open"}) + b"\n")
+    with (source_dir / "relationships.jsonl").open("ab") as out:
+        for number, customer in enumerate(customers[::10]):
+            out.write(orjson.dumps({"relationship_id": f"L9{number:09d}", "customer_id": customer,
+                                    "relative_id": f"R9{number:09d}", "relation": "child", "relative_is_customer": False,
+                                    "relative_name": "Nia", "relative_date_of_birth": "2018-03-01",
+                                    "consent_to_share": False}) + b"\n")
+
+
+def graph_rebuild_in_child(settings: Settings, results) -> None:
+    """In a fresh process: rebuild the live run's graph whole, as a nightly run did before it updated the graph;
+    sends the seconds, whether its documents and statistics equal the live graph's, and its people."""
+    from retrieval.docstore import live_pointer
+    from retrieval.neighbourhoods import PEOPLE, STATS, graph_layers, load_stats, read_people
+
+    with open_store(settings) as store:
+        pointer = live_pointer(store)
+        run = store["job_runs"].find_one({"_id": pointer["run_id"]})
+        start = time.perf_counter()
+        IngestJob(store, None, settings.data_dir / "graph").build_graph(run["_id"], run["features_base"], "graph-bench")
+        seconds = time.perf_counter() - start
+        people = sorted(doc["person_id"] for doc in store[PEOPLE].find({"graph": "graph-bench"}, {"person_id": 1}))
+        served = {}
+        for name in (pointer["graph_file"], "graph-bench"):
+            found = read_people(store, graph_layers(store, name), people + ["none"])
+            served[name] = ({person_id: {**doc, "_id": None, "graph": None} for person_id, doc in found.items()},
+                            load_stats(store, name))
+        for collection in (PEOPLE, STATS):
+            store[collection].delete_many({"graph": "graph-bench"})
+    results.put((seconds, served[pointer["graph_file"]] == served["graph-bench"], len(people)))
+
+
+def in_child(target, *args):
+    spawn = multiprocessing.get_context("spawn")  # a clean process: its peak memory is its own
+    results = spawn.Queue()
+    child = spawn.Process(target=target, args=(*args, results))
+    child.start()
+    outcome = results.get()
+    child.join()
+    return outcome
 
 
 def ingest_in_child(settings: Settings, mode: str, results) -> None:
@@ -85,24 +143,18 @@ def ingest_in_child(settings: Settings, mode: str, results) -> None:
 
 
 def timed_ingest(settings: Settings, mode: str) -> tuple[str, dict, float, float]:
-    spawn = multiprocessing.get_context("spawn")
-    results = spawn.Queue()
-    child = spawn.Process(target=ingest_in_child, args=(settings, mode, results))
-    child.start()
-    outcome = results.get()
-    child.join()
-    return outcome
+    return in_child(ingest_in_child, settings, mode)
 
 
-def compare_nightly(root: Path, customers: int, seed: int, share: float) -> None:
+def compare_nightly(root: Path, customers: int, seed: int, share: float, taking_up: float) -> None:
     settings = Settings(data_dir=root / "data", source_dir=root / "source")
     if not (settings.source_dir / "customers.jsonl").exists():
         start = time.perf_counter()
         synthesize(settings.source_dir, customers=customers, seed=seed)
         print(f"synthesized {customers:,} customers in {time.perf_counter() - start:,.1f} s")
     full = timed_ingest(settings, "full")
-    changed = change_customers(settings.source_dir, share, seed)
-    print(f"changed {changed:,} customers ({share:.1%})")
+    changed = change_customers(settings.source_dir, share, seed, taking_up)
+    print(f"changed {changed:,} customers ({share:.1%}), {int(changed * taking_up):,} of them taking up a product")
     nightly = timed_ingest(settings, "incremental")
     print(f"{'stage':<9} {'full s':>9} {'nightly s':>10} {'nightly/full':>13}   items full -> nightly")
     for name, (count, seconds) in full[1].items():
@@ -115,6 +167,11 @@ def compare_nightly(root: Path, customers: int, seed: int, share: float) -> None
     print(f"{'process':<9} {full[2]:>9.1f} {nightly[2]:>10.1f} {nightly[2] / full[2]:>13.3f}   "
           "(with opening the stores and loading the encoder)")
     print(f"peak memory (ru_maxrss): full {full[3]:,.0f} MiB, nightly {nightly[3]:,.0f} MiB")
+    rebuild, same, people = in_child(graph_rebuild_in_child, settings)
+    updated = nightly[1]["graph"]
+    print(f"nightly graph: updated {updated[1]:.2f} s ({updated[0]:,} people replaced); rebuilt whole {rebuild:.2f} s "
+          f"({people:,} people): rebuild/update {rebuild / max(updated[1], 1e-9):.1f}x; "
+          f"same documents and statistics: {same}")
 
 
 def features_stage(data_dir: Path, engine: str, run_id: str, results) -> None:
@@ -128,13 +185,7 @@ def features_stage(data_dir: Path, engine: str, run_id: str, results) -> None:
 
 
 def timed_features(data_dir: Path, engine: str) -> tuple[float, int, float]:
-    spawn = multiprocessing.get_context("spawn")  # a clean process: its peak memory is the stage's own
-    results = spawn.Queue()
-    child = spawn.Process(target=features_stage, args=(data_dir, engine, f"bench-{engine}", results))
-    child.start()
-    outcome = results.get()
-    child.join()
-    return outcome
+    return in_child(features_stage, data_dir, engine, f"bench-{engine}")
 
 
 def loaded_bank(root: Path, customers: int, seed: int) -> Path:
@@ -183,11 +234,15 @@ def main() -> None:
                         help="with --compare-features or --changed: keep the bank here and reuse its source files")
     parser.add_argument("--changed", type=float, metavar="SHARE",
                         help="the nightly run after SHARE (0.01 = 1%%) of the customers changed, against the full run")
+    parser.add_argument("--taking-up", type=float, default=0.2, metavar="SHARE",
+                        help="with --changed: the share of the changed customers who also open an account for a "
+                             "product they did not hold (default 0.2); 0 leaves the graph as it was")
     args = parser.parse_args()
     if args.changed is not None:
         if not 0 < args.changed <= 1:
             parser.error("--changed must be a share above 0 and at most 1, such as 0.01")
-        in_bank_dir(args.bank_dir, lambda root: compare_nightly(root, args.customers, args.seed, args.changed))
+        in_bank_dir(args.bank_dir, lambda root: compare_nightly(root, args.customers, args.seed, args.changed,
+                                                                args.taking_up))
         return
     if args.compare_features:
         in_bank_dir(args.bank_dir, lambda root: compare_features(root, args.customers, args.seed, args.engine))

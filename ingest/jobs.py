@@ -104,12 +104,13 @@ class IngestJob:
 
     def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None,
                  pseudonym_key: bytes | None = None, keep_since: KeepSince | None = None,
-                 feature_engine: str = "duckdb", spark_master: str | None = None):
+                 feature_engine: str = "duckdb", spark_master: str | None = None, graph_updates: bool = True):
         if feature_engine not in ENGINES:
             raise ValueError(f"feature_engine must be one of {', '.join(ENGINES)}, not {feature_engine!r}")
         self.store = store
         self.feature_engine = feature_engine  # see ingest.feature_engine; "python" is the record-by-record path
         self.spark_master = spark_master
+        self.graph_updates = graph_updates  # False: a nightly run that changes the graph rebuilds it whole
         self.pseudonym_key = pseudonym_key  # the erasure list's hash key (retrieval.privacy)
         self.keep_since = keep_since  # source records older than these are past retention, not loaded
         self.vectors = vectors
@@ -161,7 +162,8 @@ class IngestJob:
         with self._stage(run, "graph") as stats:
             graph_file = self._unchanged_graph(run, changed, summary)
             if graph_file is None:
-                stats.count, graph_file = self._build_graph(run.run_id, run.features_base)
+                stats.count, graph_file = (self._updated_graph(run, changed)
+                                           or self.build_graph(run.run_id, run.features_base))
         self._publish(run, built, graph_file)
 
     def _load(self, run: JobRun, source_dir: Path) -> LoadSummary:
@@ -379,7 +381,67 @@ class IngestJob:
                 return None
         return pointer["graph_file"]
 
-    def _build_graph(self, run_id: str, features_base: str | None) -> tuple[int, str]:
+    def _updated_graph(self, run: JobRun, changed: set[str] | None) -> tuple[int, str] | None:
+        """The live graph with the people this nightly run changed replaced (`update_graph`): the work follows the
+        changed customers, not the bank. None (rebuild it) for a full run, a new as-of month (every age may move),
+        or a live graph that is not in the store."""
+        from retrieval.neighbourhoods import load_stats, update_graph
+
+        pointer = live_pointer(self.store)
+        if not self.graph_updates or changed is None or pointer is None or run.features_base is None:
+            return None
+        live = pointer["graph_file"]
+        if live not in graph_names(self.store) or load_stats(self.store, live).as_of != self._as_of():
+            return None
+        name = graph_name(run.run_id)
+        people = self._replaced_people(live, changed, (run.run_id, run.features_base), name)
+        update_graph(self.store, live, name, people)
+        self.progress("graph", len(people), len(people))
+        return len(people), name
+
+    def _replaced_people(self, live: str, changed: set[str], runs: tuple[str, str], name: str) -> dict[str, dict | None]:
+        """person id -> document in the new graph (None: no longer in it) of everyone whose document the changed
+        customers' records can change: the changed customers, the relatives they name now or named in the live graph
+        (a relative who is not a customer takes their name from a relationship), and everyone naming one of those.
+        Their documents come from a graph of just them, their relatives and every relationship touching either,
+        which gives them what the whole graph would (`build_graph` adds relationships in id order)."""
+        from retrieval.graph import build_graph
+        from retrieval.neighbourhoods import graph_layers, person_documents, read_people
+
+        layers = graph_layers(self.store, live)
+        old = read_people(self.store, layers, changed)
+        relatives = {entry["relative_id"] for person in old.values() for entry in person["relatives"]}
+        relatives |= {record["relative_id"] for record in self._relationships_of(changed, ("customer_id",)).values()}
+        old |= read_people(self.store, layers, relatives - set(old))
+        changing = changed | relatives
+        affected = changing | {named["customer_id"] for person_id in changing if person_id in old
+                               for named in old[person_id]["named_by"]}
+        around = self._relationships_of(affected, ("customer_id", "relative_id"))
+        neighbours = {record["relative_id"] for record in around.values() if record["customer_id"] in affected}
+        around |= self._relationships_of(neighbours - affected, ("customer_id", "relative_id"))
+        ids = sorted(affected | neighbours)
+        customers, holdings = [], {}
+        fields = {"customer_id": 1, "run_id": 1, "products_held": 1}
+        for batch in batched(ids, FEATURE_BATCH):
+            customers.extend(self.store["customers"].find({"_id": {"$in": batch}}, {"customer_id": 1, "date_of_birth": 1}))
+            for document in live_feature_documents(self.store, runs, batch, fields).values():
+                holdings[document["customer_id"]] = document["products_held"]
+        graph = build_graph(customers, around.values(), holdings)
+        documents = {document["person_id"]: document for document in person_documents(graph, name, affected)}
+        return {person_id: documents.get(person_id) for person_id in sorted(affected)
+                if person_id in documents or person_id in old}
+
+    def _relationships_of(self, people: set[str], sides: tuple[str, ...]) -> dict[str, dict]:
+        """relationship id -> record of every relationship with one of `people` on one of `sides`."""
+        found: dict[str, dict] = {}
+        for batch in batched(sorted(people), FEATURE_BATCH):
+            for side in sides:
+                found.update((record["_id"], record) for record in self.store["relationships"].find({side: {"$in": batch}}))
+        return found
+
+    def build_graph(self, run_id: str, features_base: str | None, name: str | None = None) -> tuple[int, str]:
+        """Build the whole graph of run `run_id`'s features and every customer and relationship, under `name` (the
+        run's graph name by default); returns (relationships, name)."""
         from retrieval.graph import build_graph, graph_tfidf
         from retrieval.neighbourhoods import save_graph
 
@@ -391,9 +453,10 @@ class IngestJob:
         relationships = list(self.store["relationships"].find({}))
         graph = build_graph(customers, relationships, holdings)
         stats = graph_tfidf(graph, self._as_of())
-        save_graph(self.store, graph, stats, graph_name(run_id))
+        name = name or graph_name(run_id)
+        save_graph(self.store, graph, stats, name)
         self.progress("graph", len(relationships), len(relationships))
-        return len(relationships), graph_name(run_id)
+        return len(relationships), name
 
     # -- publish ----------------------------------------------------------------------------------------------------
     def _publish(self, run: JobRun, built_indexes: list[str], graph_file: str) -> None:

@@ -128,12 +128,16 @@ def as_date(value: date | str | None) -> date | None:
 def build_graph(
     customers: Iterable[dict], relationships: Iterable[dict], holdings: Mapping[str, Iterable[str]]
 ) -> nx.MultiDiGraph:
-    """The relationship graph from stored customer and relationship records and each customer's product ids."""
+    """The relationship graph from stored customer and relationship records and each customer's product ids.
+
+    Relationships are added in the order of their ids, whatever order the store gives them in: the first one naming
+    a relative who is not a customer gives their name and birth date, and a graph built from part of the records
+    (a nightly run's update, `ingest.jobs`) must agree with one built from all of them."""
     graph = nx.MultiDiGraph()
     for customer in customers:
         customer_id = customer["customer_id"]
         graph.add_node(customer_id, **_customer_attributes(customer.get("date_of_birth"), customer_id, holdings))
-    for relationship in relationships:
+    for relationship in sorted(relationships, key=lambda record: record["relationship_id"]):
         _add_relationship(graph, relationship, holdings)
     return graph
 

@@ -14,12 +14,18 @@ document per person in the graph, `_id` "<graph>:<person_id>":
 Collection `graph_stats` has the graph's statistics (`GraphStats` counts), `_id` the graph's name. Every count there is a
 sum over people of what their own document shows (their relative contexts from `named_by` and their age, their
 customer contexts from `relatives`), so erasing a person recounts only the documents the erasure changes.
+
+A graph may be an update of another (`update_graph`, a nightly run that changed some people): its statistics
+document names its `base`, a full graph, and its own people documents are only the people it replaced since that
+base, with a `removed` marker for someone no longer in the graph; a reader looks for a person in the graph first,
+then in its base (`read_people`). The base stays while a graph built on it is kept (`delete_graphs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
+from itertools import islice
 
 import networkx as nx
 
@@ -72,12 +78,25 @@ def _insert(store, documents: list[dict]) -> int:
     return len(documents)
 
 
-def _stats_document(name: str, stats: GraphStats) -> dict:
-    return {"_id": name, "graph": name, **stats.to_dict()}
+def _stats_document(name: str, stats: GraphStats, layers: tuple[str, ...] = ()) -> dict:
+    """The statistics document; `layers` (the graph's, `graph_layers`) keep the base a graph updates."""
+    return {"_id": name, "graph": name, **stats.to_dict(), **({"base": layers[-1]} if len(layers) > 1 else {})}
 
 
-def person_documents(graph: nx.MultiDiGraph, name: str) -> Iterator[dict]:
-    for person_id, node in graph.nodes(data=True):
+def _removed(name: str, person_id: str) -> dict:
+    """The marker of someone the graph `name` no longer holds, though the graph it updates does."""
+    return {"_id": person_key(name, person_id), "graph": name, "person_id": person_id, "removed": True}
+
+
+def _renamed(document: dict, name: str) -> dict:
+    return {**document, "_id": person_key(name, document["person_id"]), "graph": name}
+
+
+def person_documents(graph: nx.MultiDiGraph, name: str, only: Iterable[str] | None = None) -> Iterator[dict]:
+    """Every person's document, or only those of the people `only` names (who are in the graph)."""
+    people = graph.nodes(data=True) if only is None else ((person_id, graph.nodes[person_id])
+                                                          for person_id in sorted(only) if person_id in graph)
+    for person_id, node in people:
         yield {
             "_id": person_key(name, person_id),
             "graph": name,
@@ -101,8 +120,8 @@ def _relative_entry(node: dict, relative_id: str, edge: dict) -> dict:
 
 
 def delete_graphs(store, keep: Iterable[str | None] = ()) -> None:
-    """Delete the people and statistics of every graph but those named in `keep`."""
-    kept = sorted(name for name in keep if name)
+    """Delete the people and statistics of every graph but those named in `keep` and the graphs they update."""
+    kept = sorted({layer for name in keep if name for layer in graph_layers(store, name)})
     for collection in (PEOPLE, STATS):
         store[collection].delete_many({"graph": {"$nin": kept}})
 
@@ -112,11 +131,62 @@ def graph_names(store) -> list[str]:
     return sorted(document["_id"] for document in store[STATS].find({}, {"_id": 1}))
 
 
+def graph_layers(store, name: str) -> tuple[str, ...]:
+    """Where the graph's people are: the graph itself, then the graph it updates, if any."""
+    document = store[STATS].find_one({"_id": name}, {"base": 1}) or {}
+    return tuple(layer for layer in (name, document.get("base")) if layer)
+
+
+def read_people(store, layers: tuple[str, ...], person_ids: Iterable[str]) -> dict[str, dict]:
+    """person id -> document, each from the first of `layers` that has it; without the people removed there."""
+    found: dict[str, dict] = {}
+    wanted = sorted(set(person_ids))
+    for batch in (wanted[start:start + WRITE_BATCH] for start in range(0, len(wanted), WRITE_BATCH)):
+        seen: set[str] = set()
+        for layer in layers:
+            keys = [person_key(layer, person_id) for person_id in batch if person_id not in seen]
+            for document in store[PEOPLE].find({"_id": {"$in": keys}}) if keys else ():
+                seen.add(document["person_id"])
+                if not document.get("removed"):
+                    found[document["person_id"]] = document
+    return found
+
+
 def load_stats(store, name: str) -> GraphStats:
     document = store[STATS].find_one({"_id": name})
     if document is None:
         raise GraphNotStored(f"no graph {name!r} in the document store; run `fargo ingest` to rebuild it")
     return GraphStats.from_dict(document)
+
+
+# -- updating a graph --------------------------------------------------------------------------------------------------
+def update_graph(store, live: str, name: str, people: Mapping[str, dict | None]) -> int:
+    """Write the graph `name`: the graph `live` with `people` replaced, person id -> their document in the new graph
+    (`person_documents(..., name, ...)`) or None (no longer in it). Its statistics are `live`'s with the replaced
+    people's old documents taken away and their new ones added; it holds only the people replaced since the full
+    graph `live` is or updates (`live`'s own documents, carried, and these), over that graph. Returns how many people
+    documents it holds: the work follows the changes since the last full graph, not the bank."""
+    layers = graph_layers(store, live)
+    stats = load_stats(store, live)
+    counts = stats.to_dict()
+    old = read_people(store, layers, people)
+    for person_id, document in people.items():
+        if person_id in old:
+            _tally(counts, old[person_id], stats.as_of, -1)
+        if document is not None:
+            _tally(counts, document, stats.as_of, +1)
+    written = 0
+    if len(layers) > 1:  # what `live` replaced before
+        carried = (_renamed(document, name) for document in store[PEOPLE].find({"graph": live})
+                   if document["person_id"] not in people)
+        while batch := list(islice(carried, WRITE_BATCH)):
+            written += _insert(store, batch)
+    replaced = iter([document or _removed(name, person_id) for person_id, document in sorted(people.items())])
+    while batch := list(islice(replaced, WRITE_BATCH)):
+        written += _insert(store, batch)
+    stats_document = _stats_document(name, GraphStats.from_dict(_pruned(counts)), (name, layers[-1]))
+    store[STATS].replace_one({"_id": name}, stats_document, upsert=True)
+    return written
 
 
 # -- reading: what serving sees ----------------------------------------------------------------------------------------
@@ -126,9 +196,12 @@ class StoredGraph:
     def __init__(self, store, name: str):
         self.store = store
         self.name = name
+        self.layers = graph_layers(store, name)
 
     def _document(self, person_id: str) -> dict | None:
-        return self.store[PEOPLE].find_one({"_id": person_key(self.name, person_id)})
+        if len(self.layers) == 1:
+            return self.store[PEOPLE].find_one({"_id": person_key(self.name, person_id)})
+        return read_people(self.store, self.layers, [person_id]).get(person_id)
 
     def relationships_of(self, customer_id: str) -> list[tuple[str, dict, dict]]:
         document = self._document(customer_id)
@@ -227,17 +300,42 @@ def _positive(counts: dict[str, int]) -> dict[str, int]:
 
 
 # -- erasure -----------------------------------------------------------------------------------------------------------
+def erase_from_graphs(store, customer_id: str) -> dict[str, int]:
+    """Erase the customer from every stored graph (`erase_person`); graph name -> how many people left it.
+
+    A graph that updates another is erased first, while its base still shows it everyone it holds; then the
+    markers of people no longer in its base either go too: nothing is left that names someone erased."""
+    layers = {name: graph_layers(store, name) for name in graph_names(store)}
+    order = sorted(layers, key=lambda name: (len(layers[name]) == 1, name))
+    gone = {name: _erase(store, name, customer_id) for name in order}
+    everyone_gone = set().union(*gone.values())
+    for name in order:
+        if len(layers[name]) > 1 and everyone_gone:
+            in_base = read_people(store, layers[name][1:], everyone_gone)
+            markers = [person_key(name, person_id) for person_id in sorted(everyone_gone - set(in_base))]
+            store[PEOPLE].delete_many({"_id": {"$in": markers}, "removed": True})
+    return {name: len(ids) for name, ids in gone.items()}
+
+
 def erase_person(store, name: str, customer_id: str) -> int:
     """Remove the customer, and the relatives only they told us about, from the graph `name`, and recount its
-    statistics from the documents that changed; returns how many people were removed."""
+    statistics from the documents that changed; returns how many people were removed. Erase from every graph with
+    `erase_from_graphs`: a graph that updates another must be erased before the one it updates."""
+    return len(_erase(store, name, customer_id))
+
+
+def _erase(store, name: str, customer_id: str) -> set[str]:
+    """`erase_person`; the ids of the people removed. A graph that updates another gets its own copy of every
+    document the erasure changes, and a marker for everyone removed."""
+    layers = graph_layers(store, name)
     people = store[PEOPLE]
-    erased = people.find_one({"_id": person_key(name, customer_id)})
+    erased = read_people(store, layers, [customer_id]).get(customer_id)
     if erased is None:
-        return 0
+        return set()
     linked_ids = {entry["relative_id"] for entry in erased["relatives"]} | {
         named["customer_id"] for named in erased["named_by"]}
     linked_ids.discard(customer_id)
-    linked = people.find({"_id": {"$in": [person_key(name, person_id) for person_id in sorted(linked_ids)]}})
+    linked = list(read_people(store, layers, linked_ids).values())
     gone = [erased, *(person for person in linked if _only_theirs(person, customer_id))]
     gone_ids = {person["person_id"] for person in gone}
     stats = load_stats(store, name)
@@ -247,12 +345,15 @@ def erase_person(store, name: str, customer_id: str) -> int:
     for person in linked:
         if person["person_id"] not in gone_ids:
             _tally(counts, person, stats.as_of, -1)
-            person = _without(person, customer_id)
+            person = _renamed(_without(person, customer_id), name)
             _tally(counts, person, stats.as_of, +1)
-            people.replace_one({"_id": person["_id"]}, person)
-    people.delete_many({"_id": {"$in": [person["_id"] for person in gone]}})
-    store[STATS].replace_one({"_id": name}, _stats_document(name, GraphStats.from_dict(_pruned(counts))))
-    return len(gone)
+            people.replace_one({"_id": person["_id"]}, person, upsert=True)
+    if len(layers) == 1:
+        people.delete_many({"_id": {"$in": [person["_id"] for person in gone]}})
+    for person_id in sorted(gone_ids) if len(layers) > 1 else ():
+        people.replace_one({"_id": person_key(name, person_id)}, _removed(name, person_id), upsert=True)
+    store[STATS].replace_one({"_id": name}, _stats_document(name, GraphStats.from_dict(_pruned(counts)), layers))
+    return gone_ids
 
 
 def _only_theirs(person: dict, customer_id: str) -> bool:

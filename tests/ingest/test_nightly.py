@@ -24,7 +24,11 @@ from retrieval.docstore import (
     live_pointer,
     open_store,
 )
-from retrieval.neighbourhoods import graph_names
+from assistant.callers import Caller
+from assistant.dsr import erase_customer
+from retrieval.neighbourhoods import PEOPLE, graph_layers, graph_names, load_stats, read_people
+from tools.context import ToolContext
+from tools.family import recommend_family
 
 CUSTOMERS = 30
 RUN_FIELDS = ("_id", "run_id")
@@ -168,6 +172,108 @@ def test_a_nightly_run_keeps_the_graph_unless_what_it_holds_changed(bank: Settin
         assert live_pointer(store)["graph_file"] == f"graph-{rebuilt.run_id}"
         assert graph_names(store) == sorted([graph_file, f"graph-{rebuilt.run_id}"])  # the previous one kept
     assert rebuilt.stages["graph"].count > 0
+
+
+def open_account(source: Path, customer_id: str, product_id: str, number: int) -> None:
+    append_line(source / "accounts.jsonl", orjson.dumps(
+        {"account_id": f"A9999999{number}", "customer_id": customer_id, "product_id": product_id,
+         "opened_at": "2024-01-02", "balance": 100.0, "credit_limit": None, "status": "open"}).decode())
+
+
+def change_holdings_and_add_a_spouse(store, source: Path) -> tuple[set[str], str, str]:
+    """Two customers who share with a customer naming them open an account for a product they did not hold, and a customer with
+    no spouse in the graph names one, who does not bank here, and a sibling who does (and does not name them back).
+    Returns the two, the customer who married and the sibling."""
+    relationships = list(store["relationships"].find({}))
+    products = sorted(row["_id"] for row in store["products"].find({}, {"_id": 1}))
+    named = sorted({row["relative_id"] for row in relationships
+                    if row["relative_is_customer"] and row["consent_to_share"]})[:2]  # who names them sees it
+    for number, customer_id in enumerate(named):
+        held = {row["product_id"] for row in store["accounts"].find({"customer_id": customer_id})}
+        open_account(source, customer_id, next(product for product in products if product not in held), number)
+    married = {row["customer_id"] for row in relationships if row["relation"] == "spouse"}
+    customer = min({row["_id"] for row in store["customers"].find({}, {"_id": 1})} - married - set(named))
+    append_line(source / "relationships.jsonl", orjson.dumps(
+        {"relationship_id": "L99999999", "customer_id": customer, "relative_id": "R9999999", "relation": "spouse",
+         "relative_is_customer": False, "relative_name": "Nia", "relative_date_of_birth": "1986-03-01",
+         "consent_to_share": False}).decode())
+    sibling = max({row["_id"] for row in store["customers"].find({}, {"_id": 1})} - set(named) - {customer})
+    append_line(source / "relationships.jsonl", orjson.dumps(
+        {"relationship_id": "L99999998", "customer_id": customer, "relative_id": sibling, "relation": "sibling",
+         "relative_is_customer": True, "relative_name": "Sam", "relative_date_of_birth": None,
+         "consent_to_share": True}).decode())
+    return set(named), customer, sibling
+
+
+def graph_as_served(store, name: str) -> tuple[dict[str, dict], object]:
+    """Every person's document as a reader of the graph `name` finds it (without its key), and its statistics."""
+    people = {document["person_id"] for document in store[PEOPLE].find({}, {"person_id": 1})}
+    found = read_people(store, graph_layers(store, name), people)
+    return ({person_id: {key: value for key, value in document.items() if key not in ("_id", "graph")}
+             for person_id, document in found.items()}, load_stats(store, name))
+
+
+def rebuilt_graph(store, bank: Settings, run_id: str) -> tuple[dict[str, dict], object]:
+    """The graph a full rebuild makes of the same records and the run's features."""
+    run = store["job_runs"].find_one({"_id": run_id})
+    IngestJob(store, None, bank.data_dir / "graph").build_graph(run_id, run["features_base"], "graph-rebuilt")
+    return graph_as_served(store, "graph-rebuilt")
+
+
+def test_a_nightly_run_that_changes_holdings_and_relationships_updates_the_graph_as_a_rebuild_would(bank: Settings):
+    with open_store(bank) as store:
+        before = live_pointer(store)["graph_file"]
+        people = store[PEOPLE].count_documents({"graph": before})
+        served_before = graph_as_served(store, before)
+        changed, married, sibling = change_holdings_and_add_a_spouse(store, bank.source_dir)
+        assert not recommend_family(ToolContext.open(store, None, None), married, ["spouse"])  # no spouse yet
+
+    run = run_ingest_now(bank, mode="incremental")
+
+    with open_store(bank) as store:
+        live = live_pointer(store)["graph_file"]
+        assert live == f"graph-{run.run_id}" and graph_layers(store, live) == (live, before)  # updated, not rebuilt
+        assert 0 < store[PEOPLE].count_documents({"graph": live}) == run.stages["graph"].count < people
+        updated = graph_as_served(store, live)
+        assert updated == rebuilt_graph(store, bank, run.run_id)
+        for customer_id in changed:  # what they hold now, as a rebuild would show it
+            assert updated[0][customer_id]["products"] != served_before[0][customer_id]["products"]
+        recommendations = recommend_family(ToolContext.open(store, None, None), married, ["spouse"])
+    assert recommendations and {rec.for_person for rec in recommendations} == {"R9999999"}
+
+    rewrite_jsonl(bank.source_dir / "customers.jsonl", lambda rows: rows[6].update(date_of_birth="1950-01-01"))
+    open_account(bank.source_dir, sibling, "P001" if "P001" not in updated[0][sibling]["products"] else "P002", 2)
+    second = run_ingest_now(bank, mode="incremental")  # an update of the update: over the same full graph
+    with open_store(bank) as store:
+        live = live_pointer(store)["graph_file"]
+        assert graph_layers(store, live) == (live, before)
+        served = graph_as_served(store, live)
+        assert served == rebuilt_graph(store, bank, second.run_id)
+        sees = {entry["relative_id"]: entry["products"] for entry in served[0][married]["relatives"]}
+        assert sees[sibling] == served[0][sibling]["products"] != updated[0][sibling]["products"]
+
+
+def test_erasing_a_customer_after_an_update_removes_them_from_every_graph(bank: Settings):
+    with open_store(bank) as store:
+        changed, married, _ = change_holdings_and_add_a_spouse(store, bank.source_dir)
+    run = run_ingest_now(bank, mode="incremental")
+    with open_store(bank) as store:
+        live = live_pointer(store)["graph_file"]
+        kept = graph_names(store)
+        assert len(kept) == 2  # the update and the full graph it updates
+        erased = married  # named a spouse no one else did: the spouse goes too
+
+        erase_customer(store, _NoVectors(), b"k" * 32, Caller("admin", key_id="test"), erased)
+
+        for document in store[PEOPLE].find({}):
+            assert erased not in orjson.dumps(document).decode() and "R9999999" not in orjson.dumps(document).decode()
+        assert graph_as_served(store, live) == rebuilt_graph(store, bank, run.run_id)
+        assert graph_names(store) == sorted([*kept, "graph-rebuilt"])
+
+
+class _NoVectors:
+    def forget(self, index: str, ids: list[str]) -> bool:
+        return False
 
 
 def test_a_new_bad_row_is_reported_by_file_line_field_and_reason_and_again_the_next_night(tmp_path: Path):

@@ -6,12 +6,15 @@ from retrieval.neighbourhoods import (
     GraphNotStored,
     StoredGraph,
     delete_graphs,
+    erase_from_graphs,
     erase_person,
+    graph_layers,
     graph_names,
     load_stats,
     person_documents,
     save_graph,
     stats_from_people,
+    update_graph,
 )
 from tests.retrieval.test_graph import AS_OF, CUSTOMERS, HOLDINGS, RELATIONSHIPS, _rel
 
@@ -101,3 +104,69 @@ def test_delete_graphs_keeps_only_the_named_ones(store, graph):
     assert graph_names(store) == ["graph-live", "graph-new"]
     assert store[PEOPLE].count_documents({"graph": "graph-old"}) == 0
     assert store[PEOPLE].count_documents({"graph": "graph-live"}) == graph.number_of_nodes()
+
+
+# -- a graph updated from another -------------------------------------------------------------------------------------
+def _update(store, live: str, name: str, before, after) -> dict:
+    """update_graph with the people whose documents differ between the graphs `before` and `after`."""
+    old = {doc["person_id"]: doc for doc in person_documents(before, name)}
+    new = {doc["person_id"]: doc for doc in person_documents(after, name)}
+    people = {person_id: new.get(person_id) for person_id in old | new if new.get(person_id) != old.get(person_id)}
+    update_graph(store, live, name, people)
+    return people
+
+
+@pytest.fixture
+def nights(saved, graph):
+    """The graph after two nights: C takes up a 529 and E names a sibling who does not bank here; then A stops naming
+    X (whom B still names) and E's sibling record goes. Graph name -> graph in memory."""
+    second_night = [*RELATIONSHIPS, _rel("r8", "E", "Y", "sibling", True, relative_name="Yve",
+                                         relative_date_of_birth="1955-03-03")]
+    second = build_graph(CUSTOMERS, second_night, {**HOLDINGS, "C": ["annuity", "checking", "529"]})
+    third = build_graph(CUSTOMERS, [record for record in RELATIONSHIPS if record["relationship_id"] != "r6"],
+                        {**HOLDINGS, "C": ["annuity", "checking", "529"]})
+    assert _update(saved, NAME, "graph-run-2", graph, second)
+    assert _update(saved, "graph-run-2", "graph-run-3", second, third)["Y"] is None
+    return {NAME: graph, "graph-run-2": second, "graph-run-3": third}
+
+
+def test_an_updated_graph_reads_and_counts_as_the_whole_graph_would(saved, nights):
+    for name, graph in nights.items():
+        stored = StoredGraph(saved, name)
+        assert load_stats(saved, name) == graph_tfidf(graph, AS_OF)
+        for person_id in (*graph.nodes, "Y"):
+            assert stored.person(person_id) == (_person(graph, person_id) if person_id in graph else None)
+            assert relatives_of(stored, person_id, as_of=AS_OF) == relatives_of(graph, person_id, as_of=AS_OF)
+    # over the full graph, holding only the people changed since it: not the bank's every person
+    assert graph_layers(saved, "graph-run-3") == ("graph-run-3", NAME)
+    assert saved[PEOPLE].count_documents({"graph": "graph-run-3"}) < nights[NAME].number_of_nodes()
+
+
+def _person(graph, person_id: str) -> dict:
+    node = graph.nodes[person_id]
+    return {"is_customer": node["is_customer"], "date_of_birth": node["date_of_birth"], "name": node.get("name"),
+            "products": frozenset(node.get("products") or ())}
+
+
+def test_delete_graphs_keeps_the_graph_an_update_reads_through(saved, nights):
+    delete_graphs(saved, keep=["graph-run-3"])
+    assert graph_names(saved) == sorted([NAME, "graph-run-3"])
+    assert load_stats(saved, "graph-run-3") == graph_tfidf(nights["graph-run-3"], AS_OF)
+    assert relatives_of(StoredGraph(saved, "graph-run-3"), "B", as_of=AS_OF) == relatives_of(
+        nights["graph-run-3"], "B", as_of=AS_OF)
+
+
+def test_erasing_a_customer_removes_them_from_updates_and_the_graph_they_update(saved, nights):
+    removed = erase_from_graphs(saved, "E")  # E alone named Y, in the second night's graph
+    assert removed == {NAME: 1, "graph-run-2": 2, "graph-run-3": 1}
+    for name, graph in nights.items():
+        graph.remove_nodes_from(["E", "Y"])
+        assert load_stats(saved, name) == graph_tfidf(graph, AS_OF)
+        assert StoredGraph(saved, name).person("E") is None
+    assert saved[PEOPLE].count_documents({"person_id": {"$in": ["E", "Y"]}}) == 0
+    erase_from_graphs(saved, "B")  # named by A in every graph; X goes with B once A no longer names X
+    for name, graph in nights.items():
+        graph.remove_nodes_from(["B", *(["X"] if set(graph.predecessors("X")) == {"B"} else [])])
+        assert load_stats(saved, name) == graph_tfidf(graph, AS_OF)
+        assert relatives_of(StoredGraph(saved, name), "A", as_of=AS_OF) == relatives_of(graph, "A", as_of=AS_OF)
+    assert "B" not in str(list(saved[PEOPLE].find({}, {"_id": 0, "graph": 0})))
