@@ -116,7 +116,7 @@ class _Buckets:
     def load(self, references, missing: Missing, write: Write, keep_since: str | None, check_repeats: bool,
              erased_of: Erased) -> BucketLoad:
         self._check_one_record_per_line()
-        problems: list[Problem] = []  # (field, reason) of the values refused, by their number in the mapping
+        problems: list[tuple[str, Problem]] = []  # (column, (field, reason)) of each value refused, by its number
         with (self.scratch / "mapping.jsonl").open("wb") as mapping:  # raw value -> what the field makes of it
             json_of, text_of = self._map_columns(mapping, problems)
         self._load_mapping()
@@ -127,17 +127,20 @@ class _Buckets:
         joins = "".join(join.values())
         record = " || ',' || ".join(f"'{orjson.dumps(name).decode()}:' || {json_of[name]}" for name in fields)
         referring = [(name, collection) for name, collection in references if name in self.header]
-        # The first field in the model's order whose value was refused, as pydantic reports a record's first error.
-        problem = "coalesce(" + ", ".join(f"m_{name}.problem" for name in join) + ")" if problems else "NULL"
         self.db.execute(
             f"CREATE VIEW rows AS SELECT raw.rowid AS place, {text_of['customer_id']} AS customer, "
             f"{text_of['date']} AS day, {text_of['transaction_id']} AS txn_id, "
-            + "".join(f"{text_of[name]} AS {_identifier('ref_' + name)}, " for name, _ in referring)
-            + f"{problem} AS problem, '{{' || {record} || '}}' AS txn FROM raw{joins}")
+            f"'{{' || {record} || '}}' AS txn FROM raw{joins}")
+        # What the checks after the values read, with only the joins they need.
+        keyed = dict.fromkeys(["customer_id", "date", *(name for name, _ in referring)])
+        self.db.execute(
+            f"CREATE VIEW keys AS SELECT raw.rowid AS place, {text_of['customer_id']} AS customer, "
+            f"{text_of['date']} AS day"
+            + "".join(f", {text_of[name]} AS {_identifier('ref_' + name)}" for name, _ in referring)
+            + " FROM raw" + "".join(join[name] for name in keyed))
         result = BucketLoad()
         # Each row's checks in the row-by-row path's order; a row rejected or skipped is out of the checks after.
-        aside = self._set_aside([(place, *problems[number]) for place, number in self.db.execute(
-            "SELECT place, problem FROM rows WHERE problem IS NOT NULL").fetchall()] if problems else [])
+        aside = self._set_aside(self._refused(problems, [name for name in fields if name in self.header]))
         kept = "place NOT IN (SELECT place FROM aside)" if aside else "TRUE"
         erased = erased_of(self._distinct(text_of["customer_id"], join["customer_id"]) - {None})
         if erased:  # about erased customers: skipped, not checked further, as the row-by-row path does
@@ -149,9 +152,10 @@ class _Buckets:
             result.expired_lines = self._lines(f"{kept} AND day < ?", [keep_since])
             kept = f"{kept} AND day >= $keep"
         parameters = {"keep": keep_since} if keep_since is not None else {}
-        ids_of = ((lambda name: self._distinct(text_of[name], join[name])) if kept == "TRUE" else
-                  (lambda name: self._distinct(_identifier("ref_" + name), f" WHERE {kept}", "rows", parameters)))
-        dangling = self._set_aside(self._dangling(referring, missing, ids_of, kept, parameters))
+        # Every row's ids are looked up (a superset of the rows kept's); only the rows kept are reported.
+        unknown = {name: missing(collection, self._distinct(text_of[name], join[name]) - {"", None})
+                   for name, collection in referring}
+        dangling = self._set_aside(self._dangling(referring, unknown, kept, parameters))
         if dangling and not aside:
             kept = f"{kept} AND place NOT IN (SELECT place FROM aside)"
         result.rejections = sorted((place + 2, where, reason) for place, where, reason in aside + dangling)
@@ -186,12 +190,24 @@ class _Buckets:
             self.db.executemany("INSERT INTO aside VALUES (?)", [(place,) for place, _, _ in rows])
         return rows
 
-    def _dangling(self, referring: list[tuple[str, str]], missing: Missing, ids_of: Callable[[str], set[str]],
+    def _refused(self, problems: list[tuple[str, Problem]], columns: list[str]) -> list[tuple[int, str, str]]:
+        """(place, field, reason) of the rows holding a value its field refused: the first such field in the model's
+        order, as pydantic reports a record's first error."""
+        found: dict[int, Problem] = {}
+        refusing = {name for name, _ in problems}
+        for name in (column for column in columns if column in refusing):
+            for place, number in self.db.execute(
+                    f"SELECT raw.rowid, m.problem FROM raw JOIN (SELECT raw, problem FROM mapping WHERE c = "
+                    f"{_literal(name)} AND problem IS NOT NULL) m ON m.raw = coalesce(raw.{_identifier(name)}, '')"
+                    ).fetchall():
+                found.setdefault(place, problems[number][1])
+        return [(place, *problem) for place, problem in found.items()]
+
+    def _dangling(self, referring: list[tuple[str, str]], unknown: dict[str, set[str]],
                   kept: str, parameters: dict) -> list[tuple[int, str, str]]:
-        """(place, field, reason) of the rows `kept` picks whose customer or account is not known: the first such
+        """(place, field, reason) of the rows `kept` picks whose customer or account is `unknown`: the first such
         field in `referring`'s order, as the row-by-row path reports it."""
-        unknown = {name: missing(collection, ids_of(name) - {"", None}) for name, collection in referring}
-        found: dict[int, tuple[str, str]] = {}
+        found: dict[int, Problem] = {}
         for name, collection in referring:
             if not unknown[name]:
                 continue
@@ -199,14 +215,15 @@ class _Buckets:
             self.db.executemany("INSERT INTO unknown VALUES (?)", [(each,) for each in sorted(unknown[name])])
             column = _identifier("ref_" + name)
             for place, value in self.db.execute(
-                    f"SELECT place, {column} FROM rows WHERE {kept} AND {column} IN (SELECT id FROM unknown)",
+                    f"SELECT place, {column} FROM keys WHERE {kept} AND {column} IN (SELECT id FROM unknown)",
                     parameters).fetchall():
                 found.setdefault(place, unknown_reference(name, collection, value))
         return [(place, *problem) for place, problem in found.items()]
 
-    def _map_columns(self, mapping: BinaryIO, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
+    def _map_columns(self, mapping: BinaryIO,
+                     problems: list[tuple[str, Problem]]) -> tuple[dict[str, str], dict[str, str]]:
         """Each field's JSON and text as SQL over `raw`; what the model makes of each distinct raw value that needs
-        a lookup is written to `mapping`, and for a value it refuses, the number of its (field, reason) in
+        a lookup is written to `mapping`, and for a value it refuses, the number of its (column, (field, reason)) in
         `problems`."""
         config = ConfigDict(**self.model.model_config)
         fields = self.model.model_fields
@@ -230,7 +247,7 @@ class _Buckets:
                     mapped = {"json": orjson.dumps(made).decode(), "text": str(made)}
                 elif value in column.failed:
                     mapped = {"problem": len(problems)}
-                    problems.append(column.problem(name, value))
+                    problems.append((name, column.problem(name, value)))
                 else:
                     raise _NotVouched(name)
                 mapping.write(orjson.dumps({"c": name, "raw": value, **mapped}) + b"\n")
@@ -243,14 +260,13 @@ class _Buckets:
                 json_of[name], text_of[name] = found_json, found_text
         return json_of, text_of
 
-    def _distinct(self, value: str, rest: str, table: str = "raw", parameters: dict | None = None) -> set[str]:
-        return {row[0] for row in self.db.execute(f"SELECT DISTINCT {value} FROM {table}{rest}",
-                                                  parameters or {}).fetchall()}
+    def _distinct(self, value: str, rest: str) -> set[str]:
+        return {row[0] for row in self.db.execute(f"SELECT DISTINCT {value} FROM raw{rest}").fetchall()}
 
     def _lines(self, where: str, parameters: list) -> list[int]:
         """The lines of the records `where` picks (records are one line each; the header is line 1)."""
         return [place + 2 for (place,) in self.db.execute(
-            f"SELECT place FROM rows WHERE {where} ORDER BY place", parameters).fetchall()]
+            f"SELECT place FROM keys WHERE {where} ORDER BY place", parameters).fetchall()]
 
     def _batches(self, query: str, parameters: dict) -> Iterator[list[tuple]]:
         cursor = self.db.execute(query, parameters)
