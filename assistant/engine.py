@@ -321,8 +321,10 @@ class Engine:
         if followup.kind == "relative":
             if subject is None:
                 return Plan("refused", {"message": "Which customer? Give me their customer id."})
+            if said.needs:  # the follow-up states a need of its own: that need, for them
+                return self._family(subject, list(slots.relations), said)
             before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
-            return self._family(subject, list(slots.relations), replace(said, needs=before.needs))
+            return self._family(subject, list(slots.relations), replace(said, needs=before.needs, needs_carried=True))
         return self._cheaper(state, shown, subject)
 
     def _again(self, state: dict, subject: str | None, said: Request, exclude_shown: bool) -> Plan:

@@ -161,7 +161,8 @@ def recommend_family(
 
 def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], wanted: Sequence[str]) -> list[RelativeView]:
     """The relatives to answer for: those on file, except that a relative the request describes with an age is
-    the one on file in that age band, or, when none is, the relative as described (not on file)."""
+    the one on file in that age band (one person, "my mum is 72", is the one nearest that age), or, when none is,
+    the relative as described (not on file)."""
     chosen = []
     for relation in wanted:
         on_file = [view for view in views if view.relation == relation]
@@ -171,6 +172,8 @@ def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], 
             continue
         band = life_stage_band(said.age, relation)
         matching = [view for view in on_file if view.age_band == band]
+        if said.count == 1 and len(matching) > 1:
+            matching = [min(matching, key=lambda view: abs(view.age - said.age))]
         chosen.extend(matching or [_described(said, band)])
     return chosen
 
@@ -184,6 +187,8 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
                  recs: list[Recommendation], k: int) -> list[Recommendation]:
     """The relative's products that answer the request, need first, each led by the reason it does."""
     request = for_age(request, ctx.products, view.age)
+    if not conditions(request):  # nothing carried over from an earlier turn fits them: what suits them
+        return [rec for rec in recs if rec.product_id not in request.skipped]
     by_product = {rec.product_id: rec for rec in recs}
     candidates = [ctx.products[product_id] for product_id in by_product]
     candidates += [product for hit in request.needs
@@ -257,7 +262,7 @@ def _once_each(per_relative: list[list[Recommendation]], stated: Mapping[str, St
                 given += 1
     for product_id, rec in kept.items():
         said = stated.get(rec.relation or "")
-        many = max(sharing[product_id], said.count if said else 1)
+        many = sharing[product_id] if said is None else max(sharing[product_id], said.count) if said.count > 1 else 1
         if many > 1 and rec.relation:
             each = "One for each of" if rec.category in PER_PERSON_CATEGORIES else "It covers"
             rec.reasons = [f"{each} your {_number(many)} {PLURALS[rec.relation]}.", *rec.reasons]

@@ -103,6 +103,35 @@ def test_what_about_for_my_wife_moves_to_the_spouse(runtime, married_customer):
     assert all(rec["relation"] == "spouse" for rec in spouse.recommendations)
 
 
+@pytest.fixture(scope="module")
+def two_older_parents(runtime) -> str:
+    """A customer with live features and two parents on file, both aged 65 or more."""
+    from retrieval.graph import relatives_of
+
+    for customer in runtime.store["customers"].find({"consent.profiling": True}, {"_id": 1}):
+        parents = relatives_of(runtime.ctx.graph, customer["_id"], ["parent"], as_of=runtime.ctx.as_of)
+        if (len(parents) == 2 and all(view.age and view.age >= 65 for view in parents)
+                and runtime.ctx.features(customer["_id"]) is not None):
+            return customer["_id"]
+    pytest.fail("the synthetic bank has no customer with two parents aged 65+")
+
+
+def test_what_about_for_my_mum_after_a_baby_question_drops_what_is_aimed_at_other_ages(runtime, two_older_parents):
+    from tools.requests.ages import AGE_SEGMENTS
+
+    caller = as_customer(two_older_parents)
+    baby = runtime.engine.turn(caller, "we're expecting our first baby in March, how should we prepare financially?")
+    mum = runtime.engine.turn(caller, "what about for my mum, she's 72 and lives alone", session_id=baby.session_id)
+
+    assert mum.intent == "followup:relative"
+    assert mum.recommendations, mum.answer
+    for rec in mum.recommendations:
+        ages = [AGE_SEGMENTS[s] for s in runtime.ctx.products[rec["product_id"]].get("target_segments") or ()
+                if s in AGE_SEGMENTS]
+        assert not ages or any(low <= 72 <= high for low, high in ages), rec["name"]
+        assert not any("baby" in reason or "pregnan" in reason for reason in rec["reasons"]), rec["reasons"]
+
+
 def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_customer):
     caller = as_customer(married_customer)
     first = runtime.engine.turn(caller, "which card should I get?")

@@ -12,6 +12,7 @@ from retrieval.graph import build_graph, context_of, graph_tfidf
 from tools.context import ToolContext
 from tools.evidence import resolve
 from tools.family import recommend_family
+from tools.requests.model import Request, StatedRelative
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"
@@ -77,7 +78,8 @@ def _link(link_id: str, customer_id: str, relative_id: str, relation: str, conse
             "relative_date_of_birth": _dob(age) if age is not None else None}
 
 
-def _bank(c1_profiling: bool = True, parent_consent: bool = True, parent_is_customer: bool = True):
+def _bank(c1_profiling: bool = True, parent_consent: bool = True, parent_is_customer: bool = True,
+          second_parent_age: int | None = None):
     customers, holdings, links = [_customer("C1", 40, profiling=c1_profiling)], {"C1": ["P_CHECK", "P_JUNIOR"]}, []
     ages = {"C1": 40}
     # spouse aged 36-50: S01-S10 plus C2; P_CHECK 8 of 11, P_SAVE 7 (C2 too), P_RICH 5, P_SECRET only C2.
@@ -109,6 +111,8 @@ def _bank(c1_profiling: bool = True, parent_consent: bool = True, parent_is_cust
     for i in range(1, 9):
         links.append(_link(f"LM{i:02d}", f"H{i:02d}", f"M{i:02d}", "child", False, age=8))
     links.append(_link("L4", "C1", "C4", "sibling", False))
+    if second_parent_age is not None:  # not a customer
+        links.append(_link("L6", "C1", "R4", "parent", False, age=second_parent_age))
     ages["C4"], holdings["C4"] = 38, []
     for i in range(1, 11):
         ages[f"H{i:02d}"] = 48
@@ -251,6 +255,19 @@ def test_relative_too_young_for_a_product_is_not_offered_it(store):
     assert [r.product_id for r in recommendations] == ["P_STUDENT"]  # P_SENIOR from 60
     assert recommendations[0].evidence[0].record_id == "L5"
     assert recommendations[0].reasons[1].startswith("Checked against the age limits only (your child is aged 18-25)")
+
+
+def test_one_parent_of_a_stated_age_is_the_one_on_file_nearest_it(store):
+    ctx = _context(store, second_parent_age=80)
+    assert {r.for_person for r in recommend_family(ctx, "C1", ["parent"])} == {"C3", "R4"}
+
+    def asked(age: int, count: int = 1) -> set[str | None]:
+        request = Request(relatives=(StatedRelative("parent", age, count),))
+        return {r.for_person for r in recommend_family(ctx, "C1", request=request)}
+
+    assert asked(72) == {"C3"}  # "my mum is 72": C3 is 70, R4 is 80
+    assert asked(79) == {"R4"}
+    assert asked(75, count=2) == {"C3", "R4"}  # "my parents are in their seventies"
 
 
 def test_default_covers_spouse_children_and_parents_in_that_order(store):

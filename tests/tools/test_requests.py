@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -77,8 +78,11 @@ def test_a_relatives_age_is_not_a_term_or_an_amount():
 
 @pytest.mark.parametrize("text, relation, age, count", [
     ("my 12-year-old wants to start saving", "child", 12, 1),
-    ("my parents are in their eighties, what should they look at?", "parent", 82, 1),
+    ("my parents are in their eighties, what should they look at?", "parent", 82, 2),
     ("my mom is 72 and needs help", "parent", 72, 1),
+    ("my mum and dad are 70, what should they look at?", "parent", 70, 2),
+    ("my kids are starting school", "child", None, 2),
+    ("my son is 19 and starting college", "child", 19, 1),
     ("my two kids are 8 and 10", "child", 8, 2),
     ("we have twins on the way", "child", 0, 2),
 ])
@@ -233,6 +237,20 @@ def test_for_a_relative_of_a_stated_age_products_aimed_at_that_age_come_first():
     assert dad.need_score("P043") == 0.5  # a segment that is no age says nothing
     assert for_age(request, products, 40).needs[0].product_id == "P050"  # a 40-year-old is no retiree
     assert for_age(request, products, 12) == request  # a minor's products are the parent's to open
+
+
+def test_needs_carried_from_an_earlier_turn_keep_only_close_answers_the_relative_is_of_an_age_for():
+    products = {"P055": {"_id": "P055", "target_segments": ["new_parents", "families"]},
+                "P041": {"_id": "P041", "target_segments": ["families", "pre_retirees"]},
+                "P046": {"_id": "P046", "target_segments": ["pre_retirees", "retirees"]},
+                "P043": {"_id": "P043", "target_segments": ["homeowners"]}}
+    baby = Request(needs=(NeedHit("P055", 0.9, "we're having a baby"), NeedHit("P041", 0.8, "new parents"),
+                          NeedHit("P046", 0.7, "my mother's care"), NeedHit("P043", 0.5, "my new house")))
+    mum = for_age(replace(baby, needs_carried=True), products, 72)
+    assert [hit.product_id for hit in mum.needs] == ["P046"]  # no maternity plan; the house was never close
+    assert for_age(replace(baby, needs_carried=True), products, 30).needs[0].product_id == "P055"
+    assert {hit.product_id for hit in for_age(baby, products, 72).needs} == set(products)  # asked for her: moved only
+    assert Request.from_dict(replace(baby, needs_carried=True).to_dict()).needs_carried  # kept in the session
 
 
 def test_asked_for_a_type_for_a_relative_products_of_it_aimed_at_their_age_answer_as_plainly_as_the_best():

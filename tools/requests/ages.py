@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from retrieval.graph import ADULT_AGE
-from tools.requests.fit import is_cover, product_kinds
+from tools.requests.fit import NEED_MARGIN, is_cover, product_kinds
 from tools.requests.model import NeedHit, Request
 
 AGE_SEGMENTS = {  # the ages a segment plainly covers, generous at both ends
@@ -32,10 +32,18 @@ LIFTING_SEGMENTS = frozenset({"students", "retirees"})  # aimed at an age by nam
 
 def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) -> Request:
     """`request` with each need moved by whether its product is aimed at people aged `age`, best first: up for
-    a product for students or retirees when they are one, down for one aimed only at other ages."""
+    a product for students or retirees when they are one, down for one aimed only at other ages. Needs carried
+    from an earlier turn were not asked for this person: only those that answered it closely are kept, bar one
+    aimed only at other ages (a maternity plan asked about before "what about for my mum? she's 72")."""
     if age is None or age < ADULT_AGE or not request.needs:
         return request
-    moved = [_moved(hit, products.get(hit.product_id) or {}, age) for hit in request.needs]
+    needs = request.needs
+    if request.needs_carried:
+        needs = tuple(hit for hit in needs if hit.score >= needs[0].score - NEED_MARGIN
+                      and not _only_other_ages(products.get(hit.product_id) or {}, age))
+        if not needs:
+            return replace(request, needs=())
+    moved = [_moved(hit, products.get(hit.product_id) or {}, age) for hit in needs]
     moved.sort(key=lambda hit: -hit.score)
     return replace(request, needs=tuple(_of_named_kind(request, products, age, moved)))
 
@@ -63,13 +71,15 @@ def _aimed_at(product: Mapping, age: int) -> list[str]:
             if segment in AGE_SEGMENTS and AGE_SEGMENTS[segment][0] <= age <= AGE_SEGMENTS[segment][1]]
 
 
+def _only_other_ages(product: Mapping, age: int) -> bool:
+    """The catalogue aims the product at ages of life, none of them `age`."""
+    return any(segment in AGE_SEGMENTS for segment in product.get("target_segments") or ()) and not _aimed_at(product, age)
+
+
 def _moved(hit: NeedHit, product: Mapping, age: int) -> NeedHit:
-    if not any(segment in AGE_SEGMENTS for segment in product.get("target_segments") or ()):
-        return hit
-    aimed = _aimed_at(product, age)
-    if not aimed:
+    if _only_other_ages(product, age):
         score = max(0.0, hit.score - AGE_FIT)
-    elif LIFTING_SEGMENTS.intersection(aimed):
+    elif LIFTING_SEGMENTS.intersection(_aimed_at(product, age)):
         score = min(1.0, hit.score + AGE_FIT)
     else:
         return hit

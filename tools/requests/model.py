@@ -120,6 +120,7 @@ class Request:
     business: bool = False  # the request is about the customer's business
     exclude: tuple[str, ...] = ()  # products not to show again ("something else")
     ruled_out: tuple[str, ...] = ()  # products for another situation ("we rent") or a need it refuses
+    needs_carried: bool = False  # the needs were stated in an earlier turn ("what about for my mum?" after them)
 
     def need_score(self, product_id: str) -> float:
         return next((hit.score for hit in self.needs if hit.product_id == product_id), 0.0)
@@ -162,6 +163,7 @@ class Request:
             business=bool(data.get("business", False)),
             exclude=tuple(str(product_id) for product_id in data.get("exclude") or ()),
             ruled_out=tuple(str(product_id) for product_id in data.get("ruled_out") or ()),
+            needs_carried=bool(data.get("needs_carried", False)),
         )
 
 

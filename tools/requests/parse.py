@@ -12,7 +12,7 @@ import re
 from tools.campaign import fired_rules
 from tools.requests.limits import fee_caps, rate_type
 from tools.requests.model import Constraints, StatedRelative
-from tools.requests.slots import find_amounts, find_product_categories, find_relations
+from tools.requests.slots import find_amounts, find_product_categories, find_relations, relations_spoken_of_as_several
 
 _NO_RISK = re.compile(
     r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
@@ -175,12 +175,12 @@ def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     """The relatives `text` is about, with the age and count it states ("my 12-year-old" -> child aged 12)."""
     relations = find_relations(text)
     ages = _stated_ages(text, relations)
-    count = _stated_count(text)
+    several = relations_spoken_of_as_several(text)
+    counted = _stated_count(text)
     found: dict[str, StatedRelative] = {}
-    for relation in relations:
-        found[relation] = StatedRelative(relation, ages.get(relation), count if relation == "child" else 1)
-    for relation, age in ages.items():
-        found.setdefault(relation, StatedRelative(relation, age, count if relation == "child" else 1))
+    for relation in [*relations, *ages]:
+        count = counted if relation == "child" and counted > 1 else 2 if relation in several else 1
+        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count))
     return tuple(found.values())
 
 

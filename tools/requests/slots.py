@@ -180,6 +180,19 @@ def extract_slots(text: str, known_cities: Iterable[str] = ()) -> Slots:
     )
 
 
+_PLURAL_WORDS = frozenset({"parents", "sons", "daughters", "kids", "children", "childrens", "twins", "brothers",
+                           "sisters", "siblings"})
+
+
+def relations_spoken_of_as_several(text: str) -> set[str]:
+    """Relations `text` names with a plural ("my parents", "the kids") or with two words ("my mum and dad")."""
+    words: dict[str, set[str]] = {}
+    for match in _RELATION_PATTERN.finditer(text):
+        word = match.group(1).lower()
+        words.setdefault(str(_RELATION_BY_WORD[word]), set()).add(word)
+    return {relation for relation, said in words.items() if len(said) > 1 or said & _PLURAL_WORDS}
+
+
 def find_relations(text: str) -> list[str]:
     """Relations named in `text` ("my wife and kids" -> ["spouse", "child"]), first mention first."""
     found = (_RELATION_BY_WORD[match.group(1).lower()] for match in _RELATION_PATTERN.finditer(text))
