@@ -8,12 +8,14 @@ one after 1% of customers changed, and prints records/s per stage. The index
 stage's items/s divided by plain `Embedder.embed` of the same texts is the
 embedding ratio (goal >= 0.7).
 
-    .venv/bin/python -m bench.ingest --customers 100000 --compare-features [--bank-dir DIR]
+    .venv/bin/python -m bench.ingest --customers 100000 --compare-features [--engine spark] [--baseline duckdb]
+        [--bank-dir DIR]
 
-Loads the bank once, then runs only the features stage with the old record-by-record
-path (FARGO_FEATURE_ENGINE=python) and with the engine (duckdb, or --engine spark),
-each in a fresh process, and prints the time ratio and each one's peak memory
-(ru_maxrss). `--bank-dir` keeps the loaded bank for the next run.
+Loads the bank once, then runs only the features stage with the engine (duckdb, or
+--engine spark) and with the baseline (the old record-by-record path,
+FARGO_FEATURE_ENGINE=python, or --baseline duckdb), each in a fresh process, and prints
+the speed ratio and each one's peak memory (ru_maxrss). `--bank-dir` keeps the loaded
+bank for the next run.
 
     .venv/bin/python -m bench.ingest --customers 100000 --changed 0.01 [--bank-dir DIR]
 
@@ -205,13 +207,13 @@ def loaded_bank(root: Path, customers: int, seed: int) -> Path:
     return settings.data_dir
 
 
-def compare_features(root: Path, customers: int, seed: int, engine: str) -> None:
+def compare_features(root: Path, customers: int, seed: int, engine: str, baseline: str = "python") -> None:
     data_dir = loaded_bank(root, customers, seed)
-    figures = {name: timed_features(data_dir, name) for name in (engine, "python")}
+    figures = {name: timed_features(data_dir, name) for name in (engine, baseline)}
     for name, (seconds, computed, peak) in figures.items():
         print(f"features {name:<7} {computed:>10,} customers {seconds:>9.1f} s {computed / seconds:>9,.0f}/s "
-              f"peak {peak:>7,.0f} MiB")
-    print(f"features ratio python/{engine}: {figures['python'][0] / figures[engine][0]:.1f}x faster")
+              f"peak {peak:>7,.0f} MiB (this process; Spark's JVM apart)")
+    print(f"features speed, {engine} over {baseline}: {figures[baseline][0] / figures[engine][0]:.2f}x")
 
 
 def in_bank_dir(bank_dir: Path | None, measure) -> None:
@@ -230,6 +232,8 @@ def main() -> None:
     parser.add_argument("--compare-features", action="store_true",
                         help="only the features stage: the old python path against the engine, on one loaded bank")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument("--baseline", choices=("python", "duckdb"), default="python",
+                        help="with --compare-features: the engine to compare against (duckdb for --engine spark)")
     parser.add_argument("--bank-dir", type=Path,
                         help="with --compare-features or --changed: keep the bank here and reuse its source files")
     parser.add_argument("--changed", type=float, metavar="SHARE",
@@ -245,7 +249,8 @@ def main() -> None:
                                                                 args.taking_up))
         return
     if args.compare_features:
-        in_bank_dir(args.bank_dir, lambda root: compare_features(root, args.customers, args.seed, args.engine))
+        in_bank_dir(args.bank_dir, lambda root: compare_features(root, args.customers, args.seed, args.engine,
+                                                                 args.baseline))
         return
 
     with tempfile.TemporaryDirectory(prefix="fargo-bench-ingest-") as tmp:

@@ -48,6 +48,9 @@ EXPORTED: dict[str, dict[str, str]] = {
 TRANSACTION_FIELDS = {"date": "VARCHAR", "amount": "DOUBLE", "category": "VARCHAR", "channel": "VARCHAR"}
 TARGETS_FILE = "targets.jsonl"
 LOCAL_SHUFFLE_PARTITIONS = 4  # Spark's 200 suit a cluster; on one machine they are 200 tiny tasks per query
+# On one machine the driver is also the executor: its heap holds the cached monthly table and each partition of
+# results handed to Python. Spark's 1 GB default runs out at 100,000 customers.
+LOCAL_DRIVER_MEMORY = "4g"
 
 
 class FeatureEngineError(RuntimeError):
@@ -136,8 +139,9 @@ def spark_session(master: str | None = None):
         from pyspark.sql import SparkSession
     except ImportError:
         raise FeatureEngineError("FARGO_FEATURE_ENGINE=spark needs PySpark: pip install 'fargo-ai[spark]'") from None
+    # The driver's memory only applies when PySpark starts Spark itself (a local run); spark-submit sets its own.
     builder = (SparkSession.builder.appName("fargo-features").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false").config("spark.driver.memory", LOCAL_DRIVER_MEMORY))
     if master:
         builder = builder.master(master)
     if master and master.startswith("local"):
