@@ -29,6 +29,7 @@ from retrieval.docstore import (
     live_feature_documents,
     live_pointer,
 )
+from retrieval.graph import as_date
 from retrieval.neighbourhoods import delete_graphs, graph_name, graph_names
 from retrieval.privacy import ErasureList
 
@@ -162,7 +163,7 @@ class IngestJob:
         with self._stage(run, "graph") as stats:
             graph_file = self._unchanged_graph(run, changed, summary)
             if graph_file is None:
-                stats.count, graph_file = (self._updated_graph(run, changed)
+                stats.count, graph_file = (self._updated_graph(run, changed, since)
                                            or self.build_graph(run.run_id, run.features_base))
         self._publish(run, built, graph_file)
 
@@ -381,7 +382,7 @@ class IngestJob:
                 return None
         return pointer["graph_file"]
 
-    def _updated_graph(self, run: JobRun, changed: set[str] | None) -> tuple[int, str] | None:
+    def _updated_graph(self, run: JobRun, changed: set[str] | None, since: str | None) -> tuple[int, str] | None:
         """The live graph with the people this nightly run changed replaced (`update_graph`): the work follows the
         changed customers, not the bank. None (rebuild it) for a full run, a new as-of month (every age may move),
         or a live graph that is not in the store."""
@@ -394,24 +395,32 @@ class IngestJob:
         if live not in graph_names(self.store) or load_stats(self.store, live).as_of != self._as_of():
             return None
         name = graph_name(run.run_id)
-        people = self._replaced_people(live, changed, (run.run_id, run.features_base), name)
+        people = self._replaced_people(live, changed, since, (run.run_id, run.features_base), name)
         update_graph(self.store, live, name, people)
         self.progress("graph", len(people), len(people))
         return len(people), name
 
-    def _replaced_people(self, live: str, changed: set[str], runs: tuple[str, str], name: str) -> dict[str, dict | None]:
+    def _replaced_people(self, live: str, changed: set[str], since: str, runs: tuple[str, str],
+                         name: str) -> dict[str, dict | None]:
         """person id -> document in the new graph (None: no longer in it) of everyone whose document the changed
-        customers' records can change: the changed customers, the relatives they name now or named in the live graph
-        (a relative who is not a customer takes their name from a relationship), and everyone naming one of those.
-        Their documents come from a graph of just them, their relatives and every relationship touching either,
-        which gives them what the whole graph would (`build_graph` adds relationships in id order)."""
+        customers' records can change. Those whose birth date or holdings changed, or with a relationship loaded
+        since the last good run (`since`), change the documents of the relatives they name now or named in the live
+        graph (a relative who is not a customer takes their name from a relationship) and of everyone naming one of
+        these. The documents come from a graph of just these people, their relatives and every relationship touching
+        either, which gives them what the whole graph would (`build_graph` adds relationships in id order)."""
         from retrieval.graph import build_graph
         from retrieval.neighbourhoods import graph_layers, person_documents, read_people
 
         layers = graph_layers(self.store, live)
         old = read_people(self.store, layers, changed)
-        relatives = {entry["relative_id"] for person in old.values() for entry in person["relatives"]}
-        relatives |= {record["relative_id"] for record in self._relationships_of(changed, ("customer_id",)).values()}
+        records = self._relationships_of(changed, ("customer_id",))  # the relationships they name
+        customers, holdings = self._customer_nodes(changed, runs)
+        loaded = {record["customer_id"] for record in records.values() if record.get("_ingested_at", "") > since}
+        changed = {customer_id for customer_id in changed if customer_id in loaded or _node_changed(
+            old.get(customer_id), customers.get(customer_id), holdings.get(customer_id))}
+        relatives = {entry["relative_id"] for customer_id in changed if customer_id in old
+                     for entry in old[customer_id]["relatives"]}
+        relatives |= {record["relative_id"] for record in records.values() if record["customer_id"] in changed}
         old |= read_people(self.store, layers, relatives - set(old))
         changing = changed | relatives
         affected = changing | {named["customer_id"] for person_id in changing if person_id in old
@@ -419,17 +428,22 @@ class IngestJob:
         around = self._relationships_of(affected, ("customer_id", "relative_id"))
         neighbours = {record["relative_id"] for record in around.values() if record["customer_id"] in affected}
         around |= self._relationships_of(neighbours - affected, ("customer_id", "relative_id"))
-        ids = sorted(affected | neighbours)
-        customers, holdings = [], {}
-        fields = {"customer_id": 1, "run_id": 1, "products_held": 1}
-        for batch in batched(ids, FEATURE_BATCH):
-            customers.extend(self.store["customers"].find({"_id": {"$in": batch}}, {"customer_id": 1, "date_of_birth": 1}))
-            for document in live_feature_documents(self.store, runs, batch, fields).values():
-                holdings[document["customer_id"]] = document["products_held"]
-        graph = build_graph(customers, around.values(), holdings)
+        customers, holdings = self._customer_nodes(affected | neighbours, runs)
+        graph = build_graph(customers.values(), around.values(), holdings)
         documents = {document["person_id"]: document for document in person_documents(graph, name, affected)}
         return {person_id: documents.get(person_id) for person_id in sorted(affected)
                 if person_id in documents or person_id in old}
+
+    def _customer_nodes(self, ids: set[str], runs: tuple[str, str]) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        """The customer records (id and birth date) and holdings (from the run's features) of these people."""
+        customers, holdings = {}, {}
+        fields = {"customer_id": 1, "run_id": 1, "products_held": 1}
+        for batch in batched(sorted(ids), FEATURE_BATCH):
+            for customer in self.store["customers"].find({"_id": {"$in": batch}}, {"customer_id": 1, "date_of_birth": 1}):
+                customers[customer["_id"]] = customer
+            for document in live_feature_documents(self.store, runs, batch, fields).values():
+                holdings[document["customer_id"]] = document["products_held"]
+        return customers, holdings
 
     def _relationships_of(self, people: set[str], sides: tuple[str, ...]) -> dict[str, dict]:
         """relationship id -> record of every relationship with one of `people` on one of `sides`."""
@@ -504,6 +518,15 @@ def index_items(name: str, store) -> Iterator:
             yield IndexItem(doc["_id"], doc["text"], meta, None)
     else:
         raise ValueError(f"unknown index {name!r}")
+
+
+def _node_changed(person: dict | None, customer: dict | None, held: list[str] | None) -> bool:
+    """Whether a customer is not in the live graph (`person`, their document there) as their record and features
+    now show them: a customer, with this birth date and these holdings."""
+    if person is None or customer is None:
+        return True
+    return (not person["is_customer"] or person["products"] != sorted(held or ())
+            or as_date(person["date_of_birth"]) != as_date(customer.get("date_of_birth")))
 
 
 def _graph_view(features: dict | None) -> tuple | None:

@@ -227,6 +227,10 @@ def test_a_nightly_run_that_changes_holdings_and_relationships_updates_the_graph
         served_before = graph_as_served(store, before)
         changed, married, sibling = change_holdings_and_add_a_spouse(store, bank.source_dir)
         assert not recommend_family(ToolContext.open(store, None, None), married, ["spouse"])  # no spouse yet
+        related = {record[side] for record in store["relationships"].find({}) for side in ("customer_id", "relative_id")}
+        loner = min({row["_id"] for row in store["customers"].find({}, {"_id": 1})} - related - {married, sibling})
+    rewrite_jsonl(bank.source_dir / "customers.jsonl",
+                  lambda rows: [row.update(city="Nome") for row in rows if row["customer_id"] == loner])
 
     run = run_ingest_now(bank, mode="incremental")
 
@@ -234,6 +238,7 @@ def test_a_nightly_run_that_changes_holdings_and_relationships_updates_the_graph
         live = live_pointer(store)["graph_file"]
         assert live == f"graph-{run.run_id}" and graph_layers(store, live) == (live, before)  # updated, not rebuilt
         assert 0 < store[PEOPLE].count_documents({"graph": live}) == run.stages["graph"].count < people
+        assert store[PEOPLE].find_one({"_id": f"{live}:{loner}"}) is None  # moved city: nothing the graph holds
         updated = graph_as_served(store, live)
         assert updated == rebuilt_graph(store, bank, run.run_id)
         for customer_id in changed:  # what they hold now, as a rebuild would show it
