@@ -355,7 +355,8 @@ class Engine:
         tool, arguments = state["tool"], dict(state.get("arguments") or {})
         if subject is None or tool is None:
             return Plan("explain", {"recs": []})
-        ceiling = min(yearly_cost(self.ctx.products.get(rec["product_id"], {})) for rec in shown)
+        ceiling, cheapest = min((yearly_cost(self.ctx.products.get(rec["product_id"], {})), rec["product_id"])
+                                for rec in shown)
         arguments.pop("customer_id", None)
         if arguments.get("request") is not None:
             arguments["request"] = Request.from_dict(arguments["request"])
@@ -364,7 +365,8 @@ class Engine:
         cheaper = [rec for rec in candidates if yearly_cost(self.ctx.products.get(rec.product_id, {})) < ceiling][:3]
         shown_now = [rec.to_dict() for rec in cheaper]
         template = state.get("template", "personal_recommendation")
-        context = {"recs": shown_now, "relation_words": "", "no_relatives": False, "asked": [], "unmet": False}
+        context = {"recs": shown_now, "relation_words": "", "no_relatives": False, "asked": [], "unmet": False,
+                   "cheaper_than": (self.ctx.products.get(cheapest) or {}).get("name", "")}
         if arguments.get("request") is not None:  # kept in the session as the plain data it came from
             arguments["request"] = arguments["request"].to_dict()
         return Plan(template, context, shown_now, [_call(tool, customer_id=subject, **arguments)], held_back=held)

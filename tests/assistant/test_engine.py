@@ -155,6 +155,21 @@ def test_a_cheaper_list_is_answered_in_words(runtime, married_customer):
     json.dumps(plan.tool_calls)  # what the session keeps of the turn is plain data
 
 
+def test_nothing_cheaper_says_what_it_was_cheaper_than(runtime, married_customer):
+    from assistant.compose import render_answer
+
+    state = {"tool": "recommend_personal", "arguments": {"customer_id": married_customer, "request": {}},
+             "template": "personal_recommendation"}
+    free = min(runtime.ctx.products, key=lambda pid: yearly_cost(runtime.ctx.products[pid]))  # nothing costs less
+    plan = runtime.engine._cheaper(state, [{"product_id": free}], married_customer)
+
+    assert plan.recommendations == []
+    answer = render_answer(plan.template, "seed", **plan.context)
+    assert f"Nothing that fits you costs less than {runtime.ctx.products[free]['name']}" in answer
+    family = render_answer("family_recommendation", "seed", **plan.context)
+    assert f"Nothing that fits them costs less than {runtime.ctx.products[free]['name']}" in family
+
+
 def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):
     other = next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}) if doc["_id"] != married_customer)
 
