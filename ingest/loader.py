@@ -392,11 +392,8 @@ class _TransactionWriter:
         existing = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": [b.id for b in buckets]}})
                     } if stored and buckets else {}
         stamp = ingested_now()
-        rows = [(bucket_json(bucket, stamp), bucket.id) for bucket in buckets if bucket.id not in existing]
-        if hasattr(self.collection, "insert_json"):  # Fargo's store; a bare NeoSQLite or pymongo database has not
-            self.collection.insert_json(rows)
-        elif rows:
-            self.collection.insert_many([orjson.loads(text) for text, _ in rows], ordered=False)
+        self.collection.insert_json([(bucket_json(bucket, stamp), bucket.id) for bucket in buckets
+                                     if bucket.id not in existing])
         changed = []
         for bucket in buckets:
             if bucket.id in existing:

@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import neosqlite
 import orjson
 import pytest
+from memory_store import memory_store
 
 from ingest.berka import BadRow, BerkaImportError, decode_birth_number, import_berka
 from ingest.loader import load_directory
@@ -137,7 +137,7 @@ def test_real_berka_output_validates_and_loads_without_rejections(real_import):
     _, out = real_import
 
     assert_every_line_validates(out)
-    summary = load_directory(neosqlite.Connection(":memory:"), out)
+    summary = load_directory(memory_store(), out)
 
     assert summary.rejections == []
     assert summary.files["accounts.jsonl"].loaded == 4500 + 892 + 682
@@ -211,7 +211,7 @@ def test_tiny_bank_maps_owners_disponents_cards_and_loans(tiny_bank: Path, tmp_p
     assert clients[1]["has_loan"] == "C" and clients[1]["has_card"] == "gold"
     assert clients[2]["standing_orders"]["unspecified"] == {"count": 1, "total": 100.0}
     assert_every_line_validates(out)
-    assert load_directory(neosqlite.Connection(":memory:"), out).rejections == []
+    assert load_directory(memory_store(), out).rejections == []
 
 
 def test_missing_required_table_stops_naming_the_file(tiny_bank: Path, tmp_path: Path):
@@ -242,7 +242,7 @@ def test_trans_file_becomes_signed_transactions_and_sets_balances(tiny_bank: Pat
     assert balances["BA10"] == 400.0 and balances["BA20"] == -50.0
     assert not any("transaction table" in line and "missing" in line for line in report.unmapped)
     assert_every_line_validates(out)
-    assert load_directory(neosqlite.Connection(":memory:"), out).rejections == []
+    assert load_directory(memory_store(), out).rejections == []
 
 
 def test_original_asc_names_are_read_and_ownership_problems_are_reported(tmp_path: Path):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import neosqlite
 import orjson
 import pytest
+from memory_store import memory_store
 from tiny_encoder import TinyEncoder
 
 from assistant.settings import Settings
@@ -284,7 +284,7 @@ class _NoVectors:
 def test_a_new_bad_row_is_reported_by_file_line_field_and_reason_and_again_the_next_night(tmp_path: Path):
     source = tmp_path / "source"
     synthesize(source, customers=8, seed=2)
-    store = neosqlite.Connection(":memory:")
+    store = memory_store()
     load_directory(store, source, loaded_lines=LoadedLines(store, tmp_path / "loaded", use_previous=False))
     line = append_line(source / "accounts.jsonl", orjson.dumps(
         {"account_id": "A99", "customer_id": "C0000001", "product_id": "P404", "opened_at": "2024-01-02",
@@ -300,9 +300,9 @@ def test_a_new_bad_row_is_reported_by_file_line_field_and_reason_and_again_the_n
 def test_lines_kept_for_another_store_are_not_trusted(tmp_path: Path):
     source = tmp_path / "source"
     synthesize(source, customers=8, seed=2)
-    first = neosqlite.Connection(":memory:")
+    first = memory_store()
     load_directory(first, source, loaded_lines=LoadedLines(first, tmp_path / "loaded", use_previous=False))
-    other = neosqlite.Connection(":memory:")
+    other = memory_store()
 
     summary = load_directory(other, source, loaded_lines=LoadedLines(other, tmp_path / "loaded"))
 
@@ -311,7 +311,7 @@ def test_lines_kept_for_another_store_are_not_trusted(tmp_path: Path):
 
 
 def test_only_new_csv_lines_are_read_unless_one_is_part_of_a_quoted_line_break(tmp_path: Path):
-    store = neosqlite.Connection(":memory:")
+    store = memory_store()
     path = tmp_path / "notes.csv"
     path.write_text('id,text\n1,"two\nlines"\n2,plain\n')
     first = LoadedLines(store, tmp_path / "loaded", use_previous=False)
