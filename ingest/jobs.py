@@ -105,13 +105,12 @@ class IngestJob:
 
     def __init__(self, store, vectors, graph_dir: Path, *, progress: Progress | None = None, fault: Fault | None = None,
                  pseudonym_key: bytes | None = None, keep_since: KeepSince | None = None,
-                 feature_engine: str = "duckdb", spark_master: str | None = None, graph_updates: bool = True):
+                 feature_engine: str = "duckdb", spark_master: str | None = None):
         if feature_engine not in ENGINES:
             raise ValueError(f"feature_engine must be one of {', '.join(ENGINES)}, not {feature_engine!r}")
         self.store = store
         self.feature_engine = feature_engine  # see ingest.feature_engine; "python" is the record-by-record path
         self.spark_master = spark_master
-        self.graph_updates = graph_updates  # False: a nightly run that changes the graph rebuilds it whole
         self.pseudonym_key = pseudonym_key  # the erasure list's hash key (retrieval.privacy)
         self.keep_since = keep_since  # source records older than these are past retention, not loaded
         self.vectors = vectors
@@ -389,7 +388,7 @@ class IngestJob:
         from retrieval.neighbourhoods import load_stats, update_graph
 
         pointer = live_pointer(self.store)
-        if not self.graph_updates or changed is None or pointer is None or run.features_base is None:
+        if changed is None or pointer is None or run.features_base is None:
             return None
         live = pointer["graph_file"]
         if live not in graph_names(self.store) or load_stats(self.store, live).as_of != self._as_of():
