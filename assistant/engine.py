@@ -38,6 +38,7 @@ from assistant.escalation import (
     with_disclosure,
 )
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
+from assistant.hard_times import HARD_TIME_STATE, care_note, hard_time_in, hard_time_named, without_new_credit
 from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
@@ -118,6 +119,14 @@ class Plan:
     decision_id: str | None = None  # the decision record of the offers shown (assistant.decisions)
 
 
+def _show_only(plan: Plan, kept: list[dict]) -> None:
+    """Keep only `kept` of the plan's recommendations, in its answer too."""
+    if len(kept) < len(plan.recommendations):
+        plan.recommendations = kept
+        if "recs" in plan.context:
+            plan.context["recs"] = [rec for rec in plan.context["recs"] if rec in kept]
+
+
 @dataclass
 class TurnResult:
     session_id: str
@@ -182,6 +191,9 @@ class Engine:
         misses = 0 if plan.handoff else unserved_in_a_row(session.state, intent, plan)
         if goes_to_person(self.rules, session.state, misses, message):
             plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0
+        hard = hard_time_in(message)  # told in this turn; kept for the rest of the session
+        ongoing = hard or hard_time_named(session.state.get(HARD_TIME_STATE))
+        _show_only(plan, without_new_credit(ongoing, message, plan.recommendations))
         if session.opened_by_customer:
             shown_to_customer(plan.recommendations, self.tools, self.ctx, subject)
         plan.decision_id = self.offers.decide(plan, subject, channel or channel_of(caller), session.session_id, typed,
@@ -193,10 +205,13 @@ class Engine:
             answer = llm_outcome.text
         if offers_person(self.rules, misses):
             answer = f"{answer}\n\n{render_answer('offer_person', seed)}"
+        if hard is not None:
+            answer = f"{care_note(hard, plan.handoff)}\n\n{answer}"
         if not session.turns:
             answer = with_disclosure(answer, self.rules)
         explanation = self._explanation(intent, confidence, plan, llm_outcome, started)
-        self._remember(session, typed, answer, intent, plan, subject, misses, unserved_reason(intent, plan, unsure))
+        self._remember(session, typed, answer, intent, plan, subject, misses, unserved_reason(intent, plan, unsure),
+                       ongoing.kind if ongoing else None)
         return TurnResult(session.session_id, answer, plan.recommendations, explanation, plan.handoff,
                           session.customer_id)
 
@@ -416,7 +431,7 @@ class Engine:
         }
 
     def _remember(self, session: Session, message: str, answer: str, intent: str, plan: Plan, subject,
-                  unserved: int = 0, unserved_why: str | None = None) -> None:
+                  unserved: int = 0, unserved_why: str | None = None, hard_time: str | None = None) -> None:
         if session.customer_id is None:
             session.customer_id = subject
         session.turns.append({"role": "user", "text": message, "at": time.time()})
@@ -438,6 +453,8 @@ class Engine:
                              "seen": [rec["product_id"] for rec in listed]}
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         session.state[UNSERVED_STATE] = unserved
+        if hard_time:
+            session.state[HARD_TIME_STATE] = hard_time
         self.sessions.save(session)
 
 

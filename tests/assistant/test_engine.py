@@ -170,6 +170,23 @@ def test_nothing_cheaper_says_what_it_was_cheaper_than(runtime, married_customer
     assert f"Nothing that fits them costs less than {runtime.ctx.products[free]['name']}" in family
 
 
+def test_a_customer_who_lost_their_job_is_acknowledged_and_offered_no_new_credit_all_session(runtime):
+    from assistant.hard_times import CREDIT
+
+    ask = "what would you recommend for me?"
+    customer = next(c["_id"] for c in runtime.store["customers"].find({"consent.profiling": True}, {"_id": 1})
+                    if any(rec["category"] in CREDIT for rec in runtime.engine.turn(as_customer(c["_id"]), ask).recommendations))
+    caller = as_customer(customer)
+    first = runtime.engine.turn(caller, "I lost my job last month, what should I open next?")
+    again = runtime.engine.turn(caller, ask, session_id=first.session_id)  # a card or loan among them, asked afresh
+
+    assert "I'm sorry to hear about your job" in first.answer and "talk to a person" in first.answer
+    assert first.recommendations or "Nothing" in first.answer
+    for turn in (first, again):
+        assert not [rec["name"] for rec in turn.recommendations if rec["category"] in CREDIT], turn.answer
+    assert "sorry" not in again.answer  # acknowledged once, not on every turn
+
+
 def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):
     other = next(doc["_id"] for doc in runtime.store["customers"].find({}, {"_id": 1}) if doc["_id"] != married_customer)
 
