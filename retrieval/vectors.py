@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -44,6 +44,7 @@ POINTER_COLLECTION = "fargo_index_pointers"
 VERSION_SEPARATOR = "__"
 # Chroma needs a vector for every record; a pointer record has nothing to search.
 _POINTER_VECTOR = [1.0]
+KEPT_VECTORS_READ = 2000  # ids per read of the live version's vectors
 _RUN_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _CHROMA_FAILURES = (ChromaError, ValueError, httpx.HTTPError, OSError)
 
@@ -214,14 +215,19 @@ class VectorIndexes:
 
         A leftover collection of the same version (a killed run retried) is replaced.
         `progress(done, total)` is called after every batch. Ids must be unique within `items`.
+        An item the live version holds with the same text keeps its vector (same encoder), and a text repeated
+        among the items is embedded once: a run embeds only what is new.
         """
         _check_index(name)
         _check_run_id(run_id)
-        if self.live_version(name) == run_id:
+        live = self.live_version(name)
+        if live == run_id:
             raise VectorStoreError(f"{version_name(name, run_id)} is live; build under a new run id")
+        items = self._with_kept_vectors(version_name(name, live), list(items)) if live else list(items)
         collection = self._fresh_collection(name, run_id)
-        # Like-length texts in one batch pad least (encode() sorts each call's texts; this sorts across batches).
-        items = sorted(items, key=lambda item: len(item.text) if item.embedding is None else 0)
+        # Like-length texts in one batch pad least (encode() sorts each call's texts; this sorts across batches), and
+        # equal texts fall in one batch, to be embedded once.
+        items.sort(key=lambda item: (len(item.text), item.text) if item.embedding is None else (0, ""))
         total, done = len(items), 0
 
         def written(write) -> None:
@@ -483,10 +489,29 @@ class VectorIndexes:
         return len(batch)
 
     def _vectors(self, batch: list[IndexItem]) -> np.ndarray:
-        to_embed = [item.text for item in batch if item.embedding is None]
-        computed = iter(self._require_embedder().embed(to_embed) if to_embed else ())
-        rows = [next(computed) if item.embedding is None else item.embedding for item in batch]
+        texts = list(dict.fromkeys(item.text for item in batch if item.embedding is None))
+        computed = dict(zip(texts, self._require_embedder().embed(texts) if texts else (), strict=True))
+        rows = [computed[item.text] if item.embedding is None else item.embedding for item in batch]
         return np.vstack([np.asarray(row, dtype=np.float32) for row in rows])
+
+    def _with_kept_vectors(self, live_name: str, items: list[IndexItem]) -> list[IndexItem]:
+        """The items, each still to embed taking its vector from the live version when that holds its id with the
+        same text and its vectors come from this store's encoder; all of them to embed when it cannot be read."""
+        kept: dict[str, tuple[str, np.ndarray]] = {}
+        try:
+            with self._using(live_name, f"cannot read {live_name}"):
+                live = self._collection(live_name)
+                if self._embedder is None or self._built_with(live) != self._embedding_model():
+                    return items
+                for batch in _batches((item for item in items if item.embedding is None), KEPT_VECTORS_READ):
+                    records = live.get(ids=[item.id for item in batch], include=["documents", "embeddings"])
+                    kept.update((item_id, (document, vector)) for item_id, document, vector
+                                in zip(records["ids"], records["documents"], records["embeddings"], strict=True))
+        except VectorStoreError:
+            return items
+        return [replace(item, embedding=kept[item.id][1])
+                if item.embedding is None and item.id in kept and kept[item.id][0] == item.text else item
+                for item in items]
 
 def _hits(result) -> list[VectorHit]:
     ids = result["ids"][0]

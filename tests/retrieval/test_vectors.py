@@ -332,3 +332,53 @@ def test_indexes_another_encoder_built_are_named_and_never_queried_with_this_one
                 read()
     assert indexes.other_encoder_indexes() == {}
     assert indexes.query("products", text="card with travel rewards", k=1)[0].id == "P-TRAVEL"
+
+
+class CountingEmbedder:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, []
+        self.model_name = inner.model_name
+
+    def embed(self, texts):
+        self.texts += list(texts)
+        return self.inner.embed(texts)
+
+    def embed_one(self, text):
+        return self.inner.embed_one(text)
+
+
+def test_a_rebuild_embeds_only_new_or_changed_texts_and_a_repeated_text_once(settings, embedder):
+    counting = CountingEmbedder(embedder)
+    with VectorIndexes.open(settings, counting) as indexes:
+        indexes.build("products", "r1", product_items())
+        indexes.publish("r1", ["products"])
+        first = indexes.vectors_of("products", list(PRODUCTS))
+        assert len(counting.texts) == len(PRODUCTS)
+
+        counting.texts.clear()
+        changed = IndexItem(id="P-CD", text="18-month certificate of deposit with a fixed rate.",
+                            metadata={"category": "deposit", "name": "P-CD"})
+        repeats = [IndexItem(id=f"P-NEW{n}", text="Same post shared again.", metadata={}) for n in range(3)]
+        items = [item for item in product_items() if item.id != "P-CD"] + [changed, *repeats]
+        assert indexes.build("products", "r2", items) == len(PRODUCTS) + 3
+        indexes.publish("r2", ["products"])
+
+        assert sorted(counting.texts) == sorted([changed.text, "Same post shared again."])
+        second = indexes.vectors_of("products", [*PRODUCTS, "P-NEW0", "P-NEW2"])
+        assert all(np.allclose(second[pid], first[pid]) for pid in PRODUCTS if pid != "P-CD")
+        assert not np.allclose(second["P-CD"], first["P-CD"])
+        assert np.allclose(second["P-NEW0"], second["P-NEW2"])
+        hits = indexes.query("products", text="certificate of deposit for 18 months", k=1)
+        assert hits[0].id == "P-CD" and hits[0].text == changed.text
+
+
+def test_vectors_of_another_encoder_are_never_kept(settings, embedder):
+    with VectorIndexes.open(settings, embedder) as indexes:
+        indexes.build("products", "r1", product_items())
+        indexes.publish("r1", ["products"])
+    tiny = TinyEncoder()
+    with VectorIndexes.open(settings, tiny) as indexes:
+        indexes.build("products", "r2", product_items())
+    assert tiny.embedded == len(PRODUCTS)
