@@ -121,9 +121,13 @@ def _relative_entry(node: dict, relative_id: str, edge: dict) -> dict:
 
 def delete_graphs(store, keep: Iterable[str | None] = ()) -> None:
     """Delete the people and statistics of every graph but those named in `keep` and the graphs they update."""
-    kept = sorted({layer for name in keep if name for layer in graph_layers(store, name)})
+    kept = {layer for name in keep if name for layer in graph_layers(store, name)}
     for collection in (PEOPLE, STATS):
-        store[collection].delete_many({"graph": {"$nin": kept}})
+        # One graph at a time, by equality: the embedded store answers `$nin` by reading every matching document
+        # and deleting them by a list of ids, past SQLite's limit on variables beyond about 250,000 people.
+        for name in store[collection].distinct("graph"):
+            if name not in kept:
+                store[collection].delete_many({"graph": name})
 
 
 def graph_names(store) -> list[str]:

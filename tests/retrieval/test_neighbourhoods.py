@@ -1,6 +1,9 @@
+import sqlite3
+
 import pytest
 
 from retrieval.graph import build_graph, graph_tfidf, relatives_of
+from retrieval.mongo_compat import NEOSQLITE
 from retrieval.neighbourhoods import (
     PEOPLE,
     GraphNotStored,
@@ -104,6 +107,22 @@ def test_delete_graphs_keeps_only_the_named_ones(store, graph):
     assert graph_names(store) == ["graph-live", "graph-new"]
     assert store[PEOPLE].count_documents({"graph": "graph-old"}) == 0
     assert store[PEOPLE].count_documents({"graph": "graph-live"}) == graph.number_of_nodes()
+
+
+def test_delete_graphs_removes_a_graph_of_more_people_than_sqlite_takes_variables(store, graph):
+    if store.backend != NEOSQLITE:
+        pytest.skip("SQLite's limit on variables is the embedded store's")
+    stats = graph_tfidf(graph, AS_OF)
+    for name in ("graph-old", "graph-live"):
+        save_graph(store, graph, stats, name)
+    people = graph.number_of_nodes()
+    store._client.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, people - 1)  # as 544,605 people are at 300k
+
+    delete_graphs(store, keep=["graph-live"])
+
+    assert graph_names(store) == ["graph-live"]
+    assert store[PEOPLE].count_documents({"graph": "graph-old"}) == 0
+    assert store[PEOPLE].count_documents({"graph": "graph-live"}) == people
 
 
 # -- a graph updated from another -------------------------------------------------------------------------------------
