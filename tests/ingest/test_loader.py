@@ -396,3 +396,71 @@ def test_an_erased_customers_transactions_are_skipped_in_bulk_as_row_by_row(stor
     assert summary.files["transactions.csv"].loaded == 2
     assert [r for r in summary.rejections if r.file == "transactions.csv"] == []  # skipped, not unknown ids
     assert store["transactions"].count_documents({"customer_id": "C9"}) == 0
+
+
+def relationship(relationship_id: str, customer_id: str, relative_id: str, **overrides) -> dict:
+    base = {"relationship_id": relationship_id, "customer_id": customer_id, "relative_id": relative_id,
+            "relation": "spouse", "relative_is_customer": True}
+    return base | overrides
+
+
+def load_record_by_record(store, directory: Path, monkeypatch: pytest.MonkeyPatch, **options):
+    """The load as it was before JSON lines were validated in batches: every record through its model alone."""
+    def one_by_one(self, source, raws):
+        return ((raw.line, self._validate(source, raw)) for raw in raws)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loader._Loader, "_checked_lines", one_by_one)
+        return load_directory(store, directory, **options)
+
+
+@pytest.mark.parametrize("batch_size", [3, 1000])
+def test_json_lines_load_in_batches_exactly_as_record_by_record(store, bank_dir: Path, monkeypatch, batch_size):
+    from retrieval.privacy import ErasureList
+
+    monkeypatch.setattr(loader, "BATCH_SIZE", batch_size)
+    accounts = [account(f"A{n}", "C1" if n % 2 else "C4", "P001" if n % 3 else "P002") for n in range(1, 12)]
+    accounts[4] = "{not json"
+    accounts[6] = account("A7", "C1", "P999")  # unknown product
+    accounts[8] = account("A9", "C9", "P001")  # an erased customer's
+    write_jsonl(bank_dir / "accounts.jsonl", [*accounts[:5], "", "[1, 2]", *accounts[5:]])
+    write_jsonl(bank_dir / "relationships.jsonl", [
+        relationship("R1", "C1", "C4"),
+        relationship("R2", "C1", "C77"),  # the relative is no customer of ours
+        relationship("R3", "C4", "X1", relative_is_customer=False, relative_date_of_birth="1960-01-01"),
+        relationship("R4", "C4", "X2", relative_is_customer=False),  # no birth date: the model refuses it
+        relationship("R5", "C4", "C1", relation="cousin"),
+        relationship("R6", "C4", "C1", relation="sibling"),
+    ])
+    key = b"k" * 32
+    ErasureList(store, key).add("C9")
+    collections = ("customers", "accounts", "relationships")
+
+    before = load_record_by_record(store, bank_dir, monkeypatch, erasures=ErasureList(store, key))
+    before_documents = {name: stored(store, name) for name in collections}
+    for source in SOURCES:
+        store.drop_collection(source.collection)
+    after = load_directory(store, bank_dir, erasures=ErasureList(store, key))
+
+    assert after.rejections == before.rejections
+    assert after.files == before.files
+    assert {name: stored(store, name) for name in collections} == before_documents
+    assert after.files["accounts.jsonl"].loaded == 8
+    assert after.files["accounts.jsonl"].erased == 1
+    assert [(r.line, r.field) for r in after.rejections if r.file == "accounts.jsonl"] == [
+        (5, "(line)"), (7, "(line)"), (9, "product_id")]
+    assert [(r.line, r.field) for r in after.rejections if r.file == "relationships.jsonl"] == [
+        (2, "relative_id"), (4, "(record)"), (5, "relation")]
+    assert {doc["_id"] for doc in store["relationships"].find({})} == {"R1", "R3", "R6"}
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(store, bank_dir: Path):
+    import gc
+
+    before = gc.get_threshold()
+    load_directory(store, bank_dir)
+    (bank_dir / "customers.jsonl").write_bytes(b"\xff\xfe not text\n")
+    with pytest.raises(SourceFileError):
+        load_directory(store, bank_dir)
+
+    assert gc.get_threshold() == before
