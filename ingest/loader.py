@@ -315,9 +315,10 @@ class _Loader:
         """Whether every reference of these records is known: one lookup per referenced collection."""
         wanted: dict[str, set] = defaultdict(set)
         for field_name, collection in REFERENCES.get(source.collection, ()):
-            for record in records:
-                values = record.get(field_name)
-                wanted[collection].update(values if isinstance(values, list) else (values,))
+            values = [record.get(field_name) for record in records]
+            if any(type(value) is list for value in values):  # a list field (a FAQ's products): each item
+                values = [item for value in values for item in (value if type(value) is list else (value,))]
+            wanted[collection].update(values)
         if source.collection == "relationships":  # relative_id is a reference only for a relative who is a customer
             wanted["customers"].update(record["relative_id"] for record in records if record["relative_is_customer"])
         return not any(self.missing_ids(collection, values - {None}) for collection, values in wanted.items())

@@ -432,9 +432,13 @@ def test_json_lines_load_in_batches_exactly_as_record_by_record(store, bank_dir:
         relationship("R5", "C4", "C1", relation="cousin"),
         relationship("R6", "C4", "C1", relation="sibling"),
     ])
+    faq = {"question": "Which card?", "answer": "Either.", "category": "cards"}
+    write_jsonl(bank_dir / "faq.jsonl", [{**faq, "faq_id": "F1", "product_ids": ["P001", "P002"]},
+                                         {**faq, "faq_id": "F2", "product_ids": ["P001", "P999"]},  # P999 unknown
+                                         {**faq, "faq_id": "F3"}])
     key = b"k" * 32
     ErasureList(store, key).add("C9")
-    collections = ("customers", "accounts", "relationships")
+    collections = ("customers", "accounts", "relationships", "faq")
 
     before = load_record_by_record(store, bank_dir, monkeypatch, erasures=ErasureList(store, key))
     before_documents = {name: stored(store, name) for name in collections}
@@ -452,6 +456,7 @@ def test_json_lines_load_in_batches_exactly_as_record_by_record(store, bank_dir:
     assert [(r.line, r.field) for r in after.rejections if r.file == "relationships.jsonl"] == [
         (2, "relative_id"), (4, "(record)"), (5, "relation")]
     assert {doc["_id"] for doc in store["relationships"].find({})} == {"R1", "R3", "R6"}
+    assert [(r.line, r.field) for r in after.rejections if r.file == "faq.jsonl"] == [(2, "product_ids")]
 
 
 def test_a_load_leaves_the_garbage_collector_as_it_found_it(store, bank_dir: Path):
