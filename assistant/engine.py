@@ -327,6 +327,8 @@ class Engine:
                           key=lambda row: yearly_cost(row[1]))
             return Plan("compare", {"rows": rows, "costs": [yearly_cost(product) for _, product in rows]},
                         [rec for rec, _ in rows])
+        if followup.kind == "nothing_else":
+            return Plan("nothing_else")
         if followup.kind in ("else", "refine"):
             return self._again(state, subject, said, exclude_shown=followup.kind == "else")
         if followup.kind == "details":

@@ -74,7 +74,7 @@ def may_be_dispute(message: str) -> bool:
 
 def unserved(intent: str, plan) -> bool:
     """Whether the turn's answer could not serve the customer: out of scope, or nothing found for what they asked."""
-    if intent == "out_of_scope":
+    if intent == "out_of_scope" or plan.template == "nothing_else":  # "anything else?" after nothing was found
         return True
     if plan.template in RECOMMENDING:
         return not plan.recommendations

@@ -47,7 +47,7 @@ _FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class FollowUp:
-    kind: str  # "why" | "relative" | "details" | "cheaper" | "cheapest" | "compare" | "else" | "refine"
+    kind: str  # "why" | "relative" | "details" | "cheaper" | "cheapest" | "compare" | "else" | "refine" | "nothing_else"
     position: int | None = None  # 1-based, for "details" and an ordinal "why"; -1 means the last one shown
     positions: tuple[int, ...] = ()  # for "compare"
 
@@ -63,6 +63,8 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
         return FollowUp("details", position)
     if not state.get("intent"):
         return None
+    if not shown and state["intent"] in RECOMMENDING_INTENTS and _ELSE.search(text) and short:
+        return FollowUp("nothing_else")  # "anything else?" after an answer that had nothing: no goodbye
     if shown and (_SHORT_WHY.match(text) or (_WHY.match(text) and len(text.split()) <= 8)):
         return FollowUp("why", explicit_ordinals(text)[0] if explicit_ordinals(text) else None)
     if shown and _COMPARE.search(text) and short:

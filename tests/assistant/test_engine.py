@@ -9,6 +9,7 @@ import pytest
 
 from assistant.callers import Caller
 from assistant.engine import InputError, PermissionDenied, SessionCustomerConflict
+from assistant.escalation import UNSERVED_STATE
 from assistant.followups import yearly_cost
 from assistant.runtime import Runtime
 from assistant.settings import Settings
@@ -185,6 +186,22 @@ def test_a_customer_who_lost_their_job_is_acknowledged_and_offered_no_new_credit
     for turn in (first, again):
         assert not [rec["name"] for rec in turn.recommendations if rec["category"] in CREDIT], turn.answer
     assert "sorry" not in again.answer  # acknowledged once, not on every turn
+
+
+def test_anything_else_after_nothing_found_offers_a_person_not_a_goodbye(runtime, married_customer):
+    caller = as_customer(married_customer)
+    first = runtime.engine.turn(caller, "which card should I get?")
+    session = runtime.engine.sessions.get(first.session_id)  # as if its last answer had nothing
+    session.state = {"intent": "personal_recommendation", "recommendations": [], "tool": None, "seen": [],
+                     UNSERVED_STATE: 1}
+    runtime.engine.sessions.save(session)
+
+    more = runtime.engine.turn(caller, "anything else?", session_id=first.session_id)
+    yes = runtime.engine.turn(caller, "yes", session_id=first.session_id)
+
+    assert more.intent == "followup:nothing_else" and more.recommendations == []
+    assert 'say "yes"' in more.answer.lower()  # two turns in a row unserved: a person is offered
+    assert yes.handoff, yes.answer
 
 
 def test_a_customer_cannot_ask_about_another_customer(runtime, married_customer):

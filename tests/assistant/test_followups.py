@@ -32,6 +32,12 @@ def test_a_constraint_after_a_list_refines_it():
     assert detect_followup("only ones without an annual fee", LISTED, [], refines=False) != FollowUp("refine")
 
 
+def test_anything_else_after_an_answer_with_nothing_is_no_goodbye():
+    nothing = {"intent": "personal_recommendation", "tool": None, "recommendations": []}
+    assert detect_followup("anything else?", nothing, []) == FollowUp("nothing_else")
+    assert detect_followup("anything else?", {**nothing, "intent": "greeting"}, []) is None
+
+
 def test_nothing_listed_means_no_follow_up():
     assert detect_followup("compare the first two", {"intent": "greeting", "recommendations": []}, []) is None
     assert detect_followup("anything else?", {}, []) is None
