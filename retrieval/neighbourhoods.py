@@ -354,8 +354,9 @@ def _erase(store, name: str, customer_id: str) -> set[str]:
             people.replace_one({"_id": person["_id"]}, person, upsert=True)
     if len(layers) == 1:
         people.delete_many({"_id": {"$in": [person["_id"] for person in gone]}})
-    for person_id in sorted(gone_ids) if len(layers) > 1 else ():
-        people.replace_one({"_id": person_key(name, person_id)}, _removed(name, person_id), upsert=True)
+    else:  # the base still holds them: a marker says they left
+        for person_id in sorted(gone_ids):
+            people.replace_one({"_id": person_key(name, person_id)}, _removed(name, person_id), upsert=True)
     store[STATS].replace_one({"_id": name}, _stats_document(name, GraphStats.from_dict(_pruned(counts)), layers))
     return gone_ids
 
