@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--compare-features", action="store_true",
-                        help="only the features stage: the old python path against the engine, on one loaded bank")
+                        help="only the features stage: the engine against the baseline (--baseline), on one loaded bank")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     parser.add_argument("--baseline", choices=("python", "duckdb"), default="python",
                         help="with --compare-features: the engine to compare against (duckdb for --engine spark)")
