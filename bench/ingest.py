@@ -242,6 +242,8 @@ def main() -> None:
                         help="with --changed: the share of the changed customers who also open an account for a "
                              "product they did not hold (default 0.2); 0 leaves the graph as it was")
     args = parser.parse_args()
+    if not 0 <= args.taking_up <= 1:
+        parser.error("--taking-up must be a share from 0 to 1, such as 0.2")
     if args.changed is not None:
         if not 0 < args.changed <= 1:
             parser.error("--changed must be a share above 0 and at most 1, such as 0.01")
