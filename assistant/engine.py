@@ -38,7 +38,14 @@ from assistant.escalation import (
     with_disclosure,
 )
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
-from assistant.hard_times import HARD_TIME_STATE, care_note, hard_time_in, hard_time_named, without_new_credit
+from assistant.hard_times import (
+    HARD_TIME_STATE,
+    care_note,
+    hard_time_in,
+    hard_time_named,
+    without_new_credit,
+    without_the_loss,
+)
 from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
@@ -180,7 +187,7 @@ class Engine:
         else:
             embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
-            request = with_needs(said, self.ctx, embedding)
+            request = with_needs(said, self.ctx, self._need_embedding(message, embedding))
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             unsure = prediction.out_of_scope and any(label != "out_of_scope" for label, _ in prediction.scores[:1])
             specialty = next(iter(specialties_in(message)), None)
@@ -242,6 +249,11 @@ class Engine:
                 raise InputError(f"no customer with id {subject!r}")
             return subject
         return None  # developers: product questions only, no customer data
+
+    def _need_embedding(self, message: str, embedding):
+        """The embedding to match the catalogue's needs with: of the message without a death it tells of."""
+        asked = without_the_loss(hard_time_in(message), message)
+        return embedding if asked == message else self.embedder.embed_one(asked)
 
     # -- planning ---------------------------------------------------------------------------------------------------
     def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding,

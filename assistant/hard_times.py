@@ -2,8 +2,9 @@
 
 What a bank owes a customer in vulnerable circumstances, every time, whatever else the turn does:
 - the answer first acknowledges what they said, then names the team trained for it and how to reach a person;
-- someone who has lost their income or is struggling to pay is shown no new credit (cards, loans), unless they
-  ask for that kind of product by name ("can a personal loan tide me over?").
+- someone bereaved, who has lost their income or is struggling to pay is shown no new credit (cards, loans,
+  mortgages and home equity lines), unless they ask for that kind of product by name ("can a personal loan tide me
+  over?"): a house to sell after a mother's death is money to place, not equity to borrow against.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from tools.requests.slots import find_product_categories
 
-CREDIT = frozenset({"card", "loan"})
+CREDIT = frozenset({"card", "loan", "mortgage"})
 HARD_TIME_STATE = "hard_time"  # the session state key: the hard time told earlier in the conversation
 _RELATIVE = (r"(?:husband|wife|partner|spouse|mother|father|mom|mum|dad|son|daughter|brother|sister|child|baby"
              r"|grand(?:ma|pa|mother|father|mom|dad))")
@@ -30,27 +31,46 @@ class HardTime:
 
 HARD_TIMES = (
     HardTime("bereavement", re.compile(
-        rf"\b(?:{_RELATIVE} (?:has |had |just |recently )?(?:passed away|passed|died)|lost my {_RELATIVE}"
+        rf"\b(?:{_RELATIVE}(?:'s| has| had)? (?:just |recently )?(?:passed away|passed|died|was killed)"
+        rf"|lost my {_RELATIVE}|my late {_RELATIVE}|(?:death|loss) of my {_RELATIVE}|my {_RELATIVE}'s death"
+        rf"|buried my {_RELATIVE}|{_RELATIVE}'s funeral (?:was|is|last|this|yesterday|today|on)"
         r"|passed away (?:last|this|on|in|recently)|widow(?:ed|er)?|bereave\w*)\b", re.IGNORECASE),
-        "I'm so sorry for your loss.", "our bereavement team", no_new_credit=False),
+        "I'm so sorry for your loss.", "our bereavement team", no_new_credit=True),
     HardTime("job_loss", re.compile(
         r"\b(?:lost (?:my|our|his|her) (?:job|income)|(?:been |got |was |were )?laid off|made redundant|redundancy"
-        r"|unemployed|out of work|(?:got|been|was) fired|(?:got|been|was) let go)\b", re.IGNORECASE),
+        r"|unemployed|out of work|between jobs|(?:got|been|was) fired|(?:got|been|was) let go"
+        r"|(?:job|contract|position) (?:was|has been|got) (?:terminated|cut|made redundant))\b", re.IGNORECASE),
         "I'm sorry to hear about your job.", "our financial support team", no_new_credit=True),
     HardTime("money_trouble", re.compile(
-        r"\b(?:(?:can'?t|cannot|could ?n'?t) (?:afford|pay|make) (?:my|the|our) (?:bills?|rent|mortgage|payments?|loan|card)"
-        r"|behind on (?:my |our |the )?(?:payments|bills|rent|mortgage)|struggling (?:to pay|with (?:money|bills|debt))"
-        r"|drowning in debt|over my head in debt|(?:going|gone) bankrupt|bankruptcy)\b", re.IGNORECASE),
+        r"\b(?:(?:can'?t|cannot|could ?n'?t) (?:afford|pay|make|keep up with) (?:my|the|our) (?:credit |car |student )?"
+        r"(?:bills?|rent|mortgage|payments?|repayments?|loan|card)|missed (?:my |our |a |two |several )?(?:\w+ )?"
+        r"(?:payments?|repayments?)|behind on (?:my |our |the )?(?:\w+ ){0,2}(?:payments|repayments|bills|rent|mortgage)"
+        r"|struggling (?:to pay|with (?:money|bills|debt))|(?:i'?m|i am|we'?re|we are|been|drowning|head)"
+        r"(?: deep| badly| heavily| so| really)? in debt|(?:going|gone) bankrupt|bankruptcy)\b", re.IGNORECASE),
         "That sounds really hard.", "our financial support team", no_new_credit=True),
     HardTime("illness", re.compile(
-        r"\b(?:diagnosed with|(?:have|has|got) cancer|terminal(?:ly)? ill|chemo\w*|seriously ill)\b", re.IGNORECASE),
+        r"\b(?:diagnosed with|(?:have|has|got) cancer|terminal(?:ly)? ill|chemo\w*|seriously ill|hospice|palliative"
+        r"|(?:had|has|suffered) a (?:stroke|heart attack))\b", re.IGNORECASE),
         "I'm sorry to hear that.", "our specialist support team", no_new_credit=False),
 )
 
 
 def hard_time_in(message: str) -> HardTime | None:
     """The hard time the message tells of, if any (the first that matches)."""
+    message = _straight(message)
     return next((hard for hard in HARD_TIMES if hard.pattern.search(message)), None)
+
+
+def without_the_loss(hard: HardTime | None, message: str) -> str:
+    """What the message asks for with a death in the family taken out: "my dad passed away and left me some money"
+    asks about the money, not for products for the one who died (long-term care for a father)."""
+    if hard is None or hard.kind != "bereavement":
+        return message
+    return " ".join(hard.pattern.sub(" ", _straight(message)).split()) or message
+
+
+def _straight(message: str) -> str:
+    return message.replace("\u2019", "'")  # phones type a curly apostrophe: "can\u2019t", "dad\u2019s"
 
 
 def care_note(hard: HardTime, handed_off: bool) -> str:
@@ -62,8 +82,8 @@ def care_note(hard: HardTime, handed_off: bool) -> str:
 
 
 def without_new_credit(hard: HardTime | None, message: str, recommendations: list[dict]) -> list[dict]:
-    """The recommendations fit to show: no card or loan for someone who lost their income or struggles to pay,
-    unless the message asks for one by name."""
+    """The recommendations fit to show: no new credit for someone bereaved, who lost their income or struggles to
+    pay, unless the message asks for that kind by name."""
     if hard is None or not hard.no_new_credit or CREDIT & set(find_product_categories(message)):
         return recommendations
     return [rec for rec in recommendations if rec.get("category") not in CREDIT]

@@ -125,10 +125,13 @@ NEED_RULES: tuple[NeedRule, ...] = (
     _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
           "insurance for my apartment"),
     _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)"
-          r"|(?:husband|wife|mother|father|mom|dad|partner|spouse) (?:passed|died)",
+          r"|(?:husband|wife|mother|father|mom|mum|dad|partner|spouse) (?:passed|died)|funeral (?:was|is)"
+          r"|my late (?:husband|wife|mother|father|mom|mum|dad|partner)"
+          r"|left (?:me|us) (?:some |a |an |the |his |her |their )?(?:\w+ )?(?:money|savings|house|home|estate|sum)",
           "somewhere safe to keep a large sum of money"),
     _rule("windfall", r"(?:insurance|policy) (?:check|cheque|payout|paid out|money|proceeds)|paid out|lump sum|windfall"
-          r"|sale of (?:the|our|my) (?:house|home|place|business)|sold (?:the|our|my) (?:house|home|place)|downsiz\w*"
+          r"|sale of (?:the|our|my|her|his|their) (?:house|home|place|business)"
+          r"|(?:sold|sell|selling) (?:the|our|my|her|his|their) (?:house|home|place)|downsiz\w*"
           r"|(?:year-end |annual )?bonus|where (?:to|should i|do i|can i) (?:put|park|keep) (?:it|the money)|park it",
           "somewhere safe to keep a large sum of money", "better interest on a large sum while I decide what to do"),
     _rule("long_term_care", r"nursing home|assisted living|in-home care|long[- ]term care|memory care",

@@ -598,3 +598,19 @@ def test_a_product_asked_for_that_the_customer_holds_is_said_to_be_theirs(runtim
     turn = runtime.engine.turn(as_customer(holder), "I need a regular checking account I can use every day")
     assert turn.recommendations[0]["product_id"] == "P001"
     assert turn.recommendations[0]["reasons"][0].startswith("You already have Everyday Checking")
+
+
+@pytest.mark.parametrize("message", [
+    "my dad\u2019s funeral was last week and he left me some money, what should I do with it?",
+    "my mum passed away, I have her house to sell and want somewhere to put the money",
+])
+def test_a_death_in_the_family_is_context_not_the_need(runtime, married_customer, message):
+    from assistant.hard_times import CREDIT
+
+    turn = runtime.engine.turn(as_customer(married_customer), message)
+
+    assert "I'm so sorry for your loss" in turn.answer and "talk to a person" in turn.answer
+    shown = {rec["name"]: rec["category"] for rec in turn.recommendations}
+    assert set(shown.values()) & {"deposit", "investment"}, turn.answer  # somewhere for the money
+    assert not set(shown.values()) & CREDIT, turn.answer  # no new credit for the bereaved
+    assert not any("Care" in name for name in shown), turn.answer  # nothing for the one who died
