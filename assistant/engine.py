@@ -40,6 +40,7 @@ from assistant.escalation import (
 from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
 from assistant.hard_times import (
     HARD_TIME_STATE,
+    HardTime,
     care_note,
     hard_time_in,
     hard_time_named,
@@ -178,6 +179,7 @@ class Engine:
         slots = self.read_slots(message)
         subject = self._subject(caller, session, customer_id, slots)
         said = understand(None, message)  # its words only: a follow-up needs no embedding
+        hard = hard_time_in(message)  # told in this turn; kept for the rest of the session
         followup = None if may_be_dispute(message) else detect_followup(
             message, session.state, list(slots.relations), refines=bool(said.constraints))
         unsure = False  # out of scope only because no intent was likely enough
@@ -187,7 +189,7 @@ class Engine:
         else:
             embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
-            request = with_needs(said, self.ctx, self._need_embedding(message, embedding))
+            request = with_needs(said, self.ctx, self._need_embedding(message, embedding, hard))
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             unsure = prediction.out_of_scope and any(label != "out_of_scope" for label, _ in prediction.scores[:1])
             specialty = next(iter(specialties_in(message)), None)
@@ -198,7 +200,6 @@ class Engine:
         misses = 0 if plan.handoff else unserved_in_a_row(session.state, intent, plan)
         if goes_to_person(self.rules, session.state, misses, message):
             plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0
-        hard = hard_time_in(message)  # told in this turn; kept for the rest of the session
         ongoing = hard or hard_time_named(session.state.get(HARD_TIME_STATE))
         _show_only(plan, without_new_credit(ongoing, message, plan.recommendations))
         if session.opened_by_customer:
@@ -250,9 +251,9 @@ class Engine:
             return subject
         return None  # developers: product questions only, no customer data
 
-    def _need_embedding(self, message: str, embedding):
+    def _need_embedding(self, message: str, embedding, hard: HardTime | None):
         """The embedding to match the catalogue's needs with: of the message without a death it tells of."""
-        asked = without_the_loss(hard_time_in(message), message)
+        asked = without_the_loss(hard, message)
         return embedding if asked == message else self.embedder.embed_one(asked)
 
     # -- planning ---------------------------------------------------------------------------------------------------
