@@ -65,6 +65,31 @@ def test_embedded_store_lives_in_the_data_dir_and_survives_reopening(tmp_path):
         assert store["customers"].find_one({"_id": "C1"})["first_name"] == "Ana"
 
 
+def _month_buckets_file_size(data_dir) -> int:
+    """The embedded store's file size after holding 300 customer-months of 10 transactions (about 2.3 KB each)."""
+    transaction = {"transaction_id": "T0000000001", "customer_id": "C0000001", "account_id": "A00000001",
+                   "date": "2025-10-01", "amount": -74.33, "merchant": "ValueWay Warehouse Club",
+                   "category": "groceries", "mcc": "5300", "channel": "card_present"}
+    with open_store(Settings(data_dir=data_dir, mongodb_uri=None)) as store:
+        store["transactions"].insert_many(
+            [{"_id": f"C{n:07}:2025-10", "customer_id": f"C{n:07}", "transactions": [transaction] * 10}
+             for n in range(300)])
+    return (data_dir / "fargo.db").stat().st_size
+
+
+def test_a_new_embedded_store_keeps_month_buckets_in_less_disk_and_an_old_one_still_opens(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    with sqlite3.connect(old / "fargo.db") as connection:  # a store made before Fargo chose its page size
+        connection.execute("PRAGMA page_size = 4096")
+        connection.execute("CREATE TABLE made_before (x)")
+    old_size = _month_buckets_file_size(old)
+    new_size = _month_buckets_file_size(tmp_path / "new")
+    assert new_size < 0.85 * old_size
+    with open_store(Settings(data_dir=old, mongodb_uri=None)) as store:
+        assert store["transactions"].count_documents({}) == 300
+
+
 def test_unreachable_mongodb_raises_store_unavailable_quickly_without_credentials(tmp_path, unused_port):
     port = unused_port
     settings = Settings(data_dir=tmp_path, mongodb_uri=f"mongodb://fargo:s3cr3t-pw@127.0.0.1:{port}/admin")
