@@ -1,10 +1,13 @@
 """Running the feature stage on an analytical engine: DuckDB embedded (the default) or Apache Spark.
 
 The store's records are exported as JSON lines (what `mongoexport` writes; on the
-embedded store the stored JSON text is copied as is), each engine reads them
-into the flat views `ingest.feature_sql` queries, and the rows come back ordered
-by customer, so memory stays bounded however many customers the bank has:
-DuckDB spills to disk past its memory limit, Spark to its executors.
+embedded store the stored JSON text is copied as is) and turned by DuckDB into
+Parquet parts of the fields the queries read, a part at a time: a million
+customers' month buckets are 26 GB of JSON but a few GB of Parquet, and only one
+part's JSON is on disk at once. Each engine reads the parts into the flat views
+`ingest.feature_sql` queries, and the rows come back ordered by customer, so
+memory stays bounded however many customers the bank has: DuckDB spills to disk
+past its memory limit, Spark to its executors.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Self
 
 import orjson
 
@@ -28,6 +32,7 @@ from retrieval.json_export import dump_json_lines
 ENGINES = ("duckdb", "spark", "python")
 EXPORT_BATCH = 500
 DUCKDB_MEMORY_LIMIT = "3GB"  # past this DuckDB spills to the work directory; the run stays well under 8 GiB
+PARQUET_PART_BYTES = 256 << 20  # the JSON lines turned into one Parquet part
 
 # Each exported collection and the fields the queries read, with their types.
 EXPORTED: dict[str, dict[str, str]] = {
@@ -58,18 +63,63 @@ class FeatureEngineError(RuntimeError):
 
 
 def export_records(store, directory: Path, customer_ids: list[str] | None = None) -> None:
-    """Write the collections features read to `directory`: all of them, or only `customer_ids`' records."""
+    """Write the collections features read to `directory` as Parquet, a folder of parts each: all of their records,
+    or only `customer_ids`'."""
+    import duckdb
+
     directory.mkdir(parents=True, exist_ok=True)
-    for name in EXPORTED:
-        with (directory / f"{name}.jsonl").open("wb") as out:
-            if customer_ids is None:
-                dump_json_lines(store, name, out)
-                continue
-            for batch in batched(customer_ids, EXPORT_BATCH):
-                for doc in store[name].find({"customer_id": {"$in": batch}}):
-                    out.write(orjson.dumps(doc, default=str) + b"\n")
+    connection = duckdb.connect()
+    connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    try:
+        for name in EXPORTED:
+            with ParquetParts(connection, directory / name, _duckdb_columns(name)) as out:
+                if customer_ids is None:
+                    dump_json_lines(store, name, out)
+                    continue
+                for batch in batched(customer_ids, EXPORT_BATCH):
+                    for doc in store[name].find({"customer_id": {"$in": batch}}):
+                        out.write(orjson.dumps(doc, default=str) + b"\n")
+    finally:
+        connection.close()
     if customer_ids is not None:
         (directory / TARGETS_FILE).write_bytes(b"".join(orjson.dumps({"customer_id": c}) + b"\n" for c in customer_ids))
+
+
+class ParquetParts:
+    """A binary file for JSON lines whose records come out as Parquet parts of `columns` in `folder`: DuckDB turns
+    the lines into a part once they pass PARQUET_PART_BYTES, after a write that ends a line. A folder written no
+    line still gets one part, empty, which holds the columns' types."""
+
+    def __init__(self, connection, folder: Path, columns: str):
+        self.connection, self.folder, self.columns = connection, folder, columns
+        folder.mkdir(parents=True, exist_ok=True)
+        self.lines = folder / ".lines.jsonl"  # Spark and DuckDB's glob pass over a name starting with a dot
+        self.out = self.lines.open("wb")
+        self.size = self.parts = 0
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.size += len(data)
+        if self.size >= PARQUET_PART_BYTES and data.endswith(b"\n"):
+            self._convert()
+            self.out = self.lines.open("wb")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None and (self.size or not self.parts):
+            self._convert()
+        self.out.close()
+        self.lines.unlink(missing_ok=True)
+
+    def _convert(self) -> None:
+        self.out.close()
+        lines = _quoted(self.lines)
+        part = _quoted(self.folder / f"part-{self.parts:05}.parquet")
+        self.connection.execute(f"COPY (SELECT * FROM read_json({lines}, format = 'newline_delimited', "
+                                f"columns = {self.columns})) TO {part} (FORMAT parquet, COMPRESSION zstd)")
+        self.size, self.parts = 0, self.parts + 1
 
 
 def engine_features(engine: str, directory: Path, as_of: date, product_names: dict[str, str],
@@ -94,10 +144,16 @@ def _duckdb_type(kind: str) -> str:
     return kind
 
 
+def _duckdb_columns(name: str) -> str:
+    return "{" + ", ".join(f"'{field}': '{_duckdb_type(kind)}'" for field, kind in EXPORTED[name].items()) + "}"
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _duckdb_read(directory: Path, name: str) -> str:
-    columns = ", ".join(f"'{field}': '{_duckdb_type(kind)}'" for field, kind in EXPORTED[name].items())
-    path = str(directory / f"{name}.jsonl").replace("'", "''")
-    return f"read_json('{path}', format = 'newline_delimited', columns = {{{columns}}})"
+    return f"read_parquet({_quoted(directory / name / '*.parquet')})"
 
 
 def _duckdb_rows(directory: Path, months: list[str]) -> tuple[Iterable[tuple], Iterable[tuple]]:
@@ -158,7 +214,7 @@ def _spark_rows(directory: Path, months: list[str], master: str | None) -> tuple
 
     def read(name: str):
         schema = ", ".join(f"`{field}` {_spark_type(kind)}" for field, kind in EXPORTED[name].items())
-        return spark.read.schema(schema).json(str(directory / f"{name}.jsonl"))
+        return spark.read.schema(schema).parquet(str(directory / name))
 
     for name in ("customers", "accounts", "disclosures", "kyc_documents"):
         read(name).createOrReplaceTempView(name)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import Settings
-from ingest.feature_engine import FeatureEngineError, engine_features
+import ingest.feature_engine as feature_engine
+from ingest.feature_engine import FeatureEngineError, engine_features, export_records
 from ingest.jobs import IngestJob
 from ingest.loader import LoadSummary, load_directory
 from ingest.synth import synthesize
@@ -83,6 +84,19 @@ def test_duckdb_gives_the_python_paths_feature_documents(bank):
     assert by_duckdb == by_python
     assert by_duckdb["E2"]["income_estimate"] == 36_000.0 and by_duckdb["E2"]["products_held"] == ["P001"]
     assert any(doc["spend_trend"] for doc in by_duckdb.values())  # the bank exercises trends, not only zeros
+
+
+def test_records_exported_in_many_parquet_parts_give_the_same_features_as_in_one(bank, tmp_path, monkeypatch):
+    store, _, _ = bank
+    as_of = date(2026, 9, 30)
+    export_records(store, tmp_path / "one")
+    monkeypatch.setattr(feature_engine, "PARQUET_PART_BYTES", 8_000)
+    export_records(store, tmp_path / "many")
+    parts = sorted(path.name for path in (tmp_path / "many" / "transactions").iterdir())
+    assert len(parts) > 5 and all(name.endswith(".parquet") for name in parts)  # no JSON lines left behind
+    assert [path.name for path in (tmp_path / "one" / "kyc_documents").iterdir()] == ["part-00000.parquet"]
+    assert list(engine_features("duckdb", tmp_path / "many", as_of, {})) == \
+        list(engine_features("duckdb", tmp_path / "one", as_of, {}))
 
 
 def test_a_bad_source_row_is_reported_and_the_engine_runs_without_it(bank):
