@@ -9,7 +9,7 @@ import pytest
 
 from tools.personal.ranking import _answered_elsewhere
 from tools.requests.ages import for_age
-from tools.requests.fit import far_from_need, fit_request, violations
+from tools.requests.fit import far_from_need, fit_request, request_reason, violations
 from tools.requests.model import Constraints, NeedHit, Request
 from tools.requests.parse import (
     about_business,
@@ -130,6 +130,24 @@ def test_a_constraint_filters_and_nothing_passing_gives_the_closest_with_why():
     travel_only = Request(needs=(NeedHit("P010", 0.9, "miles"),), constraints=Constraints(max_annual_fee=0))
     closest = fit_request(travel_only, [CARDS["P010"]], {}, 3)
     assert closest.unmet and closest.shown[0].unmet == ("a $95 annual fee",)
+
+
+@pytest.mark.parametrize("text, categories, said, field", [
+    ("which card should I get?", ("card",), "It fits what you asked: it is one of our cards.", "category"),
+    ("I need a new credit card", ("card",), "It fits what you asked: it is one of our cards.", "category"),
+    ("which card for my trip overseas?", ("card",), 'It fits what you asked: it is for "miles on trips abroad".',
+     "need_statements.0"),
+    ("something for my trip overseas", (), 'It fits what you asked: it is for "miles on trips abroad".',
+     "need_statements.0"),
+])
+def test_a_reason_quotes_what_a_product_is_for_only_when_the_customer_said_what_they_need(text, categories, said,
+                                                                                         field):
+    # the need statement matched: a request that names only a kind matches one on the sentence's form alone
+    travel = {**CARDS["P010"], "need_statements": ["miles on trips abroad"]}
+    request = Request(text=text, categories=categories, needs=(NeedHit("P010", 0.7, "miles on trips abroad"),))
+    reason, evidence = request_reason(request, travel, "miles on trips abroad")
+    assert reason == said
+    assert (evidence[0].collection, evidence[0].field) == ("products", field)
 
 
 def test_a_request_round_trips_through_its_dict_and_bad_fields_are_named():

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from retrieval.records import RISK_ORDER
 from tools.evidence import field_evidence
 from tools.requests.model import Constraints, Request
+from tools.requests.slots import names_only_a_kind
 from tools.types import Evidence, EvidenceKind
 
 PERSONAL_WEIGHT = 0.15  # how much the customer's own signals move a product among those answering the need
@@ -235,7 +236,10 @@ def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str
     """Why the product answers the request, quoting the catalogue's own words for what it is for."""
     said = request.constraints.words(product.get("terms") or {})
     meets = f", and it meets what you set: {', '.join(said)}" if said else ""
-    if phrase and phrase != product["name"]:
+    # asked only for a kind ("which card should I get?"), a need statement matched on the sentence's form is not
+    # what they asked for: the kind is
+    of_the_kind_only = names_only_a_kind(request.text) and product_kinds(product) & set(request.categories)
+    if phrase and phrase != product["name"] and not of_the_kind_only:
         reason = f'{REQUEST_REASON}: it is for "{phrase}"{meets}.'
         statements = product.get("need_statements") or []
         path = f"need_statements.{statements.index(phrase)}" if phrase in statements else "description"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from retrieval.lexical import tokenize
 from retrieval.records import ProductCategory, Relation
 
 _NUMBER_WORDS = {
@@ -210,6 +211,19 @@ def find_product_categories(text: str) -> list[str]:
             claimed[match.start():match.end()] = [True] * (match.end() - match.start())
             hits.append((match.start(), str(category)))
     return _unique(category for _, category in sorted(hits))
+
+
+# Words (as `tokenize` leaves them) that ask for a product without saying what it is for: "which card should I get?"
+_ASKING_FOR_A_KIND = frozenset(
+    "account bank best card checking choose credit debit good hello hey hi insurance interested invest investment "
+    "kind know like loan looking mortgage need new offer one open option pick plan please policy product recommend "
+    "saving see should show sort suggest tell thank think type want would".split()
+)
+
+
+def names_only_a_kind(text: str) -> bool:
+    """Whether `text` names a kind of product and says nothing of what it is for ("I need a new credit card")."""
+    return bool(find_product_categories(text)) and set(tokenize(text)) <= _ASKING_FOR_A_KIND
 
 
 def find_amounts(text: str) -> list[Amount]:
