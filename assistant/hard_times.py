@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tools.campaign import RELATIVE
 from tools.requests.slots import find_product_categories
 
 CREDIT = frozenset({"card", "loan", "mortgage"})
 HARD_TIME_STATE = "hard_time"  # the session state key: the hard time told earlier in the conversation
-_RELATIVE = (r"(?:husband|wife|partner|spouse|mother|father|mom|mum|dad|son|daughter|brother|sister|child|baby"
-             r"|grand(?:ma|pa|mother|father|mom|dad))")
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,9 @@ class HardTime:
 
 HARD_TIMES = (
     HardTime("bereavement", re.compile(
-        rf"\b(?:{_RELATIVE}(?:'s| has| had)? (?:just |recently )?(?:passed away|passed|died|was killed)"
-        rf"|lost my {_RELATIVE}|my late {_RELATIVE}|(?:death|loss) of my {_RELATIVE}|my {_RELATIVE}'s death"
-        rf"|buried my {_RELATIVE}|{_RELATIVE}'s funeral (?:was|is|last|this|yesterday|today|on)"
+        rf"\b(?:{RELATIVE}(?:'s| has| had)? (?:just |recently )?(?:passed away|passed|died|was killed)"
+        rf"|lost my {RELATIVE}|my late {RELATIVE}|(?:death|loss) of my {RELATIVE}|my {RELATIVE}'s death"
+        rf"|buried my {RELATIVE}|{RELATIVE}'s funeral (?:was|is|last|this|yesterday|today|on)"
         r"|passed away (?:last|this|on|in|recently)|widow(?:ed|er)?|bereave\w*)\b", re.IGNORECASE),
         "I'm so sorry for your loss.", "our bereavement team", no_new_credit=True),
     HardTime("job_loss", re.compile(

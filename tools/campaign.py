@@ -65,6 +65,9 @@ MAX_NEEDS_PER_TEXT = 3
 # The similarity a reaction, or a post about nothing in particular, stands for; a stated need scores 0.5 and up.
 WEAK_INTEREST = 0.3
 HEALTHCARE = "healthcare"
+# A close relative as a customer names them ("my late husband", "my mum passed away")
+RELATIVE = (r"(?:husband|wife|partner|spouse|mother|father|mom|mum|dad|son|daughter|brother|sister|child|baby"
+            r"|grand(?:ma|pa|mother|father|mom|dad))")
 
 
 class NeedMatch(NamedTuple):
@@ -124,9 +127,8 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "I changed jobs and want to roll over my old 401(k)"),
     _rule("moving", r"moving (?:out|house|into|to a new)|relocat\w*|new apartment|first apartment|signed a lease",
           "insurance for my apartment"),
-    _rule("bereavement", r"passed away|inherit\w*|life insurance payout|widow\w*|lost my (?:husband|wife|mother|father|mom|dad)"
-          r"|(?:husband|wife|mother|father|mom|mum|dad|partner|spouse) (?:passed|died)|funeral (?:was|is)"
-          r"|my late (?:husband|wife|mother|father|mom|mum|dad|partner)"
+    _rule("bereavement", rf"passed away|inherit\w*|life insurance payout|widow\w*|lost my {RELATIVE}"
+          rf"|{RELATIVE} (?:passed|died)|funeral (?:was|is)|my late {RELATIVE}"
           r"|left (?:me|us) (?:some |a |an |the |his |her |their )?(?:\w+ )?(?:money|savings|house|home|estate|sum)",
           "somewhere safe to keep a large sum of money"),
     _rule("windfall", r"(?:insurance|policy) (?:check|cheque|payout|paid out|money|proceeds)|paid out|lump sum|windfall"

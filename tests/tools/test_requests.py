@@ -96,6 +96,9 @@ def test_life_events_and_business_are_recognised():
     assert "wedding" in life_events_in("We're saving for our wedding next summer")
     assert "protect_family" in life_events_in("It has me thinking about what happens to my own family if I go too")
     assert "teen_driver" in life_events_in("our daughter turns 16 and wants to drive the old Corolla")
+    for loss in ("I lost my son last year", "my late grandma left me money", "my brother died in March"):
+        assert "bereavement" in life_events_in(loss)
+    assert "bereavement" not in life_events_in("I lost my job and my brother is helping out")
     assert about_business("I run my own bakery and need a card")
     assert not about_business("I need a card for my holidays")
 
