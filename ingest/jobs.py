@@ -456,7 +456,7 @@ class IngestJob:
     def build_graph(self, run_id: str, features_base: str | None, name: str | None = None) -> tuple[int, str]:
         """Build the whole graph of run `run_id`'s features and every customer and relationship, under `name` (the
         run's graph name by default); returns (relationships, name)."""
-        from retrieval.graph import build_graph, graph_tfidf
+        from retrieval.graph import RELATIONSHIP_FIELDS, build_graph, graph_tfidf
         from retrieval.neighbourhoods import save_graph
 
         # Read a batch at a time: the embedded store reads whole documents before projecting them, and a bank's
@@ -467,13 +467,16 @@ class IngestJob:
             holdings.update((doc["customer_id"], doc["products_held"]) for doc in batch)
         customers = (customer for batch in self.store["customers"].find_batches({}, {"customer_id": 1, "date_of_birth": 1})
                      for customer in batch)
-        relationships = list(self.store["relationships"].find({}))
+        read = {"_id": 0, **dict.fromkeys(RELATIONSHIP_FIELDS, 1)}
+        relationships = [record for batch in self.store["relationships"].find_batches({}, read) for record in batch]
+        count = len(relationships)
         graph = build_graph(customers, relationships, holdings)
+        del relationships, holdings  # the graph holds what it needs of them; its statistics and writing come next
         stats = graph_tfidf(graph, self._as_of())
         name = name or graph_name(run_id)
         save_graph(self.store, graph, stats, name)
-        self.progress("graph", len(relationships), len(relationships))
-        return len(relationships), name
+        self.progress("graph", count, count)
+        return count, name
 
     # -- publish ----------------------------------------------------------------------------------------------------
     def _publish(self, run: JobRun, built_indexes: list[str], graph_file: str) -> None:
