@@ -261,7 +261,8 @@ def evaluate_on_demo_bank(settings, split: str | None, progress: Progress | None
     with demo_runtime(settings, progress) as runtime:
         outcomes = evaluate_requests(runtime.engine, runtime.store, runtime.ctx.products, runtime.ctx.as_of, cases,
                                      progress)
-    return summarise(outcomes)
+        training = runtime.engine.classifier.metadata.get("training_data") or {}
+    return {**summarise(outcomes), "intent_training": training}
 
 
 @contextmanager
@@ -344,7 +345,20 @@ def format_report(report: Mapping) -> str:
                      f"{_pct(figures['out_of_place_answers']):>8}"
                      f"{figures['duplicate_answers']:>6}{_pct(figures['reasons_tied']):>7}"
                      f"{_pct(figures['followups_ok']):>8}{figures['empty_answers']:>6}")
+    if "intent_training" in report:
+        lines.append(_intent_training(report["intent_training"]))
     return "\n".join(lines)
+
+
+def _intent_training(training: Mapping) -> str:
+    """Which examples the intent model learnt from: figures from models trained on different examples differ."""
+    from assistant.intents.public_examples import PUBLIC_DATASETS_ROOT
+
+    public = training.get("public_examples", 0)
+    line = f"intent model: trained on the {training.get('source', 'shipped')} set and {public:,} public examples"
+    if not public:
+        line += (f" (no public datasets at {PUBLIC_DATASETS_ROOT}: compare only with runs that had none either)")
+    return line
 
 
 def _pct(value: float | None) -> str:

@@ -9,6 +9,7 @@ from assistant.request_eval import (
     CaseError,
     constraint_violations,
     followup_ok,
+    format_report,
     judge,
     load_cases,
     load_profiles,
@@ -65,3 +66,12 @@ def test_follow_ups_are_judged_on_what_they_say():
     other = Case(id="o", split="dev", profile="student", kinds=("followup",), turns=("a", "anything else"),
                  followup={"kind": "something_else"})
     assert followup_ok(other, ["A", "B"], ["C"], ["C"]) and not followup_ok(other, ["A", "B"], ["B", "C"], [])
+
+
+def test_the_report_says_which_examples_the_intent_model_learnt_from():
+    report = summarise([])
+    with_public = format_report({**report, "intent_training": {"source": "shipped", "public_examples": 1240}})
+    assert "intent model: trained on the shipped set and 1,240 public examples" in with_public
+    assert "no public datasets" not in with_public
+    without = format_report({**report, "intent_training": {"source": "shipped", "public_examples": 0}})
+    assert "no public datasets at" in without and "shared/datasets" in without
