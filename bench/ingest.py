@@ -57,45 +57,57 @@ def print_run(title: str, run, seconds: float) -> None:
         print(f"  {name:<9} {stats.count:>12,} items {stats.seconds:>9.1f} s {stats.rate:>12,.0f} items/s")
 
 
+MOVED_TO = "Anchorage"
+
+
 def change_customers(source_dir: Path, share: float, seed: int, taking_up: float = 0.0) -> int:
     """A day's changes for `share` of the customers: each moves city and pays for groceries on the latest day;
-    `taking_up` of them open an account for a product they did not hold, and one in ten of those names a new child."""
+    `taking_up` of them open an account for a product they did not hold, and one in ten of those names a new child.
+    Customers a day before moved are not picked again, and each day's new ids follow the earlier days' ones, so a
+    bank changed twice changes as many customers the second time."""
     import duckdb
 
     path = source_dir / "customers.jsonl"
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    chosen = random.Random(seed).sample(range(len(rows)), max(1, int(len(rows) * share)))
+    unmoved = [index for index, row in enumerate(rows) if row.get("city") != MOVED_TO]
+    chosen = random.Random(seed).sample(unmoved, min(len(unmoved), max(1, int(len(rows) * share))))
     customers = {rows[index]["customer_id"] for index in chosen}
     for index in chosen:
-        rows[index]["city"] = "Anchorage"
+        rows[index]["city"] = MOVED_TO
     path.write_bytes(b"\n".join(orjson.dumps(row) for row in rows) + b"\n")
     accounts: dict[str, str] = {}
     held: dict[str, set[str]] = {}
+    earlier_accounts = 0
     for line in (source_dir / "accounts.jsonl").read_bytes().splitlines():
         account = orjson.loads(line)
+        earlier_accounts += account["account_id"].startswith("A9")
         if account["customer_id"] in customers:
             accounts.setdefault(account["customer_id"], account["account_id"])
             held.setdefault(account["customer_id"], set()).add(account["product_id"])
-    take_up(source_dir, sorted(customers)[:int(len(customers) * taking_up)], held)
+    take_up(source_dir, sorted(customers)[:int(len(customers) * taking_up)], held, earlier_accounts)
     transactions = source_dir / "transactions.csv"
-    latest = duckdb.sql(f"SELECT max(date) FROM read_csv('{transactions}', all_varchar = true)").fetchall()[0][0]
+    latest, earlier = duckdb.sql(f"SELECT max(date), count(*) FILTER (WHERE transaction_id LIKE 'T9%') "
+                                 f"FROM read_csv('{transactions}', all_varchar = true)").fetchall()[0]
     with transactions.open("a") as out:
-        for number, (customer, account) in enumerate(sorted(accounts.items())):
+        for number, (customer, account) in enumerate(sorted(accounts.items()), start=earlier):
             out.write(f"T9{number:09d},{customer},{account},{latest},-42.17,Corner Grocer,groceries,5411,card_present\n")
     return len(chosen)
 
 
-def take_up(source_dir: Path, customers: list[str], held: dict[str, set[str]]) -> None:
-    """Each customer opens an account for the first product they do not hold; one in ten names a new child, aged 8."""
+def take_up(source_dir: Path, customers: list[str], held: dict[str, set[str]], earlier_accounts: int = 0) -> None:
+    """Each customer opens an account for the first product they do not hold; one in ten names a new child, aged 8.
+    New ids are numbered after the `earlier_accounts` (and relationships) earlier days added."""
     products = sorted(orjson.loads(line)["product_id"] for line in (source_dir / "products.jsonl").read_bytes().splitlines())
     with (source_dir / "accounts.jsonl").open("ab") as out:
-        for number, customer in enumerate(customers):
+        for number, customer in enumerate(customers, start=earlier_accounts):
             product = next(product for product in products if product not in held.get(customer, set()))
             out.write(orjson.dumps({"account_id": f"A9{number:09d}", "customer_id": customer, "product_id": product,
                                     "opened_at": "2024-01-02", "balance": 100.0, "credit_limit": None,
                                     "status": "open"}) + b"\n")
-    with (source_dir / "relationships.jsonl").open("ab") as out:
-        for number, customer in enumerate(customers[::10]):
+    relationships = source_dir / "relationships.jsonl"
+    earlier = sum(line.startswith(b'{"relationship_id":"L9') for line in relationships.read_bytes().splitlines())
+    with relationships.open("ab") as out:
+        for number, customer in enumerate(customers[::10], start=earlier):
             out.write(orjson.dumps({"relationship_id": f"L9{number:09d}", "customer_id": customer,
                                     "relative_id": f"R9{number:09d}", "relation": "child", "relative_is_customer": False,
                                     "relative_name": "Nia", "relative_date_of_birth": "2018-03-01",

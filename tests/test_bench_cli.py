@@ -21,3 +21,29 @@ def test_bench_ingest_refuses_a_share_out_of_range(arguments, named):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert f"{named} must be a share" in done.stderr
+
+
+def test_a_bank_changed_twice_changes_other_customers_with_new_ids(tmp_path):
+    import csv
+
+    import orjson
+
+    from bench.ingest import MOVED_TO, change_customers
+    from ingest.synth import synthesize
+
+    synthesize(tmp_path, customers=60, seed=3)
+
+    def moved() -> set[str]:
+        return {row["customer_id"] for row in map(orjson.loads, (tmp_path / "customers.jsonl").read_bytes().splitlines())
+                if row["city"] == MOVED_TO}
+
+    assert change_customers(tmp_path, 0.1, seed=7, taking_up=1.0) == 6
+    first = moved()
+    assert change_customers(tmp_path, 0.1, seed=7, taking_up=1.0) == 6
+    assert len(moved()) == 12 and first < moved()  # six more, not the same six again
+    for name, key in (("accounts.jsonl", "account_id"), ("relationships.jsonl", "relationship_id")):
+        ids = [orjson.loads(line)[key] for line in (tmp_path / name).read_bytes().splitlines()]
+        assert len(ids) == len(set(ids)), name
+    with (tmp_path / "transactions.csv").open(newline="") as handle:
+        ids = [row["transaction_id"] for row in csv.DictReader(handle)]
+    assert len(ids) == len(set(ids)) and sum(each.startswith("T9") for each in ids) >= 12
