@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
 
@@ -30,6 +31,7 @@ from tools.personal import (
     goal_sources,
     recommend_personal,
 )
+from tools.requests.model import NeedHit, Request
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"
@@ -386,6 +388,32 @@ def test_category_limits_the_answer_and_an_answer_across_categories_takes_at_mos
     everything = recommend_personal(ctx, "C1", k=10)
     assert [r.product_id for r in everything if r.category == "deposit"] == ["P_CD24", "P_CD", "P_SAVE"]
     assert recommend_personal(ctx, "C1", k=1) == everything[:1]
+
+
+def test_asked_only_for_a_kind_their_own_signals_order_it_not_a_need_matched_on_the_sentences_form(store):
+    _bank(store)
+    ctx = _context(store)
+    theirs = [r.product_id for r in recommend_personal(ctx, "C1", k=3, category="deposit")]
+    # the words come close to the CD's need statement by their form alone: the customer said nothing of a fixed rate
+    request = Request(text="which bank account should I open?", categories=("deposit",),
+                      needs=(NeedHit("P_CD", 0.7, "which account should I open to lock in a rate"),))
+    asked = recommend_personal(ctx, "C1", k=3, request=request)
+    # the savings their own balances make worth most come first; the CD, no better for them than any, after them
+    assert theirs == ["P_SAVE", "P_MM"] and [r.product_id for r in asked] == [*theirs, "P_CD"]
+    assert all("It fits what you asked: it is one of our bank accounts." in r.reasons for r in asked)
+    said_what_for = replace(request, text="which bank account should I open to lock in a rate?")
+    assert recommend_personal(ctx, "C1", k=3, request=said_what_for)[0].product_id == "P_CD"
+
+
+def test_asked_only_for_a_kind_none_of_which_is_open_to_them_the_answer_says_what_keeps_it(store):
+    _bank(store)
+    store["features"].update_one({"customer_id": "C1"}, {"$set": {"declared_income": 15000.0,
+                                                                  "income_estimate": 15000.0}})
+    request = Request(text="which card should I get?", categories=("card",),
+                      needs=(NeedHit("P_TRAVEL", 0.7, "which card should I take abroad"),))
+    [closed] = recommend_personal(_context(store), "C1", k=3, request=request)  # the Cash Back Card is theirs
+    assert closed.product_id == "P_TRAVEL" and closed.reasons[0].startswith("Not open to you yet")
+    assert "income" in closed.reasons[0] and "None of its kind is open to you now" in closed.reasons[0]
 
 
 def test_customer_without_features_gets_nothing(store):

@@ -138,6 +138,7 @@ def test_a_constraint_filters_and_nothing_passing_gives_the_closest_with_why():
 @pytest.mark.parametrize("text, categories, said, field", [
     ("which card should I get?", ("card",), "It fits what you asked: it is one of our cards.", "category"),
     ("I need a new credit card", ("card",), "It fits what you asked: it is one of our cards.", "category"),
+    ("what card suits me?", ("card",), "It fits what you asked: it is one of our cards.", "category"),
     ("which card for my trip overseas?", ("card",), 'It fits what you asked: it is for "miles on trips abroad".',
      "need_statements.0"),
     ("something for my trip overseas", (), 'It fits what you asked: it is for "miles on trips abroad".',

@@ -42,6 +42,7 @@ from tools.personal.value import (
 from tools.requests.fit import (
     PERSONAL_WEIGHT,
     SPECIFIC_NEED,
+    as_ranked,
     conditions,
     fit_request,
     is_business_product,
@@ -125,8 +126,7 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
     if not may_profile(customer):
         if conditions(request):
             popular = {rec.product_id: rec for rec in _opened_most_lately(ctx, candidates, len(candidates), len(candidates))}
-            elsewhere = _answered_elsewhere(ctx, request, view, candidates)
-            return _with_held(ctx, request, view, _for_request(request, candidates, popular, k, elsewhere), k)
+            return _answer(ctx, request, view, candidates, popular, k)
         return _opened_most_lately(ctx, candidates, k, MAX_PER_CATEGORY if category is None else k)
     signals = _signals(ctx, customer, view, candidates)
     ranked = [
@@ -135,9 +135,7 @@ def recommend_personal(ctx: ToolContext, customer_id: str, k: int = 5, category:
         if (scored := _scored(ctx, product, signals, signals.closeness[:, column])) is not None
     ]
     if conditions(request):
-        elsewhere = _answered_elsewhere(ctx, request, view, candidates)
-        shown = _for_request(request, candidates, {scored.product_id: scored for scored in ranked}, k, elsewhere)
-        return _with_held(ctx, request, view, shown, k)
+        return _answer(ctx, request, view, candidates, {scored.product_id: scored for scored in ranked}, k)
     # The value part saturates, so among equal scores the larger dollar figure goes first.
     ranked.sort(key=lambda rec: (-rec.score, -(rec.estimated_annual_value or 0.0), rec.product_id))
     return [scored.recommendation() for scored in _diversified(ranked, k, MAX_PER_CATEGORY if category is None else k)]
@@ -181,6 +179,16 @@ def _candidates(ctx: ToolContext, features: Mapping, category: str | None, busin
     ]
 
 
+def _answer(ctx: ToolContext, request: Request, features: Mapping, candidates: Sequence[Mapping], scored: Mapping,
+            k: int) -> list[Recommendation]:
+    """The candidates answering `request`, after what it asks for most plainly when they hold that or a rule keeps it
+    from them. Asked only for a kind, its products go in the customer's own order (see `as_ranked`); when none is
+    open to them, the answer still names the one the words came closest to and what keeps it from them."""
+    ranked = as_ranked(request)
+    shown = _for_request(ranked, candidates, scored, k, _answered_elsewhere(ctx, ranked, features, candidates))
+    return _with_held(ctx, ranked if shown else request, features, shown, k)
+
+
 def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: list[Recommendation],
                k: int) -> list[Recommendation]:
     """When what the request asks for most plainly is a product the customer already holds, or one a rule keeps
@@ -200,7 +208,7 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
         failures = _kept_from_them(product, features)
         if failures:
             instead = _open_instead(ctx, product, features, request)
-            return [_not_open(product, need, failures, features, instead), *shown][:k]
+            return [_not_open(product, need, failures, features, instead, others=bool(shown)), *shown][:k]
     return shown
 
 
@@ -239,11 +247,15 @@ def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:
                           components={"request": round(need.score, 4), "held": 1.0})
 
 
-def _not_open(product: Mapping, need, failures: list, features: Mapping, instead: Mapping | None) -> Recommendation:
+def _not_open(product: Mapping, need, failures: list, features: Mapping, instead: Mapping | None,
+              others: bool) -> Recommendation:
     """The product made for the request that a rule keeps from the customer: the rule, their own value (the one the
     rule compared), and the nearest product of the same type open to them."""
     said = "; ".join(failure.reason for failure in failures)
-    offer = f"{instead['name']} is open to you instead" if instead else "The others here are open to you"
+    if instead:
+        offer = f"{instead['name']} is open to you instead"
+    else:
+        offer = "The others here are open to you" if others else "None of its kind is open to you now"
     reason = (f'{NOT_OPEN_PREFIX}: {product["name"]} is the one for "{need.phrase}", but it {said}. '
               f"{offer}; a banker can go over it with you.")
     fields = [_rule_field(failure.rule, features) for failure in failures]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from retrieval.records import RISK_ORDER
 from tools.evidence import field_evidence
@@ -126,6 +126,15 @@ def conditions(request: Request | None, plain: float = 0.0) -> bool:
         return False
     stated = bool(request.needs) and request.needs[0].score >= plain
     return stated or bool(request.categories or request.constraints or request.exclude)
+
+
+def as_ranked(request: Request | None) -> Request | None:
+    """`request` as a ranking reads it: asked only for a kind ("which card should I get?"), the need statements its
+    words come close to match the sentence's form ("which credit card should I take on my trip overseas"), not a
+    need, so the kind is what it asks for and the customer's own signals order its products."""
+    if request is None or not request.needs or request.needs_carried or not names_only_a_kind(request.text):
+        return request
+    return replace(request, needs=())
 
 
 def fit_request(request: Request, products: Sequence[Mapping], personal: Mapping[str, float], k: int,

@@ -215,9 +215,9 @@ def find_product_categories(text: str) -> list[str]:
 
 # Words (as `tokenize` leaves them) that ask for a product without saying what it is for: "which card should I get?"
 _ASKING_FOR_A_KIND = frozenset(
-    "account bank best card checking choose credit debit good hello hey hi insurance interested invest investment "
-    "kind know like loan looking mortgage need new offer one open option pick plan please policy product recommend "
-    "saving see should show sort suggest tell thank think type want would".split()
+    "account around available bank best card choose compare credit good hello hey hi im insurance interested invest "
+    "investment kind know like list loan looking mortgage need new offer one open option pick plan please policy "
+    "product recommend right see shop shopping should show sort suggest suit tell thank think type want would".split()
 )
 
 
