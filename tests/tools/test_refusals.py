@@ -80,7 +80,7 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
 
 @pytest.mark.parametrize("text, out", [
     ("going to rent for a year, what insurance do I need", {"P_MORT", "P_FIRST", "P_HOME"}),
-    ("just got the keys to our new house, do we need insurance", {"P_RENT"}),
+    ("just got the keys to our new house, do we need insurance", {"P_FIRST", "P_RENT"}),  # bought: no buying
     ("30 year mortgage, fixed, for the house we're moving to. It won't be our first home.", {"P_FIRST", "P_RENT"}),
     ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT"}),
     ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW", *HOUSING}),

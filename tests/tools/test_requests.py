@@ -50,6 +50,20 @@ def test_constraints_said_in_plain_words_are_read(text, expected):
     assert {name: getattr(read, name) for name in expected} == expected
 
 
+@pytest.mark.parametrize("text, only", [
+    ("only savings accounts please", ("deposit",)),
+    ("I only want a credit card", ("card",)),
+    ("savings accounts only, no investments", ("deposit",)),
+    ("I'm interested only in CDs", ("deposit",)),
+    # a "just" of time is no limit to the type named later
+    ("I just got a new job with a big raise, I want to start investing but I'm nervous about losing money", ()),
+    ("just moved here and need a checking account", ()),
+    ("I lost my employer's health insurance. I just need something cheap for myself", ("healthcare",)),
+])
+def test_only_a_type_is_a_limit_when_the_type_is_named_next_to_only(text, only):
+    assert constraints_in(text, tuple(find_product_categories(text))).categories == only
+
+
 def test_what_the_customer_already_has_is_not_what_they_ask_for():
     read = constraints_in("a sizeable sum for my 10-year-old's education. I already max out my 401k and IRA.")
     assert read.excluded_categories == ("retirement",)

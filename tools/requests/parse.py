@@ -46,7 +46,13 @@ _SEASON_MONTHS = {"summer": 9, "spring": 6, "fall": 12, "autumn": 12, "winter": 
 # "I hate the idea of paying interest for 30 years": a term the customer does not want is no term they ask for
 _UNWANTED_TERM = re.compile(r"\b(?:hate|don'?t want|do not want|not|avoid|rather not|instead of|tired of|no more|sick of)\b",
                             re.IGNORECASE)
-_ONLY_CATEGORY = re.compile(r"\bonly\b|\bjust\b|\bnothing but\b|\bstrictly\b", re.IGNORECASE)
+# a type named next to "only" ("only savings accounts", "I just want a card", "investments only"); not a "just" in
+# "I just got a new job, I want to start investing"
+_ONLY_CATEGORY = (re.compile(r"\b(?:only|just|nothing but|strictly)\s+(?P<what>(?:[\w'-]+\s+){0,3}[\w'()-]+)",
+                             re.IGNORECASE),
+                  re.compile(r"(?P<what>[\w'()-]+)\s+only\b", re.IGNORECASE))
+# ... or standing for the type named before it ("lost my health insurance. I just need something cheap")
+_ONLY_THAT = re.compile(r"\b(?:only|just)\s+(?:need|want|looking for)\s+(?:something|one|that|it)\b", re.IGNORECASE)
 _NOT_CATEGORY = {
     "investment": re.compile(r"\b(?:no|not|nothing|don'?t want|without|avoid)\b[^.?!]{0,25}\b(?:invest\w*|stocks?|the market|"
                              r"brokerage)\b", re.IGNORECASE),
@@ -109,9 +115,14 @@ def constraints_in(text: str, categories: tuple[str, ...] = ()) -> Constraints:
         term_months=_term_months(text),
         amount=_amount(text, capped),
         horizon_months=_horizon_months(text),
-        categories=wanted if wanted and (_ONLY_CATEGORY.search(text) or excluded) else (),
+        categories=wanted if wanted and (_only_a_type(text) or excluded) else (),
         excluded_categories=excluded,
     )
+
+
+def _only_a_type(text: str) -> bool:
+    return bool(_ONLY_THAT.search(text)) or any(find_product_categories(match.group("what"))
+                                                for pattern in _ONLY_CATEGORY for match in pattern.finditer(text))
 
 
 def excluded_categories(text: str) -> tuple[str, ...]:

@@ -64,7 +64,8 @@ _IMPLIED = (
     (re.compile(r"\b(?:second|vacation|holiday|next|bigger|another) (?:home|house|place)|\bmoving up\b"
                 r"|\bsell(?:ing)? (?:our|my|the) (?:place|house|home|condo)|\b(?:current|old) (?:house|home|mortgage)\b"
                 r"|\b(?:isn'?t|not|won'?t be) (?:our|my) first\b|\b(?:owned|bought) (?:a (?:home|house) )?before\b"
-                r"|\bsold (?:our|my|the) (?:place|house|home)|\bsale of (?:our|my|the) (?:place|house|home)|\bdownsiz\w*",
+                r"|\bsold (?:our|my|the) (?:place|house|home)|\bsale of (?:our|my|the) (?:place|house|home)|\bdownsiz\w*"
+                r"|\b(?:got|get|getting|have|picked up) (?:the|our) keys\b",
                 re.IGNORECASE),
      "buying my first home"),
     (re.compile(r"\b(?:used|second[- ]hand|pre[- ]owned) (?:\w+ )?(?:car|suv|truck|van|minivan|vehicle|motorbike|motorcycle)s?\b"
