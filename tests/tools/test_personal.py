@@ -416,6 +416,19 @@ def test_asked_only_for_a_kind_none_of_which_is_open_to_them_the_answer_says_wha
     assert "income" in closed.reasons[0] and "None of its kind is open to you now" in closed.reasons[0]
 
 
+def test_asked_for_a_kind_a_product_of_another_kind_they_hold_does_not_lead_the_answer(store):
+    _bank(store)
+    # "new job, big raise, I want to pay down my cards with a loan": the paycheck need is the plainest match
+    request = Request(text="new job with a raise, I want a loan to pay off my cards", categories=("loan",),
+                      needs=(NeedHit("P_CHECK", 0.95, "a checking account for my paycheck"),
+                             NeedHit("P_CONSOL", 0.7, "pay off my cards with one loan")))
+    answer = recommend_personal(_context(store), "C1", k=3, request=request)
+    assert answer[0].product_id == "P_CONSOL" and "P_CHECK" not in [r.product_id for r in answer]
+    # asked for no kind, what they hold for it still comes first
+    anything = recommend_personal(_context(store), "C1", k=3, request=replace(request, categories=()))
+    assert anything[0].product_id == "P_CHECK" and anything[0].reasons[0].startswith("You already have")
+
+
 def test_customer_without_features_gets_nothing(store):
     _bank(store)
     ctx = _context(store)

@@ -47,6 +47,7 @@ from tools.requests.fit import (
     fit_request,
     is_business_product,
     is_cover,
+    product_kinds,
     request_reason,
     unmet_reason,
     violations,
@@ -201,7 +202,7 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
             return shown
         product = ctx.products.get(need.product_id)
         if (product is None or need.product_id in request.skipped or need.product_id in offered
-                or violations(product, request.constraints)):
+                or violations(product, request.constraints) or (shown and _of_another_kind(product, request))):
             continue
         if need.product_id in held:
             return [_already_held(product, need, features), *shown][:k]
@@ -210,6 +211,12 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
             instead = _open_instead(ctx, product, features, request)
             return [_not_open(product, need, failures, features, instead, others=bool(shown)), *shown][:k]
     return shown
+
+
+def _of_another_kind(product: Mapping, request: Request) -> bool:
+    """Asked for a kind ("I want to start investing"), a product of another kind they hold or cannot have does not
+    lead an answer that has some of that kind ("you already have Everyday Checking", for a new job's paycheck)."""
+    return bool(request.categories) and not product_kinds(product) & set(request.categories)
 
 
 def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, candidates: Sequence[Mapping]) -> float:
