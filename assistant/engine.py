@@ -334,11 +334,12 @@ class Engine:
         if followup.kind == "compare":
             picked = [rec for position in followup.positions if (rec := pick_shown(shown, position))]
             rows = [(rec, self.ctx.products.get(rec["product_id"]) or {}) for rec in picked]
-            return Plan("compare", {"rows": rows}, picked)
+            return Plan("compare", {"rows": rows, "shown": [rec.get("name", "") for rec in shown]}, picked)
         if followup.kind == "cheapest":
             rows = sorted(((rec, self.ctx.products.get(rec["product_id"]) or {}) for rec in shown),
                           key=lambda row: yearly_cost(row[1]))
-            return Plan("compare", {"rows": rows, "costs": [yearly_cost(product) for _, product in rows]},
+            return Plan("compare", {"rows": rows, "costs": [yearly_cost(product) for _, product in rows],
+                                    "shown": [rec.get("name", "") for rec in shown]},
                         [rec for rec, _ in rows])
         if followup.kind == "nothing_else":
             return Plan("nothing_else")

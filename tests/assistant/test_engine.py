@@ -457,6 +457,22 @@ def test_compare_the_first_two_shows_their_terms_side_by_side(runtime, adult_cus
     assert "annual fee" in compared.answer and all(r["name"] in compared.answer for r in first.recommendations[:2])
 
 
+def test_compare_after_a_single_option_says_only_one_was_shown(runtime, adult_customer):
+    from types import SimpleNamespace
+
+    from assistant.compose import render_answer
+    from assistant.followups import FollowUp
+
+    session = SimpleNamespace(state={"recommendations": [{"product_id": "P005", "name": "Goal Saver Account"}]})
+    for asked in (FollowUp("compare", positions=(1, 2)), FollowUp("cheapest")):
+        plan = runtime.engine._follow_up(asked, session, adult_customer, None, None)
+        answer = render_answer(plan.template, "seed", **plan.context)
+        assert "only one option so far, Goal Saver Account" in answer and "ask for recommendations first" not in answer
+    session.state["recommendations"] = []
+    plan = runtime.engine._follow_up(FollowUp("compare", positions=(1, 2)), session, adult_customer, None, None)
+    assert "ask for recommendations first" in render_answer(plan.template, "seed", **plan.context)
+
+
 def test_which_one_is_cheapest_orders_the_list_shown_by_what_it_costs_a_year(runtime, adult_customer):
     first = runtime.engine.turn(as_customer(adult_customer), "I want a credit card")
     cheapest = runtime.engine.turn(as_customer(adult_customer), "which one is cheapest?", session_id=first.session_id)
