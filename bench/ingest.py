@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import random
 import resource
 import tempfile
@@ -58,6 +59,7 @@ def print_run(title: str, run, seconds: float) -> None:
 
 
 MOVED_TO = "Anchorage"
+CHILD_POLL_S = 5.0  # how often a wait for a child's figures checks the child is still alive
 
 
 def change_customers(source_dir: Path, share: float, seed: int, taking_up: float = 0.0) -> int:
@@ -149,11 +151,20 @@ def peak_mib() -> float:
 
 
 def in_child(target, *args):
+    """`target(*args, results)` in a fresh process, and what it put on `results`; a child that ends without putting
+    anything (an exception, a kill) is an error naming its exit code, not a wait for ever."""
     spawn = multiprocessing.get_context("spawn")  # a clean process: its peak memory is its own
     results = spawn.Queue()
     child = spawn.Process(target=target, args=(*args, results))
     child.start()
-    outcome = results.get()
+    while True:
+        try:
+            outcome = results.get(timeout=CHILD_POLL_S)
+            break
+        except queue.Empty:
+            if not child.is_alive():
+                raise SystemExit(f"{target.__name__} ended with exit code {child.exitcode} before reporting "
+                                 "(its traceback is above)") from None
     child.join()
     return outcome
 
@@ -202,6 +213,7 @@ def compare_nightly(root: Path, customers: int, seed: int, share: float, taking_
 def features_stage(data_dir: Path, engine: str, run_id: str, results) -> None:
     """In a fresh process: one features stage over the loaded bank; sends seconds, documents and peak MiB."""
     with open_store(Settings(data_dir=data_dir)) as store:
+        store["features"].delete_many({"run_id": run_id})  # what a run cut short left under the same id
         start = time.perf_counter()
         computed = IngestJob(store, None, data_dir / "graph", feature_engine=engine).build_features(run_id)
         seconds = time.perf_counter() - start
@@ -232,10 +244,11 @@ def loaded_bank(root: Path, customers: int, seed: int) -> Path:
 
 def compare_features(root: Path, customers: int, seed: int, engine: str, baseline: str = "python") -> None:
     data_dir = loaded_bank(root, customers, seed)
-    figures = {name: timed_features(data_dir, name) for name in (engine, baseline)}
-    for name, (seconds, computed, peak) in figures.items():
+    figures = {}
+    for name in (engine, baseline):  # each printed as it ends: at a million, Spark alone takes an hour or more
+        seconds, computed, peak = figures[name] = timed_features(data_dir, name)
         print(f"features {name:<7} {computed:>10,} customers {seconds:>9.1f} s {computed / seconds:>9,.0f}/s "
-              f"peak {peak:>7,.0f} MiB (this process; Spark's JVM apart)")
+              f"peak {peak:>7,.0f} MiB (this process; Spark's JVM apart)", flush=True)
     print(f"features speed, {engine} over {baseline}: {figures[baseline][0] / figures[engine][0]:.2f}x")
 
 

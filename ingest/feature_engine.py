@@ -53,6 +53,9 @@ EXPORTED: dict[str, dict[str, str]] = {
 TRANSACTION_FIELDS = {"date": "VARCHAR", "amount": "DOUBLE", "category": "VARCHAR", "channel": "VARCHAR"}
 TARGETS_FILE = "targets.jsonl"
 LOCAL_SHUFFLE_PARTITIONS = 4  # Spark's 200 suit a cluster; on one machine they are 200 tiny tasks per query
+# ... but each partition's results reach the driver whole: 4 of them held 100,000 customers in a 4 GB driver, and
+# at a million the driver ran out of heap (task-result-getter). Past 100,000, one more partition per 25,000.
+CUSTOMERS_PER_PARTITION = 25_000
 # On one machine the driver is also the executor: its heap holds the cached monthly table and each partition of
 # results handed to Python. Spark's 1 GB default runs out at 100,000 customers.
 LOCAL_DRIVER_MEMORY = "4g"
@@ -207,6 +210,11 @@ def spark_session(master: str | None = None):
     return session
 
 
+def local_partitions(customers: int) -> int:
+    """Shuffle partitions for a local Spark: few, yet none with more customers' results than the driver holds."""
+    return max(LOCAL_SHUFFLE_PARTITIONS, -(-customers // CUSTOMERS_PER_PARTITION))
+
+
 def _spark_rows(directory: Path, months: list[str], master: str | None) -> tuple[Iterable[tuple], Iterable[tuple]]:
     from pyspark.sql import functions as F
 
@@ -224,6 +232,8 @@ def _spark_rows(directory: Path, months: list[str], master: str | None) -> tuple
     targets = directory / TARGETS_FILE
     source = spark.read.schema("customer_id STRING").json(str(targets)) if targets.exists() else spark.table("customers")
     source.select("customer_id").distinct().createOrReplaceTempView("targets")
+    if master and master.startswith("local"):
+        spark.conf.set("spark.sql.shuffle.partitions", str(local_partitions(spark.table("targets").count())))
     monthly = spark.sql(monthly_query()).cache()
     monthly.count()  # computed once here, not by each of the two queries reading it at the same time
     monthly.createOrReplaceTempView("monthly")

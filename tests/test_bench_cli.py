@@ -1,4 +1,4 @@
-"""The benchmarks' command lines refuse a share out of range before any work, naming the option."""
+"""The benchmarks: command lines refuse a share out of range before any work; a child run that dies is an error."""
 
 from __future__ import annotations
 
@@ -47,3 +47,12 @@ def test_a_bank_changed_twice_changes_other_customers_with_new_ids(tmp_path):
     with (tmp_path / "transactions.csv").open(newline="") as handle:
         ids = [row["transaction_id"] for row in csv.DictReader(handle)]
     assert len(ids) == len(set(ids)) and sum(each.startswith("T9") for each in ids) >= 12
+
+
+def test_a_child_that_dies_before_reporting_is_an_error_not_a_wait_for_ever(tmp_path):
+    from bench.ingest import features_stage, in_child
+
+    not_a_directory = tmp_path / "a file"
+    not_a_directory.write_text("the store cannot live here")
+    with pytest.raises(SystemExit, match="features_stage ended with exit code 1 before reporting"):
+        in_child(features_stage, not_a_directory, "duckdb", "bench-duckdb")  # it waited for ever before

@@ -127,3 +127,10 @@ def test_spark_gives_the_same_feature_documents_as_duckdb(bank):
     finally:
         spark_session().stop()
     assert by_spark == features(store, root, "duckdb")
+
+
+def test_a_local_spark_splits_a_large_bank_into_partitions_its_driver_can_hold():
+    from ingest.feature_engine import local_partitions
+
+    assert local_partitions(2_000) == local_partitions(100_000) == 4  # as measured at 100,000 customers
+    assert local_partitions(1_000_000) == 40  # 4 partitions ran a 4 GB driver out of heap at a million
