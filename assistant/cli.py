@@ -442,18 +442,16 @@ def eval_requests_command(
         CaseError,
         evaluate_on_demo_bank,
         format_report,
-        temporary_settings,
+        eval_settings,
     )
 
     if split not in ("dev", "test", "all"):
         raise fail(f"--split must be dev, test or all, not {split!r}")
-    settings = settings_or_exit()
-    if not reuse:
-        settings = temporary_settings(settings)
-    try:
-        report = evaluate_on_demo_bank(settings, split, progress=typer.echo)
-    except CaseError as error:
-        raise fail(str(error)) from error
+    with eval_settings(settings_or_exit(), reuse) as settings:
+        try:
+            report = evaluate_on_demo_bank(settings, split, progress=typer.echo)
+        except CaseError as error:
+            raise fail(str(error)) from error
     typer.echo(format_report(report))
     if failures:
         for failure in report["failures"]:
@@ -469,12 +467,10 @@ def eval_fairness_command(
 ) -> None:
     """Offer rates per product across gender, age band and marital status; ratios below 0.8 flagged with drivers."""
     from assistant.fairness import evaluate_on_demo_bank, format_report
-    from assistant.request_eval import temporary_settings
+    from assistant.request_eval import eval_settings
 
-    settings = settings_or_exit()
-    if not reuse:
-        settings = temporary_settings(settings)
-    with redirect_stdout(sys.stderr):  # the demo bank's first-run lines must not mix into the JSON
+    # the demo bank's first-run lines must not mix into the JSON
+    with eval_settings(settings_or_exit(), reuse) as settings, redirect_stdout(sys.stderr):
         report = evaluate_on_demo_bank(settings, k, progress=typer.echo)
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -491,12 +487,10 @@ def eval_adaptive_command(
 ) -> None:
     """Simulate customers taking up offers by their hidden needs: adaptive vs static vs random ranking."""
     from assistant.adaptive_eval import evaluate, format_report
-    from assistant.request_eval import demo_runtime, temporary_settings
+    from assistant.request_eval import demo_runtime, eval_settings
 
-    settings = settings_or_exit()
-    if not reuse:
-        settings = temporary_settings(settings)
-    with redirect_stdout(sys.stderr), demo_runtime(settings, typer.echo) as runtime:
+    with eval_settings(settings_or_exit(), reuse) as settings, redirect_stdout(sys.stderr), \
+            demo_runtime(settings, typer.echo) as runtime:
         try:
             report = evaluate(runtime.ctx, settings.resolved_source_dir, customers, rounds, k, seed or [1, 2, 3],
                               progress=typer.echo)

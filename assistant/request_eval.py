@@ -24,6 +24,7 @@ demo bank. The report gives, per split and per kind of case:
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +43,7 @@ KINDS = ("need", "category", "constraint", "relative", "life_event", "care", "bu
 HIT_K = 3
 RISK_ORDER = ("none", "low", "medium", "high")
 CLOSEST = "Closest to what you asked"
-TIED_MARKERS = ("It fits what you asked", CLOSEST, "You told us", " a year")
+TIED_MARKERS = ("It fits what you asked", "It is close to what you asked", CLOSEST, "You told us", " a year")
 
 Progress = Callable[[str], None]
 
@@ -180,9 +181,19 @@ def duplicates(shown: Sequence[str]) -> list[str]:
     return sorted(product for product, count in counts.items() if count > 1)
 
 
-def followup_ok(case: Case, previous: Sequence[str], shown: Sequence[str], explained: Sequence[str]) -> bool | None:
+def followup_ok(case: Case, previous: Sequence[str], shown: Sequence[str], explained: Sequence[str],
+                catalogue: Mapping[str, Mapping] | None = None) -> bool | None:
     """Whether a follow-up did what it says; None for a case that is not one of the structural kinds."""
     kind = case.followup.get("kind")
+    if kind == "payment":  # the loans shown, each with a rate and a term to work a payment out on
+        terms = [((catalogue or {}).get(product, {}).get("terms") or {}) for product in shown]
+        return bool(shown) and set(shown) <= set(previous) and all(
+            t.get("apr") is not None and t.get("term_months") for t in terms)
+    if kind == "rate":  # the same products, by APY highest first ("earn") or APR lowest first ("borrow")
+        field, sign = ("apy", -1) if case.followup.get("rate") == "earn" else ("apr", 1)
+        rates = [sign * rate for product in shown
+                 if (rate := ((catalogue or {}).get(product, {}).get("terms") or {}).get(field)) is not None]
+        return bool(previous) and sorted(shown) == sorted(previous) and bool(rates) and rates == sorted(rates)
     if kind == "why_one":
         position = int(case.followup.get("position", 1))
         wanted = previous[position - 1] if 0 < position <= len(previous) else None
@@ -198,7 +209,7 @@ def followup_ok(case: Case, previous: Sequence[str], shown: Sequence[str], expla
 
 def judge(case: Case, catalogue: Mapping[str, Mapping], shown: list[str], reasons: list[list[str]], intent: str,
           previous: list[str], explained: list[str]) -> Outcome:
-    structural = case.followup.get("kind") in ("why_one", "compare")
+    structural = case.followup.get("kind") in ("why_one", "compare", "rate", "payment")
     labelled = bool(case.fits) and not structural
     # a product the answer itself presents as falling short ("Closest to what you asked, but it has ...") is
     # counted apart from a silent violation
@@ -214,7 +225,7 @@ def judge(case: Case, catalogue: Mapping[str, Mapping], shown: list[str], reason
         declared=sum(declared) if not structural else 0,
         out_of_place=[product for product in shown if product in case.out_of_place],
         duplicates=duplicates(shown),
-        followup_ok=followup_ok(case, previous, shown, explained),
+        followup_ok=followup_ok(case, previous, shown, explained, catalogue),
         previous=previous,
     )
 
@@ -282,10 +293,18 @@ def demo_runtime(settings, progress: Progress | None = None) -> Iterator:
         yield runtime
 
 
-def temporary_settings(settings):
-    """The settings pointed at a fresh data dir in demo mode, for a run that must not touch the live one."""
-    directory = Path(tempfile.mkdtemp(prefix="fargo-eval-requests-"))
-    return settings.model_copy(update={"data_dir": directory, "source_dir": None, "mongodb_uri": None})
+@contextmanager
+def eval_settings(settings, reuse: bool) -> Iterator:
+    """`settings` as they are with `reuse`; else pointed at a fresh data dir in demo mode, for a run that must not
+    touch the live one, and the dir (its demo bank, about 36 MB) removed after."""
+    if reuse:
+        yield settings
+        return
+    directory = Path(tempfile.mkdtemp(prefix="fargo-eval-"))
+    try:
+        yield settings.model_copy(update={"data_dir": directory, "source_dir": None, "mongodb_uri": None})
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # ----- the report -----

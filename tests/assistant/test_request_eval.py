@@ -8,6 +8,7 @@ from assistant.request_eval import (
     Case,
     CaseError,
     constraint_violations,
+    eval_settings,
     followup_ok,
     format_report,
     judge,
@@ -15,6 +16,7 @@ from assistant.request_eval import (
     load_profiles,
     summarise,
 )
+from assistant.settings import Settings
 from ingest.synth.catalogue import products
 
 
@@ -66,6 +68,18 @@ def test_follow_ups_are_judged_on_what_they_say():
     other = Case(id="o", split="dev", profile="student", kinds=("followup",), turns=("a", "anything else"),
                  followup={"kind": "something_else"})
     assert followup_ok(other, ["A", "B"], ["C"], ["C"]) and not followup_ok(other, ["A", "B"], ["B", "C"], [])
+    rate = Case(id="r", split="dev", profile="student", kinds=("followup",), turns=("a", "which pays most interest?"),
+                followup={"kind": "rate", "rate": "earn"})
+    catalogue = {"A": {"terms": {"apy": 0.01}}, "B": {"terms": {"apy": 0.04}}, "C": {"terms": {}}}
+    assert followup_ok(rate, ["A", "B", "C"], ["B", "A", "C"], [], catalogue)
+    assert not followup_ok(rate, ["A", "B", "C"], ["A", "B", "C"], [], catalogue)  # not by rate
+    assert not followup_ok(rate, ["A", "B", "C"], ["B", "A"], [], catalogue)  # one dropped
+    assert followup_ok(rate, ["B"], ["B"], [], catalogue) and not followup_ok(rate, ["C"], ["C"], [], catalogue)
+    payment = Case(id="p", split="dev", profile="student", kinds=("followup",), turns=("a", "monthly payment on 9k?"),
+                   followup={"kind": "payment"})
+    loans = {"L": {"terms": {"apr": 0.07, "term_months": 60}}, "I": {"terms": {"premium_monthly": 20.0}}}
+    assert followup_ok(payment, ["L", "I"], ["L"], [], loans)
+    assert not followup_ok(payment, ["L", "I"], ["L", "I"], [], loans) and not followup_ok(payment, ["L"], [], [], loans)
 
 
 def test_the_report_says_which_examples_the_intent_model_learnt_from():
@@ -75,3 +89,14 @@ def test_the_report_says_which_examples_the_intent_model_learnt_from():
     assert "no public datasets" not in with_public
     without = format_report({**report, "intent_training": {"source": "shipped", "public_examples": 0}})
     assert "no public datasets at" in without and "shared/datasets" in without
+
+
+def test_a_run_on_a_fresh_demo_bank_leaves_no_bank_behind(tmp_path):
+    live = Settings(data_dir=tmp_path / "live")
+    with eval_settings(live, reuse=False) as settings:
+        assert settings.data_dir != live.data_dir and settings.mongodb_uri is None
+        (settings.data_dir / "fargo.db").write_bytes(b"a demo bank")
+        made = settings.data_dir
+    assert not made.exists()  # each run left its 36 MB demo bank in the temporary folder
+    with eval_settings(live, reuse=True) as settings:
+        assert settings is live
