@@ -102,6 +102,11 @@ NEED_RULES: tuple[NeedRule, ...] = (
           "we're having a baby and want to plan for the costs", "life insurance to protect my growing family"),
     _rule("education", r"college|tuition|kindergarten|universit\w*|school fees?",
           "I want to save for my kids' college education"),
+    # a student leaving for college needs an account of their own, beside any college fund
+    _rule("starting_college", r"(?:heading|going|off|leaving|moving)(?: off)? to (?:college|university|uni)"
+          r"|start(?:s|ing)? (?:college|university|uni)|(?:college|university) freshman|freshman year|dorm(?:itory)?"
+          r"|first (?:year|semester) (?:of|at) (?:college|university|uni)",
+          "I'm heading off to college and need my own bank account"),
     _rule("retirement", r"retir\w*|401\(?k\)?|pension", "I'm retiring soon and want income in retirement"),
     _rule("travel", r"travel\w*|trips?|flights?|flying|airport|abroad|vacation|foreign fees?|air ?miles",
           "I travel a lot and want travel rewards with no foreign transaction fees"),
@@ -118,8 +123,13 @@ NEED_RULES: tuple[NeedRule, ...] = (
     _rule("car", r"new car|used car|car loan|auto loan|buying a car|car payment",
           "I'm buying a car and need car financing", "insurance for my new car"),
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
+    # the customer marrying, not paying for a child's wedding: a household of two to set up and to protect
+    _rule("marriage", r"(?:we're|we are|i'm|i am|we just|just|we|i) (?:getting married|got engaged|got married|married)"
+          r"|(?:we're|we are|i'm|i am|just) engaged|newlyweds?|my (?:fianc\w*|new (?:wife|husband|spouse))|me and my fianc\w*",
+          "we just got married and want a joint account for the two of us",
+          "life insurance so my new spouse is provided for if I die"),
     _rule("pet", r"puppy|kitten|my dog|my cat|vet bills?", "insurance for my pet"),
-    _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|got (?:a|her|his|my|their) (?:first |summer |part[- ]time )?job"
+    _rule("new_job", r"new job|started (?:a |my )?(?:new )?job|start(?:s|ing)? (?:a |her |his |my |their )?(?:first |new |summer |part[- ]time )+job|got (?:a|her|his|my|their) (?:first |summer |part[- ]time )?job"
           r"|changing jobs|changed jobs|switch(?:ed|ing) jobs|got hired"
           r"|left my job", "I started a new job and need a checking account for my paycheck"),
     _rule("rollover", r"old (?:employer'?s )?401\(?k\)?|401\(?k\)? from (?:my|the|our) (?:old|last|previous|former) \w+"

@@ -34,6 +34,7 @@ CATALOGUE = {product["_id"]: product for product in (
 
 
 HOUSING = {"P_MORT", "P_FIRST", "P_HOME", "P_RENT"}  # what a request about a car and no home rules out
+CARS = {"P_NEW", "P_USED"}  # ... and one about a home and no vehicle
 
 
 class CatalogueContext:
@@ -79,10 +80,10 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
 
 
 @pytest.mark.parametrize("text, out", [
-    ("going to rent for a year, what insurance do I need", {"P_MORT", "P_FIRST", "P_HOME"}),
-    ("just got the keys to our new house, do we need insurance", {"P_FIRST", "P_RENT"}),  # bought: no buying
-    ("30 year mortgage, fixed, for the house we're moving to. It won't be our first home.", {"P_FIRST", "P_RENT"}),
-    ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT"}),
+    ("going to rent for a year, what insurance do I need", {"P_MORT", "P_FIRST", "P_HOME", *CARS}),
+    ("just got the keys to our new house, do we need insurance", {"P_FIRST", "P_RENT", *CARS}),  # bought: no buying
+    ("30 year mortgage, fixed, for the house we're moving to. It won't be our first home.", {"P_FIRST", "P_RENT", *CARS}),
+    ("we're selling our place and moving up to something bigger, so we'll need a mortgage", {"P_FIRST", "P_RENT", *CARS}),
     ("i want a fixed payment i can budget around. it's a used SUV", {"P_NEW", *HOUSING}),
     ("I'm not a big spender, what card would suit me", set()),
     ("just bought my first car (used, 2017 civic) and the dealer's financing is 14%", {"P_NEW", *HOUSING}),
@@ -93,12 +94,37 @@ def test_a_need_said_not_to_be_theirs_is_read(text, phrases):
     ("we travel a lot, which card", set()),
     ("just bought my first car and need insurance before I can drive it home", HOUSING),
     ("we bought a house and a car this year, what insurance do we need", {"P_RENT"}),
+    ("I'm thinking about buying a house next year", {"P_RENT", *CARS}),  # a home and no vehicle: no car loan
+    ("insurance for our new house, can you bundle the auto too", {"P_RENT"}),
     ("I put everything on one card and pay it off every month", {"P_BT"}),
     ("i dont even know what an ETF is. can someone just do it for me", {"P_STOCKS"}),
     ("My sister just got a life insurance check. She asked me where to put it.", {"P_TERM", "P_WHOLE"}),
 ])
 def test_a_request_rules_out_the_products_it_says_are_not_for_them(ctx, text, out):
     assert set(ruled_out(ctx, text)) == out
+
+
+ACCOUNTS = {product["_id"]: product for product in (
+    _product("P_CHK", "Everyday Checking", "deposit", [], ["a checking account for my paycheck"]),
+    _product("P_SNR", "Senior Advantage Checking", "deposit", ["retirees"], ["somewhere for my pension deposits"]),
+    _product("P_HYS", "High-Yield Savings", "deposit", [], ["a savings account that earns more"]),
+    _product("P_CD", "12-Month Certificate of Deposit", "deposit", [], ["lock in a rate for a year"]),
+    _product("P_HSA", "Health Saver HSA", "healthcare", [], ["a health savings account"]),
+)}
+
+
+@pytest.mark.parametrize("text, out", [
+    ("what savings accounts do you have?", {"P_CHK", "P_SNR"}),
+    ("a savings account that beats my checking account's interest", {"P_CHK", "P_SNR"}),
+    ("what checking do you have for seniors", {"P_HYS", "P_CD"}),
+    ("I want to move my savings out of checking", set()),  # the checking is theirs; the savings is the ask
+    ("all I have is a savings acct lol. what should I open", set()),
+    ("I've got a chunk of cash in a savings account doing basically nothing", set()),
+    ("want better interest than checking", set()),
+    ("a savings or checking account, whichever pays", set()),
+])
+def test_asked_for_one_kind_of_bank_account_the_other_kind_is_ruled_out(text, out):
+    assert set(ruled_out(CatalogueContext(ACCOUNTS, None), text)) == out
 
 
 def test_a_first_time_buyer_is_buying_a_home():

@@ -35,6 +35,9 @@ from tools.requests.slots import find_product_categories
     ("annual fee under 50 bucks", {"max_annual_fee": 50.0, "amount": None}),
     ("joint checking but we can't swing more than 5 bucks a month in fees", {"max_monthly_fee": 5.0}),
     ("my bank charges a monthly fee, I want one without", {"max_monthly_fee": 0.0}),
+    ("business checking for my shop, but I don't want to pay more than $15 a month for it", {"max_monthly_fee": 15.0}),
+    ("checking account with a personal banker, I'll pay up to $30 a month", {"max_monthly_fee": 30.0}),
+    ("I can't pay more than $400 a month on a car loan", {"max_monthly_fee": None}),  # a payment, not a fee
     ("My old account charges me fees", {"max_annual_fee": None, "max_monthly_fee": None}),
     ("I don't mind an annual fee if the rewards are good", {"max_annual_fee": None}),
     ("no foreign transaction fees please", {"max_annual_fee": None, "max_monthly_fee": None}),
@@ -99,6 +102,8 @@ def test_a_relatives_age_is_not_a_term_or_an_amount():
     ("my son is 19 and starting college", "child", 19, 1),
     ("my two kids are 8 and 10", "child", 8, 2),
     ("we have twins on the way", "child", 0, 2),
+    ("our daughter starts university in september, she's 18. what should she open?", "child", 18, 1),
+    ("my son got into college, he just turned 18", "child", 18, 1),
 ])
 def test_a_stated_relative_keeps_their_age_and_count(text, relation, age, count):
     found = {relative.relation: relative for relative in relatives_in(text)}
@@ -108,6 +113,13 @@ def test_a_stated_relative_keeps_their_age_and_count(text, relation, age, count)
 def test_life_events_and_business_are_recognised():
     assert "pet" in life_events_in("we got a kitten")
     assert "wedding" in life_events_in("We're saving for our wedding next summer")
+    for marrying in ("we're getting married in june", "Just got engaged last weekend!", "me and my fiance need a plan"):
+        assert "marriage" in life_events_in(marrying)
+    assert "marriage" not in life_events_in("My daughter's wedding is in fourteen months")  # the daughter marries
+    assert "new_job" in life_events_in("my daughter is 16 and starting her first job")
+    for leaving in ("my son is 19 and heading to college in the fall", "starting college in the fall", "off to uni soon"):
+        assert "starting_college" in life_events_in(leaving)
+    assert "starting_college" not in life_events_in("we want to save for college")  # a college fund, not a student
     assert "protect_family" in life_events_in("It has me thinking about what happens to my own family if I go too")
     assert "teen_driver" in life_events_in("our daughter turns 16 and wants to drive the old Corolla")
     for loss in ("I lost my son last year", "my late grandma left me money", "my brother died in March"):
@@ -157,13 +169,16 @@ def test_a_constraint_filters_and_nothing_passing_gives_the_closest_with_why():
      "need_statements.0"),
     ("something for my trip overseas", (), 'It fits what you asked: it is for "miles on trips abroad".',
      "need_statements.0"),
+    # no statement came close enough to quote (its phrase is the product's name) and no kind was named
+    ("something for my trip overseas", (), "It is close to what you asked: it is one of our cards.", "category"),
 ])
 def test_a_reason_quotes_what_a_product_is_for_only_when_the_customer_said_what_they_need(text, categories, said,
                                                                                          field):
     # the need statement matched: a request that names only a kind matches one on the sentence's form alone
     travel = {**CARDS["P010"], "need_statements": ["miles on trips abroad"]}
     request = Request(text=text, categories=categories, needs=(NeedHit("P010", 0.7, "miles on trips abroad"),))
-    reason, evidence = request_reason(request, travel, "miles on trips abroad")
+    phrase = "miles on trips abroad" if field.startswith("need") or categories else travel["name"]
+    reason, evidence = request_reason(request, travel, phrase)
     assert reason == said
     assert (evidence[0].collection, evidence[0].field) == ("products", field)
 

@@ -77,6 +77,11 @@ _AGE_AFTER = re.compile(
     rf"\b(?P<who>{_RELATIVE_WORD})\b[^.?!\d]{{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
     r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
     re.IGNORECASE)
+# "our daughter starts university in september, she's 18": an age said of the one relative named, further on
+_PRONOUN_AGE = re.compile(
+    r"\b(?:she|he)(?:'s|’s|\s+is|\s+just\s+turned|\s+turned|\s+turns)\s+(?:just\s+|only\s+|nearly\s+|almost\s+|about\s+)?"
+    r"(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|weeks?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
+    re.IGNORECASE)
 _DECADE = re.compile(r"\b(?:in|into)\s+(?:his|her|their|my|the)\s+(?:early\s+|mid[- ]|late\s+)?"
                      r"(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|teens|[2-9]0s)\b", re.IGNORECASE)
 _SITUATION_AGES = (
@@ -206,6 +211,9 @@ def _stated_ages(text: str, relations: list[str]) -> dict[str, int]:
         age = int(match.group("age"))
         if relation and age <= 110:
             ages.setdefault(relation, age)
+    pronoun = _PRONOUN_AGE.search(text)
+    if pronoun and len(set(relations)) == 1 and int(pronoun.group("age")) <= 110:
+        ages.setdefault(relations[0], int(pronoun.group("age")))
     decade = _DECADE.search(text)
     if decade:
         word = decade.group("decade").lower()

@@ -1,10 +1,14 @@
-"""What a request rules out: products for a home the customer does not have, and needs it says are not theirs.
+"""What a request rules out: products for a home the customer does not have, bank accounts of the other kind, and
+needs it says are not theirs.
 
 - Tenure: a customer who rents ("going to rent for a year", "my dorm") is not
   asking for a mortgage or homeowners insurance; one who is buying or has the
   keys to a house is not asking for renters insurance. Products say whom they
   are for in the catalogue's `target_segments` (homeowners and homebuyers, or
   renters).
+- Kind of bank account: asking for a savings account is not asking for a checking
+  account, and the other way round. The catalogue has no field for it; a bank
+  names its checking accounts so ("Everyday Checking").
 - Refused needs: "it won't be our first home", "not a new car, a used one",
   "a second home", "neither of us wants to pick stocks" name a need that is not theirs; the product that plainly
   states it (its closest purpose text, clearly ahead of the next product's) is
@@ -30,6 +34,7 @@ RENTER_SEGMENTS = frozenset({"renters"})
 REFUSED_MATCH = 0.65  # MiniLM cosine at which a refused phrase plainly names a product's purpose
 REFUSED_LEAD = 0.05  # ... and by which it must be closer to that product than to any other
 HOUSING_KEY = "tools.requests.housing"  # its ToolContext.memo key
+VEHICLE_KEY = "tools.requests.vehicles"
 CLEAR_MATCH, CLEAR_LEAD = 0.55, 0.15  # a looser match will do when no other product comes near it
 
 _BUYING = re.compile(r"\b(?:(?:buy\w*|bought|purchas\w*) (?:a |an |our |my |the |us a )?(?:first |new |own |bigger |second )?"
@@ -46,8 +51,21 @@ _VEHICLE = re.compile(r"\b(?:car|cars|suv|truck|van|minivan|vehicle|motorbike|mo
 _HOME = re.compile(r"\b(?:home|homes|house|houses|condo|apartment|flat|mortgage|rent\w*|landlord|tenant|propert(?:y|ies)"
                    r"|down ?payment|homeowners?|renovat\w*|remodel\w*|kitchen|bathroom|roof|heloc|equity|closing)\b",
                    re.IGNORECASE)
+# ... and a request about a home and no vehicle is not asked by car cover or a car loan ("insurance for my new home"
+# against "insurance for my new car")
+_VEHICLE_PURPOSE = re.compile(r"\b(?:car|cars|suv|truck|van|minivan|vehicle|motorbike|motorcycle|sedan|pickup|auto|driv\w*"
+                              r"|dealer\w*)\b", re.IGNORECASE)
+_AUTO = re.compile(r"\bauto\b|\bdriv(?:e|er|ers|ing)\b|\bdealer\w*", re.IGNORECASE)
 _GOING_HOME = re.compile(r"\b(?:drive|driving|get|getting|bring|take|head|go|going|come|coming|way)\s+(?:it\s+|them\s+)?home\b",
                          re.IGNORECASE)  # "before I can drive it home" says nothing of a home
+# an account the customer already has, or one they say they do not want, is not the kind they ask for
+_ACCOUNT_NOT_ASKED = re.compile(
+    r"\b(?:my|our|his|her|their|in|into|from|out of|of|is|have|has|had|not|than)\s+(?:an?\s+)?(?:\w+\s+)?"
+    r"(?:savings?|checking)(?:\s+(?:acc(?:oun)?ts?|acct))?\b", re.IGNORECASE)
+_SAVINGS_ASKED = re.compile(r"\bsavings?\s+(?:acc(?:oun)?ts?|acct)\b|\bsavings\s*(?:or|and|&|/)\s*checking\b"
+                            r"|\bchecking\s*(?:or|and|&|/)\s*savings\b", re.IGNORECASE)
+_CHECKING_ASKED = re.compile(r"\bchecking\b(?!\s+(?:out|on|in|if|whether|my|your|the)\b)", re.IGNORECASE)
+_CHECKING_NAME = re.compile(r"\b(?:checking|current account)\b", re.IGNORECASE)
 _APARTMENT = re.compile(r"\b(?:apartment|flat|roommates?|studio)\b", re.IGNORECASE)
 
 _NEGATED = re.compile(
@@ -128,22 +146,43 @@ def ruled_out(ctx: ToolContext | None, text: str) -> tuple[str, ...]:
     """The products `text` rules out: of the other tenure, or plainly stating a need it refuses."""
     if ctx is None or not ctx.products:
         return ()
-    out = set(_other_tenure(ctx.products, tenure_in(text)))
-    if _VEHICLE.search(text) and not _HOME.search(_GOING_HOME.sub(" ", text)):
+    out = set(_other_tenure(ctx.products, tenure_in(text))) | _other_account_kind(ctx.products, text)
+    about_a_home = bool(_HOME.search(_GOING_HOME.sub(" ", text)))
+    if _VEHICLE.search(text) and not about_a_home:
         out |= ctx.memo(HOUSING_KEY, lambda: housing_products(ctx.products))
+    if about_a_home and not _VEHICLE.search(text) and not _AUTO.search(text):
+        out |= ctx.memo(VEHICLE_KEY, lambda: vehicle_products(ctx.products))
     if ctx.embedder is not None:
         out |= _refused_products(ctx, _own_phrases(text), _implied_phrases(text))
     return tuple(sorted(out))
 
 
+def vehicle_products(products: Mapping[str, Mapping]) -> set[str]:
+    """Products for a vehicle: most of their purpose texts speak of one ("Auto Insurance": "insurance for my new
+    car")."""
+    return {product_id for product_id, product in products.items()
+            if _mostly(_VEHICLE_PURPOSE, [product["name"], *(product.get("need_statements") or ())])}
+
+
+def _mostly(pattern: re.Pattern, texts: list[str]) -> bool:
+    return sum(bool(pattern.search(text)) for text in texts) * 2 > len(texts)
+
+
 def housing_products(products: Mapping[str, Mapping]) -> set[str]:
     """Products for a home: most of their purpose texts (name and need statements) speak of one."""
-    housing = set()
-    for product_id, product in products.items():
-        texts = [product["name"], *(product.get("need_statements") or ())]
-        if sum(bool(_HOME.search(text)) for text in texts) * 2 > len(texts):
-            housing.add(product_id)
-    return housing
+    return {product_id for product_id, product in products.items()
+            if _mostly(_HOME, [product["name"], *(product.get("need_statements") or ())])}
+
+
+def _other_account_kind(products: Mapping[str, Mapping], text: str) -> set[str]:
+    """Asked for a savings account, the checking accounts (a bank names them so); asked for checking, the other bank
+    accounts. Nothing when the request names both kinds, or only accounts the customer has or does not want."""
+    asked = _ACCOUNT_NOT_ASKED.sub(" ", text)
+    savings, checking = bool(_SAVINGS_ASKED.search(asked)), bool(_CHECKING_ASKED.search(asked))
+    if savings == checking:
+        return set()
+    return {product_id for product_id, product in products.items()
+            if product.get("category") == "deposit" and bool(_CHECKING_NAME.search(product["name"])) == savings}
 
 
 def _other_tenure(products: Mapping[str, Mapping], tenure: str | None) -> list[str]:
