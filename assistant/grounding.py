@@ -101,6 +101,7 @@ def as_recommendation(item: Recommendation | Mapping) -> Recommendation:
         for_person=item.get("for_person"),
         relation=item.get("relation"),
         age_band=item.get("age_band"),
+        protects=bool(item.get("protects", False)),
     )
 
 

@@ -35,6 +35,7 @@ the customer only for a relative who consents to share with them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,6 +96,7 @@ class OnBehalf:
         return product.get("category") in self.categories and bool(self.segments & segments)
 
 
+_LIFE_COVER = re.compile(r"\blife (?:insurance|cover(?:age)?|policy|assurance)\b", re.IGNORECASE)
 ON_BEHALF: Mapping[str, OnBehalf] = {  # a relation missing here has nothing opened on their behalf (siblings)
     "child": OnBehalf(frozenset({"education_savings", "deposit", "insurance", "healthcare"}),
                       frozenset({"families", "new_parents"})),
@@ -156,7 +158,16 @@ def recommend_family(
         if asked:
             recs = _for_request(ctx, customer_id, request, view, recs, pool)
         per_relative.append(recs)
-    return _once_each(per_relative, stated, k)
+    chosen = _once_each(per_relative, stated, k)
+    for rec in chosen:
+        rec.protects = is_life_cover(ctx.products.get(rec.product_id) or {})
+    return chosen
+
+
+def is_life_cover(product: Mapping) -> bool:
+    """Cover on the customer's own life, bought for a relative's sake: never a policy on the relative."""
+    text = f"{product.get('name', '')} {product.get('description', '')}"
+    return product.get("category") == "insurance" and bool(_LIFE_COVER.search(text))
 
 
 def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], wanted: Sequence[str]) -> list[RelativeView]:

@@ -76,6 +76,7 @@ class Recommendation:
     for_person: str | None = None  # a relative's id when the recommendation is for them (staff see it; see family)
     relation: str | None = None  # what that relative is to the customer: spouse, child, parent, sibling
     age_band: str | None = None  # the relative's life-stage band, "36-50"
+    protects: bool = False  # life cover on the customer's own life, for that relative's sake ("to protect your child")
 
     def to_dict(self) -> dict:
         """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts; a subclass's own fields

@@ -55,6 +55,8 @@
       worth: "Worth about {value} a year to you",
       forPerson: "For your {relation}",
       forPersonAged: "For your {relation}, aged {ageBand}",
+      protectsPerson: "To protect your {relation}",
+      protectsPersonAged: "To protect your {relation}, aged {ageBand}",
       suggestions: "Suggestions",
       talkToPerson: "Talk to a person",
       handoffWaiting: "Waiting for a colleague to join...",
@@ -106,6 +108,8 @@
       worth: "قيمته لك نحو {value} في السنة",
       forPerson: "من أجل {relation}",
       forPersonAged: "من أجل {relation}، العمر {ageBand}",
+      protectsPerson: "لحماية {relation}",
+      protectsPersonAged: "لحماية {relation}، العمر {ageBand}",
       suggestions: "اقتراحات",
       talkToPerson: "التحدث إلى موظف",
       handoffWaiting: "بانتظار انضمام أحد زملائنا...",
@@ -443,6 +447,7 @@
 
   function forWhom(rec) {
     var words = { relation: rec.relation, ageBand: rec.age_band };
+    if (rec.protects) { return format(rec.age_band ? strings.protectsPersonAged : strings.protectsPerson, words); }
     return format(rec.age_band ? strings.forPersonAged : strings.forPerson, words);
   }
 

@@ -48,6 +48,7 @@ from tools.requests.fit import (
     is_business_product,
     is_cover,
     product_kinds,
+    quotes_a_statement,
     request_reason,
     unmet_reason,
     violations,
@@ -247,7 +248,8 @@ def _kept_from_them(product: Mapping, features: Mapping) -> list:
 
 
 def _already_held(product: Mapping, need, features: Mapping) -> Recommendation:
-    reason = f'You already have {product["name"]} with us, and it is for "{need.phrase}".'
+    quoted = quotes_a_statement(need.phrase, product)
+    reason = f'You already have {product["name"]} with us' + (f', and it is for "{need.phrase}".' if quoted else ".")
     evidence = [field_evidence(EvidenceKind.profile_field, "features", features, "products_held", "products you hold")]
     return Recommendation(product_id=product["_id"], name=product["name"], category=product["category"],
                           score=round(need.score, 4), reasons=[reason], evidence=evidence,
@@ -263,8 +265,8 @@ def _not_open(product: Mapping, need, failures: list, features: Mapping, instead
         offer = f"{instead['name']} is open to you instead"
     else:
         offer = "The others here are open to you" if others else "None of its kind is open to you now"
-    reason = (f'{NOT_OPEN_PREFIX}: {product["name"]} is the one for "{need.phrase}", but it {said}. '
-              f"{offer}; a banker can go over it with you.")
+    made_for = f'is the one for "{need.phrase}"' if quotes_a_statement(need.phrase, product) else "fits what you asked"
+    reason = f'{NOT_OPEN_PREFIX}: {product["name"]} {made_for}, but it {said}. {offer}; a banker can go over it with you.'
     fields = [_rule_field(failure.rule, features) for failure in failures]
     evidence = [field_evidence(EvidenceKind.profile_field, "features", features, name, f"your {name.replace('_', ' ')}")
                 for name in fields if name in features]

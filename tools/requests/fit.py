@@ -37,6 +37,7 @@ BUSINESS_SEGMENT = "small_business"
 RATE_CATEGORIES = frozenset({"loan", "mortgage", "card"})
 RISKY_CATEGORIES = frozenset({"investment", "retirement", "education_savings"})
 REQUEST_REASON = "It fits what you asked"
+NEAR_REQUEST = "It is close to what you asked"
 UNMET_PREFIX = "Closest to what you asked"
 _ALSO_PERSONAL = re.compile(r"\bpersonal(?:ly)?\b|\bfor (?:me|myself|us|our family|the family|my family)\b"
                             r"|\b(?:my|our) own (?:use|money)\b", re.IGNORECASE)
@@ -248,16 +249,24 @@ def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str
     # asked only for a kind ("which card should I get?"), a need statement matched on the sentence's form is not
     # what they asked for: the kind is
     of_the_kind_only = names_only_a_kind(request.text) and product_kinds(product) & set(request.categories)
-    if phrase and phrase != product["name"] and not of_the_kind_only:
+    if quotes_a_statement(phrase, product) and not of_the_kind_only:
         reason = f'{REQUEST_REASON}: it is for "{phrase}"{meets}.'
         statements = product.get("need_statements") or []
         path = f"need_statements.{statements.index(phrase)}" if phrase in statements else "description"
     else:
-        kind = next(iter(sorted(product_kinds(product) & set(request.categories))), product.get("category", ""))
-        reason = f"{REQUEST_REASON}: it is one of our {_category_plural(kind)}{meets}."
+        named = sorted(product_kinds(product) & set(request.categories))
+        kind = _category_plural(next(iter(named), product.get("category", "")))
+        # the kind was asked for; else the product only came close to the words, as no need statement did
+        reason = f"{REQUEST_REASON}: it is one of our {kind}{meets}." if named else \
+            f"{NEAR_REQUEST}: it is one of our {kind}{meets}."
         path = "category"
     evidence = [field_evidence(EvidenceKind.product_terms, "products", product, path, f"what {product['name']} is for")]
     return reason, evidence
+
+
+def quotes_a_statement(phrase: str, product: Mapping) -> bool:
+    """Whether a need's phrase is words to quote: the product's name stands where no statement came close."""
+    return bool(phrase) and phrase != product["name"]
 
 
 def unmet_reason(item: Fitted) -> str:

@@ -37,6 +37,10 @@ TEXT_DISCOUNT = 0.9  # the whole indexed text is diluted by its description: its
 RULE_DISCOUNT = 0.8  # a life-event keyword is weaker than the request's own wording
 WORD_WEIGHT = 0.25  # how much the word match lifts a product's meaning match
 MIN_NEED = 0.3  # a need score below this is no need at all
+# MiniLM cosine below which a need statement is too far from the request's words to quote back as what was asked
+# ("roll over my old 401(k)" for "I want to retire in 10 years, am I on track?"): the product's name stands instead
+QUOTE_FLOOR = 0.5
+TOP_QUOTE_FLOOR = 0.4  # ... for the product the request asks for most: a long message dilutes even its plain need
 MAX_NEEDS = 12
 LEXICON_KEY = "tools.requests.lexicon"
 PURPOSES_KEY = "tools.requests.purposes"
@@ -52,7 +56,7 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
         return ()
     table = purposes(ctx)
     query = _unit(np.asarray(embedding, dtype=np.float32).reshape(-1))
-    meaning, phrases = _meaning(ctx, table, query)
+    meaning, phrases, closeness = _meaning(ctx, table, query)
     events = _life_events(ctx, table, text)
     words = _words(ctx, text, table.ids)
     scores = np.maximum(meaning, events) * (1.0 + WORD_WEIGHT * words)
@@ -61,6 +65,10 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
     if best < MIN_NEED:
         return ()
     order = np.argsort(-scores, kind="stable")
+    floors = np.full(len(table.ids), QUOTE_FLOOR)
+    floors[order[0]] = TOP_QUOTE_FLOOR
+    phrases = [phrase if close >= floor else ctx.products[product_id]["name"]
+               for phrase, close, floor, product_id in zip(phrases, closeness, floors, table.ids, strict=True)]
     return tuple(NeedHit(table.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
                  if scores[j] >= MIN_NEED)
 
@@ -105,9 +113,10 @@ def purposes(ctx: ToolContext) -> _Purposes:
     return ctx.memo(PURPOSES_KEY, build)
 
 
-def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Per product: how plainly the query states its need, its closest purpose text, and that text's cosine."""
     similarity, phrases = table.best_per_product(table.vectors @ query)
-    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases
+    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases, similarity
 
 
 def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
