@@ -37,7 +37,7 @@ from assistant.escalation import (
     unserved_reason,
     with_disclosure,
 )
-from assistant.followups import FollowUp, detect_followup, pick_shown, yearly_cost
+from assistant.followups import FollowUp, by_rate, detect_followup, monthly_payment, pick_shown, yearly_cost
 from assistant.hard_times import (
     HARD_TIME_STATE,
     HardTime,
@@ -341,6 +341,10 @@ class Engine:
             return Plan("compare", {"rows": rows, "costs": [yearly_cost(product) for _, product in rows],
                                     "shown": [rec.get("name", "") for rec in shown]},
                         [rec for rec, _ in rows])
+        if followup.kind == "rate":
+            return self._by_rate(shown, followup.rate or "best")
+        if followup.kind == "payment":
+            return self._payments(shown, said, state)
         if followup.kind == "nothing_else":
             return Plan("nothing_else")
         if followup.kind in ("else", "refine"):
@@ -357,6 +361,38 @@ class Engine:
             before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
             return self._family(subject, list(slots.relations), replace(said, needs=before.needs, needs_carried=True))
         return self._cheaper(state, shown, subject)
+
+    def _by_rate(self, shown: list[dict], rate: str) -> Plan:
+        """The shown list by its rate (`followups.by_rate`), naming those that lead and the rate after theirs."""
+        products = [self.ctx.products.get(rec["product_id"]) or {} for rec in shown]
+        field, order = by_rate(products, rate)
+        rows = [(shown[i], products[i]) for i in order]
+        rates = [(product.get("terms") or {}).get(field) for _, product in rows]
+        leaders = [product.get("name") or rec.get("name", "") for (rec, product), value in zip(rows, rates)
+                   if value is not None and value == rates[0]]
+        following = next((value for value in rates[len(leaders):] if value is not None), None)
+        return Plan("compare", {"rows": rows, "rate_field": field, "rate_asked": rate, "rates": rates,
+                                "leaders": leaders, "next_rate": following}, [rec for rec, _ in rows])
+
+    def _payments(self, shown: list[dict], said: Request, state: dict) -> Plan:
+        """What each shown loan would cost a month on the sum asked (or the one said before), over the term asked
+        (capped at the product's longest) or its longest: at its starting APR."""
+        before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+        last = state.get("payment") or {}  # the sum and term of the payment asked just before
+        amount = said.constraints.amount or last.get("amount") or before.constraints.amount
+        asked_months = said.constraints.term_months or last.get("months") or before.constraints.term_months
+        rows = []
+        for rec in shown:
+            terms = (self.ctx.products.get(rec["product_id"]) or {}).get("terms") or {}
+            if terms.get("apr") is None or not terms.get("term_months"):
+                continue
+            months = min(asked_months, terms["term_months"]) if asked_months else terms["term_months"]
+            rows.append({"rec": rec, "apr": terms["apr"], "months": months,
+                         "longest": asked_months is not None and asked_months > terms["term_months"],
+                         "max_amount": terms.get("max_amount"),
+                         "payment": monthly_payment(amount, terms["apr"], months) if amount else None})
+        return Plan("payment", {"amount": amount, "asked_months": asked_months, "rows": rows},
+                    [row["rec"] for row in rows])
 
     def _again(self, state: dict, subject: str | None, said: Request, exclude_shown: bool) -> Plan:
         """The last request again: refined by the constraints this turn adds, or without what was shown already."""
@@ -467,11 +503,18 @@ class Engine:
             listed = _listed_products(plan, self.ctx.products)  # "tell me more about the second one" after a product question
             session.state = {"intent": intent, "recommendations": listed, "tool": None,
                              "seen": [rec["product_id"] for rec in listed]}
+        if plan.template == "payment":
+            session.state["payment"] = {"amount": plan.context.get("amount"), "months": plan.context.get("asked_months")}
+        if intent in RENUMBERING and plan.recommendations:  # "why the first?" after it means the first it listed
+            session.state["recommendations"] = plan.recommendations
         session.state["handoff"] = plan.handoff or session.state.get("handoff", False)
         session.state[UNSERVED_STATE] = unserved
         if hard_time:
             session.state[HARD_TIME_STATE] = hard_time
         self.sessions.save(session)
+
+
+RENUMBERING = frozenset({"followup:cheapest", "followup:rate", "followup:payment"})  # answers that list anew
 
 
 def _listed_products(plan: Plan, products: Mapping[str, Mapping]) -> list[dict]:

@@ -34,6 +34,17 @@ _NUMBER_REF = re.compile(r"\b(?:number|no\.?|#)\s*(\d)\b|\boption\s+(\d)\b", re.
 _LEAST_COST = re.compile(  # which of those shown costs least: a question about the list, not a new one
     r"\b(?:which|what)\b.{0,30}\b(?:cheapest|least expensive|most affordable|costs? (?:the )?least"
     r"|lowest (?:annual |monthly )?(?:fees?|cost|premiums?|price))\b", re.IGNORECASE)
+_RATE = re.compile(  # which of those shown earns the most, or charges the least, interest
+    r"\b(?:which|what)\b.{0,30}(?:\b(?P<earn>(?:pays?|earns?|gives?|gets?|offers?|has|have)\b.{0,12}\b(?:most|more|best|"
+    r"highest|top|biggest) (?:interest|rate|apy|yield|return)|(?:highest|most|biggest) (?:interest|apy|yield|return)"
+    r"|earns? (?:me |you )?(?:the )?most\b)"
+    r"|\b(?P<borrow>(?:lowest|cheapest|smallest|least) (?:interest|rate|apr)|charges? (?:the )?(?:least|lowest) interest)"
+    r"|\b(?:best|top|better) (?:interest(?: rate)?|rate|deal on (?:the )?rate))\b", re.IGNORECASE)
+_PAYMENT = re.compile(  # what a shown loan would cost a month: "what would the monthly payment be on 300k?"
+    r"\b(?:monthly )?payments?\b|\b(?:pay|owe|cost)\b.{0,25}\b(?:a|per|each|every) month\b|\bmonthly\b.{0,20}\b(?:be|cost)\b"
+    r"|\bhow much (?:a|per) month\b", re.IGNORECASE)
+_SUM_OR_TERM = re.compile(r"\b\d+\s*(?:-\s*)?(?:years?|yrs?|months?)\b|\$\s?\d|\b\d+(?:\.\d+)?\s?(?:k|grand|thousand)\b"
+                          r"|\b\d{1,3}(?:,\d{3})+\b", re.IGNORECASE)
 _COMPARE = re.compile(r"\b(compare|comparison|side by side|side-by-side|difference between|differ|versus|vs\.?)\b", re.IGNORECASE)
 _ELSE = re.compile(
     r"^\W*(?:(?:and|ok|okay|hmm|so|well)\W+)?(?:(?:anything|something|what) else\b|(?:show me |any |got any |are there |"
@@ -47,9 +58,11 @@ _FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class FollowUp:
-    kind: str  # "why" | "relative" | "details" | "cheaper" | "cheapest" | "compare" | "else" | "refine" | "nothing_else"
+    kind: str  # "why" | "relative" | "details" | "cheaper" | "cheapest" | "rate" | "payment" | "compare" | "else" |
+    # "refine" | "nothing_else"
     position: int | None = None  # 1-based, for "details" and an ordinal "why"; -1 means the last one shown
     positions: tuple[int, ...] = ()  # for "compare"
+    rate: str | None = None  # for "rate": "earn" (highest APY first), "borrow" (lowest APR first), "best" (either)
 
 
 def detect_followup(message: str, state: dict, relations: list[str], refines: bool = False) -> FollowUp | None:
@@ -69,6 +82,11 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
         return FollowUp("why", explicit_ordinals(text)[0] if explicit_ordinals(text) else None)
     if shown and _COMPARE.search(text) and short:
         return FollowUp("compare", positions=compared_positions(text))
+    if shown and (_PAYMENT.search(text) or (state.get("payment") and _SUM_OR_TERM.search(text))) and short \
+            and not _CHEAPER.search(text):  # after a payment, "and over 15 years?" asks it again
+        return FollowUp("payment")
+    if shown and (rate := _RATE.search(text)) and short:
+        return FollowUp("rate", rate="earn" if rate.group("earn") else "borrow" if rate.group("borrow") else "best")
     if shown and _LEAST_COST.search(text) and short:
         return FollowUp("cheapest")
     if relations and _ABOUT_RELATIVE.search(text) and len(text.split()) <= 14:
@@ -123,6 +141,25 @@ def pick_shown(shown: list[dict], position: int) -> dict | None:
     if position == -1:
         return shown[-1]
     return shown[position - 1] if 1 <= position <= len(shown) else None
+
+
+def by_rate(products: list[dict], rate: str) -> tuple[str, list[int]]:
+    """The positions of `products` ordered by their rate: for "earn", APY highest first; for "borrow", APR lowest
+    first; for "best", whichever of the two more of them carry. Those without that rate keep their order, last.
+    Returns ("apy" or "apr", positions)."""
+    terms = [product.get("terms") or {} for product in products]
+    if rate == "best":
+        rate = "earn" if sum(t.get("apy") is not None for t in terms) >= sum(t.get("apr") is not None for t in terms) \
+            else "borrow"
+    field, sign = ("apy", -1) if rate == "earn" else ("apr", 1)
+    order = sorted(range(len(products)), key=lambda i: (terms[i].get(field) is None, sign * (terms[i].get(field) or 0), i))
+    return field, order
+
+
+def monthly_payment(amount: float, apr: float, months: int) -> float:
+    """The level monthly payment (principal and interest) that repays `amount` over `months` at `apr`."""
+    rate = apr / 12
+    return amount / months if rate == 0 else amount * rate / (1 - (1 + rate) ** -months)
 
 
 def yearly_cost(product: dict) -> float:

@@ -482,6 +482,42 @@ def test_which_one_is_cheapest_orders_the_list_shown_by_what_it_costs_a_year(run
     assert fees == sorted(fees) and "a year" in cheapest.answer
 
 
+def test_which_one_pays_the_most_interest_orders_the_list_shown_by_its_rate(runtime, adult_customer):
+    first = runtime.engine.turn(as_customer(adult_customer), "what savings accounts do you have?")
+    asked = runtime.engine.turn(as_customer(adult_customer), "which one pays the most interest?",
+                                session_id=first.session_id)
+    assert asked.intent == "followup:rate"  # was read as a new question and answered with a mortgage
+    assert {r["product_id"] for r in asked.recommendations} == {r["product_id"] for r in first.recommendations}
+    rates = [p["terms"]["apy"] for p in shown_products(runtime, asked) if p["terms"].get("apy") is not None]
+    assert rates == sorted(rates, reverse=True)
+    assert f"{rates[0] * 100:.2f}% APY" in asked.answer.split("\n")[0]
+
+    loans = runtime.engine.turn(as_customer(adult_customer), "I want a car loan")
+    lowest = runtime.engine.turn(as_customer(adult_customer), "which has the lowest rate?", session_id=loans.session_id)
+    rates = [p["terms"]["apr"] for p in shown_products(runtime, lowest) if p["terms"].get("apr") is not None]
+    assert len(rates) >= 2 and rates == sorted(rates) and "lowest rate" in lowest.answer
+
+
+def test_the_monthly_payment_on_a_sum_is_worked_out_for_each_loan_shown(runtime, adult_customer):
+    from assistant.followups import monthly_payment
+    from retrieval.formats import money
+
+    loans = runtime.engine.turn(as_customer(adult_customer), "I need a car loan")
+    asked = runtime.engine.turn(as_customer(adult_customer), "how much a month on $25,000 over 5 years?",
+                                session_id=loans.session_id)
+    assert asked.intent == "followup:payment"  # was read as a new request
+    shown = shown_products(runtime, asked)
+    assert shown and all(p["category"] == "loan" for p in shown)
+    for product in shown:
+        months = min(60, product["terms"]["term_months"])
+        assert f"about {money(monthly_payment(25_000, product['terms']['apr'], months))} a month" in asked.answer
+    shorter = runtime.engine.turn(as_customer(adult_customer), "and over 3 years?", session_id=loans.session_id)
+    first = shown_products(runtime, shorter)[0]
+    assert f"about {money(monthly_payment(25_000, first['terms']['apr'], 36))} a month over 3 years" in shorter.answer
+    why = runtime.engine.turn(as_customer(adult_customer), "why the first?", session_id=loans.session_id)
+    assert why.recommendations[0]["product_id"] == first["_id"]  # the first of the last list
+
+
 def test_health_cover_for_a_parent_of_72_is_for_the_parent_not_the_customers_children(runtime, adult_customer):
     turn = runtime.engine.turn(as_customer(adult_customer), "my dad is 72, what health cover should he look at?")
     assert turn.intent == "family_recommendation"
@@ -489,6 +525,52 @@ def test_health_cover_for_a_parent_of_72_is_for_the_parent_not_the_customers_chi
     assert "Medicare Supplement Plan G" in names
     assert not names & {"Family Health Plan PPO", "Maternity & Newborn Care Plan"}
     assert not any(r.get("kind") == "provider" or r["product_id"].startswith("S") for r in turn.recommendations)
+
+
+def test_a_couple_getting_married_is_shown_cover_for_the_new_household_too(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "we're getting married in june, anything we should set up?")
+    names = [p["name"] for p in shown_products(runtime, turn)]
+    assert "Goal Saver Account" in names  # and before, nothing else
+    assert any(name.endswith("Life Insurance") for name in names)
+
+
+def test_life_cover_for_a_new_baby_is_on_the_parents_life_and_says_so(runtime):
+    parents = sorted({rel["customer_id"] for rel in runtime.store["relationships"].find({"relation": "child"})})
+    for parent in parents[:30]:
+        turn = runtime.engine.turn(as_customer(parent), "we just had a baby, I want her looked after if anything happens to me")
+        life = [rec for rec in turn.recommendations if rec["name"].endswith("Life Insurance")]
+        if life:
+            break
+    else:
+        pytest.fail("no parent in the test bank was shown life cover")
+    assert all(rec["protects"] and rec["relation"] == "child" for rec in life)
+    assert all(not rec["protects"] for rec in turn.recommendations if rec not in life)
+    assert f"{life[0]['name']} (to protect your child" in turn.answer  # read as a policy on the baby before
+
+
+def test_a_teenagers_first_job_gets_an_account_in_her_name(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer),
+                               "my daughter is 16 and starting her first job, what should she have?")
+    assert turn.intent == "family_recommendation"
+    assert turn.recommendations[0]["name"] == "Future Scholar Custodial Account"  # was the 529 plan alone
+
+
+def test_a_reason_quotes_only_a_need_statement_close_to_what_was_asked(runtime, adult_customer):
+    import re
+
+    import numpy as np
+
+    from tools.requests.needs import QUOTE_FLOOR
+
+    message = "I want to retire in 10 years, am I on track?"
+    turn = runtime.engine.turn(as_customer(adult_customer), message)
+    quoted = [match.group(1) for rec in turn.recommendations for reason in rec["reasons"]
+              if (match := re.search(r'(?:it is|the one) for "([^"]+)"', reason))]
+    names = {rec["name"] for rec in turn.recommendations}
+    assert turn.recommendations and not set(quoted) & names  # not 'You already have X, and it is for "X"'
+    vectors = runtime.embedder.embed([message, *quoted])
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert all(vectors[1:] @ vectors[0] >= QUOTE_FLOOR)  # was "roll over my old 401(k)" (0.43)
 
 
 def test_a_plain_need_outweighs_an_off_topic_intent(runtime, adult_customer):

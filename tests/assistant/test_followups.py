@@ -22,6 +22,13 @@ LISTED = {"intent": "personal_recommendation", "tool": "recommend_personal", "re
     ("ok which of them costs the least", FollowUp("cheapest")),
     ("what one has the lowest premium?", FollowUp("cheapest")),
     ("anything cheaper?", FollowUp("cheaper")),
+    ("which one pays the most interest?", FollowUp("rate", rate="earn")),
+    ("what earns the highest APY", FollowUp("rate", rate="earn")),
+    ("which has the lowest rate?", FollowUp("rate", rate="borrow")),
+    ("which one charges the least interest", FollowUp("rate", rate="borrow")),
+    ("what one has the best rate", FollowUp("rate", rate="best")),
+    ("what would the monthly payment be on 300k?", FollowUp("payment")),
+    ("how much a month on $25,000 over 5 years?", FollowUp("payment")),
 ])
 def test_a_follow_up_names_what_it_is_about(message, expected):
     assert detect_followup(message, LISTED, []) == expected
@@ -41,3 +48,17 @@ def test_anything_else_after_an_answer_with_nothing_is_no_goodbye():
 def test_nothing_listed_means_no_follow_up():
     assert detect_followup("compare the first two", {"intent": "greeting", "recommendations": []}, []) is None
     assert detect_followup("anything else?", {}, []) is None
+
+
+def test_after_a_payment_a_new_sum_or_term_asks_it_again():
+    assert detect_followup("and over 15 years?", {**LISTED, "payment": {"amount": 300000.0}}, []) == FollowUp("payment")
+    assert detect_followup("what about 250k", {**LISTED, "payment": {"amount": 300000.0}}, []) == FollowUp("payment")
+    assert detect_followup("and over 15 years?", LISTED, []) != FollowUp("payment")
+
+
+def test_a_monthly_payment_repays_the_sum_over_the_term():
+    from assistant.followups import monthly_payment
+
+    assert round(monthly_payment(300_000, 0.065, 360), 2) == 1896.20  # a 30-year mortgage at 6.5%
+    assert round(monthly_payment(25_000, 0.0649, 60), 2) == 489.04
+    assert monthly_payment(12_000, 0.0, 12) == 1000.0
