@@ -12,6 +12,7 @@ past its memory limit, Spark to its executors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -200,7 +201,8 @@ def spark_session(master: str | None = None):
         raise FeatureEngineError("FARGO_FEATURE_ENGINE=spark needs PySpark: pip install 'fargo-ai[spark]'") from None
     # The driver's memory only applies when PySpark starts Spark itself (a local run); spark-submit sets its own.
     builder = (SparkSession.builder.appName("fargo-features").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false").config("spark.driver.memory", LOCAL_DRIVER_MEMORY))
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.memory", driver_memory()))
     if master:
         builder = builder.master(master)
     if master and master.startswith("local"):
@@ -208,6 +210,11 @@ def spark_session(master: str | None = None):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def driver_memory() -> str:
+    """The heap of a Spark that PySpark starts: Spark's own SPARK_DRIVER_MEMORY when the operator set it."""
+    return os.environ.get("SPARK_DRIVER_MEMORY") or LOCAL_DRIVER_MEMORY
 
 
 def local_partitions(customers: int) -> int:

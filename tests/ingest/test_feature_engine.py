@@ -134,3 +134,12 @@ def test_a_local_spark_splits_a_large_bank_into_partitions_its_driver_can_hold()
 
     assert local_partitions(2_000) == local_partitions(100_000) == 4  # as measured at 100,000 customers
     assert local_partitions(1_000_000) == 40  # 4 partitions ran a 4 GB driver out of heap at a million
+
+
+def test_an_operator_sets_the_local_spark_heap_with_sparks_own_variable(monkeypatch):
+    from ingest.feature_engine import LOCAL_DRIVER_MEMORY, driver_memory
+
+    monkeypatch.delenv("SPARK_DRIVER_MEMORY", raising=False)
+    assert driver_memory() == LOCAL_DRIVER_MEMORY == "4g"
+    monkeypatch.setenv("SPARK_DRIVER_MEMORY", "12g")  # a million customers ran 4 GB out of heap
+    assert driver_memory() == "12g"
