@@ -104,6 +104,8 @@ def test_a_relatives_age_is_not_a_term_or_an_amount():
     ("we have twins on the way", "child", 0, 2),
     ("our daughter starts university in september, she's 18. what should she open?", "child", 18, 1),
     ("my son got into college, he just turned 18", "child", 18, 1),
+    ("what about my mom and my son, he's 12?", "child", 12, 1),
+    ("what about my mom and my son, he's 12?", "parent", None, 1),  # the son's age was the mom's
 ])
 def test_a_stated_relative_keeps_their_age_and_count(text, relation, age, count):
     found = {relative.relation: relative for relative in relatives_in(text)}

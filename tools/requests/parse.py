@@ -73,8 +73,9 @@ _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|g
                   r"mom|mum|mother|dad|father|parents?|mama|papa|wife|husband|spouse|partner|brother|sister|"
                   r"grandson|granddaughter|grandkids?|grandchild(?:ren)?|twins|stepson|stepdaughter|niece|nephew)")
 _AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD}))?", re.IGNORECASE)
+# an age goes to the nearest relative before it: "my mom and my son, he's 12" is the son's age, not the mom's
 _AGE_AFTER = re.compile(
-    rf"\b(?P<who>{_RELATIVE_WORD})\b[^.?!\d]{{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
+    rf"\b(?P<who>{_RELATIVE_WORD})\b(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
     r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
     re.IGNORECASE)
 # "our daughter starts university in september, she's 18": an age said of the one relative named, further on
