@@ -61,6 +61,7 @@ from tools.requests.fit import (
     far_from_need,
     violations,
 )
+from tools.requests.slots import other_relative
 from tools.types import EvidenceKind, Recommendation
 
 MAX_MESSAGE_CHARS = 2000
@@ -304,11 +305,25 @@ class Engine:
                                category=next(iter(named), None), k=k)
 
     def _family(self, subject: str, relations: list[str], request: Request | None = None) -> Plan:
+        other = other_relative(request.text) if request and not relations and not request.relatives else None
+        if other:  # "what should my grandma open?" is not answered with the spouse's and children's products
+            return Plan("family_recommendation", {"other_relative": other})
         plan = self._recommend("recommend_family", "family_recommendation", subject, request,
                                relations=relations or None)
         plan.context["relation_words"] = " and ".join(RELATION_WORDS.get(r, r) for r in relations)
         plan.context["no_relatives"] = not plan.recommendations and not self.tools.has_relatives(self.ctx, subject, relations)
+        plan.context["unanswered"] = self._unanswered(subject, request, plan.recommendations)
         return plan
+
+    def _unanswered(self, subject: str, request: Request | None, recs: Sequence[Mapping]) -> list[dict]:
+        """Relatives the request names who got nothing, while others did ("my mom and my son, he's 12"): whether
+        they are on record, and the customer's word for them, so the answer says why and what would help."""
+        if not recs or request is None:
+            return []
+        answered = {rec.get("relation") for rec in recs}
+        return [{"word": relative.word or RELATION_WORDS.get(relative.relation, relative.relation),
+                 "ask_age": relative.age is None and not self.tools.has_relatives(self.ctx, subject, [relative.relation])}
+                for relative in request.relatives if relative.relation not in answered]
 
     def _search(self, message: str, subject: str | None, slots, embedding, exclude: Sequence[str] = ()) -> Plan:
         category = next(iter(slots.product_categories), None)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from retrieval.graph import (
@@ -172,8 +172,8 @@ def is_life_cover(product: Mapping) -> bool:
 
 def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], wanted: Sequence[str]) -> list[RelativeView]:
     """The relatives to answer for: those on file, except that a relative the request describes with an age is
-    the one on file in that age band (one person, "my mum is 72", is the one nearest that age), or, when none is,
-    the relative as described (not on file)."""
+    the one on file in that age band (one person, "my mum is 72", is the one nearest that age, taken at the age
+    said), or, when none is, the relative as described (not on file)."""
     chosen = []
     for relation in wanted:
         on_file = [view for view in views if view.relation == relation]
@@ -185,6 +185,8 @@ def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], 
         matching = [view for view in on_file if view.age_band == band]
         if said.count == 1 and len(matching) > 1:
             matching = [min(matching, key=lambda view: abs(view.age - said.age))]
+        if said.count == 1:  # what they are asked about is the age said: "my 22-year-old" may refinance at 21
+            matching = [replace(view, age=said.age) for view in matching]
         chosen.extend(matching or [_described(said, band)])
     return chosen
 

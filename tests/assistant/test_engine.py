@@ -712,3 +712,24 @@ def test_a_death_in_the_family_is_context_not_the_need(runtime, married_customer
     assert set(shown.values()) & {"deposit", "investment"}, turn.answer  # somewhere for the money
     assert not set(shown.values()) & CREDIT, turn.answer  # no new credit for the bereaved
     assert not any("Care" in name for name in shown), turn.answer  # nothing for the one who died
+
+
+def test_a_relative_named_beside_another_who_gets_nothing_is_not_passed_over_in_silence(runtime, married_customer):
+    from retrieval.graph import relatives_of
+
+    customers = [c["_id"] for c in runtime.store["customers"].find({"consent.profiling": True}, {"_id": 1})]
+    no_parents = [c for c in customers if not relatives_of(runtime.ctx.graph, c, ["parent"], as_of=runtime.ctx.as_of)]
+    turns = (runtime.engine.turn(as_customer(c), "what about my mom and my son, he's 12?") for c in no_parents[:20])
+    turn = next((turn for turn in turns if turn.recommendations), None)
+    assert turn is not None, "no customer without parents on file got anything for a son of 12"
+    assert {rec["relation"] for rec in turn.recommendations} == {"child"}
+    assert {rec["age_band"] for rec in turn.recommendations} == {"6-12"}  # the son's age was taken for the mom's
+    assert "I don't have your mom on record: tell me how old your mom is" in turn.answer
+
+
+def test_a_relative_the_bank_has_no_relation_for_is_told_so_not_answered_for_the_spouse(runtime, married_customer):
+    turn = runtime.engine.turn(as_customer(married_customer), "what should my grandma open?")
+    assert turn.intent == "family_recommendation" and not turn.recommendations  # was the spouse's and children's
+    assert "not for your grandma" in turn.answer and "talk to a person" in turn.answer
+    in_law = runtime.engine.turn(as_customer(married_customer), "what about my mother-in-law, she's 70")
+    assert not any(rec.get("relation") == "parent" for rec in in_law.recommendations), in_law.answer

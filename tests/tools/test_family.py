@@ -359,3 +359,14 @@ def test_customer_who_opted_out_of_profiling_or_unknown_relation(store):
     assert recommend_family(ctx, "nobody") == []
     with pytest.raises(ValueError, match="cousin"):
         recommend_family(ctx, "C1", ["cousin"])
+
+
+def test_a_relative_on_file_is_taken_at_the_age_the_customer_says():
+    from retrieval.graph import RelativeView
+    from tools.family import _as_stated
+
+    on_file = RelativeView("K1", "child", True, 19, "18-25", False, "L1")
+    said = {"child": StatedRelative("child", 22)}  # "my 22-year-old ... can she refinance?": refinancing starts at 21
+    assert [(v.relative_id, v.age) for v in _as_stated([on_file], said, ["child"])] == [("K1", 22)]
+    two = {"child": StatedRelative("child", 22, count=2)}  # "my two kids are 22": each keeps their own age
+    assert [v.age for v in _as_stated([on_file], two, ["child"])] == [19]

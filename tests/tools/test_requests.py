@@ -347,3 +347,14 @@ def test_a_product_question_with_a_plain_need_leaves_out_products_of_other_needs
     assert far_from_need(vague, catalogue) == []  # no plain need: the question decides
     loans = Request(needs=truck.needs, categories=("loan",))  # "which loan ...": every loan stays an option
     assert far_from_need(loans, catalogue) == ["P026", "P099"]
+
+
+def test_a_relative_keeps_the_customers_word_and_one_the_graph_has_no_relation_for_is_found():
+    from tools.requests.slots import find_relations, other_relative
+
+    assert [(r.relation, r.word) for r in relatives_in("what about my mom and my son, he's 12?")] == [
+        ("parent", "mom"), ("child", "son")]
+    assert other_relative("what should my grandma open?") == "grandma"
+    assert other_relative("my mother-in-law is 70") == "mother-in-law" and find_relations("my mother-in-law is 70") == []
+    assert not relatives_in("my mother-in-law is 70")  # she is no parent of theirs
+    assert other_relative("my mom is 70") is None and find_relations("my mom is 70") == ["parent"]

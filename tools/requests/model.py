@@ -8,6 +8,7 @@ fee") and logged in the turn's explanation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -15,6 +16,7 @@ from retrieval.records import RISK_ORDER, ProductCategory, RateType, Relation, R
 
 CATEGORIES = frozenset(category.value for category in ProductCategory)
 RELATIONS = frozenset(relation.value for relation in Relation)
+_A_WORD = re.compile(r"[a-z]{1,20}")  # a relative's word ("mom") goes into an answer: one plain word, nothing else
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class StatedRelative:
     age: int | None = None  # the stated age; None when not said
     count: int = 1  # "my two kids" is 2
     situation: str = ""  # a few words the customer used: "starting college", "retired"
+    word: str = ""  # the customer's word for them: "mom", "son"
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,9 @@ class Request:
             age = item.get("age")
             if age is not None and (isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 120):
                 raise ValueError("relatives.age must be a whole number of years from 0 to 120")
+            word = str(item.get("word") or "")
             relatives.append(StatedRelative(item["relation"], age, int(item.get("count") or 1),
-                                            str(item.get("situation") or "")))
+                                            str(item.get("situation") or ""), word if _A_WORD.fullmatch(word) else ""))
         return cls(
             text=text, needs=needs, categories=_categories(data.get("categories"), "categories"),
             constraints=Constraints.from_dict(data.get("constraints") or {}), relatives=tuple(relatives),

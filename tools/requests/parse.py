@@ -12,7 +12,13 @@ import re
 from tools.campaign import fired_rules
 from tools.requests.limits import fee_caps, rate_type
 from tools.requests.model import Constraints, StatedRelative
-from tools.requests.slots import find_amounts, find_product_categories, find_relations, relations_spoken_of_as_several
+from tools.requests.slots import (
+    find_amounts,
+    find_product_categories,
+    find_relations,
+    relation_words,
+    relations_spoken_of_as_several,
+)
 
 _NO_RISK = re.compile(
     r"\b(?:no|zero|without(?: any)?)\s+risk\b|\brisk[- ]free\b|\bcan'?t (?:afford to )?lose\b|\bcannot (?:afford to )?lose\b"
@@ -72,10 +78,12 @@ _DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixti
 _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|girl|baby|toddler|teen|teenager|"
                   r"mom|mum|mother|dad|father|parents?|mama|papa|wife|husband|spouse|partner|brother|sister|"
                   r"grandson|granddaughter|grandkids?|grandchild(?:ren)?|twins|stepson|stepdaughter|niece|nephew)")
-_AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD}))?", re.IGNORECASE)
+_NOT_IN_LAW = r"(?![- ]in[- ]laws?\b)"  # a mother-in-law is no relation the graph has
+_AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD})\b{_NOT_IN_LAW})?",
+                         re.IGNORECASE)
 # an age goes to the nearest relative before it: "my mom and my son, he's 12" is the son's age, not the mom's
 _AGE_AFTER = re.compile(
-    rf"\b(?P<who>{_RELATIVE_WORD})\b(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
+    rf"\b(?P<who>{_RELATIVE_WORD})\b{_NOT_IN_LAW}(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
     r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
     re.IGNORECASE)
 # "our daughter starts university in september, she's 18": an age said of the one relative named, further on
@@ -194,10 +202,11 @@ def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     ages = _stated_ages(text, relations)
     several = relations_spoken_of_as_several(text)
     counted = _stated_count(text)
+    words = relation_words(text)
     found: dict[str, StatedRelative] = {}
     for relation in [*relations, *ages]:
         count = counted if relation == "child" and counted > 1 else 2 if relation in several else 1
-        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count))
+        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count, word=words.get(relation, "")))
     return tuple(found.values())
 
 

@@ -46,7 +46,7 @@ _NOT_A_RELATIVE = r"(?!\s+(?:hospitals?|clinics?|providers?|network|banks?|docto
 _RELATION_PATTERN = re.compile(
     r"(?<!business )\b("
     + "|".join(sorted(map(re.escape, _RELATION_BY_WORD), key=len, reverse=True))
-    + r")(?:'s|s')?\b"
+    + r")(?:'s|s')?\b(?![- ]in[- ]laws?\b)"
     + _NOT_A_RELATIVE,
     re.IGNORECASE,
 )
@@ -192,6 +192,26 @@ def relations_spoken_of_as_several(text: str) -> set[str]:
         word = match.group(1).lower()
         words.setdefault(str(_RELATION_BY_WORD[word]), set()).add(word)
     return {relation for relation, said in words.items() if len(said) > 1 or said & _PLURAL_WORDS}
+
+
+# relatives the bank's graph has no relation for: a request about them alone is not one about the spouse or children
+_OTHER_RELATIVE = re.compile(r"\b(grand(?:ma|pa|mother|father|mom|mum|dad|parents?)s?|nana|granny|aunts?|auntie|uncles?"
+                             r"|cousins?|(?:mother|father|brother|sister|son|daughter)s?[- ]in[- ]law|in[- ]laws)\b",
+                             re.IGNORECASE)
+
+
+def other_relative(text: str) -> str | None:
+    """The word for a relative `text` names that is none of spouse, child, parent or sibling ("my grandma")."""
+    match = _OTHER_RELATIVE.search(text)
+    return match.group(1).lower() if match else None
+
+
+def relation_words(text: str) -> dict[str, str]:
+    """The word `text` first names each relation by ("what about my mom" -> {"parent": "mom"})."""
+    words: dict[str, str] = {}
+    for match in _RELATION_PATTERN.finditer(text):
+        words.setdefault(str(_RELATION_BY_WORD[match.group(1).lower()]), match.group(1).lower())
+    return words
 
 
 def find_relations(text: str) -> list[str]:
