@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -29,6 +30,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 SERVER_START_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 300.0  # the warm-up (encoder, intent model, a first conversation) on a busy 2-core machine
 
 
 @dataclass
@@ -82,11 +84,22 @@ def serve_app(app) -> Iterator[str]:
         thread.join(timeout=15)
 
 
+def wait_until_ready(base_url: str) -> None:
+    """Wait for /readyz, as a load balancer does before it sends anyone: a browser's first page must not wait
+    for the warm-up within its own 30 s timeout (it took 67 s beside a million-customer load)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while httpx.get(f"{base_url}/readyz", timeout=30).status_code != 200:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the app was not ready within {READY_TIMEOUT_S:.0f} s")
+        time.sleep(0.5)
+
+
 @contextmanager
 def serve(settings: Settings) -> Iterator[Site]:
     """The app on a free loopback port, served by uvicorn in a thread, with staff keys."""
     app = create_app(settings, requests_per_minute=10_000)
     with serve_app(app) as base_url:
+        wait_until_ready(base_url)
         keys = {role: create_key(app.state.store, role, f"browser test {role}")[0]
                 for role in ("agent", "admin", "developer")}
         yield Site(base_url, settings, app, keys["agent"], keys["admin"], keys["developer"])
