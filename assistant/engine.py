@@ -128,6 +128,13 @@ class Plan:
     decision_id: str | None = None  # the decision record of the offers shown (assistant.decisions)
 
 
+def refines_the_last(said: Request) -> bool:
+    """Whether a turn's words narrow the last list ("only ones without an annual fee"): a constraint, and no life
+    event, which is a new situation to answer ("I'm retiring in 10 years, am I on track?" is no "in 10 years" for
+    the student loans shown before)."""
+    return bool(said.constraints) and not said.life_events
+
+
 def _show_only(plan: Plan, kept: list[dict]) -> None:
     """Keep only `kept` of the plan's recommendations, in its answer too."""
     if len(kept) < len(plan.recommendations):
@@ -182,7 +189,7 @@ class Engine:
         said = understand(None, message)  # its words only: a follow-up needs no embedding
         hard = hard_time_in(message)  # told in this turn; kept for the rest of the session
         followup = None if may_be_dispute(message) else detect_followup(
-            message, session.state, list(slots.relations), refines=bool(said.constraints))
+            message, session.state, list(slots.relations), refines=refines_the_last(said))
         unsure = False  # out of scope only because no intent was likely enough
         if followup is not None:  # answered from the session
             intent, confidence = f"followup:{followup.kind}", 1.0

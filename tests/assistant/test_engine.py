@@ -731,5 +731,14 @@ def test_a_relative_the_bank_has_no_relation_for_is_told_so_not_answered_for_the
     turn = runtime.engine.turn(as_customer(married_customer), "what should my grandma open?")
     assert turn.intent == "family_recommendation" and not turn.recommendations  # was the spouse's and children's
     assert "not for your grandma" in turn.answer and "talk to a person" in turn.answer
-    in_law = runtime.engine.turn(as_customer(married_customer), "what about my mother-in-law, she's 70")
-    assert not any(rec.get("relation") == "parent" for rec in in_law.recommendations), in_law.answer
+
+
+def test_a_new_situation_with_a_horizon_is_a_new_request_not_a_narrowing_of_the_last_list():
+    from assistant.engine import refines_the_last
+    from tools.requests import understand
+
+    assert refines_the_last(understand(None, "only ones without an annual fee"))
+    assert refines_the_last(understand(None, "over 10 years please"))
+    # it refined the student loans shown before by "in 10 years" and showed them again
+    assert not refines_the_last(understand(None, "I'm retiring in 10 years, am I on track?"))
+    assert not refines_the_last(understand(None, "we're having a baby in 5 months, what should we do?"))
