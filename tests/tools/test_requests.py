@@ -355,6 +355,9 @@ def test_a_relative_keeps_the_customers_word_and_one_the_graph_has_no_relation_f
     assert [(r.relation, r.word) for r in relatives_in("what about my mom and my son, he's 12?")] == [
         ("parent", "mom"), ("child", "son")]
     assert other_relative("what should my grandma open?") == "grandma"
-    assert other_relative("my mother-in-law is 70") == "mother-in-law" and find_relations("my mother-in-law is 70") == []
-    assert not relatives_in("my mother-in-law is 70")  # she is no parent of theirs
+    # in-laws are of a parent's generation, which their products go by; one word, one relative
+    assert [(r.relation, r.age, r.count, r.word) for r in relatives_in("my mother-in-law is 70")] == [
+        ("parent", 70, 1, "mother-in-law")]
+    assert [(r.relation, r.count) for r in relatives_in("The in-laws (70 and 73) just moved in")] == [("parent", 2)]
+    assert find_relations("my sister-in-law, she is 30") == ["sibling"] and other_relative("my mother-in-law") is None
     assert other_relative("my mom is 70") is None and find_relations("my mom is 70") == ["parent"]

@@ -76,14 +76,14 @@ _ALREADY = re.compile(r"\balready (?:have|has|hold|own|got|use|max(?:ed)? out|ma
 _DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixties": 65, "seventies": 75,
             "eighties": 82, "nineties": 92, "teens": 15}
 _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|girl|baby|toddler|teen|teenager|"
+                  r"(?:mother|father|parents|brother|sister)[- ]in[- ]law|in-laws|"
                   r"mom|mum|mother|dad|father|parents?|mama|papa|wife|husband|spouse|partner|brother|sister|"
                   r"grandson|granddaughter|grandkids?|grandchild(?:ren)?|twins|stepson|stepdaughter|niece|nephew)")
-_NOT_IN_LAW = r"(?![- ]in[- ]laws?\b)"  # a mother-in-law is no relation the graph has
-_AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD})\b{_NOT_IN_LAW})?",
+_AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD})\b)?",
                          re.IGNORECASE)
 # an age goes to the nearest relative before it: "my mom and my son, he's 12" is the son's age, not the mom's
 _AGE_AFTER = re.compile(
-    rf"\b(?P<who>{_RELATIVE_WORD})\b{_NOT_IN_LAW}(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
+    rf"\b(?P<who>{_RELATIVE_WORD})\b(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
     r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
     re.IGNORECASE)
 # "our daughter starts university in september, she's 18": an age said of the one relative named, further on

@@ -33,12 +33,14 @@ _RELATION_WORDS: dict[str, tuple[str, ...]] = {
     Relation.parent: (
         "mom", "mum", "mother", "mommy", "mummy", "dad", "father", "daddy", "parent", "parents",
         "mama", "papa", "stepmom", "stepmother", "stepdad", "stepfather",
+        "in-laws", "mother-in-law", "father-in-law", "parents-in-law", "mother in law", "father in law",
     ),
     Relation.child: (
         "son", "sons", "daughter", "daughters", "kid", "kids", "child", "children", "childrens",
         "baby", "newborn", "toddler", "teenager", "teen", "stepson", "stepdaughter", "twins",
     ),
-    Relation.sibling: ("brother", "brothers", "sister", "sisters", "sibling", "siblings"),
+    Relation.sibling: ("brother", "brothers", "sister", "sisters", "sibling", "siblings", "brother-in-law",
+                       "sister-in-law", "brother in law", "sister in law"),
 }
 _RELATION_BY_WORD = {word: relation for relation, words in _RELATION_WORDS.items() for word in words}
 # "partner" is also the bank's word for a provider it works with ("partner clinics").
@@ -46,7 +48,7 @@ _NOT_A_RELATIVE = r"(?!\s+(?:hospitals?|clinics?|providers?|network|banks?|docto
 _RELATION_PATTERN = re.compile(
     r"(?<!business )\b("
     + "|".join(sorted(map(re.escape, _RELATION_BY_WORD), key=len, reverse=True))
-    + r")(?:'s|s')?\b(?![- ]in[- ]laws?\b)"
+    + r")(?:'s|s')?\b"
     + _NOT_A_RELATIVE,
     re.IGNORECASE,
 )
@@ -182,7 +184,7 @@ def extract_slots(text: str, known_cities: Iterable[str] = ()) -> Slots:
 
 
 _PLURAL_WORDS = frozenset({"parents", "sons", "daughters", "kids", "children", "childrens", "twins", "brothers",
-                           "sisters", "siblings"})
+                           "sisters", "siblings", "in-laws", "parents-in-law"})
 
 
 def relations_spoken_of_as_several(text: str) -> set[str]:
@@ -195,9 +197,9 @@ def relations_spoken_of_as_several(text: str) -> set[str]:
 
 
 # relatives the bank's graph has no relation for: a request about them alone is not one about the spouse or children
+# (in-laws are taken as parents: of the same generation, which is what their products go by)
 _OTHER_RELATIVE = re.compile(r"\b(grand(?:ma|pa|mother|father|mom|mum|dad|parents?)s?|nana|granny|aunts?|auntie|uncles?"
-                             r"|cousins?|(?:mother|father|brother|sister|son|daughter)s?[- ]in[- ]law|in[- ]laws)\b",
-                             re.IGNORECASE)
+                             r"|cousins?)\b", re.IGNORECASE)
 
 
 def other_relative(text: str) -> str | None:
