@@ -81,6 +81,7 @@ class _Purposes:
     columns: np.ndarray
     phrases: list[str]
     vectors: np.ndarray
+    names: np.ndarray  # per row: whether the text is the product's name, which a reason never quotes
 
     indexed: np.ndarray  # the products vector index's unit rows, in `ids` order (zero rows for products not in it)
 
@@ -108,15 +109,20 @@ def purposes(ctx: ToolContext) -> _Purposes:
             for k, product_id in enumerate(index_ids):
                 if product_id in column:
                     indexed[column[product_id]] = matrix[k]
+        names = np.array([phrase == ctx.products[ids[column]]["name"] for column, phrase in owners])
         return _Purposes(ids, np.array([column for column, _ in owners]), [phrase for _, phrase in owners], vectors,
-                         unit_rows(indexed) * TEXT_DISCOUNT)
+                         names, unit_rows(indexed) * TEXT_DISCOUNT)
     return ctx.memo(PURPOSES_KEY, build)
 
 
 def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Per product: how plainly the query states its need, its closest purpose text, and that text's cosine."""
-    similarity, phrases = table.best_per_product(table.vectors @ query)
-    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases, similarity
+    """Per product: how plainly the query states its need (its name counts), its closest need statement, and that
+    statement's cosine: when the name is closest ("Can she refinance her student loans?"), a statement may still be
+    close enough to quote."""
+    scores = table.vectors @ query
+    similarity, _ = table.best_per_product(scores)
+    closeness, phrases = table.best_per_product(np.where(table.names, -1.0, scores))
+    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases, closeness
 
 
 def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
