@@ -16,8 +16,8 @@ from tools.requests.slots import (
     find_amounts,
     find_product_categories,
     find_relations,
-    relation_words,
-    relations_spoken_of_as_several,
+    relations_named,
+    spoken_of_as_several,
 )
 
 _NO_RISK = re.compile(
@@ -81,16 +81,16 @@ _RELATIVE_WORD = (r"(?:son|sons|daughter|daughters|kid|kids|child|children|boy|g
                   r"grandson|granddaughter|grandkids?|grandchild(?:ren)?|twins|stepson|stepdaughter|niece|nephew)")
 _AGE_BEFORE = re.compile(rf"\b(?P<age>\d{{1,3}})[- ](?:years?|yrs?|yo)[- ]?olds?(?:\s+(?P<who>{_RELATIVE_WORD})\b)?",
                          re.IGNORECASE)
+# what may follow a number for it to be an age: not "12k", "5%", "3 months", "10 years" (but "10 years old")
+_AN_AGE_ENDS = r"\b(?!\s*(?:k|grand|%|dollars|bucks|months?|weeks?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))"
 # an age goes to the nearest relative before it: "my mom and my son, he's 12" is the son's age, not the mom's
 _AGE_AFTER = re.compile(
     rf"\b(?P<who>{_RELATIVE_WORD})\b(?:(?!\b{_RELATIVE_WORD}\b)[^.?!\d]){{0,30}}?\b(?:is|are|turns?|turning|aged?|who'?s|who are|,)?\s*"
-    r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
-    re.IGNORECASE)
+    r"(?:just\s+|about\s+|nearly\s+|almost\s+|only\s+)?(?P<age>\d{1,3})" + _AN_AGE_ENDS, re.IGNORECASE)
 # "our daughter starts university in september, she's 18": an age said of the one relative named, further on
 _PRONOUN_AGE = re.compile(
     r"\b(?:she|he)(?:'s|’s|\s+is|\s+just\s+turned|\s+turned|\s+turns)\s+(?:just\s+|only\s+|nearly\s+|almost\s+|about\s+)?"
-    r"(?P<age>\d{1,3})\b(?!\s*(?:k|grand|%|dollars|bucks|months?|weeks?|\$)|[- ]?(?:years?|yrs?)\b(?![- ]?olds?\b))",
-    re.IGNORECASE)
+    r"(?P<age>\d{1,3})" + _AN_AGE_ENDS, re.IGNORECASE)
 _DECADE = re.compile(r"\b(?:in|into)\s+(?:his|her|their|my|the)\s+(?:early\s+|mid[- ]|late\s+)?"
                      r"(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|teens|[2-9]0s)\b", re.IGNORECASE)
 _SITUATION_AGES = (
@@ -198,15 +198,14 @@ def _amount(text: str, fee_caps: set) -> float | None:
 
 def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     """The relatives `text` is about, with the age and count it states ("my 12-year-old" -> child aged 12)."""
-    relations = find_relations(text)
-    ages = _stated_ages(text, relations)
-    several = relations_spoken_of_as_several(text)
+    named = relations_named(text)
+    ages = _stated_ages(text, list(named))
     counted = _stated_count(text)
-    words = relation_words(text)
     found: dict[str, StatedRelative] = {}
-    for relation in [*relations, *ages]:
-        count = counted if relation == "child" and counted > 1 else 2 if relation in several else 1
-        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count, word=words.get(relation, "")))
+    for relation in [*named, *ages]:
+        words = named.get(relation, [])
+        count = counted if relation == "child" and counted > 1 else 2 if spoken_of_as_several(words) else 1
+        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count, word=next(iter(words), "")))
     return tuple(found.values())
 
 

@@ -187,13 +187,19 @@ _PLURAL_WORDS = frozenset({"parents", "sons", "daughters", "kids", "children", "
                            "sisters", "siblings", "in-laws", "parents-in-law"})
 
 
-def relations_spoken_of_as_several(text: str) -> set[str]:
-    """Relations `text` names with a plural ("my parents", "the kids") or with two words ("my mum and dad")."""
-    words: dict[str, set[str]] = {}
+def relations_named(text: str) -> dict[str, list[str]]:
+    """Each relation `text` names, first mention first, with the words it is named by ("my mum and dad" ->
+    {"parent": ["mum", "dad"]})."""
+    named: dict[str, list[str]] = {}
     for match in _RELATION_PATTERN.finditer(text):
         word = match.group(1).lower()
-        words.setdefault(str(_RELATION_BY_WORD[word]), set()).add(word)
-    return {relation for relation, said in words.items() if len(said) > 1 or said & _PLURAL_WORDS}
+        named.setdefault(str(_RELATION_BY_WORD[word]), []).append(word)
+    return named
+
+
+def spoken_of_as_several(words: list[str]) -> bool:
+    """Whether a relation's words speak of more than one ("my parents", "the kids", "my mum and dad")."""
+    return len(set(words)) > 1 or not _PLURAL_WORDS.isdisjoint(words)
 
 
 # relatives the bank's graph has no relation for: a request about them alone is not one about the spouse or children
@@ -208,18 +214,9 @@ def other_relative(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def relation_words(text: str) -> dict[str, str]:
-    """The word `text` first names each relation by ("what about my mom" -> {"parent": "mom"})."""
-    words: dict[str, str] = {}
-    for match in _RELATION_PATTERN.finditer(text):
-        words.setdefault(str(_RELATION_BY_WORD[match.group(1).lower()]), match.group(1).lower())
-    return words
-
-
 def find_relations(text: str) -> list[str]:
     """Relations named in `text` ("my wife and kids" -> ["spouse", "child"]), first mention first."""
-    found = (_RELATION_BY_WORD[match.group(1).lower()] for match in _RELATION_PATTERN.finditer(text))
-    return _unique(str(relation) for relation in found)
+    return list(relations_named(text))
 
 
 def find_product_categories(text: str) -> list[str]:
