@@ -22,7 +22,7 @@ from pathlib import Path
 from ingest.feature_engine import ENGINES, engine_features, export_records
 from ingest.features import CustomerRecords, compute_features
 from ingest.loaded_lines import LoadedLines
-from ingest.loader import KeepSince, LoadSummary, batched, ingested_now, load_directory
+from ingest.loader import KeepSince, LoadSummary, batched, ingested_now, latest_transaction_month, load_directory
 from retrieval.docstore import (
     LIVE_POINTER,
     feature_runs,
@@ -120,7 +120,6 @@ class IngestJob:
         self.progress = progress or (lambda stage, done, total: None)
         self.fault = fault or (lambda stage, done: None)
         self.features_base: str | None = None  # set by build_features
-        self._latest_month: str | None = None  # "YYYY-MM" of the latest transactions, once known
 
     def run(self, mode: str = "full", source_dir: Path | None = None) -> JobRun:
         if mode not in ("full", "incremental"):
@@ -145,15 +144,13 @@ class IngestJob:
 
     def _stages(self, run: JobRun, source_dir: Path | None, previous: dict | None) -> None:
         since = previous.get("watermark") if (previous and run.mode == "incremental") else None
-        summary, self._latest_month = None, None
+        summary = None
         if source_dir is not None:
             with self._stage(run, "load") as stats:
                 summary = self._load(run, source_dir)
                 stats.count = summary.total("loaded") + summary.total("updated") + summary.total("unchanged")
         run.watermark = ingested_now()
         changed = self._changed_customers(since, summary, previous) if since else None
-        if changed is not None and summary is not None:
-            self._latest_month = self._nightly_latest_month(summary)
         with self._stage(run, "features") as stats:
             stats.count = self.build_features(run.run_id, changed)
             run.features_base = self.features_base  # recorded now: serving reads it as soon as the run is live
@@ -301,22 +298,12 @@ class IngestJob:
 
     def _as_of(self) -> date:
         """Features are computed as of the latest month that has transactions, else today."""
-        if self._latest_month is None:
-            latest = next(iter(self.store["transactions"].find({}, {"month": 1}, sort=[("month", -1)], limit=1)), None)
-            if latest is None:
-                return datetime.now(UTC).date()
-            self._latest_month = latest["month"]
-        year, month = (int(part) for part in self._latest_month.split("-"))
+        latest = latest_transaction_month(self.store)
+        if latest is None:
+            return datetime.now(UTC).date()
+        year, month = (int(part) for part in latest.split("-"))
         next_month = date(year + month // 12, month % 12 + 1, 1)
         return date.fromordinal(next_month.toordinal() - 1)
-
-    def _nightly_latest_month(self, summary: LoadSummary) -> str | None:
-        """The latest transaction month without reading every bucket (the store sorts them all to answer that): the
-        later of the live features' month and the latest month this load wrote. None (ask the store) without either."""
-        live = (live_pointer(self.store) or {}).get("run_id")
-        as_of = self._as_of_of(feature_runs(self.store, live)[-1]) if live else None
-        months = [month for month in (as_of and as_of[:7], summary.latest_month) if month]
-        return max(months) if as_of else None
 
     def _compute(self, customer_ids: list[str], as_of: date, names: dict[str, str]) -> Iterator[dict]:
         if not customer_ids:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest import csv_buckets, loader, sources
-from ingest.loader import load_directory
+from ingest.loader import latest_transaction_month, load_directory
 from ingest.sources import SourceFileError
 from retrieval.records import SOURCES, TRANSACTION_COLUMNS
 
@@ -146,6 +146,32 @@ def test_reloading_the_same_files_changes_nothing(store, bank_dir: Path):
     assert again.files["transactions.csv"].unchanged == 3
     assert store["customers"].count_documents({}) == 2
     assert store["transactions"].count_documents({}) == 2
+
+
+def test_the_latest_transaction_month_is_kept_by_each_load_and_a_late_correction_does_not_move_it_back(
+        store, bank_dir: Path):
+    """Features are computed as of the latest month: a load keeps it, so a run does not sort every bucket for it."""
+    assert latest_transaction_month(store) is None
+    load_directory(store, bank_dir)
+    assert latest_transaction_month(store) == "2026-04"
+
+    write_transactions(bank_dir / "transactions.csv", [transaction("T9", "C1", "A1", "2026-02-11", -20.0)])
+    load_directory(store, bank_dir)
+    assert latest_transaction_month(store) == "2026-04"
+
+    write_transactions(bank_dir / "transactions.csv", [transaction("T10", "C4", "A3", "2026-05-01", 3100.0)])
+    load_directory(store, bank_dir)
+    assert latest_transaction_month(store) == "2026-05"
+
+
+def test_a_store_written_without_a_load_is_read_for_its_latest_month_and_the_next_load_keeps_it(
+        store, bank_dir: Path):
+    store["transactions"].insert_one({"_id": "C1:2026-07", "customer_id": "C1", "month": "2026-07", "transactions": []})
+    assert latest_transaction_month(store) == "2026-07"
+
+    load_directory(store, bank_dir)  # older months than what the store holds
+    store["transactions"].delete_one({"_id": "C1:2026-07"})
+    assert latest_transaction_month(store) == "2026-07"  # the latest month loaded, as the load found it
 
 
 def test_a_changed_record_is_counted_as_updated(store, bank_dir: Path):
