@@ -55,6 +55,7 @@ from tools.evidence import field_evidence
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
 from tools.requests.fit import (
+    PLAIN_NEED,
     STRONG_NEED,
     UNMET_PREFIX,
     conditions,
@@ -74,7 +75,6 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 # A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
 NEED_OVERRIDE = 0.75
 UNSURE = 0.6
-PLAIN_NEED = 0.9
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
 # words of a problem with an account the customer has, which a person or the servicing flow should take
 SERVICING = re.compile(
@@ -283,7 +283,12 @@ class Engine:
             )
             return Plan("refused", {"message": who})
         if intent == "personal_recommendation":
-            return self._personal(subject, request or understand(None, message))
+            plan = self._personal(subject, request or understand(None, message))
+            if plan.recommendations or not request or not request.needs or request.needs[0].score < PLAIN_NEED:
+                return plan
+            # a plain need nothing open to them meets ("how do I stop paying overdraft fees?" at 48, when the
+            # account for it is a student's): what the guide says about it answers, and names what keeps it from them
+            return self._search(message, subject, slots, embedding, _not_asked(request, self.ctx.products))
         if intent == "family_recommendation":
             return self._family(subject, list(slots.relations), request)
         if intent == "healthcare":

@@ -407,6 +407,18 @@ def test_a_need_in_the_message_decides_the_products(runtime, adult_customer):
     assert any(reason.startswith("It fits what you asked") for reason in reasons[:2])  # after its yearly value
 
 
+def test_a_plain_need_only_a_product_closed_to_them_meets_is_answered_from_the_guide_not_with_stray_products(
+        runtime, adult_customer):
+    """Student Checking is the account for overdraft fees in the catalogue's words; at 25-55 it is closed to them,
+    and the cards and loans that scrape past the need floor answer other needs."""
+    turn = runtime.engine.turn(as_customer(adult_customer), "I keep getting hit with overdraft fees, can you help?")
+    shown = turn.answer.lower()
+    assert "overdraft protection" in shown  # the guide's answer: link savings
+    assert "not available to you" in shown and "up to age 25" in shown  # the student account, with its rule
+    assert not {"card", "loan", "healthcare"} & {runtime.ctx.products[rec["product_id"]]["category"]
+                                                 for rec in turn.recommendations}
+
+
 def test_a_fee_constraint_is_a_constraint_not_a_preference(runtime, adult_customer):
     turn = runtime.engine.turn(as_customer(adult_customer), "Only cards with no yearly fee")
     products = shown_products(runtime, turn)

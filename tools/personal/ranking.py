@@ -41,6 +41,7 @@ from tools.personal.value import (
 )
 from tools.requests.fit import (
     PERSONAL_WEIGHT,
+    PLAIN_NEED,
     SPECIFIC_NEED,
     as_ranked,
     conditions,
@@ -234,10 +235,18 @@ def _answered_elsewhere(ctx: ToolContext, request: Request, features: Mapping, c
             continue
         if need.product_id in offerable:
             return 0.0
-        if _kept_from_them(product, features) or (need.product_id in held and (
+        if _kept_from_them(product, features) or _plainly_closed(request, product, need.score, features) or (
+                need.product_id in held and (
                 not request.categories or (need.score >= SPECIFIC_NEED and is_cover(product)))):
             return need.score
     return 0.0
+
+
+def _plainly_closed(request: Request, product: Mapping, need: float, features: Mapping) -> bool:
+    """Whether the request, naming no type, states plainly the need of a product a rule keeps from them ("how do I
+    stop paying overdraft fees?" at 48, when the account for it is a student's): what else scrapes past the need
+    floor answers other needs. Named a type ("a card for groceries"), others of it stand in."""
+    return need >= PLAIN_NEED and not request.categories and bool(check(product, features))
 
 
 def _kept_from_them(product: Mapping, features: Mapping) -> list:

@@ -31,6 +31,7 @@ SPECIFIC_NEED = 0.6  # a request whose best product scores this much asks for a 
 MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
+PLAIN_NEED = 0.9  # ... and this plain, it is what the request is for, whatever else it seems to be
 ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one ...
 _ABOUT_A_HOME = re.compile(r"\b(?:house|home|condo|property|townhouse|equity|place to live)\b", re.IGNORECASE)  # ... not for a car
 BUSINESS_SEGMENT = "small_business"
