@@ -43,6 +43,9 @@ _RATE = re.compile(  # which of those shown earns the most, or charges the least
 _PAYMENT = re.compile(  # what a shown loan would cost a month: "what would the monthly payment be on 300k?"
     r"\b(?:monthly )?payments?\b|\b(?:pay|owe|cost)\b.{0,25}\b(?:a|per|each|every) month\b|\bmonthly\b.{0,20}\b(?:be|cost)\b"
     r"|\bhow much (?:a|per) month\b", re.IGNORECASE)
+# a cap on what they pay a month is a constraint on the list, not a question of what a loan would cost
+_MONTHLY_CAP = re.compile(r"\b(?:more than|over|above|under|below|less than|at most|max(?:imum)?(?: of)?|up to)\s+"
+                          r"\$?\s?\d[\d,.]*\s?(?:k|dollars|bucks)?\s*(?:a|per|each|every|/)\s*(?:month|mo)\b", re.IGNORECASE)
 _SUM_OR_TERM = re.compile(r"\b\d+\s*(?:-\s*)?(?:years?|yrs?|months?)\b|\$\s?\d|\b\d+(?:\.\d+)?\s?(?:k|grand|thousand)\b"
                           r"|\b\d{1,3}(?:,\d{3})+\b", re.IGNORECASE)
 _COMPARE = re.compile(r"\b(compare|comparison|side by side|side-by-side|difference between|differ|versus|vs\.?)\b", re.IGNORECASE)
@@ -83,7 +86,8 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
     if shown and _COMPARE.search(text) and short:
         return FollowUp("compare", positions=compared_positions(text))
     if shown and (_PAYMENT.search(text) or (state.get("payment") and _SUM_OR_TERM.search(text))) and short \
-            and not _CHEAPER.search(text):  # after a payment, "and over 15 years?" asks it again
+            and not _CHEAPER.search(text) and not _MONTHLY_CAP.search(text):
+        # after a payment, "and over 15 years?" asks it again
         return FollowUp("payment")
     if shown and (rate := _RATE.search(text)) and short:
         return FollowUp("rate", rate="earn" if rate.group("earn") else "borrow" if rate.group("borrow") else "best")

@@ -36,6 +36,7 @@ def test_a_follow_up_names_what_it_is_about(message, expected):
 
 def test_a_constraint_after_a_list_refines_it():
     assert detect_followup("only ones without an annual fee", LISTED, [], refines=True) == FollowUp("refine")
+    assert detect_followup("I won't pay more than 50 a month", LISTED, [], refines=True) == FollowUp("refine")
     assert detect_followup("only ones without an annual fee", LISTED, [], refines=False) != FollowUp("refine")
 
 
@@ -54,6 +55,8 @@ def test_after_a_payment_a_new_sum_or_term_asks_it_again():
     assert detect_followup("and over 15 years?", {**LISTED, "payment": {"amount": 300000.0}}, []) == FollowUp("payment")
     assert detect_followup("what about 250k", {**LISTED, "payment": {"amount": 300000.0}}, []) == FollowUp("payment")
     assert detect_followup("and over 15 years?", LISTED, []) != FollowUp("payment")
+    assert detect_followup("and over 15 years?", {**LISTED, "payment": {"amount": 300000.0}}, [], refines=True) == \
+        FollowUp("payment")  # a term, which is also a constraint
 
 
 def test_a_monthly_payment_repays_the_sum_over_the_term():

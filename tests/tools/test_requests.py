@@ -38,6 +38,8 @@ from tools.requests.slots import find_product_categories
     ("business checking for my shop, but I don't want to pay more than $15 a month for it", {"max_monthly_fee": 15.0}),
     ("checking account with a personal banker, I'll pay up to $30 a month", {"max_monthly_fee": 30.0}),
     ("I can't pay more than $400 a month on a car loan", {"max_monthly_fee": None}),  # a payment, not a fee
+    ("I won't pay more than 50 a month", {"max_monthly_fee": 50.0}),  # after a list of policies: their premiums
+    ("we can't pay more than $900 a month on the mortgage", {"max_monthly_fee": None}),
     ("My old account charges me fees", {"max_annual_fee": None, "max_monthly_fee": None}),
     ("I don't mind an annual fee if the rewards are good", {"max_annual_fee": None}),
     ("no foreign transaction fees please", {"max_annual_fee": None, "max_monthly_fee": None}),
@@ -145,6 +147,14 @@ def test_a_product_breaking_a_constraint_says_what_it_breaks():
     assert violations(CARDS["P018"], Constraints(amount=50000)) == ["lends at most $40,000"]
     assert violations(CARDS["P018"], Constraints(term_months=84)) == ["terms of at most 60 months"]
     assert violations(CARDS["P011"], Constraints(max_annual_fee=0)) == []
+
+
+def test_a_monthly_cap_holds_cover_to_its_premium_and_never_calls_a_premium_no_fee():
+    plan = {"_id": "P050", "name": "Family Health Plan PPO", "category": "healthcare", "terms": {"premium_monthly": 1450.0}}
+    term_life = {"_id": "P041", "name": "Term Life", "category": "insurance", "terms": {"premium_monthly": 28.0}}
+    assert violations(plan, Constraints(max_monthly_fee=0)) == ["a $1,450 monthly premium"]
+    assert violations(term_life, Constraints(max_monthly_fee=50)) == []
+    assert violations(CARDS["P018"], Constraints(max_monthly_fee=0)) == []  # a loan's payment is no fee
 
 
 def test_the_stated_need_comes_first_whatever_the_personal_scores():

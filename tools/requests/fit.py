@@ -32,6 +32,7 @@ MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 PLAIN_NEED = 0.9  # ... and this plain, it is what the request is for, whatever else it seems to be
+MONTHLY_COSTS = (("monthly_fee", "fee"), ("premium_monthly", "premium"))  # the terms a monthly cap holds to
 ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one ...
 _ABOUT_A_HOME = re.compile(r"\b(?:house|home|condo|property|townhouse|equity|place to live)\b", re.IGNORECASE)  # ... not for a car
 BUSINESS_SEGMENT = "small_business"
@@ -73,8 +74,10 @@ def violations(product: Mapping, constraints: Constraints) -> list[str]:
     broken = []
     if constraints.max_annual_fee is not None and (terms.get("annual_fee") or 0) > constraints.max_annual_fee:
         broken.append(f"a ${terms['annual_fee']:,.0f} annual fee")
-    if constraints.max_monthly_fee is not None and (terms.get("monthly_fee") or 0) > constraints.max_monthly_fee:
-        broken.append(f"a ${terms['monthly_fee']:,.0f} monthly fee")
+    if constraints.max_monthly_fee is not None:
+        # what cover costs a month is paid every month as a fee is: a $1,450 premium never meets "no monthly fee"
+        broken += [f"a ${terms[term]:,.0f} monthly {word}" for term, word in MONTHLY_COSTS
+                   if (terms.get(term) or 0) > constraints.max_monthly_fee]
     if constraints.rate_type and terms.get("rate_type") != constraints.rate_type:
         broken.append(f"a {terms['rate_type']} rate" if terms.get("rate_type") else "no set rate type")
     broken += _risk_violations(terms, category, constraints.max_risk)

@@ -32,11 +32,14 @@ _FEE_FREE = re.compile(r"\bfee[- ]?free\b|\bno[- ]fee\b|\bfees?\s+(?:are\s+)?(?:
                        r"|\bfree (?:checking|account|card)\b", re.IGNORECASE)
 _ANNUAL_FREE = re.compile(r"\b(?:annual|yearly)[- ]fee[- ]free\b|\bno[- ]annual[- ]fee\b", re.IGNORECASE)
 _MONTHLY_FREE = re.compile(r"\bmonthly[- ]fee[- ]free\b|\bno[- ]monthly[- ]fee\b", re.IGNORECASE)
-# what a customer will pay a month for a bank account is its monthly fee ("I won't pay over $25 a month for it"); for
-# a loan or a policy the same words speak of a payment or a premium, which no fee cap describes
+# what a customer will pay a month for a bank account is its monthly fee ("I won't pay over $25 a month for it"), for
+# cover its premium (`tools.requests.fit.MONTHLY_COSTS`); about borrowing the same words speak of a loan's payment,
+# which depends on the sum borrowed and no fee cap describes
 _PAY_A_MONTH = re.compile(r"\bpay(?:ing)?\s+(?P<cap>more than|over|above|up to|at most|no more than|max(?:imum)?)\s*\$?\s*"
                           r"(?P<sum>\d+(?:\.\d+)?)\s*(?:bucks|dollars)?\s*(?:a|per|/)\s*(?:month|mo)\b", re.IGNORECASE)
 _BANK_ACCOUNT = re.compile(r"\b(?:checking|savings account|bank account|current account)\b", re.IGNORECASE)
+_BORROWING = re.compile(r"\b(?:loans?|mortgages?|borrow\w*|financ\w*|lend\w*|repay\w*|payments?|installments?)\b",
+                        re.IGNORECASE)
 BEFORE = 45  # characters before a mention where its negation or cap is said
 AFTER = 30  # ... and after it ("annual fee under 50 bucks")
 
@@ -75,7 +78,7 @@ def fee_caps(text: str) -> FeeCaps:
             annual, monthly = _lower(annual, cap), _lower(monthly, cap)
     if annual is None and monthly is None and _FEE_FREE.search(text):
         annual = monthly = 0.0
-    if monthly is None and _BANK_ACCOUNT.search(text):
+    if monthly is None and (_BANK_ACCOUNT.search(text) or not _BORROWING.search(text)):
         monthly = _monthly_pay_cap(text)
     return FeeCaps(annual, monthly)
 
