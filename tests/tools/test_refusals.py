@@ -72,6 +72,8 @@ def test_the_home_a_customer_rents_or_owns_is_read_from_their_words(text, tenure
     ("30 year mortgage, fixed. It won't be our first home.", ["our first home", "buying my first home"]),
     ("We want it invested properly but neither of us wants to pick stocks.", ["pick stocks"]),
     ("health insurance for the family, not a savings account for medical stuff", ["a savings account for medical stuff"]),
+    ("we sold the house and downsized, where should the money go?",
+     ["buying my first home", "borrow against the equity in my house"]),  # no equity left to borrow against
     ("I do not want a card", []),
     ("not sure what I need", []),
 ])

@@ -99,6 +99,10 @@ _IMPLIED = (
 )
 # "I pay it off every month" carries no balance to move; "can someone just do it for me" picks no stocks
 _IMPLIED += (
+    # the house is sold: there is no equity left in it to borrow against
+    (re.compile(r"\bsold (?:our|my|the) (?:place|house|home|condo)|\bsale of (?:our|my|the) (?:place|house|home|condo)"
+                r"|\bdownsiz\w*", re.IGNORECASE),
+     "borrow against the equity in my house"),
     (re.compile(r"\bpay (?:it|them|that|my cards?|the (?:card|balance|bill))(?: all)? off (?:in full )?(?:every|each) month"
                 r"|\bpay (?:it |them |my cards? |the balance )?in full\b|\bnever carry a balance\b", re.IGNORECASE),
      "I have credit card debt at a high rate"),
