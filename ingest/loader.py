@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from functools import cache
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -151,7 +150,7 @@ def _load_directory(store, directory: Path, progress: Progress | None, erasures:
                     keep_since: KeepSince | None, loaded_lines: LoadedLines | None) -> LoadSummary:
     files = present_sources(directory)
     line_counts = [check_parseable(path, source) for source, path in files]
-    latest_before = _LatestMonth.before_loading(store)
+    latest_before = latest_transaction_month(store)  # read the slow way once, in a store no load kept it in
     loader = _Loader(store, progress, erasures if erasures is not None else ErasureList(store, None), keep_since or {})
     kept = {}
     for (source, path), lines in zip(files, line_counts, strict=True):
@@ -161,7 +160,7 @@ def _load_directory(store, directory: Path, progress: Progress | None, erasures:
             kept[path.name] = selected.kept(loader.skipped_lines.pop(source.file_name, []))
     if loaded_lines is not None:
         loaded_lines.save(kept)
-    latest_before.after_loading(loader.summary.latest_month)
+    _keep_latest_month(store, latest_before, loader.summary.latest_month)
     return loader.summary
 
 
@@ -181,23 +180,10 @@ def _latest_stored_month(store) -> str | None:
     return latest and latest["month"]
 
 
-@dataclass
-class _LatestMonth:
-    """The latest transaction month before a load, which the load moves on: read once the slow way in a store no load
-    kept it in yet."""
-
-    store: Any
-    month: str | None
-
-    @classmethod
-    def before_loading(cls, store) -> _LatestMonth:
-        return cls(store, latest_transaction_month(store))
-
-    def after_loading(self, loaded: str | None) -> None:
-        latest = max(self.month or "", loaded or "")
-        if latest:
-            self.store["meta"].replace_one({"_id": LATEST_MONTH_ID}, {"_id": LATEST_MONTH_ID, "month": latest},
-                                           upsert=True)
+def _keep_latest_month(store, before: str | None, loaded: str | None) -> None:
+    latest = max(before or "", loaded or "")
+    if latest:
+        store["meta"].replace_one({"_id": LATEST_MONTH_ID}, {"_id": LATEST_MONTH_ID, "month": latest}, upsert=True)
 
 
 class _Loader:
