@@ -57,6 +57,7 @@ from tools.requests.fit import (
     fit_request,
     is_business_product,
     request_reason,
+    unmet_reason,
 )
 from tools.requests.model import Request, StatedRelative
 from tools.spec import tool
@@ -214,7 +215,7 @@ def _for_request(ctx: ToolContext, customer_id: str, request: Request, view: Rel
     for item in answer.shown:
         reason, evidence = request_reason(request, item.product, item.phrase)
         rec = by_product.get(item.product_id) or _described_recommendation(item.product, view)
-        rec.reasons = [reason, *rec.reasons]
+        rec.reasons = [*([unmet_reason(item)] if answer.unmet else []), reason, *rec.reasons]
         rec.evidence = [*evidence, *rec.evidence]
         rec.components = {**rec.components, "request": round(item.need, 4)}
         shown.append(rec)

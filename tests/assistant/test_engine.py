@@ -419,6 +419,16 @@ def test_a_plain_need_only_a_product_closed_to_them_meets_is_answered_from_the_g
                                                  for rec in turn.recommendations}
 
 
+def test_a_monthly_cap_a_relatives_products_break_is_said_as_a_shortfall_not_as_met(runtime, married_customer):
+    first = runtime.engine.turn(as_customer(married_customer), "my daughter is 16 and starting to drive, what should we look at?")
+    assert "P044" in [rec["product_id"] for rec in first.recommendations]  # Auto Insurance, $135 a month
+    capped = runtime.engine.turn(as_customer(married_customer), "I won't pay more than 50 a month",
+                                 session_id=first.session_id)
+    auto = next(rec for rec in capped.recommendations if rec["product_id"] == "P044")
+    assert auto["reasons"][0] == "Closest to what you asked, but it has a $135 monthly premium."
+    assert "meets what you set" not in " ".join(auto["reasons"])
+
+
 def test_a_fee_constraint_is_a_constraint_not_a_preference(runtime, adult_customer):
     turn = runtime.engine.turn(as_customer(adult_customer), "Only cards with no yearly fee")
     products = shown_products(runtime, turn)

@@ -149,6 +149,17 @@ def test_a_product_breaking_a_constraint_says_what_it_breaks():
     assert violations(CARDS["P011"], Constraints(max_annual_fee=0)) == []
 
 
+def test_a_product_shown_for_constraints_it_breaks_is_never_said_to_meet_them():
+    auto = {"_id": "P044", "name": "Auto Insurance", "category": "insurance",
+            "need_statements": ["I'm adding my teenager to my car insurance"],
+            "terms": {"monthly_fee": 0.0, "premium_monthly": 135.0}}
+    capped = Request(text="I won't pay more than 50 a month", constraints=Constraints(max_monthly_fee=50))
+    reason, _ = request_reason(capped, auto, "I'm adding my teenager to my car insurance")
+    assert "meets what you set" not in reason
+    cheap = {**auto, "terms": {"monthly_fee": 0.0, "premium_monthly": 28.0}}
+    assert "meets what you set: a monthly fee of at most $50" in request_reason(capped, cheap, "")[0]
+
+
 def test_a_monthly_cap_holds_cover_to_its_premium_and_never_calls_a_premium_no_fee():
     plan = {"_id": "P050", "name": "Family Health Plan PPO", "category": "healthcare", "terms": {"premium_monthly": 1450.0}}
     term_life = {"_id": "P041", "name": "Term Life", "category": "insurance", "terms": {"premium_monthly": 28.0}}

@@ -248,7 +248,8 @@ def _refused_as(product: Mapping) -> set[str]:
 
 def request_reason(request: Request, product: Mapping, phrase: str) -> tuple[str, list[Evidence]]:
     """Why the product answers the request, quoting the catalogue's own words for what it is for."""
-    said = request.constraints.words(product.get("terms") or {})
+    # a product shown as the closest to constraints it breaks leads with what it falls short on, and meets none here
+    said = [] if violations(product, request.constraints) else request.constraints.words(product.get("terms") or {})
     meets = f", and it meets what you set: {', '.join(said)}" if said else ""
     # asked only for a kind ("which card should I get?"), a need statement matched on the sentence's form is not
     # what they asked for: the kind is
