@@ -416,6 +416,18 @@ def test_asked_only_for_a_kind_none_of_which_is_open_to_them_the_answer_says_wha
     assert "income" in closed.reasons[0] and "None of its kind is open to you now" in closed.reasons[0]
 
 
+def test_a_plain_need_closed_to_them_does_not_make_a_far_weaker_match_the_product_they_cannot_have(store):
+    _bank(store)  # C1 is 40: Student Checking is closed by age, Premier Checking by income
+    request = Request(text="I keep getting hit with overdraft fees", needs=(
+        NeedHit("P_STUDENT", 1.0, "overdraft fees keep hitting me"), NeedHit("P_PREMIER", 0.34, "Premier Checking")))
+    # the premier account is no answer to overdraft fees: nothing is named, and the guide answers (the engine)
+    assert recommend_personal(_context(store), "C1", k=3, request=request) == []
+    # asked for it by name, the same closed account is named with what keeps it from them
+    by_name = replace(request, needs=(NeedHit("P_PREMIER", 0.95, "Premier Checking"),))
+    [closed] = recommend_personal(_context(store), "C1", k=3, request=by_name)
+    assert closed.product_id == "P_PREMIER" and "income" in closed.reasons[0]
+
+
 def test_asked_for_a_kind_a_product_of_another_kind_they_hold_does_not_lead_the_answer(store):
     _bank(store)
     # "new job, big raise, I want to pay down my cards with a loan": the paycheck need is the plainest match

@@ -45,6 +45,7 @@ from tools.requests.fit import (
     SPECIFIC_NEED,
     as_ranked,
     conditions,
+    far_from_need,
     fit_request,
     is_business_product,
     is_cover,
@@ -199,11 +200,16 @@ def _with_held(ctx: ToolContext, request: Request, features: Mapping, shown: lis
     held = set(features.get("products_held") or ())
     best_shown = max((rec.components.get("request", 0.0) for rec in shown), default=0.0)
     offered = {rec.product_id for rec in shown}
+    # past the plainly stated need, a product answering another need is not what they asked for, open or not;
+    # once the plain need's product was shown ("anything else?"), what is left is judged on its own
+    answered = bool(request.needs) and request.needs[0].product_id in request.skipped
+    other_needs = set() if answered else set(far_from_need(request, ctx.products))
     for need in request.needs:
         if need.score < best_shown + HELD_MARGIN:
             return shown
         product = ctx.products.get(need.product_id)
         if (product is None or need.product_id in request.skipped or need.product_id in offered
+                or need.product_id in other_needs
                 or violations(product, request.constraints) or (shown and _of_another_kind(product, request))):
             continue
         if need.product_id in held:
