@@ -157,7 +157,10 @@ def test_a_product_shown_for_constraints_it_breaks_is_never_said_to_meet_them():
     reason, _ = request_reason(capped, auto, "I'm adding my teenager to my car insurance")
     assert "meets what you set" not in reason
     cheap = {**auto, "terms": {"monthly_fee": 0.0, "premium_monthly": 28.0}}
-    assert "meets what you set: a monthly fee of at most $50" in request_reason(capped, cheap, "")[0]
+    assert "meets what you set: a monthly premium of at most $50" in request_reason(capped, cheap, "")[0]
+    checking = {"monthly_fee": 5.0, "apy": 0.001}
+    assert capped.constraints.words(checking) == ["a monthly fee of at most $50"]
+    assert capped.constraints.words() == ["a monthly cost of at most $50"]  # what they set, of no one product
 
 
 def test_a_monthly_cap_holds_cover_to_its_premium_and_never_calls_a_premium_no_fee():

@@ -50,8 +50,8 @@ class Constraints:
         said = []
         if self.max_annual_fee is not None and speaks_to("annual_fee"):
             said.append("no annual fee" if self.max_annual_fee == 0 else f"an annual fee of at most ${self.max_annual_fee:,.0f}")
-        if self.max_monthly_fee is not None and speaks_to("monthly_fee"):
-            said.append("no monthly fee" if self.max_monthly_fee == 0 else f"a monthly fee of at most ${self.max_monthly_fee:,.0f}")
+        if self.max_monthly_fee is not None and (speaks_to("monthly_fee") or speaks_to("premium_monthly")):
+            said.append(_monthly_cap_words(self.max_monthly_fee, terms))
         if self.rate_type and speaks_to("rate_type"):
             said.append(f"a {self.rate_type} rate")
         if self.max_risk:
@@ -177,6 +177,14 @@ def _categories(values, name: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"{name} has unknown categories {unknown}: use {', '.join(sorted(CATEGORIES))}")
     return values
+
+
+def _monthly_cap_words(cap: float, terms: Mapping | None) -> str:
+    """A monthly cap as said of what it held: a cover's premium, an account's fee, or (of no product) either."""
+    if cap == 0:
+        return "no monthly fee"
+    cost = "cost" if terms is None else "premium" if terms.get("premium_monthly") is not None else "fee"
+    return f"a monthly {cost} of at most ${cap:,.0f}"
 
 
 def _months_words(months: int) -> str:
