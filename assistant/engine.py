@@ -74,6 +74,7 @@ RELATION_WORDS = {"spouse": "spouse", "child": "children", "parent": "parents", 
 ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a constraint
 # A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
 NEED_OVERRIDE = 0.75
+GUIDE_ANSWERS = 0.7  # a guide passage this near in meaning, first in both rankings, holds the very question asked
 UNSURE = 0.6
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
 # words of a problem with an account the customer has, which a person or the servicing flow should take
@@ -267,6 +268,12 @@ class Engine:
     # -- planning ---------------------------------------------------------------------------------------------------
     def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding,
               request: Request | None = None, specialty: str | None = None) -> Plan:
+        if intent == "account_servicing" and not SERVICING.search(message):
+            # a question about how accounts work ("what happens if I overdraw?") that the guide holds is answered
+            # from it; one about their own account, or naming a problem with it, goes to a person
+            guide = self._search(message, subject, slots, embedding)
+            if guide_holds_the_question(guide.context["hits"]):
+                return guide
         if intent in HANDOFF_INTENTS:
             return Plan("handoff", {"kind": handoff_kind(intent, message)}, handoff=True)
         if intent in SMALL_TALK:
@@ -612,6 +619,15 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
             not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
         return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
+
+
+def guide_holds_the_question(hits: Sequence[Mapping]) -> bool:
+    """Whether the first hit is a guide answer to the question itself: both rankings put it first and its meaning is
+    near (`GUIDE_ANSWERS`), as for "What happens if I overdraw my account?", not merely words in common."""
+    top = hits[0] if hits else None
+    parts = top.get("components", {}) if top else {}
+    return (top is not None and top.get("collection") == "faq" and parts.get("lexical_rank") == 1
+            and parts.get("vector_rank") == 1 and parts.get("vector_score", 0.0) >= GUIDE_ANSWERS)
 
 
 def for_another_adult(request: Request) -> bool:

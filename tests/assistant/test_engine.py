@@ -407,6 +407,14 @@ def test_a_need_in_the_message_decides_the_products(runtime, adult_customer):
     assert any(reason.startswith("It fits what you asked") for reason in reasons[:2])  # after its yearly value
 
 
+def test_a_question_on_how_accounts_work_that_the_guide_holds_is_answered_not_handed_to_a_person(
+        runtime, adult_customer):
+    asked = runtime.engine.turn(as_customer(adult_customer), "What happens if I overdraw my account?")
+    assert not asked.handoff and "overdraft protection" in asked.answer  # the guide's answer: link savings
+    own = runtime.engine.turn(as_customer(adult_customer), "what's my routing number?")
+    assert own.handoff  # about their own account: a person
+
+
 def test_a_plain_need_only_a_product_closed_to_them_meets_is_answered_from_the_guide_not_with_stray_products(
         runtime, adult_customer):
     """Student Checking is the account for overdraft fees in the catalogue's words; at 25-55 it is closed to them,
