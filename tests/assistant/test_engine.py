@@ -407,6 +407,11 @@ def test_a_need_in_the_message_decides_the_products(runtime, adult_customer):
     assert any(reason.startswith("It fits what you asked") for reason in reasons[:2])  # after its yearly value
 
 
+def test_refinancing_student_loans_is_answered_with_the_student_loan_refinance_not_mortgages(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "can I refinance my student loans?")
+    assert "Student Loan Refinance" in turn.answer and "Mortgage" not in turn.answer
+
+
 def test_a_question_on_how_accounts_work_that_the_guide_holds_is_answered_not_handed_to_a_person(
         runtime, adult_customer):
     asked = runtime.engine.turn(as_customer(adult_customer), "What happens if I overdraw my account?")

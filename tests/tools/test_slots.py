@@ -52,6 +52,9 @@ def test_partner_means_a_provider_when_it_qualifies_a_clinic():
         ("roth IRA or 401k for retirement", ["retirement"]),
         ("I want to invest in ETFs", ["investment"]),
         ("a card and then a mortgage", ["card", "mortgage"]),
+        ("should we refinance?", ["mortgage"]),
+        ("can I refinance my student loans?", ["loan"]),  # another debt refinanced is no mortgage
+        ("refi my auto loan", ["loan"]),
         ("hello there", []),
     ],
 )

@@ -71,7 +71,9 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         ProductCategory.mortgage,
-        r"mortgages?|home loans?|refinanc\w*|refi|home equity(?:\s+(?:lines?\s+of\s+credit|loans?))?|helocs?",
+        # refinancing is a mortgage's unless what is refinanced is named as another debt ("my student loans")
+        r"mortgages?|home loans?|(?:refinanc\w*|refi)(?!(?:\s+\w+){0,2}\s+(?:student|college|grad|car|auto|truck|vehicle"
+        r"|personal|business|credit)\b)|home equity(?:\s+(?:lines?\s+of\s+credit|loans?))?|helocs?",
     ),
     (ProductCategory.card, r"(?:credit|debit|rewards?|cash ?back|travel|prepaid) cards?|cards?|visa|mastercard"),
     (ProductCategory.investment, r"invest\w*|brokerage|stocks?|etfs?|mutual funds?|portfolio|bonds?"),
