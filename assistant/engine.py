@@ -268,9 +268,9 @@ class Engine:
     # -- planning ---------------------------------------------------------------------------------------------------
     def _plan(self, intent: str, caller: Caller, subject: str | None, message: str, slots, embedding,
               request: Request | None = None, specialty: str | None = None) -> Plan:
-        if intent == "account_servicing" and not SERVICING.search(message):
+        if intent == "account_servicing" and not SERVICING.search(message) and not may_be_dispute(message):
             # a question about how accounts work ("what happens if I overdraw?") that the guide holds is answered
-            # from it; one about their own account, or naming a problem with it, goes to a person
+            # from it; one about their own account, naming a problem with it or in a dispute's words goes to a person
             guide = self._search(message, subject, slots, embedding)
             if guide_holds_the_question(guide.context["hits"]):
                 return guide
