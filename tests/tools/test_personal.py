@@ -665,3 +665,10 @@ def test_a_sum_the_customer_tells_us_of_is_valued_in_place_of_their_balances():
     assert [(item.record_id, item.field, item.value) for item in estimate.evidence] == [("P_MM", "terms.apy", 0.038)]
     assert stated_sum_interest(money_market, 1_000) is None  # below what it needs to open
     assert stated_sum_interest(CATALOGUE["P_TRAVEL"], 50_000) is None  # a card pays no interest
+
+
+def test_the_life_stage_reason_names_a_retirees_stage_once():
+    retired = {"_id": "F1", "customer_id": "C1", "life_stage": "retired", "occupation": "Retired"}
+    working = {**retired, "life_stage": "established family", "occupation": "Nurse"}
+    assert goal_sources(retired, [])[-1].reason == "It suits where you are in life (retired)."
+    assert goal_sources(working, [])[-1].reason == "It suits where you are in life (established family, nurse)."

@@ -114,9 +114,11 @@ def _profile_sources(features: Mapping) -> list[GoalSource]:
     evidence = [field_evidence(EvidenceKind.profile_field, "features", features, "life_stage", "stage of life")]
     if occupation:
         evidence.append(field_evidence(EvidenceKind.profile_field, "features", features, "occupation", "occupation"))
+    # a retiree's occupation is "Retired" too: "(retired)", not "(retired, retired)"
+    said = stage if occupation.lower() in ("", stage.lower()) else f"{stage}, {occupation.lower()}"
     return [GoalSource(
         f"{stage} {occupation}".strip(),
-        f"It suits where you are in life ({stage}{', ' + occupation.lower() if occupation else ''}).",
+        f"It suits where you are in life ({said}).",
         tuple(evidence),
         PROFILE_WEIGHT,
     )]
