@@ -176,8 +176,15 @@ def statement_vectors(embedder, statements: Sequence[str]) -> np.ndarray:
     return kept.embed(embedder, statements)
 
 
+# a rule that, when it fires, stands for another's words: off to college now, the student needs an account of their
+# own, not a fund to save for college (a 529, for "I'm starting university in September")
+SUPERSEDES = {"starting_college": "education"}
+
+
 def fired_rules(text: str) -> list[NeedRule]:
-    return [rule for rule in NEED_RULES if rule.pattern.search(text)]
+    fired = [rule for rule in NEED_RULES if rule.pattern.search(text)]
+    superseded = {SUPERSEDES[rule.name] for rule in fired if rule.name in SUPERSEDES}
+    return [rule for rule in fired if rule.name not in superseded]
 
 
 def infer_needs(texts: Sequence[str], embeddings, product_needs: Mapping[str, Sequence[str]], *,

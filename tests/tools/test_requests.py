@@ -124,6 +124,9 @@ def test_life_events_and_business_are_recognised():
     for leaving in ("my son is 19 and heading to college in the fall", "starting college in the fall", "off to uni soon"):
         assert "starting_college" in life_events_in(leaving)
     assert "starting_college" not in life_events_in("we want to save for college")  # a college fund, not a student
+    assert "education" in life_events_in("we want to save for college")
+    # off to college now: an account of their own, not a fund to save for it (a 529)
+    assert life_events_in("I'm starting university in September") == ("starting_college",)
     assert "protect_family" in life_events_in("It has me thinking about what happens to my own family if I go too")
     assert "teen_driver" in life_events_in("our daughter turns 16 and wants to drive the old Corolla")
     for loss in ("I lost my son last year", "my late grandma left me money", "my brother died in March"):
