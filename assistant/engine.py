@@ -63,6 +63,7 @@ from tools.requests.fit import (
     violations,
 )
 from tools.requests.slots import other_relative
+from tools.search import FAQ
 from tools.types import EvidenceKind, Recommendation
 
 MAX_MESSAGE_CHARS = 2000
@@ -626,7 +627,7 @@ def guide_holds_the_question(hits: Sequence[Mapping]) -> bool:
     near (`GUIDE_ANSWERS`), as for "What happens if I overdraw my account?", not merely words in common."""
     top = hits[0] if hits else None
     parts = top.get("components", {}) if top else {}
-    return (top is not None and top.get("collection") == "faq" and parts.get("lexical_rank") == 1
+    return (top is not None and top.get("collection") == FAQ and parts.get("lexical_rank") == 1
             and parts.get("vector_rank") == 1 and parts.get("vector_score", 0.0) >= GUIDE_ANSWERS)
 
 

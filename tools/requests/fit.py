@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from retrieval.records import RISK_ORDER
 from tools.evidence import field_evidence
-from tools.requests.model import Constraints, Request
+from tools.requests.model import MONTHLY_COSTS, Constraints, Request
 from tools.requests.slots import names_only_a_kind
 from tools.types import Evidence, EvidenceKind
 
@@ -32,7 +32,6 @@ MIN_OPTIONS = 3  # options a list offers when that many answer the need at all
 OTHER_OPTIONS_MARGIN = 0.3  # ... unless the customer asked for something else than what they were shown
 STRONG_NEED = 0.8  # a need this plain is shown even outside the product types the request names
 PLAIN_NEED = 0.9  # ... and this plain, it is what the request is for, whatever else it seems to be
-MONTHLY_COSTS = (("monthly_fee", "fee"), ("premium_monthly", "premium"))  # the terms a monthly cap holds to
 ALSO_ANSWERS = {"loan": ("mortgage",)}  # asked for "loans" to buy a house, a mortgage is one ...
 _ABOUT_A_HOME = re.compile(r"\b(?:house|home|condo|property|townhouse|equity|place to live)\b", re.IGNORECASE)  # ... not for a car
 BUSINESS_SEGMENT = "small_business"

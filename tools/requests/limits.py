@@ -33,7 +33,7 @@ _FEE_FREE = re.compile(r"\bfee[- ]?free\b|\bno[- ]fee\b|\bfees?\s+(?:are\s+)?(?:
 _ANNUAL_FREE = re.compile(r"\b(?:annual|yearly)[- ]fee[- ]free\b|\bno[- ]annual[- ]fee\b", re.IGNORECASE)
 _MONTHLY_FREE = re.compile(r"\bmonthly[- ]fee[- ]free\b|\bno[- ]monthly[- ]fee\b", re.IGNORECASE)
 # what a customer will pay a month for a bank account is its monthly fee ("I won't pay over $25 a month for it"), for
-# cover its premium (`tools.requests.fit.MONTHLY_COSTS`); about borrowing the same words speak of a loan's payment,
+# cover its premium (`tools.requests.model.MONTHLY_COSTS`); about borrowing the same words speak of a loan's payment,
 # which depends on the sum borrowed and no fee cap describes
 _PAY_A_MONTH = re.compile(r"\bpay(?:ing)?\s+(?P<cap>more than|over|above|up to|at most|no more than|max(?:imum)?)\s*\$?\s*"
                           r"(?P<sum>\d+(?:\.\d+)?)\s*(?:bucks|dollars)?\s*(?:a|per|/)\s*(?:month|mo)\b", re.IGNORECASE)

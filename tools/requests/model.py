@@ -16,6 +16,7 @@ from retrieval.records import RISK_ORDER, ProductCategory, RateType, Relation, R
 
 CATEGORIES = frozenset(category.value for category in ProductCategory)
 RELATIONS = frozenset(relation.value for relation in Relation)
+MONTHLY_COSTS = (("monthly_fee", "fee"), ("premium_monthly", "premium"))  # the terms a monthly cap holds to
 _A_WORD = re.compile(r"[a-z]{1,20}")  # a relative's word ("mom") goes into an answer: one plain word, nothing else
 
 
@@ -50,7 +51,7 @@ class Constraints:
         said = []
         if self.max_annual_fee is not None and speaks_to("annual_fee"):
             said.append("no annual fee" if self.max_annual_fee == 0 else f"an annual fee of at most ${self.max_annual_fee:,.0f}")
-        if self.max_monthly_fee is not None and (speaks_to("monthly_fee") or speaks_to("premium_monthly")):
+        if self.max_monthly_fee is not None and any(speaks_to(term) for term, _ in MONTHLY_COSTS):
             said.append(_monthly_cap_words(self.max_monthly_fee, terms))
         if self.rate_type and speaks_to("rate_type"):
             said.append(f"a {self.rate_type} rate")
