@@ -37,7 +37,15 @@ from assistant.escalation import (
     unserved_reason,
     with_disclosure,
 )
-from assistant.followups import FollowUp, by_rate, detect_followup, monthly_payment, pick_shown, yearly_cost
+from assistant.followups import (
+    FollowUp,
+    by_rate,
+    detect_followup,
+    monthly_payment,
+    pick_shown,
+    refers_back,
+    yearly_cost,
+)
 from assistant.hard_times import (
     HARD_TIME_STATE,
     HardTime,
@@ -199,7 +207,8 @@ class Engine:
         else:
             embedding = self.embedder.embed_one(message)
             prediction = self.classifier.predict(message, embedding=embedding)
-            request = with_needs(said, self.ctx, self._need_embedding(message, embedding, hard))
+            request = self._about_the_last(with_needs(said, self.ctx, self._need_embedding(message, embedding, hard)),
+                                           session.state)
             intent = "out_of_scope" if prediction.out_of_scope else prediction.label
             unsure = prediction.out_of_scope and any(label != "out_of_scope" for label, _ in prediction.scores[:1])
             specialty = next(iter(specialties_in(message)), None)
@@ -260,6 +269,23 @@ class Engine:
                 raise InputError(f"no customer with id {subject!r}")
             return subject
         return None  # developers: product questions only, no customer data
+
+    def _about_the_last(self, request: Request, state: Mapping) -> Request:
+        """`request` for what the last one was about, when it names a kind of product for it ("ok and insurance for
+        it?" after "we're buying our first house"): the last request's needs of that kind, what it ruled out and its
+        sums, rather than the closest statements to "insurance for it" (renters insurance, for a buyer)."""
+        if not request.categories or request.life_events or not refers_back(request.text):
+            return request
+        before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+        named = set(request.categories)
+        needs = tuple(hit for hit in before.needs
+                      if (self.ctx.products.get(hit.product_id) or {}).get("category") in named)
+        if not needs:
+            return request
+        sums = replace(before.constraints, categories=(), excluded_categories=())
+        return replace(request, needs=needs, needs_carried=True, life_events=before.life_events,
+                       ruled_out=tuple(sorted(set(request.ruled_out) | set(before.ruled_out))),
+                       constraints=sums.merged(request.constraints))
 
     def _need_embedding(self, message: str, embedding, hard: HardTime | None):
         """The embedding to match the catalogue's needs with: of the message without a death it tells of."""

@@ -56,6 +56,9 @@ _ELSE = re.compile(
     re.IGNORECASE)
 _EXPLICIT_ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b|(?:\b(?:number|no\.?|option)|#)\s*(\d)\b",
                                re.IGNORECASE)
+# "and insurance for it?": the thing the last request was about, not a new need
+_BACK_REFERENCE = re.compile(r"\b(?:for|on|cover(?:ing)?|insur(?:e|ing)|protect(?:ing)?|financ(?:e|ing)|pay(?:ing)? for)\s+"
+                             r"(?:it|that|this|the same)\b", re.IGNORECASE)
 _FIRST_N = re.compile(r"\b(?:first|top)\s+(two|three|2|3)\b", re.IGNORECASE)
 
 
@@ -105,6 +108,11 @@ def detect_followup(message: str, state: dict, relations: list[str], refines: bo
     if shown and position is not None and _MORE_ABOUT.search(text):
         return FollowUp("details", position)
     return None
+
+
+def refers_back(text: str) -> bool:
+    """Whether `text` asks for something for what the last request was about ("ok and insurance for it?")."""
+    return bool(_BACK_REFERENCE.search(text))
 
 
 def explicit_ordinals(text: str) -> list[int]:

@@ -133,6 +133,25 @@ def test_what_about_for_my_mum_after_a_baby_question_drops_what_is_aimed_at_othe
         assert not any("baby" in reason or "pregnan" in reason for reason in rec["reasons"]), rec["reasons"]
 
 
+def test_insurance_for_it_after_a_house_purchase_is_cover_for_the_house_not_for_renting(runtime):
+    homeowners, renters = "P043", "P048"
+    buyer = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                 if doc["consent"]["profiling"] and (features := runtime.ctx.features(doc["_id"]) or {})
+                 and not {homeowners, renters} & set(features["products_held"])
+                 and not check(runtime.ctx.products[homeowners], features)
+                 and not check(runtime.ctx.products[renters], features))
+    caller = as_customer(buyer)
+    house = runtime.engine.turn(caller, "we're buying our first house, around 450k")
+    cover = runtime.engine.turn(caller, "ok and insurance for it?", session_id=house.session_id)
+    alone = runtime.engine.turn(caller, "ok and insurance for it?")
+
+    assert cover.recommendations, cover.answer
+    assert cover.recommendations[0]["product_id"] == homeowners, cover.answer
+    assert renters not in {rec["product_id"] for rec in cover.recommendations}  # they are buying, not renting
+    assert all(runtime.ctx.products[rec["product_id"]]["category"] == "insurance" for rec in cover.recommendations)
+    assert alone.recommendations and alone.recommendations[0]["product_id"] != homeowners  # "it" was the house
+
+
 def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_customer):
     caller = as_customer(married_customer)
     first = runtime.engine.turn(caller, "which card should I get?")
