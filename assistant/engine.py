@@ -84,6 +84,7 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 # A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
 NEED_OVERRIDE = 0.75
 GUIDE_ANSWERS = 0.7  # a guide passage this near in meaning, first in both rankings, holds the very question asked
+HITS_SHOWN = 3  # the hits a product question's answer shows (prompts/answers/product_question.j2)
 UNSURE = 0.6
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
 # words of a problem with an account the customer has, which a person or the servicing flow should take
@@ -322,7 +323,7 @@ class Engine:
                 return plan
             # a plain need nothing open to them meets ("how do I stop paying overdraft fees?" at 48, when the
             # account for it is a student's): what the guide says about it answers, and names what keeps it from them
-            return self._search(message, subject, slots, embedding, _not_asked(request, self.ctx.products))
+            return _guide_first(self._search(message, subject, slots, embedding, _not_asked(request, self.ctx.products)))
         if intent == "family_recommendation":
             return self._family(subject, list(slots.relations), request)
         if intent == "healthcare":
@@ -646,6 +647,14 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
             not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
         return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
+
+
+def _guide_first(plan: Plan) -> Plan:
+    """The guide's answers before the products closed to the customer: a need answered from the guide leads with
+    what they can do (link savings for overdraft protection), then names the account they cannot open and why."""
+    hits = plan.context["hits"]
+    plan.context["hits"] = sorted(hits[:HITS_SHOWN], key=lambda hit: hit.get("eligible") is False) + hits[HITS_SHOWN:]
+    return plan
 
 
 def guide_holds_the_question(hits: Sequence[Mapping]) -> bool:

@@ -447,6 +447,7 @@ def test_a_plain_need_only_a_product_closed_to_them_meets_is_answered_from_the_g
     shown = turn.answer.lower()
     assert "overdraft protection" in shown  # the guide's answer: link savings
     assert "not available to you" in shown and "up to age 25" in shown  # the student account, with its rule
+    assert shown.index("overdraft protection transfers") < shown.index("not available to you")  # what they can do first
     assert not {"card", "loan", "healthcare"} & {runtime.ctx.products[rec["product_id"]]["category"]
                                                  for rec in turn.recommendations}
 
