@@ -133,14 +133,30 @@ def test_what_about_for_my_mum_after_a_baby_question_drops_what_is_aimed_at_othe
         assert not any("baby" in reason or "pregnan" in reason for reason in rec["reasons"]), rec["reasons"]
 
 
+def open_to(runtime, *product_ids: str) -> str:
+    """The first customer who allows profiling, holds none of `product_ids` and may open each of them."""
+    return next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
+                if doc["consent"]["profiling"] and (features := runtime.ctx.features(doc["_id"]) or {})
+                and not set(product_ids) & set(features["products_held"])
+                and not any(check(runtime.ctx.products[product_id], features) for product_id in product_ids))
+
+
+@pytest.mark.parametrize("message, asked, goes_with", [
+    ("I'm buying a used car next month, about 18k", "P021", "P044"),  # the used-car loan, then auto insurance
+    ("we're buying our first house, around 450k", "P027", "P043"),  # the first-home mortgage, then home insurance
+])
+def test_a_life_event_is_answered_first_with_what_it_asks_for_then_with_what_goes_with_it(runtime, message, asked,
+                                                                                          goes_with):
+    turn = runtime.engine.turn(as_customer(open_to(runtime, asked, goes_with)), message)
+    shown = [rec["product_id"] for rec in turn.recommendations]
+
+    assert shown[:1] == [asked], turn.answer
+    assert goes_with in shown, turn.answer  # still an option beside it
+
+
 def test_insurance_for_it_after_a_house_purchase_is_cover_for_the_house_not_for_renting(runtime):
     homeowners, renters = "P043", "P048"
-    buyer = next(doc["_id"] for doc in runtime.store["customers"].find({}, sort=[("_id", 1)])
-                 if doc["consent"]["profiling"] and (features := runtime.ctx.features(doc["_id"]) or {})
-                 and not {homeowners, renters} & set(features["products_held"])
-                 and not check(runtime.ctx.products[homeowners], features)
-                 and not check(runtime.ctx.products[renters], features))
-    caller = as_customer(buyer)
+    caller = as_customer(open_to(runtime, homeowners, renters))
     house = runtime.engine.turn(caller, "we're buying our first house, around 450k")
     cover = runtime.engine.turn(caller, "ok and insurance for it?", session_id=house.session_id)
     alone = runtime.engine.turn(caller, "ok and insurance for it?")

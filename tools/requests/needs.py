@@ -35,6 +35,7 @@ NEED_FLOOR = 0.30  # MiniLM cosine at or below which a request says nothing abou
 NEED_FULL = 0.8  # ... at or above which it plainly states the product's need
 TEXT_DISCOUNT = 0.9  # the whole indexed text is diluted by its description: its match counts a little less
 RULE_DISCOUNT = 0.8  # a life-event keyword is weaker than the request's own wording
+COMPLEMENT_DISCOUNT = 0.85  # ... and what goes with the event weaker than what it asks for
 WORD_WEIGHT = 0.25  # how much the word match lifts a product's meaning match
 MIN_NEED = 0.3  # a need score below this is no need at all
 # MiniLM cosine below which a need statement is too far from the request's words to quote back as what was asked
@@ -126,12 +127,16 @@ def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.
 
 
 def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
-    statements = [statement for rule in fired_rules(text) for statement in rule.statements]
-    if not statements:
+    """Per product, how plainly a life event `text` tells of states its need: a rule's first statement is what the
+    event asks for (a mortgage, for a home bought), those after it what goes with it (insurance for the home)."""
+    fired = [(statement, COMPLEMENT_DISCOUNT if position else 1.0)
+             for rule in fired_rules(text) for position, statement in enumerate(rule.statements)]
+    if not fired:
         return np.zeros(len(table.ids), dtype=np.float32)
-    rules = unit_rows(statement_vectors(ctx.embedder, statements))
-    best, _ = table.best_per_product((table.vectors @ rules.T).max(axis=1))
-    return _rescaled(best) * RULE_DISCOUNT
+    rules = unit_rows(statement_vectors(ctx.embedder, [statement for statement, _ in fired]))
+    weights = np.array([weight for _, weight in fired], dtype=np.float32)
+    best, _ = table.best_per_product((_rescaled(table.vectors @ rules.T) * weights).max(axis=1))
+    return best * RULE_DISCOUNT
 
 
 def _words(ctx: ToolContext, text: str, ids: Sequence[str]) -> np.ndarray:
