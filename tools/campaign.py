@@ -83,17 +83,19 @@ class NeedRule:
     name: str
     pattern: re.Pattern
     statements: tuple[str, ...]
+    goes_with: str | None = None  # the statement of what goes with the event, not what it asks for: one of them
 
 
-def _rule(name: str, pattern: str, *statements: str) -> NeedRule:
-    return NeedRule(name, re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), statements)
+def _rule(name: str, pattern: str, *statements: str, goes_with: str | None = None) -> NeedRule:
+    return NeedRule(name, re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE),
+                    (*statements, goes_with) if goes_with else statements, goes_with)
 
 
 NEED_RULES: tuple[NeedRule, ...] = (
     _rule("home_purchase",
           r"first (?:home|house|place|apartment)|new (?:home|house)|closed on (?:our|my|the) (?:home|house|place)"
           r"|closing on|house[- ]hunting|home ?buyers?|first[- ]time (?:home ?)?buyers?|buying (?:a|our|my) (?:home|house)|down ?payment",
-          "I'm buying my first home and need a mortgage", "I need insurance for my new home"),
+          "I'm buying my first home and need a mortgage", goes_with="I need insurance for my new home"),
     _rule("renovation", r"renovat\w*|remodel\w*|contractors?|home repairs?|new roof|home improvements?"
           r"|redo(?:ing)? (?:the |our |my )?(?:bathroom|kitchen|basement|house|home|roof)"
           r"|(?:bathroom|kitchen|basement|attic) (?:reno\w*|redo|makeover|upgrade)|fix(?:ing)? up (?:the|our|my) (?:house|home|place)",
@@ -121,7 +123,7 @@ NEED_RULES: tuple[NeedRule, ...] = (
           r" (?:own )?(?:\w+ )?(?:business|company|shop|bakery|restaurant|salon|cafe|practice)",
           "I'm starting a business and need a business account"),
     _rule("car", r"new car|used car|car loan|auto loan|buying a car|car payment",
-          "I'm buying a car and need car financing", "insurance for my new car"),
+          "I'm buying a car and need car financing", goes_with="insurance for my new car"),
     _rule("wedding", r"wedding|engaged|getting married|fianc\w*", "I'm saving for my wedding"),
     # the customer marrying, not paying for a child's wedding: a household of two to set up and to protect
     _rule("marriage", r"(?:we're|we are|i'm|i am|we just|just|we|i) (?:getting married|got engaged|got married|married)"

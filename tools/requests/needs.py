@@ -127,10 +127,10 @@ def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.
 
 
 def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
-    """Per product, how plainly a life event `text` tells of states its need: a rule's first statement is what the
-    event asks for (a mortgage, for a home bought), those after it what goes with it (insurance for the home)."""
-    fired = [(statement, COMPLEMENT_DISCOUNT if position else 1.0)
-             for rule in fired_rules(text) for position, statement in enumerate(rule.statements)]
+    """Per product, how plainly a life event `text` tells of states its need: what goes with the event (insurance
+    for a home bought) less plainly than what it asks for (the mortgage)."""
+    fired = [(statement, COMPLEMENT_DISCOUNT if statement == rule.goes_with else 1.0)
+             for rule in fired_rules(text) for statement in rule.statements]
     if not fired:
         return np.zeros(len(table.ids), dtype=np.float32)
     rules = unit_rows(statement_vectors(ctx.embedder, [statement for statement, _ in fired]))
