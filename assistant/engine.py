@@ -84,6 +84,13 @@ ANSWER_SIZE = 3  # products shown for a request that names a need, a type or a c
 # A need this plain in the request outweighs an intent the classifier is unsure of ("we got a kitten").
 NEED_OVERRIDE = 0.75
 GUIDE_ANSWERS = 0.7  # a guide passage this near in meaning, first in both rankings, holds the very question asked
+# a judgement of their finances asked for, which a list of products does not give
+JUDGEMENT = re.compile(
+    r"\b(?:am i|are we) (?:on track|on course|doing (?:ok|okay|alright|all right|well|enough)|saving enough|ready)\b"
+    r"|\b(?:is|will) (?:it|that|this|what i have|what we have|my \w+|our \w+) (?:be )?enough\b"
+    r"|\bwill (?:i|we) (?:have enough|be (?:ok|okay|alright|all right|able to retire))\b|\bcan (?:i|we) afford\b"
+    r"|\bhow am i doing\b", re.IGNORECASE)
+JUDGED_TEMPLATES = ("personal_recommendation", "product_question")  # answers that say they cannot judge it
 HITS_SHOWN = 3  # the hits a product question's answer shows (prompts/answers/product_question.j2)
 UNSURE = 0.6
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
@@ -217,6 +224,8 @@ class Engine:
             intent, confidence = routed_intent(intent, prediction.confidence, request, self.ctx.products, specialty,
                                                browsing)
             plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
+        if plan.template in JUDGED_TEMPLATES:
+            plan.context["judgement"] = asks_for_a_judgement(message)
         misses = 0 if plan.handoff else unserved_in_a_row(session.state, intent, plan)
         if goes_to_person(self.rules, session.state, misses, message):
             plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0
@@ -677,6 +686,12 @@ def for_another_adult(request: Request) -> bool:
 def browses(message: str) -> bool:
     """Whether `message` asks what there is of a kind ("what mortgages do you have?"), not about its terms."""
     return bool(BROWSING.search(message)) and not ABOUT_TERMS.search(message)
+
+
+def asks_for_a_judgement(message: str) -> bool:
+    """Whether `message` asks Fargo to judge their situation ("am I on track to retire?", "can we afford it?"),
+    which its product answers cannot do."""
+    return bool(JUDGEMENT.search(message))
 
 
 def names_a_product(message: str, products) -> bool:

@@ -168,6 +168,18 @@ def test_insurance_for_it_after_a_house_purchase_is_cover_for_the_house_not_for_
     assert alone.recommendations and alone.recommendations[0]["product_id"] != homeowners  # "it" was the house
 
 
+def test_asked_to_judge_their_finances_the_answer_says_it_cannot_and_how_to_reach_a_person(runtime, married_customer):
+    caller = as_customer(married_customer)
+    on_track = runtime.engine.turn(caller, "I want to retire in 10 years, am I on track?")
+    afford = runtime.engine.turn(caller, "can we afford a bigger house?")
+    plain = runtime.engine.turn(caller, "what card suits my spending?")
+
+    for turn in (on_track, afford):
+        assert "can't judge that" in turn.answer and '"talk to a person"' in turn.answer, turn.answer
+    assert on_track.recommendations  # what may help is still shown
+    assert "judge" not in plain.answer
+
+
 def test_anything_cheaper_only_offers_products_that_cost_less(runtime, married_customer):
     caller = as_customer(married_customer)
     first = runtime.engine.turn(caller, "which card should I get?")
