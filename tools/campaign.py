@@ -100,7 +100,10 @@ NEED_RULES: tuple[NeedRule, ...] = (
           r"|redo(?:ing)? (?:the |our |my )?(?:bathroom|kitchen|basement|house|home|roof)"
           r"|(?:bathroom|kitchen|basement|attic) (?:reno\w*|redo|makeover|upgrade)|fix(?:ing)? up (?:the|our|my) (?:house|home|place)",
           "I'm renovating my home and need to pay for the repairs"),
-    _rule("new_baby", r"baby|babies|expecting|pregnan\w*|trimester|nursery|newborn|maternity",
+    _rule("new_baby", r"baby|babies|expecting|pregnan\w*|trimester|nursery|newborn|maternity"
+          r"|had (?:twins|(?:a|our|my|another)(?: first| second| third| new)?"
+          r" (?:kid|child|son|daughter|little one|boy|girl))"
+          r"|(?:son|daughter|kid|child|twins) (?:was |were |is |are )?(?:just )?born|gave birth",
           "we're having a baby and want to plan for the costs", "life insurance to protect my growing family"),
     _rule("education", r"college|tuition|kindergarten|universit\w*|school fees?",
           "I want to save for my kids' college education"),

@@ -132,6 +132,11 @@ def test_life_events_and_business_are_recognised():
     for loss in ("I lost my son last year", "my late grandma left me money", "my brother died in March"):
         assert "bereavement" in life_events_in(loss)
     assert "bereavement" not in life_events_in("I lost my job and my brother is helping out")
+    for born in ("my wife and I just had our second kid", "we had a son last month", "our daughter was born in May",
+                 "we just had twins"):
+        assert "new_baby" in life_events_in(born)
+    for other in ("I had a bad day", "my son had a girlfriend", "we had a childhood friend over"):
+        assert "new_baby" not in life_events_in(other)
     assert about_business("I run my own bakery and need a card")
     assert not about_business("I need a card for my holidays")
 
