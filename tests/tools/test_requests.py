@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from tools.personal.ranking import _answered_elsewhere
-from tools.requests.ages import for_age
+from tools.requests.ages import for_age, quoted_for_their_age
 from tools.requests.fit import far_from_need, fit_request, request_reason, violations
 from tools.requests.model import Constraints, NeedHit, Request
 from tools.requests.parse import (
@@ -393,3 +393,21 @@ def test_a_relative_keeps_the_customers_word_and_one_the_graph_has_no_relation_f
     assert [(r.relation, r.count) for r in relatives_in("The in-laws (70 and 73) just moved in")] == [("parent", 2)]
     assert find_relations("my sister-in-law, she is 30") == ["sibling"] and other_relative("my mother-in-law") is None
     assert other_relative("my mom is 70") is None and find_relations("my mom is 70") == ["parent"]
+
+
+def test_a_need_statement_of_a_product_for_other_ages_is_not_quoted_back_as_what_they_asked():
+    roth = {"_id": "P035", "name": "Roth IRA", "category": "retirement", "target_segments": ["young_professionals"],
+            "need_statements": ["I just started working and want to save for retirement early"]}
+    planner = {"_id": "P036", "name": "Retirement Income Planner", "category": "retirement",
+               "target_segments": ["retirees"], "need_statements": ["make my savings last through retirement"]}
+    products = {"P035": roth, "P036": planner}
+    asked = Request(text="I'm retiring next month, how do I make my savings last?", needs=(
+        NeedHit("P036", 1.0, "make my savings last through retirement"),
+        NeedHit("P035", 0.9, "I just started working and want to save for retirement early")))
+
+    retiree = quoted_for_their_age(asked, products, 70)
+    assert "started working" not in request_reason(retiree, roth, retiree.need_phrase("P035"))[0]
+    assert '"make my savings last through retirement"' in request_reason(retiree, planner, retiree.need_phrase("P036"))[0]
+    assert [hit.score for hit in retiree.needs] == [1.0, 0.9]  # the order stays
+    starting_out = quoted_for_their_age(asked, products, 24)
+    assert "started working" in request_reason(starting_out, roth, starting_out.need_phrase("P035"))[0]

@@ -55,6 +55,7 @@ from tools.requests.fit import (
     unmet_reason,
     violations,
 )
+from tools.requests.ages import quoted_for_their_age
 from tools.requests.model import Request
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
@@ -188,7 +189,7 @@ def _answer(ctx: ToolContext, request: Request, features: Mapping, candidates: S
     """The candidates answering `request`, after what it asks for most plainly when they hold that or a rule keeps it
     from them. Asked only for a kind, its products go in the customer's own order (see `as_ranked`); when none is
     open to them, the answer still names the one the words came closest to and what keeps it from them."""
-    ranked = as_ranked(request)
+    ranked = as_ranked(quoted_for_their_age(request, ctx.products, features.get("age")))
     shown = _for_request(ranked, candidates, scored, k, _answered_elsewhere(ctx, ranked, features, candidates))
     return _with_held(ctx, ranked if shown else request, features, shown, k)
 

@@ -48,6 +48,18 @@ def for_age(request: Request, products: Mapping[str, Mapping], age: int | None) 
     return replace(request, needs=tuple(_of_named_kind(request, products, age, moved)))
 
 
+def quoted_for_their_age(request: Request, products: Mapping[str, Mapping], age: int | None) -> Request:
+    """The customer's own `request`, its need statements of products aimed only at other ages than theirs no longer
+    quoted back as what they asked ("I just started working" of a Roth IRA, to a retiree): the product's name stands
+    instead. The needs' scores stay: only what the answer quotes changes."""
+    if age is None:
+        return request
+    needs = tuple(replace(hit, phrase=products[hit.product_id].get("name", ""))
+                  if hit.product_id in products and _only_other_ages(products[hit.product_id], age) else hit
+                  for hit in request.needs)
+    return replace(request, needs=needs)
+
+
 def _of_named_kind(request: Request, products: Mapping[str, Mapping], age: int, needs: list[NeedHit]) -> list[NeedHit]:
     """Asked for cover for them ("what insurance does my 70-year-old father need?"), cover of that type aimed at
     their age by name answers it, just below the best match: the words may have matched the relative rather than
