@@ -286,7 +286,7 @@ class Engine:
         sums, rather than the closest statements to "insurance for it" (renters insurance, for a buyer)."""
         if not request.categories or request.life_events or not refers_back(request.text):
             return request
-        before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+        before = _last_request(state)
         named = set(request.categories)
         needs = tuple(hit for hit in before.needs
                       if (self.ctx.products.get(hit.product_id) or {}).get("category") in named)
@@ -429,7 +429,7 @@ class Engine:
                 return Plan("refused", {"message": "Which customer? Give me their customer id."})
             if said.needs:  # the follow-up states a need of its own: that need, for them
                 return self._family(subject, list(slots.relations), said)
-            before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+            before = _last_request(state)
             return self._family(subject, list(slots.relations), replace(said, needs=before.needs, needs_carried=True))
         return self._cheaper(state, shown, subject)
 
@@ -448,7 +448,7 @@ class Engine:
     def _payments(self, shown: list[dict], said: Request, state: dict) -> Plan:
         """What each shown loan would cost a month on the sum asked (or the one said before), over the term asked
         (capped at the product's longest) or its longest: at its starting APR."""
-        before = Request.from_dict((state.get("arguments") or {}).get("request") or {})
+        before = _last_request(state)
         last = state.get("payment") or {}  # the sum and term of the payment asked just before
         amount = said.constraints.amount or last.get("amount") or before.constraints.amount
         asked_months = said.constraints.term_months or last.get("months") or before.constraints.term_months
@@ -656,6 +656,11 @@ def routed_intent(intent: str, confidence: float, request: Request, products, sp
             not request.relatives or (JOINT.search(request.text) and all(r.relation == "spouse" for r in request.relatives))):
         return "personal_recommendation", confidence  # no relative, or the couple's own need ("my fiance and I")
     return intent, confidence
+
+
+def _last_request(state: Mapping) -> Request:
+    """The request the session's last ranked answer was for (an empty one when there was none)."""
+    return Request.from_dict((state.get("arguments") or {}).get("request") or {})
 
 
 def _guide_first(plan: Plan) -> Plan:
