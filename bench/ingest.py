@@ -174,7 +174,7 @@ def ingest_in_child(settings: Settings, mode: str, results) -> None:
     start = time.perf_counter()
     run = run_ingest_now(settings, mode=mode)
     seconds = time.perf_counter() - start
-    stages = {name: (stats.count, stats.seconds) for name, stats in run.stages.items()}
+    stages = {name: (stats.count, stats.seconds, stats.cpu_seconds) for name, stats in run.stages.items()}
     results.put((run.status, stages, seconds, peak_mib()))
 
 
@@ -192,15 +192,17 @@ def compare_nightly(root: Path, customers: int, seed: int, share: float, taking_
     changed = change_customers(settings.source_dir, share, seed, taking_up)
     print(f"changed {changed:,} customers ({share:.1%}), {int(changed * taking_up):,} of them taking up a product")
     nightly = timed_ingest(settings, "incremental")
-    print(f"{'stage':<9} {'full s':>9} {'nightly s':>10} {'nightly/full':>13}   items full -> nightly")
-    for name, (count, seconds) in full[1].items():
-        night_count, night_seconds = nightly[1].get(name, (0, 0.0))
-        print(f"{name:<9} {seconds:>9.1f} {night_seconds:>10.1f} {night_seconds / seconds:>13.3f}   "
-              f"{count:,} -> {night_count:,}")
-    stages = [sum(seconds for _, seconds in run[1].values()) for run in (full, nightly)]
-    print(f"{'stages':<9} {stages[0]:>9.1f} {stages[1]:>10.1f} {stages[1] / stages[0]:>13.3f}   "
-          f"status {full[0]} / {nightly[0]}")
-    print(f"{'process':<9} {full[2]:>9.1f} {nightly[2]:>10.1f} {nightly[2] / full[2]:>13.3f}   "
+    print(f"{'stage':<9} {'full s':>9} {'cpu s':>8} {'cores':>6} {'nightly s':>10} {'nightly/full':>13}   "
+          "items full -> nightly")
+    for name, (count, seconds, cpu) in full[1].items():
+        night_count, night_seconds, _ = nightly[1].get(name, (0, 0.0, 0.0))
+        print(f"{name:<9} {seconds:>9.1f} {cpu:>8.1f} {cpu / seconds:>6.2f} {night_seconds:>10.1f} "
+              f"{night_seconds / seconds:>13.3f}   {count:,} -> {night_count:,}")
+    stages = [sum(seconds for _, seconds, _ in run[1].values()) for run in (full, nightly)]
+    cpu = sum(cpu for _, _, cpu in full[1].values())
+    print(f"{'stages':<9} {stages[0]:>9.1f} {cpu:>8.1f} {cpu / stages[0]:>6.2f} {stages[1]:>10.1f} "
+          f"{stages[1] / stages[0]:>13.3f}   status {full[0]} / {nightly[0]}")
+    print(f"{'process':<9} {full[2]:>9.1f} {'':>8} {'':>6} {nightly[2]:>10.1f} {nightly[2] / full[2]:>13.3f}   "
           "(with opening the stores and loading the encoder)")
     print(f"peak memory (VmHWM): full {full[3]:,.0f} MiB, nightly {nightly[3]:,.0f} MiB")
     rebuild, same, people = in_child(graph_rebuild_in_child, settings)

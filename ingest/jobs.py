@@ -51,6 +51,7 @@ class IngestError(RuntimeError):
 class StageStats:
     count: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the process's CPU time over the stage, every thread's (DuckDB's too)
 
     @property
     def rate(self) -> float:
@@ -78,7 +79,8 @@ class JobRun:
             "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "stages": {
-                name: {"count": s.count, "seconds": round(s.seconds, 3), "per_second": round(s.rate, 1)}
+                name: {"count": s.count, "seconds": round(s.seconds, 3), "cpu_seconds": round(s.cpu_seconds, 3),
+                       "per_second": round(s.rate, 1)}
                 for name, s in self.stages.items()
             },
             "errors": self.errors,
@@ -179,11 +181,12 @@ class IngestJob:
             self.stats = stats
 
         def __enter__(self) -> StageStats:
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
             return self.stats
 
         def __exit__(self, *exc) -> None:
             self.stats.seconds = time.perf_counter() - self.start
+            self.stats.cpu_seconds = time.process_time() - self.cpu_start
 
     def _stage(self, run: JobRun, name: str) -> _Timer:
         return self._Timer(run.stages.setdefault(name, StageStats()))
