@@ -17,6 +17,7 @@ from assistant.worker import run_ingest_now
 from ingest.synth import synthesize
 from retrieval.formats import money
 from tools.eligibility import check
+from tools.requests.fit import NEAR_REQUEST
 
 
 @pytest.fixture(scope="module")
@@ -615,6 +616,16 @@ def test_a_couple_getting_married_is_shown_cover_for_the_new_household_too(runti
     names = [p["name"] for p in shown_products(runtime, turn)]
     assert "Goal Saver Account" in names  # and before, nothing else
     assert any(name.endswith("Life Insurance") for name in names)
+
+
+def test_cover_for_a_new_baby_says_which_need_of_a_new_parent_it_meets(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer),
+                               "my wife and I just had our second kid, what should we be thinking about?")
+    reasons = {rec["name"]: rec["reasons"] for rec in turn.recommendations}
+    assert "Maternity & Newborn Care Plan" in reasons
+    # was "It is close to what you asked: it is one of our health products"
+    assert any("it is for \"we're having a baby" in reason for reason in reasons["Maternity & Newborn Care Plan"])
+    assert not any(NEAR_REQUEST in reason for each in reasons.values() for reason in each)
 
 
 def test_life_cover_for_a_new_baby_is_on_the_parents_life_and_says_so(runtime):

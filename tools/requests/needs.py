@@ -42,6 +42,9 @@ MIN_NEED = 0.3  # a need score below this is no need at all
 # ("roll over my old 401(k)" for "I want to retire in 10 years, am I on track?"): the product's name stands instead
 QUOTE_FLOOR = 0.5
 TOP_QUOTE_FLOOR = 0.4  # ... for the product the request asks for most: a long message dilutes even its plain need
+# MiniLM cosine from which a need statement says what a life event the request tells of means ("life insurance for
+# new parents" for "we're having a baby"), quoted when none of the request's own words are close enough
+EVENT_QUOTE_FLOOR = 0.75
 MAX_NEEDS = 12
 LEXICON_KEY = "tools.requests.lexicon"
 PURPOSES_KEY = "tools.requests.purposes"
@@ -57,10 +60,10 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
         return ()
     table = purposes(ctx)
     query = _unit(np.asarray(embedding, dtype=np.float32).reshape(-1))
-    meaning, phrases, closeness = _meaning(ctx, table, query)
+    meaning = _meaning(ctx, table, query)
     events = _life_events(ctx, table, text)
     words = _words(ctx, text, table.ids)
-    scores = np.maximum(meaning, events) * (1.0 + WORD_WEIGHT * words)
+    scores = np.maximum(meaning.scores, events.scores) * (1.0 + WORD_WEIGHT * words)
     scores = np.clip(scores, 0.0, 1.0)
     best = float(scores.max(initial=0.0))
     if best < MIN_NEED:
@@ -68,10 +71,20 @@ def match_needs(ctx: ToolContext, text: str, embedding) -> tuple[NeedHit, ...]:
     order = np.argsort(-scores, kind="stable")
     floors = np.full(len(table.ids), QUOTE_FLOOR)
     floors[order[0]] = TOP_QUOTE_FLOOR
-    phrases = [phrase if close >= floor else ctx.products[product_id]["name"]
-               for phrase, close, floor, product_id in zip(phrases, closeness, floors, table.ids, strict=True)]
+    phrases = [said if said_close >= floor else event if event_close >= EVENT_QUOTE_FLOOR
+               else ctx.products[product_id]["name"]
+               for (said, said_close), (event, event_close), floor, product_id
+               in zip(meaning.quotes, events.quotes, floors, table.ids, strict=True)]
     return tuple(NeedHit(table.ids[j], round(float(scores[j]), 4), phrases[j]) for j in order[:MAX_NEEDS]
                  if scores[j] >= MIN_NEED)
+
+
+@dataclass(frozen=True)
+class _Signal:
+    """Per product: how plainly a signal states its need, and its closest need statement with that one's cosine."""
+
+    scores: np.ndarray
+    quotes: list[tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,11 @@ class _Purposes:
             phrase[self.columns[row]] = self.phrases[row]
         return np.maximum(best, 0.0), phrase
 
+    def closest_statements(self, similarity: np.ndarray) -> list[tuple[str, float]]:
+        """Per product, its need statement (never its name) closest by `similarity`, and that cosine."""
+        closeness, phrases = self.best_per_product(np.where(self.names, -1.0, similarity))
+        return list(zip(phrases, closeness.tolist(), strict=True))
+
 
 def purposes(ctx: ToolContext) -> _Purposes:
     def build() -> _Purposes:
@@ -116,27 +134,26 @@ def purposes(ctx: ToolContext) -> _Purposes:
     return ctx.memo(PURPOSES_KEY, build)
 
 
-def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Per product: how plainly the query states its need (its name counts), its closest need statement, and that
-    statement's cosine: when the name is closest ("Can she refinance her student loans?"), a statement may still be
-    close enough to quote."""
+def _meaning(ctx: ToolContext, table: _Purposes, query: np.ndarray) -> _Signal:
+    """Per product: how plainly the query states its need (its name counts) and its closest need statement: when
+    the name is closest ("Can she refinance her student loans?"), a statement may still be close enough to quote."""
     scores = table.vectors @ query
     similarity, _ = table.best_per_product(scores)
-    closeness, phrases = table.best_per_product(np.where(table.names, -1.0, scores))
-    return _rescaled(np.maximum(similarity, table.indexed @ query)), phrases, closeness
+    return _Signal(_rescaled(np.maximum(similarity, table.indexed @ query)), table.closest_statements(scores))
 
 
-def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> np.ndarray:
+def _life_events(ctx: ToolContext, table: _Purposes, text: str) -> _Signal:
     """Per product, how plainly a life event `text` tells of states its need: what goes with the event (insurance
     for a home bought) less plainly than what it asks for (the mortgage)."""
     fired = [(statement, COMPLEMENT_DISCOUNT if statement == rule.goes_with else 1.0)
              for rule in fired_rules(text) for statement in rule.statements]
     if not fired:
-        return np.zeros(len(table.ids), dtype=np.float32)
+        return _Signal(np.zeros(len(table.ids), dtype=np.float32), [("", 0.0)] * len(table.ids))
     rules = unit_rows(statement_vectors(ctx.embedder, [statement for statement, _ in fired]))
     weights = np.array([weight for _, weight in fired], dtype=np.float32)
-    best, _ = table.best_per_product((_rescaled(table.vectors @ rules.T) * weights).max(axis=1))
-    return best * RULE_DISCOUNT
+    similarity = table.vectors @ rules.T
+    best, _ = table.best_per_product((_rescaled(similarity) * weights).max(axis=1))
+    return _Signal(best * RULE_DISCOUNT, table.closest_statements(similarity.max(axis=1)))
 
 
 def _words(ctx: ToolContext, text: str, ids: Sequence[str]) -> np.ndarray:
