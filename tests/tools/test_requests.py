@@ -411,3 +411,14 @@ def test_a_need_statement_of_a_product_for_other_ages_is_not_quoted_back_as_what
     assert [hit.score for hit in retiree.needs] == [1.0, 0.9]  # the order stays
     starting_out = quoted_for_their_age(asked, products, 24)
     assert "started working" in request_reason(starting_out, roth, starting_out.need_phrase("P035"))[0]
+
+
+def test_a_product_aimed_at_travellers_as_well_as_an_age_is_quoted_to_a_traveller_of_any_age():
+    voyager = {"_id": "P010", "name": "Voyager Travel Rewards Card", "category": "card",
+               "target_segments": ["frequent_travelers", "young_professionals"],
+               "need_statements": ["a card with no foreign transaction fees"]}
+    asked = Request(text="is there a card with no foreign fees? going to Japan in the spring",
+                    needs=(NeedHit("P010", 1.0, "a card with no foreign transaction fees"),), categories=("card",))
+    at_60 = quoted_for_their_age(asked, {"P010": voyager}, 60)
+    # was "It fits what you asked: it is one of our cards."
+    assert '"a card with no foreign transaction fees"' in request_reason(at_60, voyager, at_60.need_phrase("P010"))[0]

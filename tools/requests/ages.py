@@ -55,9 +55,16 @@ def quoted_for_their_age(request: Request, products: Mapping[str, Mapping], age:
     if age is None:
         return request
     needs = tuple(replace(hit, phrase=products[hit.product_id].get("name", ""))
-                  if hit.product_id in products and _only_other_ages(products[hit.product_id], age) else hit
+                  if hit.product_id in products and _for_other_ages_alone(products[hit.product_id], age) else hit
                   for hit in request.needs)
     return replace(request, needs=needs)
+
+
+def _for_other_ages_alone(product: Mapping, age: int) -> bool:
+    """The catalogue aims the product at ages of life only, none of them `age`: a card for frequent travellers and
+    young professionals is for a traveller of 60 too."""
+    segments = product.get("target_segments") or ()
+    return all(segment in AGE_SEGMENTS for segment in segments) and _only_other_ages(product, age)
 
 
 def _of_named_kind(request: Request, products: Mapping[str, Mapping], age: int, needs: list[NeedHit]) -> list[NeedHit]:
