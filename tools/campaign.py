@@ -104,7 +104,8 @@ NEED_RULES: tuple[NeedRule, ...] = (
           r"|had (?:twins|(?:a|our|my|another)(?: first| second| third| new)?"
           r" (?:kid|child|son|daughter|little one|boy|girl))"
           r"|(?:son|daughter|kid|child|twins) (?:was |were |is |are )?(?:just )?born|gave birth",
-          "we're having a baby and want to plan for the costs", "life insurance to protect my growing family"),
+          "we're having a baby and want to plan for the costs", "life insurance to protect my growing family",
+          goes_with="a tax-free college fund for my baby"),
     _rule("education", r"college|tuition|kindergarten|universit\w*|school fees?",
           "I want to save for my kids' college education"),
     # a student leaving for college needs an account of their own, beside any college fund

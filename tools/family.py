@@ -53,6 +53,7 @@ from tools.evidence import GRAPH, GRAPH_STATS, field_evidence
 from tools.requests.ages import for_age
 from tools.requests.fit import (
     STATED_NEED,
+    STRONG_NEED,
     conditions,
     fit_request,
     is_business_product,
@@ -81,6 +82,9 @@ MINOR_PRODUCT_AGE = 14  # a product with a minimum age at least this is meant fo
 # opened once per relative (a 529 plan each); a family health plan or a policy covers them all at once
 PER_PERSON_CATEGORIES = frozenset({"education_savings", "deposit", "card", "loan", "investment", "retirement"})
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
+FOR_MINORS = frozenset({"education_savings"})  # saved for a child's schooling while they are young
+_FOR_A_BIRTH = re.compile(r"\b(?:maternity|prenatal|pregnancy)\b", re.IGNORECASE)
+NEWBORN_AGE = 5  # a child on record this young may be the baby a plan for a birth covers ("our newborn's in the NICU")
 
 
 @dataclass(frozen=True)
@@ -158,11 +162,34 @@ def recommend_family(
                 else recommend_on_behalf(ctx, customer_id, view, pool))  # a minor's are opened by the parent
         if asked:
             recs = _for_request(ctx, customer_id, request, view, recs, pool)
-        per_relative.append(recs)
+        per_relative.append([rec for rec in recs if suits_them(ctx.products.get(rec.product_id) or {}, view,
+                                                               _asked_for(request, stated, view, rec.product_id))])
     chosen = _once_each(per_relative, stated, k)
     for rec in chosen:
         rec.protects = is_life_cover(ctx.products.get(rec.product_id) or {})
     return chosen
+
+
+def suits_them(product: Mapping, view: RelativeView, asked: float = 0.0) -> bool:
+    """Whether the product is one for a relative of their relation and age: a college fund is saved for a minor,
+    unless the request plainly asks for one (`asked`, its need score: "how do we save for our kids' education"),
+    and a plan for a birth covers the parent giving birth and the newborn, never an older child."""
+    if product.get("category") in FOR_MINORS:
+        return view.age is None or view.age < ADULT_AGE or asked >= STRONG_NEED
+    if _FOR_A_BIRTH.search(product.get("name", "")):
+        return view.relation != "child" or view.age is None or view.age <= NEWBORN_AGE
+    return True
+
+
+def _asked_for(request: Request | None, stated: Mapping[str, StatedRelative], view: RelativeView,
+               product_id: str) -> float:
+    """How plainly the request asks for the product for this relative: not at all when it says their age (the age
+    said decides), else its need score (the relative on record may not be the one meant: "our kid, until he's an
+    adult", of a customer whose child on record is 30)."""
+    said = stated.get(view.relation)
+    if request is None or (said is not None and said.age is not None):
+        return 0.0
+    return request.need_score(product_id)
 
 
 def is_life_cover(product: Mapping) -> bool:

@@ -628,6 +628,27 @@ def test_cover_for_a_new_baby_says_which_need_of_a_new_parent_it_meets(runtime, 
     assert not any(NEAR_REQUEST in reason for each in reasons.values() for reason in each)
 
 
+def test_a_new_baby_brings_a_college_fund_for_the_children_and_birth_cover_for_no_older_child(runtime):
+    fund = next(pid for pid, product in runtime.ctx.products.items() if product["category"] == "education_savings")
+    parents = sorted({rel["customer_id"] for rel in runtime.store["relationships"].find({"relation": "child"})})
+    funds = []
+    for parent in parents:
+        features = runtime.ctx.features(parent) or {}
+        if fund in (features.get("products_held") or ()) or not (runtime.ctx.customer(parent) or {}).get(
+                "consent", {}).get("profiling"):
+            continue
+        turn = runtime.engine.turn(as_customer(parent),
+                                   "my wife and I just had our second kid, what should we be thinking about?")
+        assert not [rec for rec in turn.recommendations if "Maternity" in rec["name"]
+                    and rec["relation"] == "child" and rec["age_band"] != "0-5"]
+        funds = [rec for rec in turn.recommendations if rec["category"] == "education_savings"]
+        if funds:
+            break
+    else:
+        pytest.fail("no parent in the test bank was shown a college fund after a new baby")
+    assert all(rec["relation"] == "child" for rec in funds), turn.answer  # was "for your spouse aged 36-50"
+
+
 def test_life_cover_for_a_new_baby_is_on_the_parents_life_and_says_so(runtime):
     parents = sorted({rel["customer_id"] for rel in runtime.store["relationships"].find({"relation": "child"})})
     for parent in parents[:30]:

@@ -8,11 +8,11 @@ from datetime import date
 
 import pytest
 
-from retrieval.graph import build_graph, context_of, graph_tfidf
+from retrieval.graph import RelativeView, build_graph, context_of, graph_tfidf
 from tools.context import ToolContext
 from tools.evidence import resolve
-from tools.family import recommend_family
-from tools.requests.model import Request, StatedRelative
+from tools.family import recommend_family, suits_them
+from tools.requests.model import NeedHit, Request, StatedRelative
 from tools.types import Evidence, EvidenceKind
 
 RUN_ID = "run-1"
@@ -370,3 +370,31 @@ def test_a_relative_on_file_is_taken_at_the_age_the_customer_says():
     assert [(v.relative_id, v.age) for v in _as_stated([on_file], said, ["child"])] == [("K1", 22)]
     two = {"child": StatedRelative("child", 22, count=2)}  # "my two kids are 22": each keeps their own age
     assert [v.age for v in _as_stated([on_file], two, ["child"])] == [19]
+
+
+def _relative(relation: str, age: int) -> RelativeView:
+    return RelativeView(relative_id="R9", relation=relation, is_customer=False, age=age, age_band="",
+                        consent_to_share=False, relationship_id="L9")
+
+
+def test_a_college_fund_is_for_a_minor_and_a_plan_for_a_birth_never_for_an_older_child():
+    fund = {"name": "529 College Savings Plan", "category": "education_savings"}
+    birth = {"name": "Maternity & Newborn Care Plan", "category": "healthcare"}
+    assert suits_them(fund, _relative("child", 8))
+    assert not suits_them(fund, _relative("child", 19))  # away at university: a new 529 is no use to them
+    assert not suits_them(fund, _relative("spouse", 40), asked=0.75)  # was "for your spouse" after a new baby
+    assert suits_them(fund, _relative("child", 19), asked=0.9)  # "how do we save for our kids' education"
+    assert suits_them(birth, _relative("spouse", 32)) and suits_them(birth, _relative("child", 0))
+    assert not suits_them(birth, _relative("child", 9))  # was "for your child aged 6-12" after a new baby
+    assert suits_them({"name": "Family Health Plan PPO", "category": "healthcare"}, _relative("child", 9))
+
+
+def test_a_college_fund_plainly_asked_for_goes_to_a_grown_child_only_when_their_age_is_not_said(store):
+    ctx = _context(store)
+    fund = NeedHit("P_529", 0.95, "529 College Savings Plan")
+    unsaid = Request(text="how do we save for our kids' education", needs=(fund,), relatives=(StatedRelative("child"),))
+    said = Request(text="our son is 20 and at university, how do we save for his education", needs=(fund,),
+                   relatives=(StatedRelative("child", age=20),))
+    assert "P_529" in {r.product_id for r in recommend_family(ctx, "C1", ["child"], request=unsaid)
+                       if r.for_person == "K06"}  # the child on record may not be the one they mean
+    assert [r for r in recommend_family(ctx, "C1", ["child"], request=said) if r.product_id == "P_529"] == []
