@@ -59,6 +59,7 @@ from assistant.offers import Offers
 from assistant.sessions import Session, SessionStore
 from retrieval.errors import FargoError
 from retrieval.graph import ADULT_AGE
+from tools.eligibility import may_profile
 from tools.evidence import field_evidence
 from tools.healthcare import specialties_in
 from tools.requests import Request, understand, with_needs
@@ -350,8 +351,9 @@ class Engine:
         call = _call(tool, customer_id=subject, **arguments)
         if extra:
             call["arguments"]["request"] = request.to_dict()
-        return Plan(template, {"recs": shown, **_asked(request if extra else None, shown)}, shown, [call],
-                    held_back=held)
+        profiled = may_profile(self.ctx.customer(subject) or {})
+        return Plan(template, {"recs": shown, "profiled": profiled, **_asked(request if extra else None, shown)},
+                    shown, [call], held_back=held)
 
     def _personal(self, subject: str, request: Request) -> Plan:
         named = request.categories if len(request.categories) == 1 and not _plainly_another_type(

@@ -73,6 +73,19 @@ def test_a_customer_who_opted_out_of_profiling_is_told_the_list_is_not_personali
     assert "Based on your own spending" not in turn.answer
 
 
+def test_a_customer_who_opted_out_of_profiling_and_asks_for_a_need_is_told_the_answer_is_not_personalised(runtime):
+    opted_out = [customer["_id"] for customer in runtime.store["customers"].find({"consent.profiling": False})
+                 if runtime.ctx.features(customer["_id"]) is not None]
+    for customer in opted_out:
+        turn = runtime.engine.turn(as_customer(customer), "I want life insurance so my family is provided for")
+        if turn.recommendations and "opened_lately" not in turn.recommendations[0]["components"]:
+            break  # its first product is one nobody opened lately: the list is what they asked, not what is popular
+    else:
+        pytest.fail("every opted-out customer's answer led with a product opened lately")
+    # was one of "Here is what fits you best", "Based on your own spending and goals", "These stand out for you"
+    assert "not to personalise" in turn.answer and "Based on your own spending" not in turn.answer, turn.answer
+
+
 def test_why_explains_the_last_recommendations_from_their_reasons(runtime, married_customer):
     caller = as_customer(married_customer)
     first = runtime.engine.turn(caller, "recommend something for me")
@@ -647,6 +660,16 @@ def test_a_new_baby_brings_a_college_fund_for_the_children_and_birth_cover_for_n
     else:
         pytest.fail("no parent in the test bank was shown a college fund after a new baby")
     assert all(rec["relation"] == "child" for rec in funds), turn.answer  # was "for your spouse aged 36-50"
+
+
+def test_a_customer_who_opted_out_of_profiling_is_told_why_nothing_is_suggested_for_their_family(runtime):
+    opted_out = [customer["_id"] for customer in runtime.store["customers"].find({"consent.profiling": False})]
+    parent = next(rel["customer_id"] for rel in runtime.store["relationships"].find({"relation": "child"})
+                  if rel["customer_id"] in opted_out)
+    turn = runtime.engine.turn(as_customer(parent), "what should we set up for our kids?")
+    assert turn.intent == "family_recommendation" and not turn.recommendations
+    assert "not to personalise" in turn.answer  # was "I couldn't find anything new to suggest"
+    assert "talk to a person" in turn.answer
 
 
 def test_life_cover_for_a_new_baby_is_on_the_parents_life_and_says_so(runtime):
