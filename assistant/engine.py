@@ -36,6 +36,7 @@ from assistant.escalation import (
     unserved_in_a_row,
     unserved_reason,
     with_disclosure,
+    worries_about_a_scam,
 )
 from assistant.followups import (
     FollowUp,
@@ -92,6 +93,8 @@ JUDGEMENT = re.compile(
     r"|\bwill (?:i|we) (?:have enough|be (?:ok|okay|alright|all right|able to retire))\b|\bcan (?:i|we) afford\b"
     r"|\bhow am i doing\b", re.IGNORECASE)
 JUDGED_TEMPLATES = ("personal_recommendation", "product_question")  # answers that say they cannot judge it
+# answers that say how to reach a person about a scam the message fears
+SCAM_NOTED_TEMPLATES = ("personal_recommendation", "family_recommendation", "product_question")
 HITS_SHOWN = 3  # the hits a product question's answer shows (prompts/answers/product_question.j2)
 UNSURE = 0.6
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
@@ -227,6 +230,8 @@ class Engine:
             plan = self._plan(intent, caller, subject, message, slots, embedding, request, specialty)
         if plan.template in JUDGED_TEMPLATES:
             plan.context["judgement"] = asks_for_a_judgement(message)
+        if plan.template in SCAM_NOTED_TEMPLATES:
+            plan.context["scam_worry"] = worries_about_a_scam(message)
         misses = 0 if plan.handoff else unserved_in_a_row(session.state, intent, plan)
         if goes_to_person(self.rules, session.state, misses, message):
             plan, misses = Plan("handoff", {"kind": "unserved"}, handoff=True), 0

@@ -34,6 +34,10 @@ FRAUD = re.compile(
     r"wasn'?t me|not me|someone (?:else )?(?:has |is |'s )?(?:been )?(?:us\w+|took|taken|tak\w+|stole|spent|"
     r"got into|access\w*|withdr\w+|emptied|opened|logged)|without my (?:permission|consent|knowledge))\b",
     re.IGNORECASE)
+# A worry that someone is being scammed, told while asking for something else ("my mum keeps getting scam calls,
+# how do I protect her money?"); a product's fraud protection is a feature asked about, not a worry.
+SCAM_WORRY = re.compile(r"\b(?:scam\w*|phish\w*|fraudsters?|con ?artists?|identity theft)\b"
+                        r"|\bfraud\b(?! (?:protection|alerts?|monitoring|liability))", re.IGNORECASE)
 # Words a dispute or a complaint uses: such a message is classified afresh, never read as a follow-up ("why?").
 MAY_DISPUTE = re.compile(
     r"\b(?:charged|charging|overcharg\w*|double[- ]charg\w*|refund\w*|complain\w*|dispute\w*|wrong\w*|mistake|"
@@ -61,6 +65,11 @@ def handoff_kind(intent: str, message: str) -> str:
     if intent in DISPUTE_INTENTS:
         return intent
     return {"account_servicing": "servicing", "talk_to_human": "asked"}.get(intent, "unserved")
+
+
+def worries_about_a_scam(message: str) -> bool:
+    """Whether `message` tells of a scam or fraud feared, which an answer about products should not pass over."""
+    return bool(SCAM_WORRY.search(message))
 
 
 def priority_of(kind: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from assistant import handoffs
 from assistant.callers import Caller, Role
 from assistant.engine import Plan
-from assistant.escalation import ConversationRules, unserved_reason
+from assistant.escalation import ConversationRules, unserved_reason, worries_about_a_scam
 from assistant.intents.classifier import IntentPrediction
 from assistant.sessions import Session
 
@@ -95,6 +95,25 @@ def test_a_dispute_after_recommendations_is_not_read_as_a_why_follow_up(runtime,
 
     assert dispute.intent in {"dispute", "fraud"}
     assert dispute.handoff and dispute.recommendations == []
+
+
+@pytest.mark.parametrize("message, worried", [
+    ("my mom just turned 80 and keeps getting scam calls, is there anything to protect her money?", True),
+    ("a phishing text asked for my login, what should I set up?", True),
+    ("does the Voyager card have fraud protection?", False),  # a feature asked about
+    ("which card is best for travel?", False),
+])
+def test_a_scam_feared_is_told_apart_from_a_fraud_feature_asked_about(message, worried):
+    assert worries_about_a_scam(message) is worried
+
+
+def test_a_recommendation_for_a_parent_getting_scam_calls_says_how_to_reach_a_person_now(runtime, customer):
+    turn = runtime.engine.turn(as_customer(customer),
+                               "my mom just turned 80 and keeps getting scam calls, is there anything to protect her money?")
+    assert not turn.handoff
+    # was a list of what parents of 80 hold, with nothing on the scam
+    assert 'trying to scam you or your family, say "talk to a person"' in turn.answer, turn.answer
+    assert "We never ask for a PIN" in turn.answer
 
 
 def test_fraud_waits_first_in_the_agents_queue(runtime, customer):
