@@ -19,6 +19,9 @@ from retrieval.formats import money
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+HITS_SHOWN = 3  # the guide's and catalogue's hits a product question's answer shows
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -29,6 +32,7 @@ def environment() -> Environment:
         autoescape=False,  # plain text: every surface renders answers as text, never as HTML
     )
     env.globals["money"] = money
+    env.globals["hits_shown"] = HITS_SHOWN
     return env
 
 

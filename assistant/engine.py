@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from assistant.callers import STAFF_ROLES, Caller, Role
-from assistant.compose import render_answer
+from assistant.compose import HITS_SHOWN, render_answer
 from assistant.decisions import channel_of
 from assistant.disclosure import shown_to_customer
 from assistant.escalation import (
@@ -95,7 +95,6 @@ JUDGEMENT = re.compile(
 JUDGED_TEMPLATES = ("personal_recommendation", "product_question")  # answers that say they cannot judge it
 # answers that say how to reach a person about a scam the message fears
 SCAM_NOTED_TEMPLATES = ("personal_recommendation", "family_recommendation", "product_question")
-HITS_SHOWN = 3  # the hits a product question's answer shows (prompts/answers/product_question.j2)
 UNSURE = 0.6
 JOINT = re.compile(r"\b(?:me and (?:my|the)|(?:my|the) \w+ and (?:I|me)|we|our|us)\b", re.IGNORECASE)
 # words of a problem with an account the customer has, which a person or the servicing flow should take
