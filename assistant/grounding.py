@@ -102,6 +102,7 @@ def as_recommendation(item: Recommendation | Mapping) -> Recommendation:
         relation=item.get("relation"),
         age_band=item.get("age_band"),
         protects=bool(item.get("protects", False)),
+        word=item.get("word"),
     )
 
 

@@ -84,6 +84,7 @@ PER_PERSON_CATEGORIES = frozenset({"education_savings", "deposit", "card", "loan
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
 FOR_MINORS = frozenset({"education_savings"})  # saved for a child's schooling while they are young
 _FOR_A_BIRTH = re.compile(r"\b(?:maternity|prenatal|pregnancy)\b", re.IGNORECASE)
+_OTHER_KIN = re.compile(r"grand|step|niece|nephew", re.IGNORECASE)  # read as a child, though not the customer's own
 NEWBORN_AGE = 5  # a child on record this young may be the baby a plan for a birth covers ("our newborn's in the NICU")
 
 
@@ -167,6 +168,9 @@ def recommend_family(
     chosen = _once_each(per_relative, stated, k)
     for rec in chosen:
         rec.protects = is_life_cover(ctx.products.get(rec.product_id) or {})
+        said = stated.get(rec.relation or "")
+        if rec.for_person is None and said is not None and _OTHER_KIN.match(said.word):
+            rec.word = said.word.lower()  # "for your grandson", not "for your child": a child of theirs is older
     return chosen
 
 
@@ -201,7 +205,8 @@ def is_life_cover(product: Mapping) -> bool:
 def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], wanted: Sequence[str]) -> list[RelativeView]:
     """The relatives to answer for: those on file, except that a relative the request describes with an age is
     the one on file in that age band (one person, "my mum is 72", is the one nearest that age, taken at the age
-    said), or, when none is, the relative as described (not on file)."""
+    said), or, when none is or they are other kin read as a child ("my grandson"), the relative as described (not
+    on file)."""
     chosen = []
     for relation in wanted:
         on_file = [view for view in views if view.relation == relation]
@@ -210,6 +215,9 @@ def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], 
             chosen.extend(on_file)
             continue
         band = life_stage_band(said.age, relation)
+        if _OTHER_KIN.match(said.word):  # a grandchild is none of the customer's own children on file
+            chosen.append(_described(said, band))
+            continue
         matching = [view for view in on_file if view.age_band == band]
         if said.count == 1 and len(matching) > 1:
             matching = [min(matching, key=lambda view: abs(view.age - said.age))]

@@ -77,6 +77,7 @@ class Recommendation:
     relation: str | None = None  # what that relative is to the customer: spouse, child, parent, sibling
     age_band: str | None = None  # the relative's life-stage band, "36-50"
     protects: bool = False  # life cover on the customer's own life, for that relative's sake ("to protect your child")
+    word: str | None = None  # the customer's word for a relative not on record ("grandson"), shown for the relation
 
     def to_dict(self) -> dict:
         """The fields as `dataclasses.asdict` gives them (copies of the lists and dicts; a subclass's own fields

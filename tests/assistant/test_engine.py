@@ -672,6 +672,13 @@ def test_a_customer_who_opted_out_of_profiling_is_told_why_nothing_is_suggested_
     assert "talk to a person" in turn.answer
 
 
+def test_a_grandchild_is_named_as_the_customer_said_not_as_their_child(runtime, adult_customer):
+    turn = runtime.engine.turn(as_customer(adult_customer), "My grandson is turning 1 and I want to start something "
+                                                            "for his future that he can't touch until he's older")
+    assert turn.recommendations, turn.answer
+    assert "(for your grandson aged 0-5)" in turn.answer and "for your child" not in turn.answer, turn.answer
+
+
 def test_life_cover_for_a_new_baby_is_on_the_parents_life_and_says_so(runtime):
     parents = sorted({rel["customer_id"] for rel in runtime.store["relationships"].find({"relation": "child"})})
     for parent in parents[:30]:

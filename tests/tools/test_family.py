@@ -398,3 +398,15 @@ def test_a_college_fund_plainly_asked_for_goes_to_a_grown_child_only_when_their_
     assert "P_529" in {r.product_id for r in recommend_family(ctx, "C1", ["child"], request=unsaid)
                        if r.for_person == "K06"}  # the child on record may not be the one they mean
     assert [r for r in recommend_family(ctx, "C1", ["child"], request=said) if r.product_id == "P_529"] == []
+
+
+def test_a_grandchild_not_on_record_is_named_by_the_customers_word_not_as_their_child(store):
+    ctx = _context(store)
+    fund = (NeedHit("P_529", 0.95, "529 College Savings Plan"),)
+    request = Request(text="my grandson is turning 3, what can I start for his college?", needs=fund,
+                      relatives=(StatedRelative("child", age=3, word="grandson"),))
+    recommendations = recommend_family(ctx, "C1", request=request)
+    assert [(r.product_id, r.relation, r.word) for r in recommendations] == [("P_529", "child", "grandson")]
+    son = Request(text="my son is 3, what can I start for his college?", needs=fund,
+                  relatives=(StatedRelative("child", age=3, word="son"),))
+    assert [(r.product_id, r.word) for r in recommend_family(ctx, "C1", request=son)] == [("P_529", None)]

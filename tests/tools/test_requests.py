@@ -393,6 +393,8 @@ def test_a_relative_keeps_the_customers_word_and_one_the_graph_has_no_relation_f
     assert [(r.relation, r.count) for r in relatives_in("The in-laws (70 and 73) just moved in")] == [("parent", 2)]
     assert find_relations("my sister-in-law, she is 30") == ["sibling"] and other_relative("my mother-in-law") is None
     assert other_relative("my mom is 70") is None and find_relations("my mom is 70") == ["parent"]
+    # a grandchild is read as a child (products for a child are what suit them) and keeps the customer's word
+    assert [(r.relation, r.age, r.word) for r in relatives_in("My grandson is turning 1")] == [("child", 1, "grandson")]
 
 
 def test_a_need_statement_of_a_product_for_other_ages_is_not_quoted_back_as_what_they_asked():

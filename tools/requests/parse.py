@@ -100,6 +100,9 @@ _SITUATION_AGES = (
     (re.compile(r"\b(?:starting|off to|going to|heading to|in|at) (?:college|uni|university)\b|\bfreshman\b", re.IGNORECASE), "child", 18),
     (re.compile(r"\bgrand(?:son|daughter|kids?|child(?:ren)?)\b", re.IGNORECASE), "child", 8),
 )
+# kin read as a child though not the customer's own ("my grandson is turning 1"): the answer names them by this word
+_OTHER_KIN = re.compile(r"\bgrand(?:son|daughter|kid|child)(?:ren|s)?\b|\b(?:niece|nephew|step(?:son|daughter))s?\b",
+                        re.IGNORECASE)
 _COUNTED = re.compile(rf"\b{_COUNT}\s+(?:\w+\s+)?(?:kids|children|sons|daughters|boys|girls|grandkids|grandchildren)\b", re.IGNORECASE)
 _BUSINESS = re.compile(
     r"\b(?:(?:my|our|her|his|their)(?:\s+own)?|(?:start|starting|run|running|open|opening|owns?)\s+an?)\s+(?:small\s+)?"
@@ -205,7 +208,9 @@ def relatives_in(text: str) -> tuple[StatedRelative, ...]:
     for relation in [*named, *ages]:
         words = named.get(relation, [])
         count = counted if relation == "child" and counted > 1 else 2 if spoken_of_as_several(words) else 1
-        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count, word=next(iter(words), "")))
+        kin = _OTHER_KIN.search(text) if relation == "child" and not words else None
+        word = next(iter(words), "") or (kin.group(0).lower() if kin else "")
+        found.setdefault(relation, StatedRelative(relation, ages.get(relation), count, word=word))
     return tuple(found.values())
 
 
