@@ -61,6 +61,7 @@ from tools.requests.fit import (
     unmet_reason,
 )
 from tools.requests.model import Request, StatedRelative
+from tools.requests.parse import is_other_kin
 from tools.spec import tool
 from tools.types import Evidence, EvidenceKind, Recommendation
 
@@ -84,7 +85,6 @@ PER_PERSON_CATEGORIES = frozenset({"education_savings", "deposit", "card", "loan
 STAT_FIELDS = ("tf", "holders", "context_size", "lift")
 FOR_MINORS = frozenset({"education_savings"})  # saved for a child's schooling while they are young
 _FOR_A_BIRTH = re.compile(r"\b(?:maternity|prenatal|pregnancy)\b", re.IGNORECASE)
-_OTHER_KIN = re.compile(r"grand|step|niece|nephew", re.IGNORECASE)  # read as a child, though not the customer's own
 NEWBORN_AGE = 5  # a child on record this young may be the baby a plan for a birth covers ("our newborn's in the NICU")
 
 
@@ -169,7 +169,7 @@ def recommend_family(
     for rec in chosen:
         rec.protects = is_life_cover(ctx.products.get(rec.product_id) or {})
         said = stated.get(rec.relation or "")
-        if rec.for_person is None and said is not None and _OTHER_KIN.match(said.word):
+        if rec.for_person is None and said is not None and is_other_kin(said.word):
             rec.word = said.word.lower()  # "for your grandson", not "for your child": a child of theirs is older
     return chosen
 
@@ -215,7 +215,7 @@ def _as_stated(views: list[RelativeView], stated: Mapping[str, StatedRelative], 
             chosen.extend(on_file)
             continue
         band = life_stage_band(said.age, relation)
-        if _OTHER_KIN.match(said.word):  # a grandchild is none of the customer's own children on file
+        if is_other_kin(said.word):  # a grandchild is none of the customer's own children on file
             chosen.append(_described(said, band))
             continue
         matching = [view for view in on_file if view.age_band == band]

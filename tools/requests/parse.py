@@ -240,6 +240,11 @@ def _stated_ages(text: str, relations: list[str]) -> dict[str, int]:
     return ages
 
 
+def is_other_kin(word: str) -> bool:
+    """Whether the customer's word for a relative read as a child names kin who is not their own child ("grandson")."""
+    return bool(_OTHER_KIN.fullmatch(word))
+
+
 def _relation_of(word: str | None) -> str | None:
     if not word:
         return None
